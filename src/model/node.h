@@ -1,0 +1,49 @@
+// Node: a machine with CPUs, memory and GPUs of one model.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "model/units.h"
+
+namespace kojo {
+
+struct NodeSpec {
+  std::string name;
+  std::string gpu_model;  // "H100", "A100", "T4", ... any name; "" if no GPUs
+  int gpus = 0;           // 0..kMaxGpusPerNode
+  MilliCpu cpu_milli = 0;
+  MiB mem_mib = 0;
+  MiB gpu_mem_mib = 0;    // memory of one GPU, 0 if unknown
+};
+
+// The free resources of one node at one moment. Value type, cheap to copy
+// (no heap), so the scheduler can plan on a scratch copy of the cluster.
+struct NodeState {
+  MilliCpu cpu_free = 0;
+  MiB mem_free = 0;
+  int gpus = 0;                                 // GPUs installed
+  std::array<MilliGpu, kMaxGpusPerNode> gpu_free{};  // free milli per GPU
+  bool schedulable = true;                      // false while drained or down
+
+  static NodeState Empty(const NodeSpec& spec) {
+    NodeState s;
+    s.cpu_free = spec.cpu_milli;
+    s.mem_free = spec.mem_mib;
+    s.gpus = spec.gpus;
+    for (int i = 0; i < spec.gpus; ++i) s.gpu_free[i] = kWholeGpu;
+    return s;
+  }
+  int WholeGpusFree() const {
+    int n = 0;
+    for (int i = 0; i < gpus; ++i) n += gpu_free[i] == kWholeGpu;
+    return n;
+  }
+  MilliGpu GpuMilliFree() const {
+    MilliGpu n = 0;
+    for (int i = 0; i < gpus; ++i) n += gpu_free[i];
+    return n;
+  }
+};
+
+}  // namespace kojo

@@ -1,0 +1,48 @@
+// Decisions: the typed answer of one scheduling pass. "Not now" (Wait) and
+// "never" (Reject) are different answers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sched/snapshot.h"
+
+namespace kojo {
+
+enum class WaitReason {
+  kPriority,   // jobs ahead of it in the queue take the resources
+  kResources,  // it is next, but what it needs is not free yet
+  kPreempting, // it will start once the jobs being preempted have left
+};
+std::string_view ToString(WaitReason r);
+
+struct Place {
+  JobId job = 0;
+  Allocation allocation;
+  bool backfilled = false;  // started ahead of the reserved head job
+};
+struct Preempt {
+  JobId job = 0;
+  std::string reason;
+};
+struct Wait {
+  JobId job = 0;
+  WaitReason reason = WaitReason::kPriority;
+  std::string message;
+  std::optional<Seconds> estimated_start;  // from the plan (reservation), if known
+};
+struct Reject {
+  JobId job = 0;
+  std::string reason;  // why no node of this cluster can ever run it
+};
+
+struct Decisions {
+  std::vector<Place> placed;
+  std::vector<Preempt> preempted;
+  std::vector<Wait> waiting;  // filled only when SchedulerConfig::explain_waits
+  std::vector<Reject> rejected;
+};
+
+}  // namespace kojo

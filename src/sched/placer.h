@@ -1,0 +1,60 @@
+// Placer: where one task goes. A placer scores the nodes that can host a task
+// (higher is better) and picks the GPUs on the chosen node. Ties between
+// nodes go to the lower ClusterSnapshot::tie_rank. Placers are registered by
+// name (MakePlacer) and hold no I/O, clock or global state.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "model/job.h"
+#include "model/node.h"
+
+namespace kojo {
+
+using Rng = std::mt19937_64;
+
+// One task: the part of a job that must sit on one node.
+struct TaskShape {
+  int gpus = 0;                    // GPUs on this node
+  MilliGpu gpu_milli = kWholeGpu;  // per GPU (< 1000 only when gpus == 1)
+  MilliCpu cpu_milli = 0;
+  MiB mem_mib = 0;
+  const std::vector<std::string>* models = nullptr;  // allowed; null/empty = any
+};
+
+// GPUs chosen on one node; `score` ranks nodes (higher wins).
+struct NodeChoice {
+  std::int64_t score = 0;
+  std::vector<int> gpu_indices;
+};
+
+// True when `node` can host `task` now: schedulable, model allowed (GPU tasks
+// only), CPU and memory fit, and enough GPUs with room: `gpus` whole free
+// GPUs, or one GPU with at least gpu_milli free for a fraction.
+bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task);
+// The lowest-numbered GPUs that fit the task (whole), or for a fraction the
+// GPU with the least free milli that still fits (best fit). Requires Fits().
+std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task);
+
+class Placer {
+ public:
+  virtual ~Placer() = default;
+  virtual std::string_view Name() const = 0;
+  // A job arrived: placers that learn the workload (FGD) update here.
+  virtual void Observe(const Demand& demand) { (void)demand; }
+  // Scores a node that Fits() the task and picks its GPUs.
+  virtual NodeChoice Score(const NodeSpec& spec, const NodeState& node,
+                           const TaskShape& task, Rng& rng) const = 0;
+};
+
+// Names accepted by MakePlacer, for --help and errors.
+std::vector<std::string> PlacerNames();
+Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name);
+
+}  // namespace kojo

@@ -20,8 +20,21 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-CsvTable::CsvTable(CsvTable&&) noexcept = default;
-CsvTable& CsvTable::operator=(CsvTable&&) noexcept = default;
+// Rows point back to their table: a move must re-point them.
+CsvTable::CsvTable(CsvTable&& o) noexcept
+    : name_(std::move(o.name_)), text_(std::move(o.text_)), unquoted_(std::move(o.unquoted_)),
+      header_(std::move(o.header_)), rows_(std::move(o.rows_)) {
+  Relink();
+}
+CsvTable& CsvTable::operator=(CsvTable&& o) noexcept {
+  name_ = std::move(o.name_);
+  text_ = std::move(o.text_);
+  unquoted_ = std::move(o.unquoted_);
+  header_ = std::move(o.header_);
+  rows_ = std::move(o.rows_);
+  Relink();
+  return *this;
+}
 CsvTable::~CsvTable() = default;
 
 void CsvTable::Relink() {

@@ -58,6 +58,7 @@ class CsvTable {
   ~CsvTable();
 
  private:
+  friend class CsvRow;
   CsvTable() = default;
   std::string name_;
   std::unique_ptr<std::string> text_;  // owns the bytes the rows point into (stable on move)

@@ -37,7 +37,9 @@ void Release(std::vector<NodeState>& nodes, const Allocation& a);
 // A job as the policies see it, running or not. `job` must outlive the call.
 struct JobEntry {
   const Job* job = nullptr;
-  Seconds attained_gpu_s = 0;  // GPU-seconds received so far, all runs
+  // GPU-seconds received in earlier runs; the current run (running jobs)
+  // is added by whoever needs it: (now - started) x GPUs.
+  Seconds attained_gpu_s = 0;
   Seconds queued_since = 0;    // when it last entered the queue (submit, requeue)
   Seconds last_run_s = 0;      // length of its previous run, 0 if none
   // Running jobs only:
@@ -46,7 +48,9 @@ struct JobEntry {
 };
 
 // Decayed usage per tenant and per tenant/user, in GPU-seconds, for fair
-// share. The caller charges usage as jobs run; sched only reads it.
+// share. The caller charges a run's usage when the run ends (completion,
+// preemption, kill); the fair-share policy adds the runs still going. sched
+// only reads it.
 class UsageLedger {
  public:
   explicit UsageLedger(Seconds half_life = 7 * 24 * 3600) : half_life_(half_life) {}

@@ -1,0 +1,157 @@
+#include "sched/placement.h"
+
+#include <algorithm>
+
+namespace kojo {
+
+namespace {
+
+struct Candidate {
+  int node = -1;
+  NodeChoice choice;
+};
+
+int Rank(const std::vector<int>& tie_rank, int node) {
+  return tie_rank.empty() ? node : tie_rank[node];
+}
+
+// The node the placer scores highest for `task`, ties to the lower rank.
+Candidate BestNode(const std::vector<NodeSpec>& specs, const std::vector<int>& tie_rank,
+                   const std::vector<NodeState>& nodes, const TaskShape& task,
+                   const Placer& placer, Rng& rng) {
+  Candidate best;
+  for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
+    if (!Fits(specs[i], nodes[i], task)) continue;
+    NodeChoice c = placer.Score(specs[i], nodes[i], task, rng);
+    if (best.node < 0 || c.score > best.choice.score ||
+        (c.score == best.choice.score && Rank(tie_rank, i) < Rank(tie_rank, best.node))) {
+      best.node = i;
+      best.choice = std::move(c);
+    }
+  }
+  return best;
+}
+
+// CPUs or memory for a part holding `part` of the job's `gpus` GPUs, rounded
+// up so the parts never add up to less than the whole.
+std::int64_t Prorate(std::int64_t total, int part, int gpus) {
+  if (gpus <= 0) return total;
+  return (total * part + gpus - 1) / gpus;
+}
+
+void AddShare(Allocation& a, int node, const std::vector<int>& gpus, MilliGpu milli,
+              MilliCpu cpu, MiB mem) {
+  for (auto& s : a.shares) {
+    if (s.node != node) continue;
+    s.gpu_indices.insert(s.gpu_indices.end(), gpus.begin(), gpus.end());
+    std::sort(s.gpu_indices.begin(), s.gpu_indices.end());
+    s.cpu_milli += cpu;
+    s.mem_mib += mem;
+    return;
+  }
+  a.shares.push_back(NodeShare{node, gpus, milli, cpu, mem});
+}
+
+std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
+                                      const std::vector<int>& tie_rank,
+                                      const std::vector<NodeState>& nodes, const Job& job) {
+  const Demand& d = job.demand;
+  struct Free {
+    int node;
+    int whole;
+  };
+  std::vector<Free> free;
+  int total = 0;
+  for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
+    const NodeState& n = nodes[i];
+    if (!n.schedulable || !d.AllowsModel(specs[i].gpu_model)) continue;
+    int w = n.WholeGpusFree();
+    if (w == 0) continue;
+    free.push_back({i, w});
+    total += w;
+  }
+  if (total < d.gpus) return std::nullopt;
+  std::sort(free.begin(), free.end(), [&](const Free& a, const Free& b) {
+    if (a.whole != b.whole) return a.whole > b.whole;
+    return Rank(tie_rank, a.node) < Rank(tie_rank, b.node);
+  });
+  Allocation alloc;
+  std::vector<bool> used(free.size(), false);
+  int left = d.gpus;
+  while (left > 0) {
+    // The smallest block that holds the rest (best fit), else the largest.
+    int pick = -1;
+    for (int k = static_cast<int>(free.size()) - 1; k >= 0; --k)
+      if (!used[k] && free[k].whole >= left) { pick = k; break; }
+    if (pick < 0)
+      for (int k = 0; k < static_cast<int>(free.size()); ++k)
+        if (!used[k]) { pick = k; break; }
+    if (pick < 0) return std::nullopt;
+    used[pick] = true;
+    const int node = free[pick].node;
+    const int take = std::min(left, free[pick].whole);
+    TaskShape part{take, kWholeGpu, Prorate(d.cpu_milli, take, d.gpus),
+                   Prorate(d.mem_mib, take, d.gpus), &d.gpu_models};
+    if (!Fits(specs[node], nodes[node], part)) continue;  // CPU or memory short there
+    alloc.shares.push_back(NodeShare{node, DefaultGpus(nodes[node], part), kWholeGpu,
+                                     part.cpu_milli, part.mem_mib});
+    left -= take;
+  }
+  return alloc;
+}
+
+std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
+                                    const std::vector<int>& tie_rank,
+                                    const std::vector<NodeState>& nodes, const Job& job,
+                                    const Placer& placer, Rng& rng) {
+  const Demand& d = job.demand;
+  TaskShape task{d.gpus / d.tasks, d.gpu_milli, d.cpu_milli / d.tasks, d.mem_mib / d.tasks,
+                 &d.gpu_models};
+  std::vector<NodeState> plan = nodes;  // gangs are rare: a private copy is fine
+  Allocation alloc;
+  for (int t = 0; t < d.tasks; ++t) {
+    int node = -1;
+    std::vector<int> gpus;
+    for (const auto& s : alloc.shares)  // same node first
+      if (Fits(specs[s.node], plan[s.node], task)) {
+        node = s.node;
+        gpus = placer.Score(specs[node], plan[node], task, rng).gpu_indices;
+        break;
+      }
+    if (node < 0) {
+      Candidate c = BestNode(specs, tie_rank, plan, task, placer, rng);
+      if (c.node < 0) return std::nullopt;
+      node = c.node;
+      gpus = std::move(c.choice.gpu_indices);
+    }
+    Allocation one;
+    one.shares.push_back(NodeShare{node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib});
+    Apply(plan, one);
+    AddShare(alloc, node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib);
+  }
+  return alloc;
+}
+
+}  // namespace
+
+std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
+                                     const std::vector<int>& tie_rank,
+                                     const std::vector<NodeState>& nodes, const Job& job,
+                                     const Placer& placer, Rng& rng) {
+  const Demand& d = job.demand;
+  if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng);
+  if (d.gpus <= kMaxGpusPerNode) {
+    TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models};
+    Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng);
+    if (c.node >= 0) {
+      Allocation a;
+      a.shares.push_back(NodeShare{c.node, std::move(c.choice.gpu_indices), d.gpu_milli,
+                                   d.cpu_milli, d.mem_mib});
+      return a;
+    }
+  }
+  if (d.gpus < 2 || d.Fractional()) return std::nullopt;
+  return PlaceSpread(specs, tie_rank, nodes, job);
+}
+
+}  // namespace kojo

@@ -1,0 +1,23 @@
+// Placing a whole job: splits it into tasks and asks a Placer where each goes.
+//  - one task (tasks == 1): one node if any can host all its GPUs; otherwise
+//    (whole GPUs only) as few nodes as possible: the nodes with the most free
+//    GPUs first, the last part on the node the placer likes best;
+//  - a gang (tasks == k > 1): k tasks of gpus/k GPUs, each on one node, nodes
+//    already holding a task of this job first, all or nothing.
+// CPUs and memory are shared out over the nodes in proportion to GPUs.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "sched/placer.h"
+#include "sched/snapshot.h"
+
+namespace kojo {
+
+std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
+                                     const std::vector<int>& tie_rank,
+                                     const std::vector<NodeState>& nodes, const Job& job,
+                                     const Placer& placer, Rng& rng);
+
+}  // namespace kojo

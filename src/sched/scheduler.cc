@@ -1,0 +1,289 @@
+#include "sched/scheduler.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "sched/placement.h"
+
+namespace kojo {
+
+std::string_view ToString(WaitReason r) {
+  switch (r) {
+    case WaitReason::kPriority: return "Priority";
+    case WaitReason::kResources: return "Resources";
+    case WaitReason::kPreempting: return "Preempting";
+  }
+  return "Unknown";
+}
+
+namespace {
+
+// Free GPU totals of a plan, kept in step with it so that most jobs that
+// cannot fit are turned away without scanning the nodes.
+class Plan {
+ public:
+  explicit Plan(std::vector<NodeState>& nodes) : nodes_(nodes) {
+    for (const auto& n : nodes_) Count(n, +1);
+  }
+  std::vector<NodeState>& nodes() { return nodes_; }
+  // A necessary condition for `d` to fit; false means it surely does not.
+  bool MayFit(const Demand& d) const {
+    if (d.gpus == 0) return true;
+    if (d.gpu_milli < kWholeGpu) return free_milli_ >= d.gpu_milli;
+    return free_whole_ >= d.gpus;
+  }
+  bool AnyGpuFree() const { return free_milli_ > 0; }
+  void Take(const Allocation& a) { Update(a, [&] { Apply(nodes_, a); }); }
+  void Give(const Allocation& a) { Update(a, [&] { Release(nodes_, a); }); }
+
+ private:
+  void Count(const NodeState& n, int sign) {
+    if (!n.schedulable) return;
+    free_whole_ += sign * n.WholeGpusFree();
+    free_milli_ += sign * static_cast<std::int64_t>(n.GpuMilliFree());
+  }
+  template <typename F>
+  void Update(const Allocation& a, F change) {
+    for (const auto& s : a.shares) Count(nodes_[s.node], -1);
+    change();
+    for (const auto& s : a.shares) Count(nodes_[s.node], +1);
+  }
+  std::vector<NodeState>& nodes_;
+  std::int64_t free_whole_ = 0;
+  std::int64_t free_milli_ = 0;
+};
+
+struct Item {
+  PriorityKey key;
+  JobId id;
+  int index;  // into snapshot.pending or snapshot.running
+};
+// Heap order: the best item (smallest key, then id) on top.
+bool Worse(const Item& a, const Item& b) { return std::tie(a.key, a.id) > std::tie(b.key, b.id); }
+
+bool Uses(const Allocation& a, int node, int gpu) {
+  for (const auto& s : a.shares)
+    if (s.node == node && std::find(s.gpu_indices.begin(), s.gpu_indices.end(), gpu) != s.gpu_indices.end())
+      return true;
+  return false;
+}
+
+// True if `a` can be taken again on `nodes` (its resources are still free).
+bool StillFree(const std::vector<NodeState>& nodes, const Allocation& a) {
+  for (const auto& s : a.shares) {
+    const NodeState& n = nodes[s.node];
+    if (n.cpu_free < s.cpu_milli || n.mem_free < s.mem_mib) return false;
+    for (int g : s.gpu_indices)
+      if (n.gpu_free[g] < s.gpu_milli) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(std::unique_ptr<Policy> policy, std::unique_ptr<Placer> placer,
+                     SchedulerConfig config)
+    : policy_(std::move(policy)), placer_(std::move(placer)), config_(config) {}
+
+std::optional<Allocation> Scheduler::PlaceJob(const ClusterSnapshot& snapshot,
+                                              const std::vector<NodeState>& nodes,
+                                              const Job& job, Rng& rng) const {
+  return PlaceJobOn(snapshot.specs, snapshot.tie_rank, nodes, job, *placer_, rng);
+}
+
+std::optional<std::string> Scheduler::Infeasible(const ClusterSnapshot& snapshot,
+                                                 const Job& job) const {
+  if (auto bad = ValidateDemand(job.demand)) return *bad;
+  std::vector<NodeState> empty;
+  empty.reserve(snapshot.specs.size());
+  int largest = 0, total = 0;
+  for (const auto& spec : snapshot.specs) {
+    empty.push_back(NodeState::Empty(spec));
+    if (job.demand.gpus > 0 && !job.demand.AllowsModel(spec.gpu_model)) continue;
+    largest = std::max(largest, spec.gpus);
+    total += spec.gpus;
+  }
+  Rng rng(0);  // placement on an empty cluster: any answer will do
+  if (PlaceJob(snapshot, empty, job, rng)) return std::nullopt;
+  const Demand& d = job.demand;
+  std::string models = d.gpu_models.empty() ? "" : fmt::format(" of model {}", fmt::join(d.gpu_models, "|"));
+  if (d.gpus > 0 && total == 0) return fmt::format("no node has GPUs{}", models);
+  if (d.gpus > total)
+    return fmt::format("needs {} GPUs{}; the cluster has {}", d.gpus, models, total);
+  if (d.tasks > 1 && d.gpus / d.tasks > largest)
+    return fmt::format("each of its {} tasks needs {} GPUs{} on one node; the largest node has {}",
+                       d.tasks, d.gpus / d.tasks, models, largest);
+  return fmt::format("no node can hold its share of {} GPUs{}, {} milli-CPU and {} MiB",
+                     d.gpus, models, d.cpu_milli, d.mem_mib);
+}
+
+Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) {
+  Decisions out;
+  policy_->Prepare(snap, now);
+  scratch_ = snap.nodes;
+  Plan plan(scratch_);
+
+  std::vector<Item> heap;
+  heap.reserve(snap.pending.size());
+  for (int i = 0; i < static_cast<int>(snap.pending.size()); ++i)
+    heap.push_back({policy_->Key(snap.pending[i], now), snap.pending[i].job->id, i});
+  std::make_heap(heap.begin(), heap.end(), Worse);
+  auto pop = [&] {
+    std::pop_heap(heap.begin(), heap.end(), Worse);
+    Item it = heap.back();
+    heap.pop_back();
+    return it;
+  };
+
+  // Running jobs worst first: the order in which they would be preempted.
+  std::vector<Item> victims;
+  std::vector<bool> preempted(snap.running.size(), false);
+  if (policy_->Preemptive()) {
+    for (int i = 0; i < static_cast<int>(snap.running.size()); ++i)
+      victims.push_back({policy_->Key(snap.running[i], now), snap.running[i].job->id, i});
+    std::sort(victims.begin(), victims.end(), Worse);
+  }
+
+  // Jobs started in this pass, for the reservation's view of the future.
+  // (Their allocations are out.placed[i].allocation, i in order.)
+  std::vector<Seconds> started_ends;
+  auto place = [&](const JobEntry& e, Allocation a, bool backfilled) {
+    plan.Take(a);
+    out.placed.push_back(Place{e.job->id, std::move(a), backfilled});
+    started_ends.push_back(e.job->time_limit ? now + *e.job->time_limit : kForever);
+  };
+  auto try_place = [&](std::vector<NodeState>& nodes, const Job& job) -> std::optional<Allocation> {
+    return PlaceJobOn(snap.specs, snap.tie_rank, nodes, job, *placer_, rng);
+  };
+
+  // Frees the GPUs of running jobs in a worse preemption class (key[0])
+  // than `item`, worst first, until the job fits; keeps only the victims
+  // whose resources the job really takes. Returns false if no set suffices.
+  auto preempt_for = [&](const Item& item, const Job& job) {
+    std::vector<NodeState> trial = scratch_;
+    Plan freed(trial);
+    std::vector<int> chosen;  // indices into victims
+    std::optional<Allocation> a;
+    for (int v = 0; v < static_cast<int>(victims.size()) && !a; ++v) {
+      if (preempted[victims[v].index] || victims[v].key[0] <= item.key[0]) continue;
+      freed.Give(snap.running[victims[v].index].allocation);
+      chosen.push_back(v);
+      if (freed.MayFit(job.demand)) a = try_place(trial, job);
+    }
+    if (!a) return false;
+    Apply(trial, *a);
+    std::vector<int> needed;
+    for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {  // best victim first
+      const Allocation& va = snap.running[victims[*it].index].allocation;
+      if (StillFree(trial, va)) Apply(trial, va);
+      else needed.push_back(*it);
+    }
+    for (int v : needed) {
+      const JobEntry& e = snap.running[victims[v].index];
+      preempted[victims[v].index] = true;
+      plan.Give(e.allocation);
+      out.preempted.push_back(Preempt{e.job->id, fmt::format("preempted for job {} of a higher priority queue", job.id)});
+    }
+    plan.Take(*a);  // hold the freed GPUs for this job until the victims leave
+    out.waiting.push_back(Wait{job.id, WaitReason::kPreempting,
+                               fmt::format("waiting for {} preempted job(s) to stop", needed.size()), now});
+    return true;
+  };
+
+  // EASY reservation for the first job that does not fit: the earliest end
+  // (by time limits) of running jobs after which it fits, and where.
+  auto reserve = [&](const Job& job) -> std::pair<Seconds, std::optional<Allocation>> {
+    std::vector<std::pair<Seconds, const Allocation*>> ends;
+    for (size_t i = 0; i < started_ends.size(); ++i)
+      ends.emplace_back(started_ends[i], &out.placed[i].allocation);
+    for (size_t i = 0; i < snap.running.size(); ++i) {
+      if (preempted[i]) continue;
+      const JobEntry& e = snap.running[i];
+      ends.emplace_back(e.job->time_limit ? std::max(now, e.started + *e.job->time_limit) : kForever,
+                        &e.allocation);
+    }
+    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<NodeState> trial = scratch_;
+    Plan future(trial);
+    for (const auto& [end, alloc] : ends) {
+      future.Give(*alloc);
+      if (!future.MayFit(job.demand)) continue;
+      if (auto a = try_place(trial, job)) return {end, std::move(a)};
+    }
+    return {kForever, std::nullopt};
+  };
+
+  int cpu_only_left = 0;  // pending jobs that need no GPU, not yet seen
+  for (const auto& e : snap.pending) cpu_only_left += e.job->demand.gpus == 0;
+
+  bool blocked = false;
+  Seconds shadow = kForever;
+  std::optional<Allocation> reserved;
+  std::vector<NodeState> mask;  // scratch without the reserved GPUs
+  int ahead = 0;                // jobs ahead of the current one, for messages
+  JobId head_id = 0;
+  for (; !heap.empty(); ++ahead) {
+    const Item item = pop();
+    const JobEntry& e = snap.pending[item.index];
+    const Job& job = *e.job;
+    cpu_only_left -= job.demand.gpus == 0;
+    if (!blocked) {
+      if (plan.MayFit(job.demand)) {
+        if (auto a = try_place(scratch_, job)) { place(e, std::move(*a), false); continue; }
+      }
+      if (!victims.empty() && preempt_for(item, job)) continue;
+      if (auto why = Infeasible(snap, job)) {
+        out.rejected.push_back(Reject{job.id, *why});
+        continue;
+      }
+      blocked = true;
+      head_id = job.id;
+      if (config_.backfill || config_.explain_waits) std::tie(shadow, reserved) = reserve(job);
+      if (config_.explain_waits)
+        out.waiting.push_back(Wait{job.id, WaitReason::kResources,
+                                   "next in line; not enough free resources yet",
+                                   shadow < kForever ? std::optional<Seconds>(shadow) : std::nullopt});
+      if (config_.backfill) {
+        mask = scratch_;
+        if (reserved)
+          for (const auto& s : reserved->shares) {
+            NodeState& n = mask[s.node];
+            for (int g : s.gpu_indices) n.gpu_free[g] = 0;
+            n.cpu_free = std::max<MilliCpu>(0, n.cpu_free - s.cpu_milli);
+            n.mem_free = std::max<MiB>(0, n.mem_free - s.mem_mib);
+          }
+      }
+      continue;
+    }
+    auto wait = [&] {
+      if (config_.explain_waits)
+        out.waiting.push_back(Wait{job.id, WaitReason::kPriority,
+                                   fmt::format("{} job(s) ahead in the queue; job {} is next", ahead, head_id),
+                                   std::nullopt});
+    };
+    if (!config_.explain_waits &&
+        (!config_.backfill ||
+         (job.demand.gpus > 0 && !plan.AnyGpuFree() && cpu_only_left == 0)))
+      break;  // nothing later can start, and no one asked why
+    if (!config_.backfill || !plan.MayFit(job.demand)) { wait(); continue; }
+    const Seconds end = job.time_limit ? now + *job.time_limit : kForever;
+    std::optional<Allocation> a;
+    if (end <= shadow) a = try_place(scratch_, job);
+    if (!a) a = try_place(mask, job);
+    if (!a) { wait(); continue; }
+    // Keep the mask in step: it shows what is free now outside the reservation.
+    for (const auto& s : a->shares) {
+      NodeState& n = mask[s.node];
+      for (int g : s.gpu_indices)
+        if (!reserved || !Uses(*reserved, s.node, g)) n.gpu_free[g] = std::max(0, n.gpu_free[g] - s.gpu_milli);
+      n.cpu_free = std::max<MilliCpu>(0, n.cpu_free - s.cpu_milli);
+      n.mem_free = std::max<MiB>(0, n.mem_free - s.mem_mib);
+    }
+    place(e, std::move(*a), true);
+  }
+  return out;
+}
+
+}  // namespace kojo

@@ -1,0 +1,163 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+
+namespace kojo {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::MakeScheduler;
+using testing::PlacedIds;
+using testing::WaitOf;
+using testing::World;
+
+PolicyConfig Tiresias() {
+  PolicyConfig c;
+  c.tiresias_thresholds = {1000, 10000};  // GPU-seconds
+  c.tiresias_starve_factor = 2.0;
+  c.tiresias_starve_min_s = 500;
+  return c;
+}
+
+TEST(TiresiasPolicy, DemotesByAttainedGpuTime) {
+  World w("1x8xV100");
+  Job& j = w.NewJob(1, 4);
+  JobEntry e;
+  e.job = &j;
+  auto p = MakePolicy("tiresias", Tiresias());
+  ASSERT_TRUE(p.ok());
+  e.attained_gpu_s = 999;
+  EXPECT_EQ((*p)->Key(e, 0)[0], 0);
+  e.attained_gpu_s = 1000;  // crosses the first threshold
+  EXPECT_EQ((*p)->Key(e, 0)[0], 1);
+  e.attained_gpu_s = 10000;
+  EXPECT_EQ((*p)->Key(e, 0)[0], 2);
+  // Running: the current run counts, 4 GPUs x 250 s = 1000 GPU-s.
+  e.attained_gpu_s = 0;
+  e.started = 100;
+  e.allocation.shares.push_back(NodeShare{0, {0, 1, 2, 3}});
+  EXPECT_EQ((*p)->Key(e, 349)[0], 0);
+  EXPECT_EQ((*p)->Key(e, 350)[0], 1);
+}
+
+TEST(TiresiasPolicy, PromotesAStarvingJob) {
+  World w("1x8xV100");
+  Job& j = w.NewJob(1, 1);
+  JobEntry e;
+  e.job = &j;
+  e.attained_gpu_s = 5000;  // queue 1
+  e.last_run_s = 400;       // waits 2 x 400 = 800 s before promotion
+  e.queued_since = 1000;
+  auto p = MakePolicy("tiresias", Tiresias());
+  EXPECT_EQ((*p)->Key(e, 1799)[0], 1);
+  EXPECT_EQ((*p)->Key(e, 1800)[0], 0);
+  e.last_run_s = 0;  // never ran: the minimum, 500 s
+  EXPECT_EQ((*p)->Key(e, 1499)[0], 1);
+  EXPECT_EQ((*p)->Key(e, 1500)[0], 0);
+}
+
+TEST(TiresiasScheduler, PreemptsALowerQueueJobForANewOne) {
+  World w("1x4xV100");
+  w.Run(w.NewJob(1, 4, 0), 0, {0, 1, 2, 3}, /*started=*/0, /*attained=*/20000);  // queue 2
+  w.Pend(w.NewJob(2, 2, 5));  // new job: queue 0
+  Rng rng(1);
+  auto s = MakeScheduler("tiresias", "bestfit", false, Tiresias());
+  Decisions d = s.Decide(w.snap, 10, rng);
+  ASSERT_EQ(d.preempted.size(), 1u);
+  EXPECT_EQ(d.preempted[0].job, 1);
+  ASSERT_NE(WaitOf(d, 2), nullptr);
+  EXPECT_EQ(WaitOf(d, 2)->reason, WaitReason::kPreempting);
+  EXPECT_TRUE(d.placed.empty());
+}
+
+TEST(TiresiasScheduler, PreemptsOnlyWhatTheJobNeeds) {
+  World w("2x4xV100");
+  w.Run(w.NewJob(1, 4, 0), 0, {0, 1, 2, 3}, 0, 20000);  // queue 2, worst
+  w.Run(w.NewJob(2, 4, 1), 1, {0, 1, 2, 3}, 0, 5000);   // queue 1
+  w.Pend(w.NewJob(3, 4, 5));
+  Rng rng(1);
+  auto s = MakeScheduler("tiresias", "bestfit", false, Tiresias());
+  Decisions d = s.Decide(w.snap, 10, rng);
+  ASSERT_EQ(d.preempted.size(), 1u);
+  EXPECT_EQ(d.preempted[0].job, 1);  // the lowest queue goes first, and alone
+}
+
+TEST(TiresiasScheduler, NeverPreemptsWithinTheSameQueue) {
+  World w("1x4xV100");
+  w.Run(w.NewJob(1, 4, 50), 0, {0, 1, 2, 3}, 0, 5000);  // queue 1, submitted later
+  w.Pend(w.NewJob(2, 4, 0), /*attained=*/5000);         // queue 1, earlier
+  Rng rng(1);
+  auto s = MakeScheduler("tiresias", "bestfit", false, Tiresias());
+  Decisions d = s.Decide(w.snap, 100, rng);
+  EXPECT_TRUE(d.preempted.empty());
+}
+
+TEST(FairSharePolicy, TenantWithLessUsageGoesFirst) {
+  World w("1x1xV100");
+  Job& a = w.NewJob(1, 1, 0);
+  a.tenant = "heavy";
+  Job& b = w.NewJob(2, 1, 10);
+  b.tenant = "light";
+  w.Pend(a);
+  w.Pend(b);
+  UsageLedger ledger(3600);
+  ledger.Charge("heavy", "u", 10000, 0);
+  ledger.Charge("light", "u", 100, 0);
+  w.snap.usage = &ledger;
+  Rng rng(1);
+  auto s = MakeScheduler("fairshare");
+  Decisions d = s.Decide(w.snap, 20, rng);
+  EXPECT_THAT(PlacedIds(d), ElementsAre(2));
+}
+
+TEST(FairSharePolicy, SharesScaleEntitlement) {
+  World w("1x1xV100");
+  Job& a = w.NewJob(1, 1, 0);
+  a.tenant = "big";
+  Job& b = w.NewJob(2, 1, 10);
+  b.tenant = "small";
+  w.Pend(a);
+  w.Pend(b);
+  UsageLedger ledger(3600);
+  ledger.Charge("big", "u", 2000, 0);    // 2/3 of usage with share 9/10: under its share
+  ledger.Charge("small", "u", 1000, 0);  // 1/3 of usage with share 1/10: over
+  w.snap.usage = &ledger;
+  PolicyConfig pc;
+  pc.tenant_shares = {{"big", 9}, {"small", 1}};
+  Rng rng(1);
+  auto s = MakeScheduler("fairshare", "bestfit", false, pc);
+  EXPECT_THAT(PlacedIds(s.Decide(w.snap, 20, rng)), ElementsAre(1));
+}
+
+TEST(UsageLedger, DecaysWithHalfLife) {
+  UsageLedger ledger(100);
+  ledger.Charge("t", "u", 800, 0);
+  EXPECT_DOUBLE_EQ(ledger.Tenant("t", 100), 400);
+  EXPECT_DOUBLE_EQ(ledger.Tenant("t", 300), 100);
+  ledger.Charge("t", "u", 100, 300);
+  EXPECT_DOUBLE_EQ(ledger.User("t", "u", 300), 200);
+  EXPECT_DOUBLE_EQ(ledger.Tenant("other", 300), 0);
+}
+
+TEST(SjfPolicy, ShortestTrueDurationFirst) {
+  World w("1x1xV100");
+  Job& a = w.NewJob(1, 1, 0);
+  a.true_duration = 500;
+  Job& b = w.NewJob(2, 1, 10);
+  b.true_duration = 50;
+  w.Pend(a);
+  w.Pend(b);
+  Rng rng(1);
+  auto s = MakeScheduler("sjf");
+  EXPECT_THAT(PlacedIds(s.Decide(w.snap, 20, rng)), ElementsAre(2));
+}
+
+TEST(PolicyRegistry, UnknownNameListsTheKnownOnes) {
+  auto p = MakePolicy("lottery");
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.error().message, ::testing::HasSubstr("fifo, sjf, tiresias, fairshare"));
+}
+
+}  // namespace
+}  // namespace kojo

@@ -1,0 +1,68 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <iostream>
+#include <new>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+
+namespace kojo::cli {
+
+namespace {
+
+int Run(int argc, char** argv) {
+  CLI::App app{"kojo: the scheduler of a shared GPU cluster.\n"
+               "`kojo sim` replays real GPU-cluster traces with the scheduler's own code.",
+               "kojo"};
+  app.set_version_flag("--version", "kojo 0.1.0");
+  app.require_subcommand(1);
+  CLI::App* sim = app.add_subcommand("sim", "Trace replay and placement experiments (simulated clock)");
+  sim->require_subcommand(1);
+  AddSimReplayCommands(*sim);
+  AddSimPackCommands(*sim);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "kojo 0.1.0\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // --help on a subcommand is reported as CallForHelp from that
+    // subcommand; everything else is a usage error.
+    std::string what = e.what();
+    std::fprintf(stderr, "kojo: error: %s (see --help)\n", what.c_str());
+    return kExitUsage;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const CliError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "kojo: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "kojo: error: out of memory\n");
+    return kExitRuntime;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kojo: error: %s\n", e.what());
+    return kExitRuntime;
+  } catch (...) {
+    std::fprintf(stderr, "kojo: error: unexpected failure\n");
+    return kExitRuntime;
+  }
+}
+
+}  // namespace kojo::cli

@@ -1,0 +1,338 @@
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/cluster.h"
+#include "sched/placer.h"
+#include "sched/policy.h"
+#include "sched/scheduler.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "sim/svg.h"
+#include "sim/trace.h"
+
+namespace kojo::cli {
+
+namespace {
+
+constexpr const char* kDefaultPlacer = "packing";
+
+struct ReplayOptions {
+  std::string trace;
+  std::string format;  // empty = detect
+  std::string cluster;
+  std::string policy;
+  std::string placer = kDefaultPlacer;
+  bool backfill = false;
+  bool both_backfill = false;  // compare only
+  std::uint64_t seed = 42;
+  std::size_t limit_jobs = 0;
+  Seconds round_s = 0;
+  Seconds restart_penalty_s = 0;
+  double estimate_factor = 1.0;
+  std::string out;
+  bool json = false;
+  // compare, pack variant
+  std::string nodes, pods, seeds = "42";
+  double inflate = 1.3;
+};
+
+struct Inputs {
+  std::vector<Job> jobs;
+  std::string format;
+  std::vector<NodeSpec> nodes;
+};
+
+Inputs LoadInputs(const ReplayOptions& o) {
+  Inputs in;
+  std::optional<TraceFormat> format;
+  if (!o.format.empty()) format = Unwrap(ParseTraceFormat(o.format));
+  auto table = Unwrap(CsvTable::Read(o.trace));
+  if (!format) format = Unwrap(DetectTraceFormat(table));
+  TraceOptions topt;
+  topt.estimate_factor = o.estimate_factor;
+  topt.limit_jobs = o.limit_jobs;
+  in.jobs = Unwrap(ParseTrace(table, format, topt));
+  in.format = std::string(ToString(*format));
+  auto nodes = LoadCluster(o.cluster);
+  if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
+  in.nodes = std::move(*nodes);
+  if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
+  return in;
+}
+
+// Checks names early so that a typo fails before any work.
+void CheckPolicy(const std::string& name) {
+  auto p = MakePolicy(name);
+  if (!p.ok()) UsageError(fmt::format("--policy: {}", p.error().message));
+}
+void CheckPlacer(const std::string& name) {
+  auto p = MakePlacer(name);
+  if (!p.ok()) UsageError(fmt::format("--placer: {}", p.error().message));
+}
+
+SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& policy, const std::string& placer,
+                 bool backfill, const ProgressFn& progress) {
+  auto pol = MakePolicy(policy);
+  if (!pol.ok()) UsageError(fmt::format("--policy: {}", pol.error().message));
+  auto pl = MakePlacer(placer);
+  if (!pl.ok()) UsageError(fmt::format("--placer: {}", pl.error().message));
+  SchedulerConfig sc;
+  sc.backfill = backfill;
+  Scheduler scheduler(std::move(*pol), std::move(*pl), sc);
+  SimConfig cfg;
+  cfg.seed = o.seed;
+  cfg.round_s = o.round_s;
+  cfg.restart_penalty_s = o.restart_penalty_s;
+  auto r = Simulate(in.nodes, in.jobs, scheduler, cfg, progress);
+  if (!r.ok()) throw CliError(kExitRuntime, r.error().message);
+  return std::move(*r);
+}
+
+nlohmann::json RunJson(const ReplayOptions& o, const Inputs& in, const std::string& policy,
+                       const std::string& placer, bool backfill, const SimMetrics& m) {
+  nlohmann::json j = MetricsToJson(m);
+  j["policy"] = policy;
+  j["placer"] = placer;
+  j["backfill"] = backfill;
+  j["cluster"] = o.cluster;
+  j["trace"] = o.trace;
+  j["format"] = in.format;
+  j["seed"] = o.seed;
+  j["round_s"] = o.round_s;
+  j["restart_penalty_s"] = o.restart_penalty_s;
+  j["estimate_factor"] = o.estimate_factor;
+  return j;
+}
+
+std::string RunLabel(const std::string& policy, const std::string& placer, bool backfill, bool many_placers) {
+  std::string s = policy;
+  if (backfill) s += "+backfill";
+  if (many_placers) s += "/" + placer;
+  return s;
+}
+
+void AddReplayOptions(CLI::App& c, ReplayOptions& o, bool compare) {
+  c.add_option("--trace", o.trace, "Job trace file (CSV)")->check(CLI::ExistingFile);
+  c.add_option("--format", o.format, "Trace format: philly, tiresias, openb or kojo (default: from the header)")
+      ->check(CLI::IsMember(TraceFormatNames()));
+  c.add_option("--cluster", o.cluster,
+               "Cluster: inline spec like 64x8xV100 or 2x8xA100+4x4xT4, or a node CSV file");
+  if (compare) {
+    c.add_option("--policy", o.policy, "Comma-separated policies: " + fmt::format("{}", fmt::join(PolicyNames(), ", ")));
+    c.add_option("--placer", o.placer,
+                 "Comma-separated placers: " + fmt::format("{}", fmt::join(PlacerNames(), ", ")))
+        ->capture_default_str();
+    c.add_flag("--both-backfill", o.both_backfill, "Run every combination with and without EASY backfill");
+  } else {
+    c.add_option("--policy", o.policy, "Queue policy: " + fmt::format("{}", fmt::join(PolicyNames(), ", ")))
+        ->required();
+    c.add_option("--placer", o.placer, "Placer: " + fmt::format("{}", fmt::join(PlacerNames(), ", ")))
+        ->capture_default_str();
+  }
+  c.add_flag("--backfill", o.backfill, "EASY backfill: later jobs may start early if the head job's reserved start is not delayed");
+  c.add_option("--seed", o.seed, "Seed of the placer's random choices")->capture_default_str();
+  c.add_option("--limit-jobs", o.limit_jobs, "Replay only the first N jobs by submit time (0 = all)")
+      ->capture_default_str();
+  c.add_option("--round", o.round_s, "Also schedule every S seconds while jobs wait (0 = on events only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c.add_option("--restart-penalty", o.restart_penalty_s, "Seconds a preempted job loses when it restarts")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c.add_option("--estimate-factor", o.estimate_factor,
+               "Time limit = true duration x F for traces without one (1 = perfect estimates, 0 = no limit)")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  c.add_option("--out", o.out, compare ? "Write the table, per-job CSVs and SVG plots to DIR"
+                                       : "Also write per-job CSV, time series and summary JSON to DIR");
+  c.add_flag("--json", o.json, "Print JSON instead of a readable report");
+}
+
+void DoRun(const ReplayOptions& o) {
+  if (o.trace.empty()) UsageError("--trace is required");
+  if (o.cluster.empty()) UsageError("--cluster is required");
+  CheckPolicy(o.policy);
+  CheckPlacer(o.placer);
+  Inputs in = LoadInputs(o);
+  ProgressBar bar("sim " + o.policy);
+  SimResult r = RunOne(in, o, o.policy, o.placer, o.backfill, [&](double f) { bar.Update(f); });
+  bar.Done();
+  nlohmann::json j = RunJson(o, in, o.policy, o.placer, o.backfill, r.metrics);
+  if (!o.out.empty()) {
+    MakeDirs(o.out);
+    WriteFile(o.out + "/jobs.csv", JobsCsv(r.jobs));
+    WriteFile(o.out + "/series.csv", SeriesCsv(r.series));
+    WriteFile(o.out + "/summary.json", j.dump(2) + "\n");
+  }
+  if (o.json) {
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format("kojo sim: {} jobs ({} trace {}) on {} ({} GPUs), policy {}{}, placer {}\n",
+                           in.jobs.size(), in.format, o.trace, o.cluster, r.metrics.total_gpus, o.policy,
+                           o.backfill ? " + EASY backfill" : "", o.placer);
+  std::cout << FormatSummary(r.metrics) << "\n";
+  if (!o.out.empty()) std::cout << fmt::format("wrote {}/jobs.csv, series.csv, summary.json\n", o.out);
+}
+
+std::string Pad(const std::string& s, size_t w, bool right = false) {
+  if (s.size() >= w) return s;
+  return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
+}
+
+void DoCompare(const ReplayOptions& o) {
+  const bool pack = !o.nodes.empty() || !o.pods.empty();
+  if (pack) {
+    if (!o.trace.empty()) UsageError("--trace: give either --trace (replay) or --nodes/--pods (packing), not both");
+    if (o.nodes.empty()) UsageError("--nodes is required with --pods");
+    if (o.pods.empty()) UsageError("--pods is required with --nodes");
+    RunPackCompare(o.nodes, o.pods, o.placer, o.seeds, o.inflate, o.out, o.json);
+    return;
+  }
+  if (o.trace.empty()) UsageError("--trace is required (or --nodes and --pods to compare placers on packing)");
+  if (o.cluster.empty()) UsageError("--cluster is required");
+  auto policies = SplitList(o.policy.empty() ? "fifo,sjf,tiresias,fairshare" : o.policy);
+  auto placers = SplitList(o.placer);
+  if (policies.empty()) UsageError("--policy: expected a comma-separated list of policies");
+  if (placers.empty()) UsageError("--placer: expected a comma-separated list of placers");
+  for (const auto& p : policies) CheckPolicy(p);
+  for (const auto& p : placers) CheckPlacer(p);
+  std::vector<bool> backfills = o.both_backfill ? std::vector<bool>{false, true} : std::vector<bool>{o.backfill};
+  Inputs in = LoadInputs(o);
+
+  struct Run {
+    std::string policy, placer, label;
+    bool backfill;
+    SimResult result;
+  };
+  std::vector<Run> runs;
+  const size_t total = policies.size() * placers.size() * backfills.size();
+  ProgressBar bar("sim compare");
+  for (const auto& policy : policies)
+    for (const auto& placer : placers)
+      for (bool bf : backfills) {
+        const size_t i = runs.size();
+        std::string label = RunLabel(policy, placer, bf, placers.size() > 1);
+        SimResult r = RunOne(in, o, policy, placer, bf, [&](double f) {
+          bar.Update((static_cast<double>(i) + f) / static_cast<double>(total), label);
+        });
+        runs.push_back(Run{policy, placer, label, bf, std::move(r)});
+      }
+  bar.Done();
+
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& r : runs) all.push_back(RunJson(o, in, r.policy, r.placer, r.backfill, r.result.metrics));
+
+  std::string table;
+  table += fmt::format("{} jobs ({} trace {}) on {} ({} GPUs)\n", in.jobs.size(), in.format, o.trace, o.cluster,
+                       runs.empty() ? 0 : runs[0].result.metrics.total_gpus);
+  size_t w = 6;
+  for (const auto& r : runs) w = std::max(w, r.label.size());
+  table += Pad("run", w) + "  " + Pad("avg JCT", 9, true) + Pad("p50 JCT", 9, true) + Pad("p99 JCT", 9, true) +
+           Pad("avg wait", 9, true) + Pad("p99 wait", 9, true) + Pad("util", 7, true) + Pad("preempt", 9, true) +
+           Pad("done", 8, true) + Pad("wall", 8, true) + "\n";
+  for (const auto& r : runs) {
+    const SimMetrics& m = r.result.metrics;
+    table += Pad(r.label, w) + "  " + Pad(FormatDuration(m.avg_jct_s), 9, true) +
+             Pad(FormatDuration(m.p50_jct_s), 9, true) + Pad(FormatDuration(m.p99_jct_s), 9, true) +
+             Pad(FormatDuration(m.avg_wait_s), 9, true) + Pad(FormatDuration(m.p99_wait_s), 9, true) +
+             Pad(fmt::format("{:.1f}%", 100 * m.gpu_utilization), 7, true) +
+             Pad(std::to_string(m.preemptions), 9, true) + Pad(std::to_string(m.completed + m.killed), 8, true) +
+             Pad(fmt::format("{:.2f}s", m.sim_wall_s), 8, true) + "\n";
+  }
+
+  if (!o.out.empty()) {
+    MakeDirs(o.out);
+    const std::string credit = CreditFor(in.format);
+    LinePlot cdf;
+    cdf.title = fmt::format("Job completion time CDF ({} jobs on {})", in.jobs.size(), o.cluster);
+    cdf.x_label = "job completion time (s, log scale)";
+    cdf.y_label = "fraction of jobs";
+    cdf.credit = credit;
+    cdf.log_x = true;
+    cdf.y_min = 0;
+    cdf.y_max = 1;
+    LinePlot util;
+    util.credit = credit;
+    util.title = fmt::format("GPU utilisation over time ({})", o.cluster);
+    util.y_label = "busy GPUs (%)";
+    util.y_min = 0;
+    util.y_max = 100;
+    LinePlot queue = util;
+    queue.title = fmt::format("Waiting jobs over time ({})", o.cluster);
+    queue.y_label = "waiting jobs";
+    queue.y_max = 0;
+    Seconds horizon = 0;
+    for (const auto& r : runs) horizon = std::max(horizon, r.result.metrics.makespan_s);
+    const bool days = horizon > 3 * 86400;
+    util.x_label = queue.x_label = days ? "time since the first submit (days)" : "time since the first submit (hours)";
+    const double scale = days ? 86400.0 : 3600.0;
+    for (const auto& r : runs) {
+      std::vector<double> jct;
+      for (const auto& rec : r.result.jobs)
+        if (auto x = rec.Jct()) jct.push_back(static_cast<double>(*x));
+      cdf.series.push_back(CdfSeries(r.label, std::move(jct)));
+      PlotSeries u{r.label, {}, false}, q{r.label, {}, false};
+      for (const auto& p : r.result.series) {
+        u.points.emplace_back(static_cast<double>(p.t) / scale, 100 * p.gpu_utilization);
+        q.points.emplace_back(static_cast<double>(p.t) / scale, p.pending_jobs);
+      }
+      util.series.push_back(std::move(u));
+      queue.series.push_back(std::move(q));
+      std::string base = r.policy + (r.backfill ? "-backfill" : "") + (placers.size() > 1 ? "-" + r.placer : "");
+      WriteFile(o.out + "/jobs-" + base + ".csv", JobsCsv(r.result.jobs));
+    }
+    WriteFile(o.out + "/jct-cdf.svg", RenderSvg(cdf));
+    WriteFile(o.out + "/utilization.svg", RenderSvg(util));
+    WriteFile(o.out + "/queue.svg", RenderSvg(queue));
+    WriteFile(o.out + "/summary.json", all.dump(2) + "\n");
+    WriteFile(o.out + "/table.txt", table);
+  }
+  if (o.json) {
+    std::cout << all.dump() << "\n";
+    return;
+  }
+  std::cout << table;
+  if (!o.out.empty())
+    std::cout << fmt::format("wrote {}/jct-cdf.svg, utilization.svg, queue.svg, summary.json, table.txt, jobs-*.csv\n",
+                             o.out);
+}
+
+}  // namespace
+
+void AddSimReplayCommands(CLI::App& sim) {
+  auto o = std::make_shared<ReplayOptions>();
+  CLI::App* run = sim.add_subcommand("run", "Replay a job trace on a cluster under one policy");
+  AddReplayOptions(*run, *o, false);
+  run->get_option("--trace")->required();
+  run->get_option("--cluster")->required();
+  run->callback([o] { DoRun(*o); });
+
+  auto c = std::make_shared<ReplayOptions>();
+  CLI::App* cmp = sim.add_subcommand(
+      "compare",
+      "Replay one trace under several policies/placers (table + SVG plots), or compare placers on the "
+      "packing experiment (--nodes/--pods)");
+  AddReplayOptions(*cmp, *c, true);
+  cmp->add_option("--nodes", c->nodes, "Packing variant: openb node list CSV")->check(CLI::ExistingFile);
+  cmp->add_option("--pods", c->pods, "Packing variant: openb pod list CSV")->check(CLI::ExistingFile);
+  cmp->add_option("--seeds", c->seeds, "Packing variant: seeds, e.g. 42..51")->capture_default_str();
+  cmp->add_option("--inflate", c->inflate, "Packing variant: demand tuned to this multiple of the cluster's GPUs")
+      ->check(CLI::Range(0.01, 100.0))
+      ->capture_default_str();
+  cmp->callback([c, cmp] {
+    // The packing comparison runs every placer unless told otherwise.
+    if ((!c->nodes.empty() || !c->pods.empty()) && cmp->get_option("--placer")->count() == 0)
+      c->placer = fmt::format("{}", fmt::join(PlacerNames(), ","));
+    DoCompare(*c);
+  });
+}
+
+}  // namespace kojo::cli

@@ -1,0 +1,111 @@
+// Simulator: discrete-event replay of a job trace on a cluster, driven by
+// the same Scheduler the controller runs. Owns a simulated clock; reads no
+// wall clock except to report its own run time.
+//
+// Events are arrivals (submit times) and completions (start + restart
+// penalty + remaining work, or the time limit). After each batch of events
+// at one time, and every `round_s` seconds while jobs wait if round_s > 0,
+// the simulator calls Scheduler::Decide once with the snapshot it keeps up
+// to date, and applies the decisions:
+//   Place   - takes the allocation, schedules the completion; a job that
+//             was preempted before pays `restart_penalty_s` first;
+//   Preempt - gives the resources back and requeues the job; it keeps its
+//             attained service and its remaining work;
+//   Reject  - the job never runs (counted, with the reason).
+// A job whose time limit is below its true duration is killed when its
+// useful work reaches the limit (the limit bounds work, not restart time).
+// Decide is skipped when it cannot change anything: no job waits, nothing
+// arrived or ended since the last pass, or (for non-preemptive policies)
+// fewer GPUs are free than the smallest waiting job needs.
+// Thread safety: none; one simulation per Scheduler at a time.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/job.h"
+#include "model/node.h"
+#include "sched/scheduler.h"
+
+namespace kojo {
+
+struct SimConfig {
+  Seconds round_s = 0;            // 0 = schedule on events only
+  Seconds restart_penalty_s = 0;  // paid by every restart after a preemption
+  std::uint64_t seed = 42;        // for the placer's random choices
+  Seconds usage_half_life_s = 7 * 24 * 3600;  // fair-share usage decay
+  // Check every placement against the free resources and the job's demand
+  // (cheap; on by default). A violation stops the run with an error.
+  bool check_invariants = true;
+  // Number of points of the utilisation time series (evenly spaced buckets).
+  int series_points = 200;
+};
+
+enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };
+std::string_view ToString(JobOutcome o);
+
+struct JobRecord {
+  JobId id = 0;
+  std::string tenant;
+  int gpus = 0;
+  MilliGpu gpu_milli = kWholeGpu;
+  Seconds submit = 0;
+  std::optional<Seconds> start;  // first start
+  std::optional<Seconds> end;    // completion or kill
+  int preemptions = 0;
+  JobOutcome outcome = JobOutcome::kUnfinished;
+  std::string reason;  // why rejected
+  std::optional<Seconds> Jct() const {
+    return end ? std::optional<Seconds>(*end - submit) : std::nullopt;
+  }
+  std::optional<Seconds> WaitTime() const {
+    return start ? std::optional<Seconds>(*start - submit) : std::nullopt;
+  }
+};
+
+// One bucket of the time series: mean over [t, t + width).
+struct SeriesPoint {
+  Seconds t = 0;
+  double gpu_utilization = 0;  // busy GPUs / total GPUs
+  double pending_jobs = 0;     // mean number of waiting jobs
+};
+
+struct SimMetrics {
+  std::int64_t jobs = 0, completed = 0, killed = 0, rejected = 0, unfinished = 0;
+  // JCT = end - submit over jobs that ended (completed or killed); wait =
+  // first start - submit over jobs that started. Percentiles: nearest rank.
+  double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0;
+  double avg_wait_s = 0, p50_wait_s = 0, p99_wait_s = 0;
+  Seconds makespan_s = 0;        // last end (or last event) - first submit
+  double gpu_utilization = 0;    // busy GPU-seconds / (GPUs x makespan)
+  std::int64_t preemptions = 0;
+  std::int64_t decide_calls = 0;
+  double sim_wall_s = 0;
+  int total_gpus = 0;
+};
+
+struct SimResult {
+  SimMetrics metrics;
+  std::vector<JobRecord> jobs;  // in submit order
+  std::vector<SeriesPoint> series;
+};
+
+// Called now and then with the fraction of jobs that have arrived (0..1).
+using ProgressFn = std::function<void(double)>;
+
+// Replays `jobs` (sorted by submit time, ids unique) on `nodes`. Fails on
+// input it cannot run (no nodes, unsorted or duplicate jobs) or when the
+// scheduler returns a decision that breaks the cluster's rules.
+Result<SimResult> Simulate(const std::vector<NodeSpec>& nodes, const std::vector<Job>& jobs,
+                           Scheduler& scheduler, const SimConfig& config,
+                           const ProgressFn& progress = nullptr);
+
+// Metrics from per-job records and the busy GPU-second integral (exposed
+// for tests that replay records).
+SimMetrics Summarize(const std::vector<JobRecord>& jobs, double busy_gpu_s, int total_gpus,
+                     Seconds last_event);
+
+}  // namespace kojo

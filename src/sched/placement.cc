@@ -15,20 +15,30 @@ int Rank(const std::vector<int>& tie_rank, int node) {
   return tie_rank.empty() ? node : tie_rank[node];
 }
 
+// Calls f(i) for every node index worth trying for a task needing `gpus`.
+template <typename F>
+void ForNodes(const std::vector<NodeState>& nodes, const std::vector<int>* candidates, int gpus, F f) {
+  if (candidates && gpus > 0) {
+    for (int i : *candidates) f(i);
+  } else {
+    for (int i = 0; i < static_cast<int>(nodes.size()); ++i) f(i);
+  }
+}
+
 // The node the placer scores highest for `task`, ties to the lower rank.
 Candidate BestNode(const std::vector<NodeSpec>& specs, const std::vector<int>& tie_rank,
                    const std::vector<NodeState>& nodes, const TaskShape& task,
-                   const Placer& placer, Rng& rng) {
+                   const Placer& placer, Rng& rng, const std::vector<int>* candidates) {
   Candidate best;
-  for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
-    if (!Fits(specs[i], nodes[i], task)) continue;
+  ForNodes(nodes, candidates, task.gpus, [&](int i) {
+    if (!Fits(specs[i], nodes[i], task)) return;
     NodeChoice c = placer.Score(specs[i], nodes[i], task, rng);
     if (best.node < 0 || c.score > best.choice.score ||
         (c.score == best.choice.score && Rank(tie_rank, i) < Rank(tie_rank, best.node))) {
       best.node = i;
       best.choice = std::move(c);
     }
-  }
+  });
   return best;
 }
 
@@ -54,7 +64,8 @@ void AddShare(Allocation& a, int node, const std::vector<int>& gpus, MilliGpu mi
 
 std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
                                       const std::vector<int>& tie_rank,
-                                      const std::vector<NodeState>& nodes, const Job& job) {
+                                      const std::vector<NodeState>& nodes, const Job& job,
+                                      const std::vector<int>* candidates) {
   const Demand& d = job.demand;
   struct Free {
     int node;
@@ -62,14 +73,14 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
   };
   std::vector<Free> free;
   int total = 0;
-  for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
+  ForNodes(nodes, candidates, d.gpus, [&](int i) {
     const NodeState& n = nodes[i];
-    if (!n.schedulable || !d.AllowsModel(specs[i].gpu_model)) continue;
+    if (!n.schedulable || !d.AllowsModel(specs[i].gpu_model)) return;
     int w = n.WholeGpusFree();
-    if (w == 0) continue;
+    if (w == 0) return;
     free.push_back({i, w});
     total += w;
-  }
+  });
   if (total < d.gpus) return std::nullopt;
   std::sort(free.begin(), free.end(), [&](const Free& a, const Free& b) {
     if (a.whole != b.whole) return a.whole > b.whole;
@@ -103,7 +114,8 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
 std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
                                     const std::vector<int>& tie_rank,
                                     const std::vector<NodeState>& nodes, const Job& job,
-                                    const Placer& placer, Rng& rng) {
+                                    const Placer& placer, Rng& rng,
+                                    const std::vector<int>* candidates) {
   const Demand& d = job.demand;
   TaskShape task{d.gpus / d.tasks, d.gpu_milli, d.cpu_milli / d.tasks, d.mem_mib / d.tasks,
                  &d.gpu_models};
@@ -119,7 +131,7 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
         break;
       }
     if (node < 0) {
-      Candidate c = BestNode(specs, tie_rank, plan, task, placer, rng);
+      Candidate c = BestNode(specs, tie_rank, plan, task, placer, rng, candidates);
       if (c.node < 0) return std::nullopt;
       node = c.node;
       gpus = std::move(c.choice.gpu_indices);
@@ -137,12 +149,13 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
 std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const std::vector<int>& tie_rank,
                                      const std::vector<NodeState>& nodes, const Job& job,
-                                     const Placer& placer, Rng& rng) {
+                                     const Placer& placer, Rng& rng,
+                                     const std::vector<int>* candidates) {
   const Demand& d = job.demand;
-  if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng);
+  if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng, candidates);
   if (d.gpus <= kMaxGpusPerNode) {
     TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models};
-    Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng);
+    Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng, candidates);
     if (c.node >= 0) {
       Allocation a;
       a.shares.push_back(NodeShare{c.node, std::move(c.choice.gpu_indices), d.gpu_milli,
@@ -151,7 +164,7 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
     }
   }
   if (d.gpus < 2 || d.Fractional()) return std::nullopt;
-  return PlaceSpread(specs, tie_rank, nodes, job);
+  return PlaceSpread(specs, tie_rank, nodes, job, candidates);
 }
 
 }  // namespace kojo

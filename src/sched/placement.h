@@ -5,6 +5,9 @@
 //  - a gang (tasks == k > 1): k tasks of gpus/k GPUs, each on one node, nodes
 //    already holding a task of this job first, all or nothing.
 // CPUs and memory are shared out over the nodes in proportion to GPUs.
+// `candidates`, when given, lists the only nodes worth looking at for a job
+// that needs GPUs (those with some GPU free), so that a pass over a busy
+// cluster does not scan full nodes; it may hold full nodes too.
 #pragma once
 
 #include <optional>
@@ -18,6 +21,7 @@ namespace kojo {
 std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const std::vector<int>& tie_rank,
                                      const std::vector<NodeState>& nodes, const Job& job,
-                                     const Placer& placer, Rng& rng);
+                                     const Placer& placer, Rng& rng,
+                                     const std::vector<int>* candidates = nullptr);
 
 }  // namespace kojo

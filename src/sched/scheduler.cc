@@ -20,14 +20,28 @@ std::string_view ToString(WaitReason r) {
 
 namespace {
 
-// Free GPU totals of a plan, kept in step with it so that most jobs that
-// cannot fit are turned away without scanning the nodes.
+// A plan of free resources during one pass: the node states, their free GPU
+// totals, and the nodes with some GPU free (the only ones a GPU job needs to
+// look at), kept in step so that most jobs that cannot fit are turned away
+// without scanning the cluster.
 class Plan {
  public:
-  explicit Plan(std::vector<NodeState>& nodes) : nodes_(nodes) {
-    for (const auto& n : nodes_) Count(n, +1);
+  explicit Plan(std::vector<NodeState>& nodes) : nodes_(nodes), listed_(nodes.size(), false) {
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+      Count(nodes_[i], +1);
+      List(i);
+    }
   }
   std::vector<NodeState>& nodes() { return nodes_; }
+  const std::vector<int>* candidates() {
+    if (with_free_gpu_.size() > 2 * static_cast<size_t>(nodes_with_free_) + 16) {  // drop full nodes
+      std::erase_if(with_free_gpu_, [&](int i) {
+        listed_[i] = nodes_[i].GpuMilliFree() > 0;
+        return !listed_[i];
+      });
+    }
+    return &with_free_gpu_;
+  }
   // A necessary condition for `d` to fit; false means it surely does not.
   bool MayFit(const Demand& d) const {
     if (d.gpus == 0) return true;
@@ -41,18 +55,31 @@ class Plan {
  private:
   void Count(const NodeState& n, int sign) {
     if (!n.schedulable) return;
+    const MilliGpu milli = n.GpuMilliFree();
     free_whole_ += sign * n.WholeGpusFree();
-    free_milli_ += sign * static_cast<std::int64_t>(n.GpuMilliFree());
+    free_milli_ += sign * static_cast<std::int64_t>(milli);
+    nodes_with_free_ += sign * (milli > 0);
+  }
+  void List(int i) {
+    if (listed_[i] || !nodes_[i].schedulable || nodes_[i].GpuMilliFree() == 0) return;
+    listed_[i] = true;
+    with_free_gpu_.push_back(i);
   }
   template <typename F>
   void Update(const Allocation& a, F change) {
     for (const auto& s : a.shares) Count(nodes_[s.node], -1);
     change();
-    for (const auto& s : a.shares) Count(nodes_[s.node], +1);
+    for (const auto& s : a.shares) {
+      Count(nodes_[s.node], +1);
+      List(s.node);
+    }
   }
   std::vector<NodeState>& nodes_;
+  std::vector<bool> listed_;
+  std::vector<int> with_free_gpu_;  // may also hold nodes that filled up since
   std::int64_t free_whole_ = 0;
   std::int64_t free_milli_ = 0;
+  int nodes_with_free_ = 0;
 };
 
 struct Item {
@@ -140,6 +167,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   // Running jobs worst first: the order in which they would be preempted.
   std::vector<Item> victims;
   std::vector<bool> preempted(snap.running.size(), false);
+  size_t first_victim = 0;  // victims before it are all preempted
   if (policy_->Preemptive()) {
     for (int i = 0; i < static_cast<int>(snap.running.size()); ++i)
       victims.push_back({policy_->Key(snap.running[i], now), snap.running[i].job->id, i});
@@ -154,39 +182,40 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     out.placed.push_back(Place{e.job->id, std::move(a), backfilled});
     started_ends.push_back(e.job->time_limit ? now + *e.job->time_limit : kForever);
   };
-  auto try_place = [&](std::vector<NodeState>& nodes, const Job& job) -> std::optional<Allocation> {
-    return PlaceJobOn(snap.specs, snap.tie_rank, nodes, job, *placer_, rng);
+  auto try_place = [&](Plan& p, const Job& job) -> std::optional<Allocation> {
+    return PlaceJobOn(snap.specs, snap.tie_rank, p.nodes(), job, *placer_, rng, p.candidates());
   };
 
   // Frees the GPUs of running jobs in a worse preemption class (key[0])
   // than `item`, worst first, until the job fits; keeps only the victims
   // whose resources the job really takes. Returns false if no set suffices.
   auto preempt_for = [&](const Item& item, const Job& job) {
-    std::vector<NodeState> trial = scratch_;
-    Plan freed(trial);
-    std::vector<int> chosen;  // indices into victims
+    std::vector<size_t> chosen;  // indices into victims, released on the plan
     std::optional<Allocation> a;
-    for (int v = 0; v < static_cast<int>(victims.size()) && !a; ++v) {
-      if (preempted[victims[v].index] || victims[v].key[0] <= item.key[0]) continue;
-      freed.Give(snap.running[victims[v].index].allocation);
+    while (first_victim < victims.size() && preempted[victims[first_victim].index]) ++first_victim;
+    for (size_t v = first_victim; v < victims.size() && !a; ++v) {
+      if (victims[v].key[0] <= item.key[0]) break;  // worst first: none further is worse
+      if (preempted[victims[v].index]) continue;
+      plan.Give(snap.running[victims[v].index].allocation);
       chosen.push_back(v);
-      if (freed.MayFit(job.demand)) a = try_place(trial, job);
+      if (plan.MayFit(job.demand)) a = try_place(plan, job);
     }
-    if (!a) return false;
-    Apply(trial, *a);
-    std::vector<int> needed;
-    for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {  // best victim first
-      const Allocation& va = snap.running[victims[*it].index].allocation;
-      if (StillFree(trial, va)) Apply(trial, va);
-      else needed.push_back(*it);
-    }
-    for (int v : needed) {
-      const JobEntry& e = snap.running[victims[v].index];
-      preempted[victims[v].index] = true;
-      plan.Give(e.allocation);
-      out.preempted.push_back(Preempt{e.job->id, fmt::format("preempted for job {} of a higher priority queue", job.id)});
+    if (!a) {  // no set of victims suffices: undo
+      for (size_t v : chosen) plan.Take(snap.running[victims[v].index].allocation);
+      return false;
     }
     plan.Take(*a);  // hold the freed GPUs for this job until the victims leave
+    std::vector<size_t> needed;
+    for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {  // best victim first
+      const Allocation& va = snap.running[victims[*it].index].allocation;
+      if (StillFree(scratch_, va)) plan.Take(va);  // not in the job's way: it stays
+      else needed.push_back(*it);
+    }
+    for (size_t v : needed) {
+      const JobEntry& e = snap.running[victims[v].index];
+      preempted[victims[v].index] = true;
+      out.preempted.push_back(Preempt{e.job->id, fmt::format("preempted for job {} of a higher priority queue", job.id)});
+    }
     out.waiting.push_back(Wait{job.id, WaitReason::kPreempting,
                                fmt::format("waiting for {} preempted job(s) to stop", needed.size()), now});
     return true;
@@ -207,10 +236,19 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<NodeState> trial = scratch_;
     Plan future(trial);
+    // A one-node job can only start on a node that a release changed, so
+    // look there first and scan the cluster once one of them fits.
+    const bool one_node = job.demand.tasks == 1 && job.demand.gpus <= kMaxGpusPerNode;
+    const TaskShape task{job.demand.gpus, job.demand.gpu_milli, job.demand.cpu_milli,
+                         job.demand.mem_mib, &job.demand.gpu_models};
     for (const auto& [end, alloc] : ends) {
       future.Give(*alloc);
       if (!future.MayFit(job.demand)) continue;
-      if (auto a = try_place(trial, job)) return {end, std::move(a)};
+      if (one_node && std::none_of(alloc->shares.begin(), alloc->shares.end(), [&](const NodeShare& s) {
+            return Fits(snap.specs[s.node], trial[s.node], task);
+          }))
+        continue;
+      if (auto a = try_place(future, job)) return {end, std::move(a)};
     }
     return {kForever, std::nullopt};
   };
@@ -222,6 +260,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   Seconds shadow = kForever;
   std::optional<Allocation> reserved;
   std::vector<NodeState> mask;  // scratch without the reserved GPUs
+  std::optional<Plan> masked;
   int ahead = 0;                // jobs ahead of the current one, for messages
   JobId head_id = 0;
   for (; !heap.empty(); ++ahead) {
@@ -231,7 +270,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     cpu_only_left -= job.demand.gpus == 0;
     if (!blocked) {
       if (plan.MayFit(job.demand)) {
-        if (auto a = try_place(scratch_, job)) { place(e, std::move(*a), false); continue; }
+        if (auto a = try_place(plan, job)) { place(e, std::move(*a), false); continue; }
       }
       if (!victims.empty() && preempt_for(item, job)) continue;
       if (auto why = Infeasible(snap, job)) {
@@ -254,6 +293,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
             n.cpu_free = std::max<MilliCpu>(0, n.cpu_free - s.cpu_milli);
             n.mem_free = std::max<MiB>(0, n.mem_free - s.mem_mib);
           }
+        masked.emplace(mask);
       }
       continue;
     }
@@ -270,17 +310,16 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     if (!config_.backfill || !plan.MayFit(job.demand)) { wait(); continue; }
     const Seconds end = job.time_limit ? now + *job.time_limit : kForever;
     std::optional<Allocation> a;
-    if (end <= shadow) a = try_place(scratch_, job);
-    if (!a) a = try_place(mask, job);
+    if (end <= shadow) a = try_place(plan, job);
+    if (!a && masked->MayFit(job.demand)) a = try_place(*masked, job);
     if (!a) { wait(); continue; }
-    // Keep the mask in step: it shows what is free now outside the reservation.
-    for (const auto& s : a->shares) {
-      NodeState& n = mask[s.node];
-      for (int g : s.gpu_indices)
-        if (!reserved || !Uses(*reserved, s.node, g)) n.gpu_free[g] = std::max(0, n.gpu_free[g] - s.gpu_milli);
-      n.cpu_free = std::max<MilliCpu>(0, n.cpu_free - s.cpu_milli);
-      n.mem_free = std::max<MiB>(0, n.mem_free - s.mem_mib);
-    }
+    // Keep the mask in step: it shows what is free now outside the
+    // reservation (whose GPUs it already counts as taken).
+    Allocation outside = *a;
+    if (reserved)
+      for (auto& s : outside.shares)
+        std::erase_if(s.gpu_indices, [&](int g) { return Uses(*reserved, s.node, g); });
+    masked->Take(outside);
     place(e, std::move(*a), true);
   }
   return out;

@@ -51,6 +51,11 @@ class Placer {
   // Scores a node that Fits() the task and picks its GPUs.
   virtual NodeChoice Score(const NodeSpec& spec, const NodeState& node,
                            const TaskShape& task, Rng& rng) const = 0;
+  // True when Score() depends on its arguments alone (it draws nothing from
+  // `rng`; of the spec it reads only model, GPUs, CPU and memory): a caller
+  // may then reuse a score while the node and the task are unchanged and no
+  // Observe() came in between.
+  virtual bool Deterministic() const { return false; }
 };
 
 // Names accepted by MakePlacer, for --help and errors.

@@ -1,0 +1,72 @@
+#include "sched/placer.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sched/placers/bestfit.h"
+#include "sched/placers/fgd.h"
+#include "sched/placers/fgd_exact.h"
+#include "sched/placers/packing.h"
+#include "sched/placers/random.h"
+
+namespace kojo {
+
+namespace {
+
+bool ModelAllowed(const NodeSpec& spec, const TaskShape& task) {
+  if (task.gpus == 0 || task.models == nullptr || task.models->empty()) return true;
+  return std::find(task.models->begin(), task.models->end(), spec.gpu_model) !=
+         task.models->end();
+}
+
+}  // namespace
+
+bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task) {
+  if (!node.schedulable) return false;
+  if (node.cpu_free < task.cpu_milli || node.mem_free < task.mem_mib) return false;
+  if (task.gpus == 0) return true;
+  if (task.gpus > node.gpus || !ModelAllowed(spec, task)) return false;
+  // `gpus` GPUs with at least gpu_milli free each: whole free GPUs when
+  // gpu_milli is 1000, one GPU with room for the fraction otherwise.
+  int room = 0;
+  for (int i = 0; i < node.gpus; ++i) room += node.gpu_free[i] >= task.gpu_milli;
+  return room >= task.gpus;
+}
+
+std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task) {
+  std::vector<int> out;
+  if (task.gpus == 0) return out;
+  if (task.gpus == 1 && task.gpu_milli < kWholeGpu) {
+    int best = -1;
+    for (int i = 0; i < node.gpus; ++i)
+      if (node.gpu_free[i] >= task.gpu_milli && (best < 0 || node.gpu_free[i] < node.gpu_free[best]))
+        best = i;
+    if (best >= 0) out.push_back(best);
+    return out;
+  }
+  out.reserve(static_cast<size_t>(task.gpus));
+  for (int i = 0; i < node.gpus && static_cast<int>(out.size()) < task.gpus; ++i)
+    if (node.gpu_free[i] >= task.gpu_milli) out.push_back(i);
+  return out;
+}
+
+std::vector<std::string> PlacerNames() {
+  return {"random", "bestfit", "packing", "fgd", std::string(FgdExactPlacer::kName)};
+}
+
+Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name) {
+  std::unique_ptr<Placer> p;
+  if (name == "random") p = std::make_unique<RandomPlacer>();
+  else if (name == "bestfit") p = std::make_unique<BestFitPlacer>();
+  else if (name == "packing") p = std::make_unique<PackingPlacer>();
+  else if (name == "fgd") p = std::make_unique<FgdPlacer>();
+  else if (name == FgdExactPlacer::kName) p = std::make_unique<FgdExactPlacer>();
+  if (p) return p;
+  std::string known;
+  for (const auto& n : PlacerNames()) known += (known.empty() ? "" : ", ") + n;
+  return Error{ErrorCode::kNotFound,
+               fmt::format("unknown placer '{}': expected one of {}", name, known)};
+}
+
+}  // namespace kojo

@@ -1,0 +1,583 @@
+#include "api/codec.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace kojo::api {
+
+namespace {
+
+std::string Short(const Json& v) {
+  std::string s = v.dump();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+// Reads the fields of one JSON object, recording the first error. Field
+// names in messages carry the path of the object ("jobs[3].gpus").
+class Fields {
+ public:
+  Fields(const Json& j, std::string path, bool strict) : j_(j), path_(std::move(path)), strict_(strict) {
+    if (!j_.is_object()) Fail(path_.empty() ? "body" : path_, "expected a JSON object, got " + Short(j_));
+  }
+  bool ok() const { return !error_; }
+  Error error() const { return *error_; }
+  std::string Path(std::string_view name) const {
+    return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
+  }
+  const Json* Get(std::string_view name, bool required) {
+    seen_.insert(std::string(name));
+    if (error_ || !j_.is_object()) return nullptr;
+    auto it = j_.find(name);
+    if (it == j_.end() || it->is_null()) {
+      if (required) Fail(Path(name), "required");
+      return nullptr;
+    }
+    return &*it;
+  }
+  template <typename T>
+  void Int(std::string_view name, T& out, std::int64_t min, std::int64_t max, bool required = false) {
+    const Json* v = Get(name, required);
+    if (!v) return;
+    if (!v->is_number_integer() ||
+        (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+      Fail(Path(name), fmt::format("expected an integer {}..{}, got {}", min, max, Short(*v)));
+      return;
+    }
+    const std::int64_t x = v->get<std::int64_t>();
+    if (x < min || x > max) {
+      Fail(Path(name), fmt::format("expected an integer {}..{}, got {}", min, max, x));
+      return;
+    }
+    out = static_cast<T>(x);
+  }
+  template <typename T>
+  void OptInt(std::string_view name, std::optional<T>& out, std::int64_t min, std::int64_t max) {
+    if (const Json* v = Get(name, false); v) {
+      T x{};
+      seen_.erase(std::string(name));
+      Int(name, x, min, max);
+      if (ok()) out = x;
+    }
+  }
+  void Str(std::string_view name, std::string& out, size_t max_len = 4096, bool required = false) {
+    const Json* v = Get(name, required);
+    if (!v) return;
+    if (!v->is_string()) { Fail(Path(name), "expected a string, got " + Short(*v)); return; }
+    out = v->get<std::string>();
+    if (out.size() > max_len) Fail(Path(name), fmt::format("expected at most {} characters, got {}", max_len, out.size()));
+  }
+  void Bool(std::string_view name, bool& out) {
+    const Json* v = Get(name, false);
+    if (!v) return;
+    if (!v->is_boolean()) { Fail(Path(name), "expected true or false, got " + Short(*v)); return; }
+    out = v->get<bool>();
+  }
+  void StrList(std::string_view name, std::vector<std::string>& out, size_t max_items, size_t max_len) {
+    const Json* v = Get(name, false);
+    if (!v) return;
+    if (!v->is_array() || v->size() > max_items) {
+      Fail(Path(name), fmt::format("expected a list of at most {} strings", max_items));
+      return;
+    }
+    out.clear();
+    for (size_t i = 0; i < v->size(); ++i) {
+      const Json& e = (*v)[i];
+      if (!e.is_string() || e.get<std::string>().size() > max_len) {
+        Fail(fmt::format("{}[{}]", Path(name), i), fmt::format("expected a string of at most {} characters, got {}", max_len, Short(e)));
+        return;
+      }
+      out.push_back(e.get<std::string>());
+    }
+  }
+  void IntList(std::string_view name, std::vector<int>& out, int min, int max, size_t max_items) {
+    const Json* v = Get(name, false);
+    if (!v) return;
+    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list of integers"); return; }
+    out.clear();
+    for (size_t i = 0; i < v->size(); ++i) {
+      const Json& e = (*v)[i];
+      if (!e.is_number_integer() || e.get<std::int64_t>() < min || e.get<std::int64_t>() > max) {
+        Fail(fmt::format("{}[{}]", Path(name), i), fmt::format("expected an integer {}..{}, got {}", min, max, Short(e)));
+        return;
+      }
+      out.push_back(e.get<int>());
+    }
+  }
+  void StrMap(std::string_view name, std::map<std::string, std::string>& out, size_t max_items) {
+    const Json* v = Get(name, false);
+    if (!v) return;
+    if (!v->is_object() || v->size() > max_items) {
+      Fail(Path(name), fmt::format("expected an object of at most {} string values", max_items));
+      return;
+    }
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      if (!it.value().is_string()) { Fail(fmt::format("{}.{}", Path(name), it.key()), "expected a string, got " + Short(it.value())); return; }
+      out[it.key()] = it.value().get<std::string>();
+    }
+  }
+  // Sub-object or list of sub-objects, decoded by `f`.
+  template <typename T, typename F>
+  void List(std::string_view name, std::vector<T>& out, F f, size_t max_items = 100000) {
+    const Json* v = Get(name, false);
+    if (!v) return;
+    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list"); return; }
+    out.clear();
+    for (size_t i = 0; i < v->size() && ok(); ++i) {
+      Result<T> r = f((*v)[i], fmt::format("{}[{}]", Path(name), i));
+      if (!r.ok()) { error_ = r.error(); return; }
+      out.push_back(std::move(r.value()));
+    }
+  }
+  template <typename T, typename F>
+  void Object(std::string_view name, T& out, F f, bool required = false) {
+    const Json* v = Get(name, required);
+    if (!v) return;
+    Result<T> r = f(*v, Path(name));
+    if (!r.ok()) error_ = r.error();
+    else out = std::move(r.value());
+  }
+  void Fail(std::string field, std::string what) {
+    if (!error_) error_ = InvalidArgument(fmt::format("{}: {}", field, what));
+  }
+  // Strict objects: any field not read is an error.
+  void Finish() {
+    if (error_ || !strict_ || !j_.is_object()) return;
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!seen_.count(it.key())) {
+        Fail(Path(it.key()), "unknown field");
+        return;
+      }
+  }
+
+ private:
+  const Json& j_;
+  std::string path_;
+  bool strict_;
+  std::set<std::string> seen_;
+  std::optional<Error> error_;
+};
+
+template <typename T>
+Result<T> Done(Fields& f, T value) {
+  f.Finish();
+  if (!f.ok()) return f.error();
+  return value;
+}
+
+constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
+
+Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
+  Fields f(j, path, /*strict=*/true);
+  JobSpec s;
+  f.Str("name", s.name, 256);
+  f.StrList("command", s.command, 4096, 65536);
+  f.Str("script", s.script, 1 << 20);
+  f.Str("workdir", s.workdir);
+  f.StrMap("env", s.env, 1024);
+  f.Str("project", s.project, 128);
+  f.Str("user", s.user, 128);
+  f.Int("gpus", s.demand.gpus, 0, 100000);
+  f.Int("gpu_milli", s.demand.gpu_milli, 1, 1000);
+  f.StrList("gpu_models", s.demand.gpu_models, 64, 64);
+  f.Int("cpu_milli", s.demand.cpu_milli, 0, 100'000'000);
+  f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
+  f.Int("tasks", s.demand.tasks, 1, 100000);
+  f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600);
+  f.Str("stdout", s.stdout_path);
+  f.Str("stderr", s.stderr_path);
+  f.Str("array", s.array, 1024);
+  f.Bool("requeue", s.requeue);
+  f.Bool("hold", s.hold);
+  if (f.ok() && s.command.empty() == s.script.empty())
+    f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
+  if (f.ok() && !s.command.empty() && s.command[0].empty())
+    f.Fail(f.Path("command[0]"), "expected a program name, got \"\"");
+  if (f.ok() && !s.workdir.empty() && s.workdir[0] != '/')
+    f.Fail(f.Path("workdir"), "expected an absolute path, got \"" + s.workdir + "\"");
+  if (f.ok()) {
+    if (auto bad = ValidateDemand(s.demand)) f.Fail(path.empty() ? "demand" : path, *bad);
+  }
+  if (f.ok() && !s.array.empty()) {
+    if (auto a = ParseArraySpec(s.array); !a.ok()) f.Fail(f.Path("array"), a.error().message);
+  }
+  return Done(f, std::move(s));
+}
+
+}  // namespace
+
+Result<Json> ParseJson(std::string_view text) {
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return InvalidArgument("body: malformed JSON");
+  return j;
+}
+
+Result<JobSpec> JobSpecFromJson(const Json& j) { return JobSpecAt(j, ""); }
+
+Json ToJson(const JobSpec& s) {
+  Json j = Json::object();
+  if (!s.name.empty()) j["name"] = s.name;
+  if (!s.command.empty()) j["command"] = s.command;
+  if (!s.script.empty()) j["script"] = s.script;
+  if (!s.workdir.empty()) j["workdir"] = s.workdir;
+  if (!s.env.empty()) j["env"] = s.env;
+  if (!s.project.empty()) j["project"] = s.project;
+  if (!s.user.empty()) j["user"] = s.user;
+  j["gpus"] = s.demand.gpus;
+  j["gpu_milli"] = s.demand.gpu_milli;
+  if (!s.demand.gpu_models.empty()) j["gpu_models"] = s.demand.gpu_models;
+  j["cpu_milli"] = s.demand.cpu_milli;
+  j["mem_mib"] = s.demand.mem_mib;
+  j["tasks"] = s.demand.tasks;
+  if (s.time_limit_s) j["time_limit_s"] = *s.time_limit_s;
+  if (!s.stdout_path.empty()) j["stdout"] = s.stdout_path;
+  if (!s.stderr_path.empty()) j["stderr"] = s.stderr_path;
+  if (!s.array.empty()) j["array"] = s.array;
+  j["requeue"] = s.requeue;
+  if (s.hold) j["hold"] = true;
+  return j;
+}
+
+std::string_view ToString(JobState s) {
+  switch (s) {
+    case JobState::kPending: return "PENDING";
+    case JobState::kHeld: return "HELD";
+    case JobState::kStarting: return "STARTING";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kStopping: return "STOPPING";
+    case JobState::kCompleted: return "COMPLETED";
+    case JobState::kFailed: return "FAILED";
+    case JobState::kCancelled: return "CANCELLED";
+    case JobState::kTimeout: return "TIMEOUT";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<JobState> ParseJobState(std::string_view s) {
+  for (JobState st : {JobState::kPending, JobState::kHeld, JobState::kStarting, JobState::kRunning,
+                      JobState::kStopping, JobState::kCompleted, JobState::kFailed,
+                      JobState::kCancelled, JobState::kTimeout}) {
+    std::string_view name = ToString(st);
+    if (s.size() == name.size() &&
+        std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) { return std::toupper(a) == b; }))
+      return st;
+  }
+  return std::nullopt;
+}
+
+bool IsTerminal(JobState s) {
+  return s == JobState::kCompleted || s == JobState::kFailed || s == JobState::kCancelled ||
+         s == JobState::kTimeout;
+}
+
+std::string_view ToString(NodeState s) {
+  switch (s) {
+    case NodeState::kUp: return "UP";
+    case NodeState::kDraining: return "DRAINING";
+    case NodeState::kDrained: return "DRAINED";
+    case NodeState::kDown: return "DOWN";
+    case NodeState::kUnknown: return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+Json ToJson(const Placement& p) {
+  return Json{{"node", p.node}, {"gpus", p.gpus}, {"gpu_uuids", p.gpu_uuids},
+              {"gpu_milli", p.gpu_milli}, {"rank", p.rank}};
+}
+
+static Result<Placement> PlacementAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  Placement p;
+  f.Str("node", p.node, 256, true);
+  f.IntList("gpus", p.gpus, 0, kMaxGpusPerNode - 1, kMaxGpusPerNode);
+  f.StrList("gpu_uuids", p.gpu_uuids, kMaxGpusPerNode, 128);
+  f.Int("gpu_milli", p.gpu_milli, 1, 1000);
+  f.Int("rank", p.rank, 0, 100000);
+  return Done(f, std::move(p));
+}
+Result<Placement> PlacementFromJson(const Json& j) { return PlacementAt(j, ""); }
+
+static Json OptJson(const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json ToJson(const JobView& v) {
+  Json placement = Json::array();
+  for (const auto& p : v.placement) placement.push_back(ToJson(p));
+  Json j{{"id", v.id},
+         {"spec", ToJson(v.spec)},
+         {"state", ToString(v.state)},
+         {"reason", v.reason},
+         {"message", v.message},
+         {"submit_time", IsoTime(v.submit_time)},
+         {"start_time", v.start_time ? Json(IsoTime(*v.start_time)) : Json(nullptr)},
+         {"end_time", v.end_time ? Json(IsoTime(*v.end_time)) : Json(nullptr)},
+         {"submit_unix", v.submit_time},
+         {"start_unix", OptJson(v.start_time)},
+         {"end_unix", OptJson(v.end_time)},
+         {"exit_code", v.exit_code ? Json(*v.exit_code) : Json(nullptr)},
+         {"signal", v.signal ? Json(*v.signal) : Json(nullptr)},
+         {"attempt", v.attempt},
+         {"placement", placement}};
+  j["array_id"] = v.array_id ? Json(*v.array_id) : Json(nullptr);
+  j["array_index"] = v.array_index ? Json(*v.array_index) : Json(nullptr);
+  return j;
+}
+
+Result<JobView> JobViewFromJson(const Json& j) {
+  Fields f(j, "", false);
+  JobView v;
+  f.Int("id", v.id, 0, INT64_MAX, true);
+  f.Object("spec", v.spec, JobSpecAt, true);
+  std::string state;
+  f.Str("state", state, 32, true);
+  if (f.ok()) {
+    auto st = ParseJobState(state);
+    if (!st) f.Fail("state", "unknown job state '" + state + "'");
+    else v.state = *st;
+  }
+  f.Str("reason", v.reason);
+  f.Str("message", v.message);
+  f.Int("submit_unix", v.submit_time, 0, kMaxUnixSeconds);
+  f.OptInt("start_unix", v.start_time, 0, kMaxUnixSeconds);
+  f.OptInt("end_unix", v.end_time, 0, kMaxUnixSeconds);
+  f.OptInt("exit_code", v.exit_code, -1, 255);
+  f.OptInt("signal", v.signal, 1, 128);
+  f.Int("attempt", v.attempt, 0, 1000000);
+  f.OptInt("array_id", v.array_id, 0, INT64_MAX);
+  f.OptInt("array_index", v.array_index, 0, 4000000);
+  f.List("placement", v.placement, PlacementAt, 100000);
+  return Done(f, std::move(v));
+}
+
+Json ToJson(const NodeInfo& n) {
+  Json gpus = Json::array();
+  for (const auto& g : n.gpus)
+    gpus.push_back({{"index", g.index}, {"model", g.model}, {"mem_mib", g.mem_mib}, {"uuid", g.uuid}});
+  return Json{{"name", n.name}, {"cpu_milli", n.cpu_milli}, {"mem_mib", n.mem_mib},
+              {"gpus", gpus}, {"emulated_gpus", n.emulated_gpus}, {"cgroups", n.cgroups},
+              {"agent_url", n.agent_url}, {"version", n.version}};
+}
+
+static Result<GpuInfo> GpuAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  GpuInfo g;
+  f.Int("index", g.index, 0, kMaxGpusPerNode - 1, true);
+  f.Str("model", g.model, 128, true);
+  f.Int("mem_mib", g.mem_mib, 0, 1 << 24);
+  f.Str("uuid", g.uuid, 128);
+  return Done(f, std::move(g));
+}
+
+static Result<NodeInfo> NodeInfoAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  NodeInfo n;
+  f.Str("name", n.name, 253, true);
+  f.Int("cpu_milli", n.cpu_milli, 0, 100'000'000);
+  f.Int("mem_mib", n.mem_mib, 0, 1LL << 32);
+  f.List("gpus", n.gpus, GpuAt, kMaxGpusPerNode);
+  f.Bool("emulated_gpus", n.emulated_gpus);
+  f.Bool("cgroups", n.cgroups);
+  f.Str("agent_url", n.agent_url, 512);
+  f.Str("version", n.version, 64);
+  if (f.ok() && n.name.find_first_of("/ \t\n") != std::string::npos)
+    f.Fail(f.Path("name"), "expected a node name without '/' or spaces");
+  return Done(f, std::move(n));
+}
+Result<NodeInfo> NodeInfoFromJson(const Json& j) { return NodeInfoAt(j, ""); }
+
+Json ToJson(const NodeView& n) {
+  Json j = ToJson(n.info);
+  j["state"] = ToString(n.state);
+  j["reason"] = n.reason;
+  j["last_heartbeat"] = n.last_heartbeat ? Json(IsoTime(n.last_heartbeat)) : Json(nullptr);
+  j["last_heartbeat_unix"] = n.last_heartbeat;
+  j["jobs"] = n.jobs;
+  j["gpus_used"] = n.gpus_used;
+  return j;
+}
+
+Result<NodeView> NodeViewFromJson(const Json& j) {
+  auto info = NodeInfoFromJson(j);
+  if (!info.ok()) return info.error();
+  Fields f(j, "", false);
+  NodeView v;
+  v.info = std::move(*info);
+  std::string state;
+  f.Str("state", state, 32, true);
+  if (f.ok()) {
+    v.state = NodeState::kUnknown;
+    bool known = false;
+    for (NodeState s : {NodeState::kUp, NodeState::kDraining, NodeState::kDrained, NodeState::kDown, NodeState::kUnknown})
+      if (ToString(s) == state) { v.state = s; known = true; }
+    if (!known) f.Fail("state", "unknown node state '" + state + "'");
+  }
+  f.Str("reason", v.reason);
+  f.Int("last_heartbeat_unix", v.last_heartbeat, 0, kMaxUnixSeconds);
+  const Json* jobs = f.Get("jobs", false);
+  if (jobs && jobs->is_array())
+    for (const auto& x : *jobs)
+      if (x.is_number_integer()) v.jobs.push_back(x.get<JobId>());
+  f.Int("gpus_used", v.gpus_used, 0, kMaxGpusPerNode);
+  return Done(f, std::move(v));
+}
+
+Json ToJson(const StartCommand& c) {
+  return Json{{"job", c.job}, {"attempt", c.attempt}, {"spec", ToJson(c.spec)},
+              {"placement", ToJson(c.placement)}, {"peers", c.peers}, {"world_size", c.world_size}};
+}
+
+static Result<StartCommand> StartAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  StartCommand c;
+  f.Int("job", c.job, 0, INT64_MAX, true);
+  f.Int("attempt", c.attempt, 0, 1000000, true);
+  f.Object("spec", c.spec, JobSpecAt, true);
+  f.Object("placement", c.placement, PlacementAt, true);
+  f.StrList("peers", c.peers, 100000, 253);
+  f.Int("world_size", c.world_size, 1, 100000);
+  return Done(f, std::move(c));
+}
+Result<StartCommand> StartCommandFromJson(const Json& j) { return StartAt(j, ""); }
+
+Json ToJson(const KillCommand& c) {
+  return Json{{"job", c.job}, {"attempt", c.attempt}, {"reason", c.reason}, {"grace_s", c.grace_s}};
+}
+
+static Result<KillCommand> KillAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  KillCommand c;
+  f.Int("job", c.job, 0, INT64_MAX, true);
+  f.Int("attempt", c.attempt, 0, 1000000, true);
+  f.Str("reason", c.reason, 256);
+  f.Int("grace_s", c.grace_s, 0, 3600);
+  return Done(f, std::move(c));
+}
+Result<KillCommand> KillCommandFromJson(const Json& j) { return KillAt(j, ""); }
+
+Json ToJson(const TaskReport& r) {
+  Json j{{"job", r.job}, {"attempt", r.attempt}, {"running", r.running}, {"reason", r.reason},
+         {"start_unix", r.start_time}};
+  j["exit_code"] = r.exit_code ? Json(*r.exit_code) : Json(nullptr);
+  j["signal"] = r.signal ? Json(*r.signal) : Json(nullptr);
+  j["end_unix"] = OptJson(r.end_time);
+  return j;
+}
+
+static Result<TaskReport> TaskAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  TaskReport r;
+  f.Int("job", r.job, 0, INT64_MAX, true);
+  f.Int("attempt", r.attempt, 0, 1000000, true);
+  f.Bool("running", r.running);
+  f.OptInt("exit_code", r.exit_code, -1, 255);
+  f.OptInt("signal", r.signal, 1, 128);
+  f.Str("reason", r.reason, 1024);
+  f.Int("start_unix", r.start_time, 0, kMaxUnixSeconds);
+  f.OptInt("end_unix", r.end_time, 0, kMaxUnixSeconds);
+  return Done(f, std::move(r));
+}
+Result<TaskReport> TaskReportFromJson(const Json& j) { return TaskAt(j, ""); }
+
+Json ToJson(const Heartbeat& h) {
+  Json tasks = Json::array();
+  for (const auto& t : h.tasks) tasks.push_back(ToJson(t));
+  return Json{{"node", ToJson(h.node)}, {"tasks", tasks}, {"wait_ms", h.wait_ms}};
+}
+
+Result<Heartbeat> HeartbeatFromJson(const Json& j) {
+  Fields f(j, "", false);
+  Heartbeat h;
+  f.Object("node", h.node, NodeInfoAt, true);
+  f.List("tasks", h.tasks, TaskAt);
+  f.Int("wait_ms", h.wait_ms, 0, 60000);
+  return Done(f, std::move(h));
+}
+
+Json ToJson(const HeartbeatReply& r) {
+  Json start = Json::array(), kill = Json::array(), ack = Json::array();
+  for (const auto& c : r.start) start.push_back(ToJson(c));
+  for (const auto& c : r.kill) kill.push_back(ToJson(c));
+  for (const auto& [job, attempt] : r.acknowledged) ack.push_back(Json{{"job", job}, {"attempt", attempt}});
+  return Json{{"start", start}, {"kill", kill}, {"acknowledged", ack},
+              {"heartbeat_interval_ms", r.heartbeat_interval_ms}};
+}
+
+Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
+  Fields f(j, "", false);
+  HeartbeatReply r;
+  f.List("start", r.start, StartAt);
+  f.List("kill", r.kill, KillAt);
+  const Json* ack = f.Get("acknowledged", false);
+  if (ack && ack->is_array())
+    for (const auto& a : *ack)
+      if (a.is_object() && a.value("job", Json()).is_number_integer() && a.value("attempt", Json()).is_number_integer())
+        r.acknowledged.emplace_back(a["job"].get<JobId>(), a["attempt"].get<int>());
+  f.Int("heartbeat_interval_ms", r.heartbeat_interval_ms, 10, 600000);
+  return Done(f, std::move(r));
+}
+
+Result<ArraySpec> ParseArraySpec(std::string_view text) {
+  constexpr int kMaxIndex = 4000000;
+  constexpr size_t kMaxTasks = 100000;
+  ArraySpec a;
+  auto num = [](std::string_view s) -> std::optional<int> {
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
+    return v;
+  };
+  auto bad = [&](std::string_view what) {
+    return InvalidArgument(fmt::format("expected ranges like 0-99, 1,3,5, 0-15:2 or 0-99%4; {} in '{}'", what, text));
+  };
+  if (size_t pct = text.find('%'); pct != std::string_view::npos) {
+    auto m = num(text.substr(pct + 1));
+    if (!m || *m < 1) return bad("'%' must be followed by a positive count");
+    a.max_running = *m;
+    text = text.substr(0, pct);
+  }
+  if (text.empty()) return bad("no index");
+  std::set<int> indices;
+  while (!text.empty()) {
+    std::string_view item = text.substr(0, text.find(','));
+    text = item.size() < text.size() ? text.substr(item.size() + 1) : std::string_view();
+    int step = 1;
+    if (size_t colon = item.find(':'); colon != std::string_view::npos) {
+      auto s = num(item.substr(colon + 1));
+      if (!s || *s < 1) return bad("a step must be a positive integer");
+      step = *s;
+      item = item.substr(0, colon);
+    }
+    size_t dash = item.find('-');
+    auto lo = num(item.substr(0, dash));
+    auto hi = dash == std::string_view::npos ? lo : num(item.substr(dash + 1));
+    if (!lo || !hi || *lo > *hi || *hi > kMaxIndex) return bad(fmt::format("bad range '{}'", item));
+    for (std::int64_t i = *lo; i <= *hi; i += step) {
+      indices.insert(static_cast<int>(i));
+      if (indices.size() > kMaxTasks) return bad(fmt::format("more than {} tasks", kMaxTasks));
+    }
+  }
+  a.indices.assign(indices.begin(), indices.end());
+  return a;
+}
+
+std::string IsoTime(Seconds t) {
+  // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+  std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  std::int64_t secs = t - days * 86400;
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y + (m <= 2), m, d, secs / 3600,
+                     (secs / 60) % 60, secs % 60);
+}
+
+}  // namespace kojo::api

@@ -1,0 +1,54 @@
+// JSON codecs of the API's wire types. Decoders never throw: a bad document
+// gives an Error whose message names the field and what was expected, e.g.
+// "gpus: expected an integer 0..100000, got \"two\"".
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "api/types.h"
+#include "common/result.h"
+
+namespace kojo::api {
+
+using Json = nlohmann::json;
+
+// Parses text; errors name the byte offset.
+Result<Json> ParseJson(std::string_view text);
+
+// Strict: unknown fields are errors (a typo must not silently change a job).
+Result<JobSpec> JobSpecFromJson(const Json& j);
+Json ToJson(const JobSpec& s);
+
+Json ToJson(const Placement& p);
+Result<Placement> PlacementFromJson(const Json& j);
+Json ToJson(const JobView& v);
+Result<JobView> JobViewFromJson(const Json& j);
+Json ToJson(const NodeInfo& n);
+Result<NodeInfo> NodeInfoFromJson(const Json& j);
+Json ToJson(const NodeView& n);
+Result<NodeView> NodeViewFromJson(const Json& j);
+
+Json ToJson(const StartCommand& c);
+Result<StartCommand> StartCommandFromJson(const Json& j);
+Json ToJson(const KillCommand& c);
+Result<KillCommand> KillCommandFromJson(const Json& j);
+Json ToJson(const TaskReport& r);
+Result<TaskReport> TaskReportFromJson(const Json& j);
+Json ToJson(const Heartbeat& h);
+Result<Heartbeat> HeartbeatFromJson(const Json& j);
+Json ToJson(const HeartbeatReply& r);
+Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j);
+
+// "0-99", "1,3,5", "0-15:2", each optionally followed by "%N" (at most N
+// running at once): the indices, ascending and unique, and the limit (0 =
+// none). At most 100,000 indices, each 0..4,000,000.
+struct ArraySpec {
+  std::vector<int> indices;
+  int max_running = 0;
+};
+Result<ArraySpec> ParseArraySpec(std::string_view text);
+
+// "ISO 8601" UTC rendering of Unix seconds, e.g. 2026-11-25T13:24:36Z.
+std::string IsoTime(Seconds unix_seconds);
+
+}  // namespace kojo::api

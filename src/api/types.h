@@ -1,0 +1,162 @@
+// The wire types of kojo's REST API (/api/v1): what the CLI sends and reads,
+// what the controller stores and serves, and what agents exchange with the
+// controller. JSON codecs live in codec.h. docs/api.md and api/openapi.yaml
+// describe the same shapes for people and tools; keep the three in step.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/job.h"
+#include "model/units.h"
+
+namespace kojo::api {
+
+// What a user submits. Exactly one of `command` (argv, run directly) and
+// `script` (text written to a file and executed; a missing "#!" line means
+// /bin/sh) is set.
+struct JobSpec {
+  std::string name;
+  std::vector<std::string> command;
+  std::string script;
+  std::string workdir;                      // absolute; empty = the agent's default
+  std::map<std::string, std::string> env;   // added to the job's environment
+  std::string project;                      // the tenant; empty = "default"
+  std::string user;                         // set by the controller from the caller
+  Demand demand;                            // gpus, gpu_milli, cpu_milli, mem_mib, tasks, gpu_models
+  std::optional<Seconds> time_limit_s;      // none = no limit
+  std::string stdout_path;                  // optional; %j job id, %A array id, %a index, %x name
+  std::string stderr_path;                  // optional; empty = same file as stdout when stdout set
+  std::string array;                        // "0-99", "1,3,5", "0-15:2", optionally "%4" (max running)
+  bool requeue = true;                      // requeue (true) or fail (false) when its node is lost
+  bool hold = false;                        // submit held
+};
+
+enum class JobState {
+  kPending,    // waiting for resources
+  kHeld,       // held by a user or admin; not scheduled until released
+  kStarting,   // placed; its agent(s) have not confirmed the start yet
+  kRunning,
+  kStopping,   // asked to stop (cancel, time limit, preemption); not gone yet
+  kCompleted,  // exit code 0
+  kFailed,     // non-zero exit, a signal, a launch failure, or its node lost (requeue=false)
+  kCancelled,
+  kTimeout,    // killed at its time limit
+};
+std::string_view ToString(JobState s);
+std::optional<JobState> ParseJobState(std::string_view s);
+bool IsTerminal(JobState s);
+
+// The part of one node a job holds, with names a person can read.
+struct Placement {
+  std::string node;
+  std::vector<int> gpus;            // indices on that node
+  std::vector<std::string> gpu_uuids;
+  MilliGpu gpu_milli = kWholeGpu;
+  int rank = 0;                     // task rank inside a gang (0-based)
+};
+
+// A job as the API shows it.
+struct JobView {
+  JobId id = 0;
+  std::optional<JobId> array_id;   // the first job id of its array
+  std::optional<int> array_index;
+  JobSpec spec;
+  JobState state = JobState::kPending;
+  std::string reason;              // stable code: Priority, Resources, Held, ... or exit reason
+  std::string message;             // for people
+  Seconds submit_time = 0;         // Unix seconds
+  std::optional<Seconds> start_time;
+  std::optional<Seconds> end_time;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  int attempt = 0;                 // 1 on the first start, +1 on each requeue
+  std::vector<Placement> placement;
+};
+
+enum class NodeState {
+  kUp,        // heartbeating and schedulable
+  kDraining,  // no new jobs; jobs on it run to the end
+  kDrained,   // draining and empty
+  kDown,      // no heartbeat within the timeout
+  kUnknown,   // after a controller restart, until its agent reports
+};
+std::string_view ToString(NodeState s);
+
+struct GpuInfo {
+  int index = 0;
+  std::string model;      // "H100", "A100-SXM4-80GB", ... as discovered
+  MiB mem_mib = 0;
+  std::string uuid;       // "GPU-..." from NVML, or "EMU-<node>-<i>" when emulated
+};
+
+// What an agent says about its node when it registers.
+struct NodeInfo {
+  std::string name;
+  MilliCpu cpu_milli = 0;
+  MiB mem_mib = 0;
+  std::vector<GpuInfo> gpus;
+  bool emulated_gpus = false;
+  bool cgroups = false;            // CPU/memory limits enforced with cgroup v2
+  std::string agent_url;           // where the agent serves logs, e.g. http://127.0.0.1:7101
+  std::string version;
+};
+
+struct NodeView {
+  NodeInfo info;
+  NodeState state = NodeState::kUnknown;
+  std::string reason;              // why drained or down
+  Seconds last_heartbeat = 0;      // Unix seconds
+  std::vector<JobId> jobs;         // running there
+  int gpus_used = 0;               // whole GPUs with any share taken
+};
+
+// ---- Agent protocol ----
+
+// One task of a job that an agent must run.
+struct StartCommand {
+  JobId job = 0;
+  int attempt = 0;
+  JobSpec spec;                    // array and user expanded; paths resolved
+  Placement placement;             // this node's part
+  std::vector<std::string> peers;  // every node of the job, by rank
+  int world_size = 1;              // tasks in all
+};
+
+struct KillCommand {
+  JobId job = 0;
+  int attempt = 0;
+  std::string reason;              // "cancelled", "preempted", "node-lost", "stale"
+  Seconds grace_s = 10;            // SIGTERM, then SIGKILL after this
+};
+
+// A task the agent has, running or ended.
+struct TaskReport {
+  JobId job = 0;
+  int attempt = 0;
+  bool running = true;
+  std::optional<int> exit_code;    // when ended by itself
+  std::optional<int> signal;       // when ended by a signal
+  std::string reason;              // "exited", "timeout", "killed", "launch-failed: ..."
+  Seconds start_time = 0;
+  std::optional<Seconds> end_time;
+};
+
+// POST /api/v1/agents/register and /api/v1/agents/{node}/heartbeat.
+struct Heartbeat {
+  NodeInfo node;                   // full on register; name only needed on heartbeat
+  std::vector<TaskReport> tasks;   // every task the agent has (running, or ended and not yet acknowledged)
+  int wait_ms = 0;                 // long poll: hold the answer up to this long if there is nothing to do
+};
+
+struct HeartbeatReply {
+  std::vector<StartCommand> start;
+  std::vector<KillCommand> kill;
+  // Ended tasks the controller has recorded: the agent may forget them.
+  std::vector<std::pair<JobId, int>> acknowledged;
+  int heartbeat_interval_ms = 1000;
+};
+
+}  // namespace kojo::api

@@ -13,6 +13,8 @@ namespace kojo {
 
 namespace {
 
+constexpr int kMaxPassesPerTime = 4;
+
 struct Event {
   Seconds t = 0;
   int job = 0;
@@ -60,7 +62,7 @@ class Engine {
   void Advance(Seconds t);
   void Arrive(int j);
   void Finish(int j);
-  Status DecideNow(bool* placed);
+  Status DecideNow(bool* placed, bool* preempted = nullptr);
   Status PlaceJob(const Place& p);
   Status PreemptJob(JobId id);
   void RejectPending(int j, const std::string& reason);
@@ -82,6 +84,7 @@ class Engine {
   ClusterSnapshot snap_;
   std::vector<JobState> state_;
   std::vector<JobRecord> records_;
+  std::vector<RunRecord> runs_;
   std::unordered_map<JobId, int> index_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::map<std::int64_t, int> pending_milli_;  // demand -> count of waiting jobs
@@ -145,6 +148,7 @@ JobEntry Engine::TakeRunning(int j) {
     ledger_.Charge(e.job->tenant, e.job->user, static_cast<double>(m) * static_cast<double>(ran) / kWholeGpu,
                    now_);
   Release(snap_.nodes, e.allocation);
+  if (config_.record_runs) runs_.push_back(RunRecord{e.job->id, e.started, now_, e.allocation});
   return e;
 }
 
@@ -262,7 +266,7 @@ bool Engine::MayPlaceSomething() const {
   return total_milli_ - busy_milli_ >= pending_milli_.begin()->first;
 }
 
-Status Engine::DecideNow(bool* placed) {
+Status Engine::DecideNow(bool* placed, bool* preempted) {
   Decisions d = scheduler_.Decide(snap_, now_, rng_);
   ++decide_calls_;
   dirty_ = false;
@@ -278,6 +282,7 @@ Status Engine::DecideNow(bool* placed) {
     RejectPending(j, r.reason);
   }
   if (placed) *placed = !d.placed.empty();
+  if (preempted) *preempted = !d.preempted.empty();
   return Ok{};
 }
 
@@ -388,7 +393,14 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
     }
     while (next < n && jobs_[next].submit_time == now_) Arrive(next++);
     if ((dirty_ || tick) && MayPlaceSomething()) {
-      if (auto st = DecideNow(nullptr); !st.ok()) return st.error();
+      // Preempted jobs leave at once here, so the jobs they made room for
+      // start in a second pass at the same time (bounded, in case a
+      // policy keeps preempting).
+      for (int pass = 0; pass < kMaxPassesPerTime; ++pass) {
+        bool preempted = false;
+        if (auto st = DecideNow(nullptr, &preempted); !st.ok()) return st.error();
+        if (!preempted) break;
+      }
     }
     RecordPoint();
     if (progress && next - last_progress >= 1024) {
@@ -411,6 +423,7 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
   out.metrics.decide_calls = decide_calls_;
   out.series = Buckets();
   out.jobs = std::move(records_);
+  out.runs = std::move(runs_);
   if (progress) progress(1.0);
   out.metrics.sim_wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

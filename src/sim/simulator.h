@@ -5,8 +5,9 @@
 // Events are arrivals (submit times) and completions (start + restart
 // penalty + remaining work, or the time limit). After each batch of events
 // at one time, and every `round_s` seconds while jobs wait if round_s > 0,
-// the simulator calls Scheduler::Decide once with the snapshot it keeps up
-// to date, and applies the decisions:
+// the simulator calls Scheduler::Decide with the snapshot it keeps up to
+// date, and applies the decisions (a pass that preempts is followed at once
+// by another, since preempted jobs leave instantly here):
 //   Place   - takes the allocation, schedules the completion; a job that
 //             was preempted before pays `restart_penalty_s` first;
 //   Preempt - gives the resources back and requeues the job; it keeps its
@@ -42,6 +43,9 @@ struct SimConfig {
   bool check_invariants = true;
   // Number of points of the utilisation time series (evenly spaced buckets).
   int series_points = 200;
+  // Keep every run (job, interval, allocation) in SimResult::runs, for
+  // tests that check the schedule independently.
+  bool record_runs = false;
 };
 
 enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };
@@ -87,10 +91,18 @@ struct SimMetrics {
   int total_gpus = 0;
 };
 
+// One run of a job: from a start to its completion, kill or preemption.
+struct RunRecord {
+  JobId job = 0;
+  Seconds start = 0, end = 0;
+  Allocation allocation;
+};
+
 struct SimResult {
   SimMetrics metrics;
   std::vector<JobRecord> jobs;  // in submit order
   std::vector<SeriesPoint> series;
+  std::vector<RunRecord> runs;  // only with SimConfig::record_runs
 };
 
 // Called now and then with the fraction of jobs that have arrived (0..1).

@@ -1,0 +1,75 @@
+#include "store/group_commit.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace kojo::store {
+
+GroupCommitter::GroupCommitter(Store& store, FatalHandler on_fatal)
+    : store_(store), on_fatal_(std::move(on_fatal)) {
+  if (!on_fatal_)
+    on_fatal_ = [](const std::string& msg) {
+      std::fprintf(stderr, "kojo: store write failed, stopping: %s\n", msg.c_str());
+      std::abort();
+    };
+  thread_ = std::thread([this] { Run(); });
+}
+
+GroupCommitter::~GroupCommitter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+std::uint64_t GroupCommitter::Enqueue(Batch batch) {
+  std::lock_guard lock(mu_);
+  if (batch.empty()) return queued_seq_;
+  pending_.Append(std::move(batch));
+  ++stats_.batches;
+  const std::uint64_t seq = ++queued_seq_;
+  work_cv_.notify_one();
+  return seq;
+}
+
+void GroupCommitter::WaitDurable(std::uint64_t seq) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return durable_seq_ >= seq; });
+}
+
+std::uint64_t GroupCommitter::durable() const {
+  std::lock_guard lock(mu_);
+  return durable_seq_;
+}
+
+std::uint64_t GroupCommitter::queued() const {
+  std::lock_guard lock(mu_);
+  return queued_seq_;
+}
+
+GroupCommitter::Stats GroupCommitter::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void GroupCommitter::Run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || queued_seq_ > durable_seq_; });
+    if (queued_seq_ == durable_seq_) return;  // stop_, nothing left
+    Batch batch = std::move(pending_);
+    pending_ = Batch{};
+    const std::uint64_t seq = queued_seq_;
+    lock.unlock();
+    Status s = store_.Apply(batch);
+    if (!s.ok()) on_fatal_(s.error().message);
+    lock.lock();
+    ++stats_.transactions;
+    durable_seq_ = seq;
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace kojo::store

@@ -1,0 +1,102 @@
+// Store: kojo's durable state. The controller loads everything once at start
+// and then writes only through Apply(), one atomic batch at a time: after
+// Apply() returns Ok, every row of the batch survives a crash of the process
+// or of the machine; if it fails or the process dies inside it, none does.
+//
+// The store is generic: it keeps opaque JSON documents keyed by id. What a
+// job or node document contains is the controller's business (records.h).
+//
+// Thread safety: implementations are not thread-safe; one caller at a time
+// (GroupCommitter serialises writers).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/units.h"
+
+namespace kojo::store {
+
+inline constexpr int kSchemaVersion = 1;
+
+// One job: its id, its state name (for operators' queries) and its record.
+struct JobRow {
+  JobId id = 0;
+  std::string state;
+  std::string json;
+};
+
+// A job array kept as one row until its tasks change: jobs first_id ..
+// first_id + count - 1 share one template record. A JobRow with one of
+// those ids overrides the template for that job.
+struct ArrayRow {
+  JobId first_id = 0;
+  std::int64_t count = 0;
+  std::string json;
+};
+
+struct NodeRow {
+  std::string name;
+  std::string json;
+};
+
+// Idempotency key -> the ids its first request created.
+struct KeyRow {
+  std::string key;
+  std::vector<JobId> ids;
+};
+
+// A set of changes applied all together or not at all. Rows replace rows
+// with the same key; later rows of a batch win over earlier ones.
+struct Batch {
+  std::vector<JobRow> jobs;
+  std::vector<ArrayRow> arrays;
+  std::vector<NodeRow> nodes;
+  std::vector<KeyRow> keys;
+  std::optional<JobId> next_job_id;
+
+  bool empty() const {
+    return jobs.empty() && arrays.empty() && nodes.empty() && keys.empty() && !next_job_id;
+  }
+  // Appends `other` after this batch's rows (so its rows win).
+  void Append(Batch&& other);
+};
+
+// Everything the store holds, as loaded at start.
+struct StoredState {
+  std::vector<JobRow> jobs;      // ascending id
+  std::vector<ArrayRow> arrays;  // ascending first_id
+  std::vector<NodeRow> nodes;    // ascending name
+  std::vector<KeyRow> keys;
+  JobId next_job_id = 1;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Result<StoredState> Load() = 0;
+  virtual Status Apply(const Batch& batch) = 0;
+};
+
+// In memory, for unit tests: same contract without the durability.
+class MemoryStore : public Store {
+ public:
+  Result<StoredState> Load() override;
+  Status Apply(const Batch& batch) override;
+  // Test hook: the next Apply fails (and changes nothing).
+  void FailNextApply() { fail_next_ = true; }
+
+ private:
+  StoredState state_;
+  bool fail_next_ = false;
+};
+
+// SQLite in WAL mode with synchronous=FULL in `path` (created if missing,
+// with its tables). Errors name the file and SQLite's message.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace kojo::store

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 
@@ -86,6 +87,7 @@ class Engine {
   std::vector<JobRecord> records_;
   std::vector<RunRecord> runs_;
   std::unordered_map<JobId, int> index_;
+  std::unordered_map<std::string, std::optional<std::string>> infeasible_;  // by demand shape
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::map<std::int64_t, int> pending_milli_;  // demand -> count of waiting jobs
 
@@ -160,9 +162,16 @@ void Engine::Advance(Seconds t) {
 void Engine::Arrive(int j) {
   const Job& job = jobs_[j];
   scheduler_.Observe(job);
-  if (auto why = scheduler_.Infeasible(snap_, job)) {
+  // Whether a job can ever run depends on its demand alone (the cluster's
+  // shape is fixed): traces repeat a few shapes, so remember the answers.
+  const Demand& d = job.demand;
+  std::string shape = fmt::format("{}/{}/{}/{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
+                                  fmt::join(d.gpu_models, "|"));
+  auto it = infeasible_.find(shape);
+  if (it == infeasible_.end()) it = infeasible_.emplace(std::move(shape), scheduler_.Infeasible(snap_, job)).first;
+  if (it->second) {
     records_[j].outcome = JobOutcome::kRejected;
-    records_[j].reason = *why;
+    records_[j].reason = *it->second;
     return;
   }
   JobEntry e;

@@ -1,0 +1,188 @@
+#include "agent/agent.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "agent/log.h"
+#include "api/codec.h"
+
+namespace kojo::agent {
+
+namespace {
+
+std::unique_ptr<httplib::Client> MakeClient(const AgentOptions& o, int wait_ms) {
+  auto c = std::make_unique<httplib::Client>(o.server);
+  c->set_keep_alive(true);
+  c->set_connection_timeout(2, 0);
+  const int read_ms = wait_ms + 10000;
+  c->set_read_timeout(read_ms / 1000, (read_ms % 1000) * 1000);
+  c->set_write_timeout(10, 0);
+  if (!o.token.empty()) c->set_bearer_token_auth(o.token);
+  return c;
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, api::NodeInfo node, Launcher& launcher)
+    : options_(std::move(options)), node_(std::move(node)), launcher_(launcher) {
+  launcher_.SetListener([this] { TaskChanged(); });
+}
+
+Agent::~Agent() {
+  Stop();
+  launcher_.SetListener(nullptr);
+}
+
+void Agent::Start() {
+  poll_thread_ = std::thread([this] { PollLoop(); });
+  notify_thread_ = std::thread([this] { NotifyLoop(); });
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    if (poll_client_) static_cast<httplib::Client*>(poll_client_)->stop();
+  }
+  cv_.notify_all();
+  if (poll_thread_.joinable()) poll_thread_.join();
+  if (notify_thread_.joinable()) notify_thread_.join();
+}
+
+void Agent::TaskChanged() {
+  {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Agent::Pause(int ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stop_; });
+  return !stop_;
+}
+
+Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wait_ms, bool* had_commands) {
+  auto& client = *static_cast<httplib::Client*>(client_ptr);
+  api::Heartbeat hb;
+  hb.node = node_;
+  hb.tasks = launcher_.Tasks();
+  hb.wait_ms = wait_ms;
+  auto res = client.Post(path.c_str(), api::ToJson(hb).dump(), "application/json");
+  if (!res) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return Outcome::kFailed;
+    }
+    registered_ = false;
+    if (!warned_unreachable_.exchange(true))
+      LogWarn("controller {} unreachable ({}); retrying, tasks keep running", options_.server,
+              httplib::to_string(res.error()));
+    return Outcome::kFailed;
+  }
+  if (res->status == 404 && path != "/api/v1/agents/register") return Outcome::kUnknownNode;
+  if (res->status / 100 != 2) {
+    LogWarn("controller {}: HTTP {} on {}: {}", options_.server, res->status, path, res->body.substr(0, 300));
+    return Outcome::kFailed;
+  }
+  auto json = api::ParseJson(res->body);
+  auto reply = json.ok() ? api::HeartbeatReplyFromJson(*json) : Result<api::HeartbeatReply>(json.error());
+  if (!reply.ok()) {
+    LogWarn("controller {}: bad reply on {}: {}", options_.server, path, reply.error().message);
+    return Outcome::kFailed;
+  }
+  ++heartbeats_;
+  warned_unreachable_ = false;
+  if (had_commands) *had_commands = !reply->start.empty() || !reply->kill.empty() || !reply->acknowledged.empty();
+  for (const auto& c : reply->start) launcher_.Start(c);
+  for (const auto& k : reply->kill) launcher_.Kill(k.job, k.attempt, k.grace_s);
+  for (const auto& [job, attempt] : reply->acknowledged) launcher_.Forget(job, attempt);
+  return Outcome::kOk;
+}
+
+void Agent::PollLoop() {
+  auto client = MakeClient(options_, options_.heartbeat_wait_ms);
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    poll_client_ = client.get();
+  }
+  const std::string beat_path = fmt::format("/api/v1/agents/{}/heartbeat", node_.name);
+  int backoff_ms = 50;
+  int quick_empty = 0;
+  auto failed = [&] {
+    bool go_on = Pause(backoff_ms);
+    backoff_ms = std::min(backoff_ms * 2, options_.max_backoff_ms);
+    return go_on;
+  };
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) break;
+    }
+    if (!registered_) {
+      if (Exchange(client.get(), "/api/v1/agents/register", 0, nullptr) != Outcome::kOk) {
+        if (!failed()) break;
+        continue;
+      }
+      registered_ = true;
+      backoff_ms = 50;
+      LogInfo("registered with {} as {}: {} GPUs, {} CPUs, {} MiB, cgroups {}, logs at {}", options_.server,
+              node_.name, node_.gpus.size(), node_.cpu_milli / 1000, node_.mem_mib, node_.cgroups ? "yes" : "no",
+              node_.agent_url);
+      TaskChanged();  // anything that changed meanwhile
+      continue;
+    }
+    const auto sent = std::chrono::steady_clock::now();
+    bool had_commands = false;
+    Outcome o = Exchange(client.get(), beat_path, options_.heartbeat_wait_ms, &had_commands);
+    if (o == Outcome::kUnknownNode) {
+      LogWarn("controller {} does not know node {}; registering again", options_.server, node_.name);
+      registered_ = false;
+      continue;
+    }
+    if (o == Outcome::kFailed) {
+      if (!failed()) break;
+      continue;
+    }
+    backoff_ms = 50;
+    // A controller that keeps answering at once with nothing to do is not
+    // long-polling: do not spin.
+    const auto took = std::chrono::steady_clock::now() - sent;
+    quick_empty = !had_commands && took < std::chrono::milliseconds(5) ? quick_empty + 1 : 0;
+    if (quick_empty >= 3 && options_.heartbeat_wait_ms > 0) {
+      quick_empty = 0;
+      if (!Pause(std::min(options_.heartbeat_wait_ms, 100))) break;
+    }
+  }
+  std::lock_guard lock(mu_);
+  poll_client_ = nullptr;
+}
+
+void Agent::NotifyLoop() {
+  auto client = MakeClient(options_, 0);
+  const std::string beat_path = fmt::format("/api/v1/agents/{}/heartbeat", node_.name);
+  int backoff_ms = 50;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || (dirty_ && registered_); });
+      if (stop_) return;
+      dirty_ = false;
+    }
+    Outcome o = Exchange(client.get(), beat_path, 0, nullptr);
+    if (o == Outcome::kOk) {
+      backoff_ms = 50;
+      continue;
+    }
+    if (o == Outcome::kUnknownNode) registered_ = false;
+    TaskChanged();  // report again once the controller is back
+    if (!Pause(backoff_ms)) return;
+    backoff_ms = std::min(backoff_ms * 2, options_.max_backoff_ms);
+  }
+}
+
+}  // namespace kojo::agent

@@ -1,0 +1,74 @@
+// The agent's link to the controller (docs/api.md, "Agents' routes").
+//
+// One thread registers, then keeps a long-poll heartbeat open
+// (wait_ms = heartbeat_wait_ms); a second thread sends an immediate
+// heartbeat (wait_ms = 0, its own connection) whenever a task starts or
+// ends, so the controller hears of it within milliseconds. Every heartbeat
+// carries all the launcher's tasks; every reply's starts, kills and
+// acknowledgements are applied to the launcher (starts are idempotent).
+// When the controller cannot be reached the agent retries with a bounded
+// backoff and its tasks keep running.
+//
+// Thread safety: Start/Stop from one thread; TaskChanged from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/launcher.h"
+#include "api/types.h"
+
+namespace kojo::agent {
+
+struct AgentOptions {
+  std::string server;              // "http://127.0.0.1:7100"
+  std::string token;               // sent as "Authorization: Bearer <token>"; empty = none
+  int heartbeat_wait_ms = 10000;   // long-poll wait
+  int max_backoff_ms = 2000;       // retry delay bound while the controller is away
+};
+
+class Agent {
+ public:
+  // The launcher must outlive the agent. Sets the launcher's listener.
+  Agent(AgentOptions options, api::NodeInfo node, Launcher& launcher);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void Start();
+  // Stops talking to the controller; tasks keep running.
+  void Stop();
+  // Asks for an immediate heartbeat.
+  void TaskChanged();
+
+  bool registered() const { return registered_; }
+  // Heartbeats answered so far (both threads), for tests.
+  long heartbeats() const { return heartbeats_; }
+
+ private:
+  enum class Outcome { kOk, kUnknownNode, kFailed };
+  // One heartbeat (or registration) and its reply applied to the launcher.
+  Outcome Exchange(void* client, const std::string& path, int wait_ms, bool* had_commands);
+  void PollLoop();
+  void NotifyLoop();
+  // Waits up to ms unless stopped; returns false once stopped.
+  bool Pause(int ms);
+
+  const AgentOptions options_;
+  const api::NodeInfo node_;
+  Launcher& launcher_;
+  std::atomic<bool> registered_{false};
+  std::atomic<long> heartbeats_{0};
+  std::atomic<bool> warned_unreachable_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool dirty_ = false;
+  void* poll_client_ = nullptr;  // the long poll's httplib::Client, to interrupt it on Stop
+  std::thread poll_thread_, notify_thread_;
+};
+
+}  // namespace kojo::agent

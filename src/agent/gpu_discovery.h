@@ -1,0 +1,88 @@
+// GPU and host discovery for kojo-agent.
+//
+// GpuDiscovery is the seam: NvmlDiscovery asks the NVIDIA driver (NVML,
+// loaded at run time with dlopen, so kojo builds and runs without CUDA);
+// EmulatedDiscovery makes up GPUs from a terse spec ("8xH100-80GB",
+// "2xA100,2xT4") for machines without GPUs, tests and demos.
+//
+// Thread safety: Discover() may be called from one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "common/result.h"
+
+namespace kojo::agent {
+
+class GpuDiscovery {
+ public:
+  virtual ~GpuDiscovery() = default;
+  // The node's GPUs, indexed 0..n-1 in the order CUDA_VISIBLE_DEVICES uses.
+  virtual Result<std::vector<api::GpuInfo>> Discover() = 0;
+  // True when the GPUs are made up (reported as emulated_gpus).
+  virtual bool emulated() const = 0;
+  // For logs: "NVML, driver 550.54.15" or "emulated 8xH100-80GB".
+  virtual std::string Describe() const = 0;
+};
+
+// Loads `library` (normally "libnvidia-ml.so.1") with dlopen. Discover()
+// fails cleanly (kUnsupported) when the library or a driver is absent.
+class NvmlDiscovery : public GpuDiscovery {
+ public:
+  explicit NvmlDiscovery(std::string library = "libnvidia-ml.so.1");
+  ~NvmlDiscovery() override;
+  NvmlDiscovery(const NvmlDiscovery&) = delete;
+  NvmlDiscovery& operator=(const NvmlDiscovery&) = delete;
+
+  Result<std::vector<api::GpuInfo>> Discover() override;
+  bool emulated() const override { return false; }
+  std::string Describe() const override;
+
+  // The full names NVML reported ("NVIDIA H100 80GB HBM3"), by index, after
+  // a successful Discover().
+  const std::vector<std::string>& full_names() const { return full_names_; }
+  const std::string& driver_version() const { return driver_version_; }
+
+ private:
+  std::string library_;
+  void* handle_ = nullptr;
+  std::vector<std::string> full_names_;
+  std::string driver_version_;
+};
+
+// GPUs made up from a spec: comma-separated groups COUNTxMODEL, where MODEL
+// may end in a memory size ("H100-80GB"): model "H100", 81920 MiB. Without
+// a size, memory comes from a small table of known models, else 0.
+class EmulatedDiscovery : public GpuDiscovery {
+ public:
+  // Checks the spec; `node` names the GPUs' UUIDs ("EMU-<node>-<i>").
+  static Result<std::unique_ptr<EmulatedDiscovery>> Create(const std::string& spec,
+                                                            const std::string& node);
+  Result<std::vector<api::GpuInfo>> Discover() override { return gpus_; }
+  bool emulated() const override { return true; }
+  std::string Describe() const override { return "emulated " + spec_; }
+
+ private:
+  EmulatedDiscovery(std::string spec, std::vector<api::GpuInfo> gpus)
+      : spec_(std::move(spec)), gpus_(std::move(gpus)) {}
+  std::string spec_;
+  std::vector<api::GpuInfo> gpus_;
+};
+
+// The short model kojo schedules by, from NVML's marketing name:
+// "NVIDIA H100 80GB HBM3" -> "H100", "NVIDIA A100-SXM4-80GB" -> "A100",
+// "Tesla T4" -> "T4", "NVIDIA GeForce RTX 4090" -> "RTX4090".
+std::string NormaliseGpuModel(std::string_view full_name);
+
+// Memory of a known model in MiB ("H100" -> 81920), 0 when unknown.
+MiB KnownGpuMemory(std::string_view model);
+
+// This machine's CPUs (online, in milli-CPUs) and memory (MemTotal of
+// /proc/meminfo, in MiB).
+MilliCpu HostCpuMilli();
+MiB HostMemMib();
+
+}  // namespace kojo::agent

@@ -1,0 +1,662 @@
+#include "agent/launcher.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "agent/log.h"
+#include "agent/spawn.h"
+#include "api/codec.h"
+
+namespace kojo::agent {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Key = std::pair<JobId, int>;
+using api::Json;
+
+namespace {
+
+constexpr size_t kForgottenMemory = 100000;  // (job, attempt) pairs whose late starts are ignored
+constexpr int kLaunchFailedExit = 127;
+
+struct Task {
+  JobId job = 0;
+  int attempt = 0;
+  int rank = 0;
+  std::string dir;
+  std::string stdout_path, stderr_path;
+  std::string cgroup;
+  pid_t sup = 0;
+  unsigned long long sup_start = 0;
+  pid_t pid = 0;  // the job, leader of its process group
+  unsigned long long pid_start = 0;
+  int pidfd = -1;  // of the supervisor; -1 = poll liveness instead
+  Seconds start_unix = 0;
+  std::optional<Seconds> time_limit_s;
+  std::string launch_error;
+  std::string kill_reason;  // "killed" or "timeout" once a kill began
+  Seconds kill_unix = 0;
+  Seconds kill_grace_s = 0;
+  bool sigkill_sent = false;
+  std::optional<Clock::time_point> time_deadline, kill_deadline;
+  bool running = true;
+  std::optional<int> exit_code, signal;
+  std::string reason;
+  std::optional<Seconds> end_unix;
+};
+
+Seconds NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Json RecordJson(const Task& t) {
+  Json j{{"job", t.job},           {"attempt", t.attempt},       {"rank", t.rank},
+         {"stdout", t.stdout_path}, {"stderr", t.stderr_path},    {"cgroup", t.cgroup},
+         {"supervisor_pid", t.sup}, {"supervisor_start", t.sup_start}, {"pid", t.pid},
+         {"pid_start", t.pid_start}, {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
+         {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s}};
+  j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
+  return j;
+}
+
+bool Persist(const Task& t) { return WriteFileAtomic(t.dir + "/task.json", RecordJson(t).dump()); }
+
+std::optional<Task> TaskFromRecord(const std::string& text) {
+  auto j = api::ParseJson(text);
+  if (!j.ok() || !j->is_object()) return std::nullopt;
+  try {
+    Task t;
+    const Json& r = *j;
+    t.job = r.at("job").get<JobId>();
+    t.attempt = r.at("attempt").get<int>();
+    t.rank = r.value("rank", 0);
+    t.stdout_path = r.value("stdout", "");
+    t.stderr_path = r.value("stderr", "");
+    t.cgroup = r.value("cgroup", "");
+    t.sup = r.value("supervisor_pid", 0);
+    t.sup_start = r.value("supervisor_start", 0ULL);
+    t.pid = r.value("pid", 0);
+    t.pid_start = r.value("pid_start", 0ULL);
+    t.start_unix = r.value("start_unix", Seconds{0});
+    t.launch_error = r.value("launch_error", "");
+    t.kill_reason = r.value("kill_reason", "");
+    t.kill_unix = r.value("kill_unix", Seconds{0});
+    t.kill_grace_s = r.value("kill_grace_s", Seconds{0});
+    if (r.contains("time_limit_s") && r["time_limit_s"].is_number_integer())
+      t.time_limit_s = r["time_limit_s"].get<Seconds>();
+    return t;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The supervisor's exit file: "<wait status>\n<end unix>\n".
+std::optional<std::pair<int, Seconds>> ReadExitFile(const std::string& path) {
+  std::ifstream in(path);
+  long long status = 0, end = 0;
+  if (!(in >> status >> end)) return std::nullopt;
+  return std::make_pair(static_cast<int>(status), static_cast<Seconds>(end));
+}
+
+bool Alive(pid_t pid, unsigned long long start) {
+  return pid > 0 && start != 0 && ProcessStartTime(pid) == start;
+}
+
+int PidfdOpen(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+void Finish(Task& t, int status, Seconds end) {
+  t.running = false;
+  t.end_unix = end;
+  if (WIFEXITED(status)) t.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) t.signal = WTERMSIG(status);
+  t.reason = !t.launch_error.empty() ? t.launch_error : !t.kill_reason.empty() ? t.kill_reason : "exited";
+  t.time_deadline.reset();
+  t.kill_deadline.reset();
+}
+
+void MarkLost(Task& t) {
+  t.running = false;
+  t.end_unix = NowUnix();
+  t.reason = !t.launch_error.empty() ? t.launch_error : "lost";
+  if (!t.launch_error.empty()) t.exit_code = kLaunchFailedExit;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// %j job, %A array job, %a array index, %x name, %t rank, %N node, %% percent.
+std::string ExpandPath(const std::string& pattern, const api::StartCommand& c, const std::string& node) {
+  if (pattern.find('%') == std::string::npos) return pattern;
+  auto env = [&](const char* name, std::string fallback) {
+    auto it = c.spec.env.find(name);
+    return it == c.spec.env.end() ? fallback : it->second;
+  };
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    char k = pattern[++i];
+    switch (k) {
+      case 'j': out += std::to_string(c.job); break;
+      case 'A': out += env("KOJO_ARRAY_JOB_ID", std::to_string(c.job)); break;
+      case 'a': out += env("KOJO_ARRAY_TASK_ID", "0"); break;
+      case 'x': out += c.spec.name; break;
+      case 't': out += std::to_string(c.placement.rank); break;
+      case 'N': out += node; break;
+      case '%': out += '%'; break;
+      default: out += '%'; out += k; break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+class ProcessLauncher::Impl {
+ public:
+  explicit Impl(LauncherOptions o) : opt(std::move(o)) {}
+
+  LauncherOptions opt;
+  std::string tasks_dir, logs_dir, work_dir;
+  std::map<std::string, std::string> base_env;
+  mutable std::mutex mu;
+  std::map<Key, Task> tasks;
+  std::set<Key> forgotten;
+  std::deque<Key> forgotten_order;
+  std::function<void()> listener;
+  std::mutex launch_mu;  // one launch at a time
+  int event_fd = -1;
+  bool stop = false;
+  int adopted = 0;
+  std::thread monitor;
+
+  std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
+    return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
+  }
+  void Wake() const {
+    uint64_t one = 1;
+    ssize_t ignored = write(event_fd, &one, sizeof one);
+    (void)ignored;
+  }
+  void Notify() {
+    std::function<void()> l;
+    {
+      std::lock_guard lock(mu);
+      l = listener;
+    }
+    if (l) l();
+  }
+
+  Task Launch(const api::StartCommand& c);
+  void LaunchFailed(Task& t, const std::string& why);
+  void Adopt();
+  void SupervisorGone(Task& t);
+  void BeginKill(Task& t, const std::string& reason, Seconds grace);
+  void MonitorLoop();
+};
+
+void ProcessLauncher::Impl::LaunchFailed(Task& t, const std::string& why) {
+  t.launch_error = "launch-failed: " + why;
+  Finish(t, kLaunchFailedExit << 8, NowUnix());
+  // The exit file makes a restarted agent report the same end.
+  WriteFileAtomic(t.dir + "/exit", fmt::format("{}\n{}\n", kLaunchFailedExit << 8, *t.end_unix));
+  Persist(t);
+  LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
+}
+
+Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
+  Task t;
+  t.job = c.job;
+  t.attempt = c.attempt;
+  t.rank = c.placement.rank;
+  t.dir = fmt::format("{}/{}.{}", tasks_dir, c.job, c.attempt);
+  t.start_unix = NowUnix();
+  t.time_limit_s = c.spec.time_limit_s;
+  std::error_code ec;
+  fs::create_directories(t.dir, ec);
+  const std::string workdir = c.spec.workdir.empty() ? work_dir : c.spec.workdir;
+  auto absolute = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : workdir + "/" + p; };
+  t.stdout_path = c.spec.stdout_path.empty() ? DefaultLog(c.job, c.attempt, t.rank, "out")
+                                             : absolute(ExpandPath(c.spec.stdout_path, c, opt.node_name));
+  t.stderr_path = !c.spec.stderr_path.empty() ? absolute(ExpandPath(c.spec.stderr_path, c, opt.node_name))
+                  : c.spec.stdout_path.empty() ? DefaultLog(c.job, c.attempt, t.rank, "err")
+                                               : t.stdout_path;
+  if (ec) {
+    LaunchFailed(t, fmt::format("cannot create {}: {}", t.dir, ec.message()));
+    return t;
+  }
+  if (!Persist(t)) {
+    LaunchFailed(t, fmt::format("cannot write {}/task.json: {}", t.dir, std::strerror(errno)));
+    return t;
+  }
+
+  // The environment of docs/api.md, over a few basics of the agent's own.
+  std::map<std::string, std::string> env = base_env;
+  for (const auto& [k, v] : c.spec.env) env[k] = v;
+  std::vector<std::string> gpus, uuids;
+  for (size_t i = 0; i < c.placement.gpus.size(); ++i) {
+    int g = c.placement.gpus[i];
+    gpus.push_back(std::to_string(g));
+    if (i < c.placement.gpu_uuids.size()) uuids.push_back(c.placement.gpu_uuids[i]);
+    else if (g >= 0 && static_cast<size_t>(g) < opt.gpus.size()) uuids.push_back(opt.gpus[static_cast<size_t>(g)].uuid);
+  }
+  env["CUDA_VISIBLE_DEVICES"] = Join(gpus);
+  env["NVIDIA_VISIBLE_DEVICES"] = Join(gpus);
+  if (!c.spec.env.count("CUDA_DEVICE_ORDER")) env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";  // NVML's order
+  env["KOJO_JOB_ID"] = std::to_string(c.job);
+  env["KOJO_ATTEMPT"] = std::to_string(c.attempt);
+  env["KOJO_NODE"] = opt.node_name;
+  env["KOJO_GPUS"] = Join(gpus);
+  env["KOJO_GPU_UUIDS"] = Join(uuids);
+  env["KOJO_RANK"] = std::to_string(c.placement.rank);
+  env["KOJO_WORLD_SIZE"] = std::to_string(c.world_size);
+  env["KOJO_PEERS"] = c.peers.empty() ? opt.node_name : Join(c.peers);
+  env["KOJO_MASTER_ADDR"] = c.peers.empty() ? opt.node_name : c.peers[0];
+
+  SpawnRequest req;
+  req.workdir = workdir;
+  req.exit_file = t.dir + "/exit";
+  for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
+  if (!c.spec.script.empty()) {
+    const std::string script = t.dir + "/script";
+    std::string text = c.spec.script;
+    if (text.rfind("#!", 0) != 0) text = "#!/bin/sh\n" + text;
+    if (!WriteFileAtomic(script, text) || chmod(script.c_str(), 0700) != 0) {
+      LaunchFailed(t, fmt::format("cannot write {}: {}", script, std::strerror(errno)));
+      return t;
+    }
+    req.path = script;
+    req.argv = {script};
+  } else if (c.spec.command.empty() || c.spec.command[0].empty()) {
+    LaunchFailed(t, "no command and no script");
+    return t;
+  } else {
+    req.argv = c.spec.command;
+    const std::string& cmd = c.spec.command[0];
+    if (cmd.find('/') != std::string::npos) {
+      req.path = cmd;
+    } else {
+      std::istringstream path(env["PATH"]);
+      std::string dir;
+      while (req.path.empty() && std::getline(path, dir, ':')) {
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + cmd;
+        if (candidate[0] != '/') candidate = workdir + "/" + candidate;
+        struct stat st {};
+        if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(candidate.c_str(), X_OK) == 0)
+          req.path = candidate;
+      }
+      if (req.path.empty()) {
+        LaunchFailed(t, fmt::format("{}: command not found", cmd));
+        return t;
+      }
+    }
+  }
+
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  req.stdout_fd = open(t.stdout_path.c_str(), flags, 0644);
+  if (req.stdout_fd < 0) {
+    LaunchFailed(t, fmt::format("stdout {}: {}", t.stdout_path, std::strerror(errno)));
+    return t;
+  }
+  req.stderr_fd = t.stderr_path == t.stdout_path ? req.stdout_fd : open(t.stderr_path.c_str(), flags, 0644);
+  if (req.stderr_fd < 0) {
+    LaunchFailed(t, fmt::format("stderr {}: {}", t.stderr_path, std::strerror(errno)));
+    close(req.stdout_fd);
+    return t;
+  }
+  if (opt.cgroups) {
+    auto cg = opt.cgroups->CreateTask(fmt::format("{}.{}", c.job, c.attempt), c.spec.demand.cpu_milli,
+                                      c.spec.demand.mem_mib);
+    if (cg.ok()) {
+      t.cgroup = *cg;
+      req.cgroup_procs = t.cgroup + "/cgroup.procs";
+    } else {
+      LogWarn("task {}.{}: {}; running without limits", c.job, c.attempt, cg.error().message);
+    }
+  }
+
+  SpawnResult r = SpawnSupervised(req);
+  close(req.stdout_fd);
+  if (req.stderr_fd != req.stdout_fd) close(req.stderr_fd);
+  if (r.supervisor < 0) {
+    LaunchFailed(t, r.error);
+    return t;
+  }
+  t.sup = r.supervisor;
+  t.pidfd = PidfdOpen(t.sup);
+  t.sup_start = ProcessStartTime(t.sup);
+  t.pid = r.job > 0 ? r.job : 0;
+  t.pid_start = t.pid ? ProcessStartTime(t.pid) : 0;
+  if (!r.error.empty()) t.launch_error = "launch-failed: " + r.error;  // the supervisor exits 127
+  if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
+  Persist(t);
+  return t;
+}
+
+void ProcessLauncher::Impl::SupervisorGone(Task& t) {
+  if (t.pidfd >= 0) close(t.pidfd);
+  t.pidfd = -1;
+  if (t.sup > 0) waitpid(t.sup, nullptr, WNOHANG);  // reaps it when it is our child
+  if (auto e = ReadExitFile(t.dir + "/exit")) {
+    Finish(t, e->first, e->second);
+    return;
+  }
+  // The supervisor died without a word (killed): stop what is left.
+  if (Alive(t.pid, t.pid_start)) kill(-t.pid, SIGKILL);
+  if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
+  MarkLost(t);
+}
+
+void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Seconds grace) {
+  t.kill_reason = reason;
+  t.kill_unix = NowUnix();
+  t.kill_grace_s = grace;
+  Persist(t);
+  if (t.pid > 0) {
+    kill(-t.pid, SIGTERM);
+    kill(-t.pid, SIGCONT);  // a stopped task must see its SIGTERM
+  }
+  if (grace <= 0) {
+    if (t.pid > 0) kill(-t.pid, SIGKILL);
+    if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
+    t.sigkill_sent = true;
+  } else {
+    t.kill_deadline = Clock::now() + std::chrono::seconds(grace);
+  }
+}
+
+void ProcessLauncher::Impl::Adopt() {
+  std::error_code ec;
+  const Seconds now = NowUnix();
+  for (const auto& entry : fs::directory_iterator(tasks_dir, ec)) {
+    const std::string dir = entry.path().string();
+    auto t = TaskFromRecord(ReadFile(dir + "/task.json"));
+    if (!t) {
+      LogWarn("{}: no readable task record; removed", dir);
+      fs::remove_all(dir, ec);
+      continue;
+    }
+    t->dir = dir;
+    const Key key{t->job, t->attempt};
+    if (auto e = ReadExitFile(dir + "/exit")) {
+      Finish(*t, e->first, e->second);
+    } else if (Alive(t->sup, t->sup_start)) {
+      t->pidfd = PidfdOpen(t->sup);
+      if (t->time_limit_s)
+        t->time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->start_unix + *t->time_limit_s - now));
+      if (!t->kill_reason.empty())
+        t->kill_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->kill_unix + t->kill_grace_s - now));
+      ++adopted;
+      LogInfo("task {}.{}: adopted (pid {})", t->job, t->attempt, t->pid);
+    } else {
+      SupervisorGone(*t);
+      LogWarn("task {}.{}: {} while the agent was away", t->job, t->attempt, t->reason);
+    }
+    tasks.emplace(key, std::move(*t));
+  }
+}
+
+void ProcessLauncher::Impl::MonitorLoop() {
+  std::vector<pollfd> fds;
+  std::vector<Key> keys;
+  for (;;) {
+    fds.assign(1, pollfd{event_fd, POLLIN, 0});
+    keys.assign(1, Key{});
+    int timeout_ms = 1000;
+    {
+      std::lock_guard lock(mu);
+      if (stop) return;
+      const auto now = Clock::now();
+      for (const auto& [key, t] : tasks) {
+        if (!t.running) continue;
+        if (t.pidfd >= 0) {
+          fds.push_back(pollfd{t.pidfd, POLLIN, 0});
+          keys.push_back(key);
+        } else {
+          timeout_ms = std::min(timeout_ms, 100);  // no pidfd: look at it every 100 ms
+        }
+        std::optional<Clock::time_point> next = t.kill_reason.empty() ? t.time_deadline
+                                                : t.sigkill_sent      ? std::nullopt
+                                                                      : t.kill_deadline;
+        if (next) {
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
+          timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
+        }
+      }
+    }
+    int n = poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      LogWarn("poll: {}", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      ssize_t ignored = read(event_fd, &v, sizeof v);
+      (void)ignored;
+    }
+    bool changed = false;
+    {
+      std::lock_guard lock(mu);
+      if (stop) return;
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (!fds[i].revents) continue;
+        auto it = tasks.find(keys[i]);
+        if (it == tasks.end() || !it->second.running) continue;
+        SupervisorGone(it->second);
+        changed = true;
+      }
+      const auto now = Clock::now();
+      for (auto& [key, t] : tasks) {
+        if (!t.running) continue;
+        if (t.pidfd < 0) {
+          int status = 0;
+          bool reaped = t.sup > 0 && waitpid(t.sup, &status, WNOHANG) == t.sup;
+          if (reaped || !Alive(t.sup, t.sup_start)) {
+            SupervisorGone(t);
+            changed = true;
+            continue;
+          }
+        }
+        if (t.kill_reason.empty() && t.time_deadline && now >= *t.time_deadline) {
+          LogInfo("task {}.{}: time limit of {} s reached", t.job, t.attempt, t.time_limit_s.value_or(0));
+          BeginKill(t, "timeout", opt.default_grace_s);
+        } else if (!t.kill_reason.empty() && !t.sigkill_sent && t.kill_deadline && now >= *t.kill_deadline) {
+          if (t.pid > 0) kill(-t.pid, SIGKILL);
+          if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
+          t.sigkill_sent = true;
+        }
+      }
+    }
+    if (changed) Notify();
+  }
+}
+
+Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::Create(LauncherOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  Impl& m = *impl;
+  m.tasks_dir = m.opt.state_dir + "/tasks";
+  m.logs_dir = m.opt.state_dir + "/logs";
+  m.work_dir = m.opt.state_dir + "/work";
+  for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir}) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", d, ec.message())};
+  }
+  for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"})
+    if (const char* v = getenv(name)) m.base_env[name] = v;
+  if (!m.base_env.count("PATH")) m.base_env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  m.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m.event_fd < 0) return Error{ErrorCode::kIo, fmt::format("eventfd: {}", std::strerror(errno))};
+  m.Adopt();
+  m.monitor = std::thread([&m] { m.MonitorLoop(); });
+  return std::unique_ptr<ProcessLauncher>(new ProcessLauncher(std::move(impl)));
+}
+
+ProcessLauncher::ProcessLauncher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ProcessLauncher::~ProcessLauncher() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->Wake();
+  if (impl_->monitor.joinable()) impl_->monitor.join();
+  for (auto& [key, t] : impl_->tasks)
+    if (t.pidfd >= 0) close(t.pidfd);
+  close(impl_->event_fd);
+}
+
+void ProcessLauncher::SetListener(std::function<void()> listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->listener = std::move(listener);
+}
+
+void ProcessLauncher::Start(const api::StartCommand& cmd) {
+  std::lock_guard launch(impl_->launch_mu);
+  const Key key{cmd.job, cmd.attempt};
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stop || impl_->tasks.count(key) || impl_->forgotten.count(key)) return;
+  }
+  Task t = impl_->Launch(cmd);
+  if (t.running) LogInfo("task {}.{}: started, pid {}", t.job, t.attempt, t.pid);
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->tasks.emplace(key, std::move(t));
+  }
+  impl_->Wake();
+  impl_->Notify();
+}
+
+void ProcessLauncher::Kill(JobId job, int attempt, std::optional<Seconds> grace_s) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->tasks.find(Key{job, attempt});
+  if (it == impl_->tasks.end() || !it->second.running) return;
+  Task& t = it->second;
+  const Seconds grace = grace_s.value_or(impl_->opt.default_grace_s);
+  if (!t.kill_reason.empty()) {
+    // Already stopping: a shorter grace may bring the SIGKILL forward.
+    auto sooner = Clock::now() + std::chrono::seconds(grace);
+    if (!t.sigkill_sent && t.kill_deadline && sooner < *t.kill_deadline) t.kill_deadline = sooner;
+  } else {
+    LogInfo("task {}.{}: killing (grace {} s)", job, attempt, grace);
+    impl_->BeginKill(t, "killed", grace);
+  }
+  impl_->Wake();
+}
+
+std::vector<api::TaskReport> ProcessLauncher::Tasks() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<api::TaskReport> out;
+  out.reserve(impl_->tasks.size());
+  for (const auto& [key, t] : impl_->tasks) {
+    api::TaskReport r;
+    r.job = t.job;
+    r.attempt = t.attempt;
+    r.running = t.running;
+    r.exit_code = t.exit_code;
+    r.signal = t.signal;
+    r.reason = t.running ? "" : t.reason;
+    r.start_time = t.start_unix;
+    r.end_time = t.end_unix;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void ProcessLauncher::Forget(JobId job, int attempt) {
+  Task t;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->tasks.find(Key{job, attempt});
+    if (it == impl_->tasks.end() || it->second.running) return;
+    t = std::move(it->second);
+    impl_->tasks.erase(it);
+    impl_->forgotten.insert(Key{job, attempt});
+    impl_->forgotten_order.push_back(Key{job, attempt});
+    if (impl_->forgotten_order.size() > kForgottenMemory) {
+      impl_->forgotten.erase(impl_->forgotten_order.front());
+      impl_->forgotten_order.pop_front();
+    }
+  }
+  // Logs at other places than the defaults stay findable through an index.
+  if (t.stdout_path != impl_->DefaultLog(job, attempt, t.rank, "out") ||
+      t.stderr_path != impl_->DefaultLog(job, attempt, t.rank, "err"))
+    WriteFileAtomic(impl_->DefaultLog(job, attempt, t.rank, "paths"), t.stdout_path + "\n" + t.stderr_path + "\n");
+  std::error_code ec;
+  fs::remove_all(t.dir, ec);
+  if (impl_->opt.cgroups) impl_->opt.cgroups->RemoveTask(t.cgroup);
+}
+
+std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> attempt, int rank) const {
+  {
+    std::lock_guard lock(impl_->mu);
+    const Task* best = nullptr;
+    for (auto it = impl_->tasks.lower_bound(Key{job, INT32_MIN}); it != impl_->tasks.end() && it->first.first == job; ++it)
+      if (it->second.rank == rank && (!attempt || *attempt == it->second.attempt)) best = &it->second;
+    if (best) return TaskLogs{best->stdout_path, best->stderr_path, !best->running};
+  }
+  if (!attempt) return std::nullopt;
+  // Forgotten (acknowledged) tasks: the index, else the default files.
+  std::istringstream index(ReadFile(impl_->DefaultLog(job, *attempt, rank, "paths")));
+  TaskLogs logs;
+  logs.ended = true;
+  if (std::getline(index, logs.stdout_path) && std::getline(index, logs.stderr_path)) return logs;
+  logs.stdout_path = impl_->DefaultLog(job, *attempt, rank, "out");
+  logs.stderr_path = impl_->DefaultLog(job, *attempt, rank, "err");
+  if (access(logs.stdout_path.c_str(), F_OK) == 0) return logs;
+  return std::nullopt;
+}
+
+int ProcessLauncher::adopted() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->adopted;
+}
+
+int ProcessLauncher::ProcessGroup(JobId job, int attempt) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->tasks.find(Key{job, attempt});
+  return it == impl_->tasks.end() || !it->second.running ? 0 : it->second.pid;
+}
+
+}  // namespace kojo::agent

@@ -1,0 +1,90 @@
+// Runs the tasks the controller places on this node.
+//
+// Launcher is the seam the agent's protocol loop drives; ProcessLauncher
+// runs each task as real processes: a small supervisor (its own session)
+// forks the job as its own process group, with the environment of
+// docs/api.md, stdout/stderr to files, and a cgroup where available. Each
+// task has a durable record <state>/tasks/<job>.<attempt>/task.json written
+// (atomically) before Start() returns, so that a new ProcessLauncher on the
+// same state dir -- after an agent restart -- adopts the tasks still
+// running, reports those that ended meanwhile, and never starts one twice.
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/cgroups.h"
+#include "api/types.h"
+#include "common/result.h"
+
+namespace kojo::agent {
+
+// Where a task's logs are, for the log server.
+struct TaskLogs {
+  std::string stdout_path;
+  std::string stderr_path;
+  bool ended = false;   // no more bytes will come
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // Called, from any thread and without locks held, whenever a task
+  // starts or ends. Set it before the first Start().
+  virtual void SetListener(std::function<void()> listener) = 0;
+  // Starts a task; a (job, attempt) the launcher has, or forgot recently,
+  // is ignored. A task that cannot start is reported ended with reason
+  // "launch-failed: <why>" and exit code 127.
+  virtual void Start(const api::StartCommand& cmd) = 0;
+  // SIGTERM to the task's process group, SIGKILL after grace_s (default:
+  // the launcher's). Reason "killed". Unknown or ended tasks: ignored.
+  virtual void Kill(JobId job, int attempt, std::optional<Seconds> grace_s) = 0;
+  // Every task, running or ended and not yet forgotten.
+  virtual std::vector<api::TaskReport> Tasks() const = 0;
+  // Forgets an ended task (deletes its record, keeps its logs).
+  virtual void Forget(JobId job, int attempt) = 0;
+  // The logs of a task, running, ended or forgotten. attempt: none = the
+  // newest the launcher has.
+  virtual std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const = 0;
+};
+
+struct LauncherOptions {
+  std::string state_dir;                 // holds tasks/, logs/, work/
+  std::string node_name;                 // KOJO_NODE
+  std::vector<api::GpuInfo> gpus;        // for KOJO_GPU_UUIDS
+  Seconds default_grace_s = 10;          // SIGTERM -> SIGKILL
+  std::optional<Cgroups> cgroups;        // none = no CPU/memory limits
+};
+
+class ProcessLauncher : public Launcher {
+ public:
+  // Creates the state folders and adopts the tasks recorded there.
+  static Result<std::unique_ptr<ProcessLauncher>> Create(LauncherOptions options);
+  // Stops watching; running tasks keep running (a new launcher adopts them).
+  ~ProcessLauncher() override;
+
+  void SetListener(std::function<void()> listener) override;
+  void Start(const api::StartCommand& cmd) override;
+  void Kill(JobId job, int attempt, std::optional<Seconds> grace_s) override;
+  std::vector<api::TaskReport> Tasks() const override;
+  void Forget(JobId job, int attempt) override;
+  std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const override;
+
+  // How many tasks were adopted running at creation (for logs and tests).
+  int adopted() const;
+  // The process group of a running task (tests), 0 if none.
+  int ProcessGroup(JobId job, int attempt) const;
+
+  class Impl;
+
+ private:
+  explicit ProcessLauncher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kojo::agent

@@ -1,0 +1,129 @@
+#include "agent/log_server.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "api/codec.h"
+
+namespace kojo::agent {
+
+namespace {
+
+constexpr std::int64_t kDefaultLimit = 1 << 20;
+constexpr std::int64_t kMaxLimit = 8 << 20;
+
+std::optional<std::int64_t> ParseInt(std::string_view s, std::int64_t min, std::int64_t max) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < min || v > max) return std::nullopt;
+  return v;
+}
+
+void ErrorReply(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  res.set_content(api::Json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+}
+
+void ServeLog(const Launcher& launcher, const httplib::Request& req, httplib::Response& res) {
+  auto job = ParseInt(req.matches[1].str(), 1, INT64_MAX);
+  if (!job) return ErrorReply(res, 400, "invalid_argument", "job: expected a positive integer job id");
+  std::optional<int> attempt;
+  std::int64_t rank = 0, offset = 0, limit = kDefaultLimit;
+  std::string stream = "stdout";
+  for (const auto& [name, value] : req.params) {
+    if (name == "attempt") {
+      auto a = ParseInt(value, 0, 1000000);
+      if (!a) return ErrorReply(res, 400, "invalid_argument", "attempt: expected an integer 0..1000000");
+      attempt = static_cast<int>(*a);
+    } else if (name == "rank") {
+      auto r = ParseInt(value, 0, 100000);
+      if (!r) return ErrorReply(res, 400, "invalid_argument", "rank: expected an integer 0..100000");
+      rank = *r;
+    } else if (name == "offset") {
+      auto o = ParseInt(value, 0, INT64_MAX / 2);
+      if (!o) return ErrorReply(res, 400, "invalid_argument", "offset: expected a non-negative integer");
+      offset = *o;
+    } else if (name == "limit") {
+      auto l = ParseInt(value, 1, kMaxLimit);
+      if (!l) return ErrorReply(res, 400, "invalid_argument", fmt::format("limit: expected an integer 1..{}", kMaxLimit));
+      limit = *l;
+    } else if (name == "stream") {
+      if (value != "stdout" && value != "stderr")
+        return ErrorReply(res, 400, "invalid_argument", "stream: expected stdout or stderr");
+      stream = value;
+    } else {
+      return ErrorReply(res, 400, "invalid_argument", fmt::format("unknown parameter '{}'", name));
+    }
+  }
+  auto logs = launcher.FindLogs(*job, attempt, static_cast<int>(rank));
+  if (!logs) return ErrorReply(res, 404, "not_found", fmt::format("no task of job {} on this node", *job));
+  const std::string& path = stream == "stdout" ? logs->stdout_path : logs->stderr_path;
+  std::string data;
+  std::int64_t size = 0;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    struct stat st {};
+    if (fstat(fd, &st) == 0) size = st.st_size;
+    if (offset < size) {
+      data.resize(static_cast<size_t>(std::min(limit, size - offset)));
+      ssize_t n = pread(fd, data.data(), data.size(), offset);
+      data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    }
+    close(fd);
+  }
+  const std::int64_t next = offset + static_cast<std::int64_t>(data.size());
+  res.set_header("X-Kojo-Log-Offset", std::to_string(next));
+  if (logs->ended && next >= size) res.set_header("X-Kojo-Log-Eof", "1");
+  res.set_content(std::move(data), "text/plain");
+}
+
+}  // namespace
+
+Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return InvalidArgument(fmt::format("--listen '{}': expected HOST:PORT, e.g. 127.0.0.1:0", text));
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = ParseInt(std::string_view(text).substr(colon + 1), 0, 65535);
+  if (!port) return InvalidArgument(fmt::format("--listen '{}': port must be 0..65535", text));
+  return std::make_pair(host, static_cast<int>(*port));
+}
+
+LogServer::LogServer(const Launcher& launcher) : launcher_(launcher), server_(std::make_unique<httplib::Server>()) {
+  server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server_->Get(R"(/logs/([^/]*))", [this](const httplib::Request& req, httplib::Response& res) {
+    ServeLog(launcher_, req, res);
+  });
+  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty())
+      ErrorReply(res, res.status, res.status == 404 ? "not_found" : "invalid_argument",
+                 res.status == 404 ? "no such route" : fmt::format("HTTP {}", res.status));
+  });
+  server_->set_payload_max_length(1 << 16);
+}
+
+LogServer::~LogServer() { Stop(); }
+
+Result<int> LogServer::Start(const std::string& host, int port) {
+  int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{}", host, port)};
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return bound;
+}
+
+void LogServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace kojo::agent

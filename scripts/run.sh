@@ -7,9 +7,9 @@ bash scripts/build.sh release
 kojo=build/release/kojo
 out=${KOJO_OUT:-out/demo}
 mkdir -p "$out"
-echo "== kojo sim compare: Philly sample (Jeon et al., ATC'19, CC-BY-4.0) on 8x4xV100 =="
+echo "== kojo sim compare: Philly sample (Jeon et al., ATC'19, CC-BY-4.0) on 12x8xV100 =="
 "$kojo" sim compare --trace data/samples/philly-sample.csv --format philly \
-  --cluster 8x4xV100 --policy fifo,sjf,tiresias,fairshare --backfill --out "$out"
+  --cluster 12x8xV100 --policy fifo,sjf,tiresias,fairshare --backfill --out "$out"
 echo
 echo "== kojo sim pack: FGD experiment on the shipped Alibaba openb sample (Weng et al., ATC'23) =="
 "$kojo" sim pack --nodes data/samples/openb-nodes-sample.csv \

@@ -1,0 +1,588 @@
+// Controller: construction, recovery, shared helpers and the users' routes
+// for jobs and nodes. The agent protocol is in agents.cc, the scheduling
+// loop in schedule.cc.
+#include "controller/controller.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace kojo::controller {
+
+using api::JobState;
+using api::Json;
+
+namespace {
+constexpr size_t kMaxJobsPerRequest = 100000;
+constexpr size_t kMaxKeyLength = 256;
+
+ApiError NotFoundJob(JobId id) { return {ApiCode::kNotFound, fmt::format("job {} not found", id)}; }
+}  // namespace
+
+Controller::Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> fast,
+                       std::unique_ptr<Scheduler> explain)
+    : store_(store),
+      config_(std::move(config)),
+      commit_(store),
+      fast_(std::move(fast)),
+      explain_(std::move(explain)),
+      rng_(config_.seed) {}
+
+Result<std::unique_ptr<Controller>> Controller::Open(store::Store& store, ControllerConfig config) {
+  auto make = [&](bool explain) -> Result<std::unique_ptr<Scheduler>> {
+    auto policy = MakePolicy(config.policy);
+    if (!policy.ok()) return policy.error();
+    auto placer = MakePlacer(config.placer);
+    if (!placer.ok()) return placer.error();
+    return std::make_unique<Scheduler>(std::move(*policy), std::move(*placer),
+                                       SchedulerConfig{config.backfill, explain});
+  };
+  auto fast = make(false);
+  if (!fast.ok()) return fast.error();
+  auto explain = make(true);
+  if (!explain.ok()) return explain.error();
+  std::unique_ptr<Controller> c(new Controller(store, std::move(config), std::move(*fast), std::move(*explain)));
+  if (auto s = c->Load(); !s.ok()) return s.error();
+  c->thread_ = std::thread([p = c.get()] { p->Loop(); });
+  return c;
+}
+
+Controller::~Controller() {
+  Shutdown();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Controller::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  sched_cv_.notify_all();
+  agents_cv_.notify_all();
+}
+
+// Recovery: jobs and nodes as stored; nodes UNKNOWN until their agents
+// register (or DOWN after the node timeout); placed jobs stay placed.
+Status Controller::Load() {
+  auto st = store_.Load();
+  if (!st.ok()) return st.error();
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& row : st->nodes) {
+    auto n = NodeFromRow(row);
+    if (!n.ok()) return n.error();
+    n->last_seen = now;
+    AddNode(std::move(*n));
+  }
+  for (const auto& row : st->arrays) {
+    auto recs = JobsFromArrayRow(row);
+    if (!recs.ok()) return recs.error();
+    for (auto& r : *recs) jobs_.emplace(r.view.id, std::move(r));
+  }
+  for (const auto& row : st->jobs) {
+    auto r = JobFromRow(row);
+    if (!r.ok()) return r.error();
+    jobs_.insert_or_assign(row.id, std::move(*r));
+  }
+  next_id_ = std::max<JobId>(st->next_job_id, jobs_.empty() ? 1 : jobs_.rbegin()->first + 1);
+  for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
+  for (auto& [id, rec] : jobs_) {
+    fast_->Observe(rec.job);
+    explain_->Observe(rec.job);
+    if (rec.view.state == JobState::kPending) pending_.insert(id);
+    if (!rec.Active()) continue;
+    active_.insert(id);
+    // Resolve the placement's node names to this run's node indices.
+    rec.alloc.shares.resize(rec.view.placement.size());
+    rec.tasks.resize(rec.view.placement.size());
+    for (size_t i = 0; i < rec.view.placement.size(); ++i) {
+      const api::Placement& p = rec.view.placement[i];
+      int n = NodeIndex(p.node);
+      if (n < 0) {  // never registered: a placeholder that will time out
+        NodeRec placeholder;
+        placeholder.info.name = p.node;
+        placeholder.spec.name = p.node;
+        placeholder.last_seen = now;
+        n = AddNode(std::move(placeholder));
+      }
+      NodeShare& s = rec.alloc.shares[i];
+      s.node = n;
+      s.gpu_indices = p.gpus;
+      s.gpu_milli = p.gpu_milli;
+      nodes_[n].jobs.insert(id);
+    }
+  }
+  return Ok{};
+}
+
+// ---- helpers (mu_ held) ----
+
+Seconds Controller::Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void Controller::Persist(const JobRec& rec) { batch_.jobs.push_back(JobRow(rec)); }
+void Controller::PersistNode(const NodeRec& node) { batch_.nodes.push_back(NodeRow(node)); }
+
+std::uint64_t Controller::Flush() {
+  if (batch_.empty()) return commit_.queued();
+  store::Batch b = std::move(batch_);
+  batch_ = store::Batch{};
+  return commit_.Enqueue(std::move(b));
+}
+
+void Controller::WakeScheduler() {
+  sched_dirty_ = true;
+  sched_cv_.notify_one();
+}
+
+void Controller::WakeAgents() {
+  ++agents_gen_;
+  agents_cv_.notify_all();
+}
+
+int Controller::NodeIndex(std::string_view name) const {
+  auto it = node_index_.find(std::string(name));
+  return it == node_index_.end() ? -1 : it->second;
+}
+
+int Controller::AddNode(NodeRec rec) {
+  const int i = static_cast<int>(nodes_.size());
+  node_index_[rec.info.name] = i;
+  nodes_.push_back(std::move(rec));
+  return i;
+}
+
+api::NodeView Controller::ViewOf(const NodeRec& n) const {
+  api::NodeView v;
+  v.info = n.info;
+  v.state = n.State();
+  v.reason = n.reason;
+  v.last_heartbeat = n.last_heartbeat;
+  v.jobs.assign(n.jobs.begin(), n.jobs.end());
+  std::set<int> used;
+  const int self = NodeIndex(n.info.name);
+  for (JobId id : n.jobs) {
+    const JobRec& rec = jobs_.at(id);
+    for (const auto& s : rec.alloc.shares)
+      if (s.node == self) used.insert(s.gpu_indices.begin(), s.gpu_indices.end());
+  }
+  v.gpus_used = static_cast<int>(used.size());
+  return v;
+}
+
+ClusterSnapshot Controller::EmptySnapshot() const {
+  ClusterSnapshot snap;
+  for (const auto& n : nodes_) {
+    snap.specs.push_back(n.spec);
+    snap.nodes.push_back(NodeState::Empty(n.spec));
+  }
+  return snap;
+}
+
+std::optional<std::string> Controller::Infeasible(const Job& job) const {
+  if (nodes_.empty()) return std::nullopt;  // no node known yet: it waits
+  return fast_->Infeasible(EmptySnapshot(), job);
+}
+
+void Controller::SetState(JobRec& rec, JobState to) {
+  const JobId id = rec.view.id;
+  if (rec.view.state == JobState::kPending) pending_.erase(id);
+  if (rec.Active()) active_.erase(id);
+  rec.view.state = to;
+  if (to == JobState::kPending) pending_.insert(id);
+  if (rec.Active()) active_.insert(id);
+}
+
+void Controller::Unplace(JobRec& rec) {
+  for (const auto& s : rec.alloc.shares)
+    if (s.node >= 0 && s.node < static_cast<int>(nodes_.size())) nodes_[s.node].jobs.erase(rec.view.id);
+  rec.alloc.shares.clear();
+}
+
+void Controller::Stop(JobRec& rec, StopReason why) {
+  rec.stop = why;
+  SetState(rec, JobState::kStopping);
+  switch (why) {
+    case StopReason::kCancelled: rec.view.reason = "Cancelling"; rec.view.message = "stopping its tasks"; break;
+    case StopReason::kPreempted: rec.view.reason = "Preempted"; rec.view.message = "stopping; it will be requeued"; break;
+    case StopReason::kRequeue: rec.view.reason = "NodeLost"; rec.view.message = "a node of the job was lost; it will be requeued"; break;
+    case StopReason::kNodeLost: rec.view.reason = "NodeLost"; rec.view.message = "a node of the job was lost"; break;
+    case StopReason::kFailed: rec.view.reason = "TaskFailed"; rec.view.message = "a task failed; stopping the others"; break;
+    case StopReason::kNone: break;
+  }
+  Persist(rec);
+  WakeAgents();
+}
+
+void Controller::EndTask(JobRec& rec, size_t rank, const TaskState& end) {
+  if (rank >= rec.tasks.size() || rec.tasks[rank].ended) return;
+  TaskState& t = rec.tasks[rank];
+  t = end;
+  t.ended = true;
+  const bool failed = t.reason != "exited" || t.signal || t.exit_code.value_or(0) != 0;
+  const bool all = std::all_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& x) { return x.ended; });
+  if (all) {
+    MaybeFinish(rec);
+  } else if (failed && rec.view.state != JobState::kStopping) {
+    Stop(rec, StopReason::kFailed);
+  } else {
+    Persist(rec);
+  }
+}
+
+void Controller::MaybeFinish(JobRec& rec) {
+  if (!std::all_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& x) { return x.ended; })) return;
+  const Seconds now = Now();
+  const Seconds run = rec.view.start_time ? std::max<Seconds>(0, now - *rec.view.start_time) : 0;
+  rec.attained_gpu_s += run * rec.job.demand.gpus;
+  rec.last_run_s = run;
+  Unplace(rec);
+  const StopReason stop = rec.stop;
+  rec.stop = StopReason::kNone;
+  auto requeue = [&](std::string reason, std::string message) {
+    SetState(rec, JobState::kPending);
+    rec.view.reason = std::move(reason);
+    rec.view.message = std::move(message);
+    rec.view.placement.clear();
+    rec.view.start_time.reset();
+    rec.view.end_time.reset();
+    rec.view.exit_code.reset();
+    rec.view.signal.reset();
+    rec.tasks.clear();
+    rec.queued_since = now;
+  };
+  if (stop == StopReason::kPreempted) {
+    requeue("Preempted", fmt::format("preempted after attempt {}; waiting to run again", rec.view.attempt));
+  } else if (stop == StopReason::kRequeue) {
+    requeue("Requeued", fmt::format("a node of attempt {} was lost; waiting to run again", rec.view.attempt));
+  } else {
+    rec.view.end_time = now;
+    const TaskState* bad = nullptr;
+    for (const auto& t : rec.tasks)
+      if (!bad && (t.reason != "exited" || t.signal || t.exit_code.value_or(0) != 0)) bad = &t;
+    const TaskState& shown = bad ? *bad : rec.tasks.front();
+    rec.view.exit_code = shown.exit_code;
+    rec.view.signal = shown.signal;
+    if (stop == StopReason::kCancelled) {
+      SetState(rec, JobState::kCancelled);
+      rec.view.reason = "Cancelled";
+      rec.view.message = "cancelled by a user";
+    } else if (stop == StopReason::kNodeLost) {
+      SetState(rec, JobState::kFailed);
+      rec.view.reason = "NodeLost";
+      rec.view.message = "a node of the job was lost and the job does not requeue";
+    } else if (std::any_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& t) { return t.reason == "timeout"; })) {
+      SetState(rec, JobState::kTimeout);
+      rec.view.reason = "TimeLimit";
+      rec.view.message = fmt::format("killed at its time limit of {} s", rec.view.spec.time_limit_s.value_or(0));
+    } else if (!bad) {
+      SetState(rec, JobState::kCompleted);
+      rec.view.reason = "Completed";
+      rec.view.message = "";
+    } else {
+      SetState(rec, JobState::kFailed);
+      if (bad->reason.rfind("launch-failed", 0) == 0) {
+        rec.view.reason = "LaunchFailed";
+        rec.view.message = bad->reason;
+      } else if (bad->signal) {
+        rec.view.reason = "Signal";
+        rec.view.message = fmt::format("killed by signal {}", *bad->signal);
+      } else if (bad->exit_code.value_or(0) != 0) {
+        rec.view.reason = "NonZeroExit";
+        rec.view.message = fmt::format("exit code {}", *bad->exit_code);
+      } else {
+        rec.view.reason = "Failed";
+        rec.view.message = bad->reason;
+      }
+    }
+  }
+  Persist(rec);
+  WakeScheduler();
+  WakeAgents();
+}
+
+void Controller::LoseNode(int n, const std::string& why) {
+  NodeRec& node = nodes_[n];
+  node.down = true;
+  node.reason = why;
+  const std::vector<JobId> ids(node.jobs.begin(), node.jobs.end());
+  for (JobId id : ids) {
+    JobRec& rec = jobs_.at(id);
+    if (rec.view.state != JobState::kStopping)
+      Stop(rec, rec.view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+    for (size_t r = 0; r < rec.alloc.shares.size() && rec.Active(); ++r)
+      if (rec.alloc.shares[r].node == n && !rec.tasks[r].ended) EndTask(rec, r, TaskState{false, true, {}, {}, "node-lost"});
+  }
+  WakeScheduler();
+}
+
+std::size_t Controller::JobCount() const {
+  std::lock_guard lock(mu_);
+  return jobs_.size();
+}
+
+// ---- jobs ----
+
+Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view key) {
+  if (key.size() > kMaxKeyLength)
+    return ApiError{ApiCode::kInvalidArgument, fmt::format("Idempotency-Key: expected at most {} characters", kMaxKeyLength)};
+  auto parsed = api::ParseJson(body);
+  if (!parsed.ok()) return FromError(parsed.error());
+  const Json& j = *parsed;
+  std::vector<api::JobSpec> specs;
+  bool batch = false;
+  if (j.is_object() && j.contains("jobs")) {
+    batch = true;
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (it.key() != "jobs")
+        return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: unknown field (a batch holds only \"jobs\")", it.key())};
+    const Json& list = j["jobs"];
+    if (!list.is_array() || list.empty() || list.size() > kMaxJobsPerRequest)
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("jobs: expected a list of 1..{} job specs", kMaxJobsPerRequest)};
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto s = api::JobSpecFromJson(list[i]);
+      if (!s.ok()) return ApiError{ApiCode::kInvalidArgument, fmt::format("jobs[{}].{}", i, s.error().message)};
+      specs.push_back(std::move(*s));
+    }
+  } else {
+    auto s = api::JobSpecFromJson(j);
+    if (!s.ok()) return FromError(s.error());
+    specs.push_back(std::move(*s));
+  }
+  std::vector<std::vector<int>> indices(specs.size());
+  size_t total = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!specs[i].array.empty()) indices[i] = api::ParseArraySpec(specs[i].array)->indices;  // validated
+    total += specs[i].array.empty() ? 1 : indices[i].size();
+    if (specs[i].project.empty()) specs[i].project = "default";
+  }
+  if (total > kMaxJobsPerRequest)
+    return ApiError{ApiCode::kInvalidArgument, fmt::format("jobs: {} jobs in one request; at most {}", total, kMaxJobsPerRequest)};
+
+  std::unique_lock lock(mu_);
+  if (!key.empty()) {
+    if (auto it = keys_.find(std::string(key)); it != keys_.end()) {
+      std::vector<JobId> ids = it->second.first;
+      const std::uint64_t seq = it->second.second;
+      lock.unlock();
+      commit_.WaitDurable(seq);  // the first request's answer, once durable
+      return ids;
+    }
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Job probe;
+    probe.demand = specs[i].demand;
+    probe.time_limit = specs[i].time_limit_s;
+    if (auto why = Infeasible(probe))
+      return ApiError{ApiCode::kUnschedulable,
+                      batch ? fmt::format("jobs[{}]: no node of this cluster can run it: {}", i, *why)
+                            : fmt::format("no node of this cluster can run it: {}", *why)};
+  }
+  const Seconds now = Now();
+  std::vector<JobId> ids;
+  ids.reserve(total);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    JobRec rec;
+    rec.view.spec = std::move(specs[i]);
+    rec.view.submit_time = now;
+    rec.queued_since = now;
+    rec.view.state = rec.view.spec.hold ? JobState::kHeld : JobState::kPending;
+    rec.view.reason = rec.view.spec.hold ? "Held" : "Submitted";
+    rec.view.message = rec.view.spec.hold ? "submitted held; release it to queue it" : "waiting for the next scheduling pass";
+    rec.view.id = next_id_;
+    const size_t n = indices[i].empty() ? 1 : indices[i].size();
+    if (!indices[i].empty()) {
+      rec.view.array_id = next_id_;
+      rec.view.array_index = indices[i][0];
+      batch_.arrays.push_back(ArrayRowOf(rec, indices[i]));
+    }
+    SyncSchedJob(rec);
+    fast_->Observe(rec.job);
+    explain_->Observe(rec.job);
+    if (indices[i].empty()) Persist(rec);
+    for (size_t k = 0; k < n; ++k) {
+      JobRec copy = k + 1 < n ? rec : std::move(rec);
+      copy.view.id = next_id_ + static_cast<JobId>(k);
+      copy.job.id = copy.view.id;
+      if (!indices[i].empty()) copy.view.array_index = indices[i][k];
+      ids.push_back(copy.view.id);
+      if (copy.view.state == JobState::kPending) pending_.insert(copy.view.id);
+      jobs_.emplace_hint(jobs_.end(), copy.view.id, std::move(copy));
+    }
+    next_id_ += static_cast<JobId>(n);
+  }
+  batch_.next_job_id = next_id_;
+  if (!key.empty()) batch_.keys.push_back(store::KeyRow{std::string(key), ids});
+  const std::uint64_t seq = Flush();
+  if (!key.empty()) keys_[std::string(key)] = {ids, seq};
+  WakeScheduler();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return ids;
+}
+
+Outcome<JobList> Controller::ListJobs(const ListQuery& q) const {
+  JobList out;
+  std::lock_guard lock(mu_);
+  for (auto it = jobs_.upper_bound(q.after); it != jobs_.end(); ++it) {
+    const api::JobView& v = it->second.view;
+    if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), v.state) == q.states.end()) continue;
+    if (!q.project.empty() && v.spec.project != q.project) continue;
+    if (!q.user.empty() && v.spec.user != q.user) continue;
+    if (static_cast<int>(out.jobs.size()) == q.limit) {
+      out.next_after = out.jobs.back().id;
+      break;
+    }
+    out.jobs.push_back(v);
+  }
+  return out;
+}
+
+Outcome<api::JobView> Controller::ShowJob(JobId id) const {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  return it->second.view;
+}
+
+Outcome<api::JobView> Controller::Cancel(JobId id) {
+  std::unique_lock lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  JobRec& rec = it->second;
+  switch (rec.view.state) {
+    case JobState::kPending:
+    case JobState::kHeld:
+      SetState(rec, JobState::kCancelled);
+      rec.view.reason = "Cancelled";
+      rec.view.message = "cancelled by a user before it started";
+      rec.view.end_time = Now();
+      Persist(rec);
+      break;
+    case JobState::kStarting:
+    case JobState::kRunning:
+      Stop(rec, StopReason::kCancelled);
+      break;
+    case JobState::kStopping:
+      if (rec.stop != StopReason::kCancelled) Stop(rec, StopReason::kCancelled);
+      break;
+    default:
+      return ApiError{ApiCode::kConflict,
+                      fmt::format("job {} has already ended ({}); it cannot be cancelled", id, api::ToString(rec.view.state))};
+  }
+  api::JobView v = rec.view;
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return v;
+}
+
+Outcome<api::JobView> Controller::Hold(JobId id) {
+  std::unique_lock lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  JobRec& rec = it->second;
+  if (rec.view.state != JobState::kPending && rec.view.state != JobState::kHeld)
+    return ApiError{ApiCode::kConflict,
+                    fmt::format("job {} is {}; only a PENDING job can be held", id, api::ToString(rec.view.state))};
+  if (rec.view.state == JobState::kPending) {
+    SetState(rec, JobState::kHeld);
+    rec.view.reason = "Held";
+    rec.view.message = "held by a user; release it to queue it";
+    Persist(rec);
+  }
+  api::JobView v = rec.view;
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return v;
+}
+
+Outcome<api::JobView> Controller::Release(JobId id) {
+  std::unique_lock lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  JobRec& rec = it->second;
+  if (rec.view.state != JobState::kHeld)
+    return ApiError{ApiCode::kConflict,
+                    fmt::format("job {} is {}; only a HELD job can be released", id, api::ToString(rec.view.state))};
+  SetState(rec, JobState::kPending);
+  rec.view.reason = "Released";
+  rec.view.message = "waiting for the next scheduling pass";
+  rec.queued_since = Now();
+  Persist(rec);
+  WakeScheduler();
+  api::JobView v = rec.view;
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return v;
+}
+
+Outcome<LogSource> Controller::FindLogs(JobId id, int rank) const {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  const JobRec& rec = it->second;
+  if (rec.view.placement.empty())
+    return ApiError{ApiCode::kNotFound, fmt::format("job {} has not started yet ({}): no log", id, api::ToString(rec.view.state))};
+  if (rank < 0 || rank >= static_cast<int>(rec.view.placement.size()))
+    return ApiError{ApiCode::kInvalidArgument,
+                    fmt::format("rank: expected 0..{}, got {}", rec.view.placement.size() - 1, rank)};
+  const int n = NodeIndex(rec.view.placement[rank].node);
+  if (n < 0 || nodes_[n].info.agent_url.empty())
+    return ApiError{ApiCode::kBadGateway, fmt::format("node {} has no known agent address", rec.view.placement[rank].node)};
+  return LogSource{nodes_[n].info.agent_url, id, rec.view.attempt, api::IsTerminal(rec.view.state)};
+}
+
+// ---- nodes ----
+
+std::vector<api::NodeView> Controller::ListNodes() const {
+  std::lock_guard lock(mu_);
+  std::vector<const NodeRec*> sorted;
+  for (const auto& n : nodes_) sorted.push_back(&n);
+  std::sort(sorted.begin(), sorted.end(), [](const NodeRec* a, const NodeRec* b) { return a->info.name < b->info.name; });
+  std::vector<api::NodeView> out;
+  for (const NodeRec* n : sorted) out.push_back(ViewOf(*n));
+  return out;
+}
+
+Outcome<api::NodeView> Controller::ShowNode(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  const int n = NodeIndex(name);
+  if (n < 0) return ApiError{ApiCode::kNotFound, fmt::format("node {} not found", name)};
+  return ViewOf(nodes_[n]);
+}
+
+Outcome<api::NodeView> Controller::Drain(std::string_view name, std::string reason) {
+  std::unique_lock lock(mu_);
+  const int n = NodeIndex(name);
+  if (n < 0) return ApiError{ApiCode::kNotFound, fmt::format("node {} not found", name)};
+  nodes_[n].drain = true;
+  nodes_[n].reason = reason.empty() ? "drained by an operator" : std::move(reason);
+  PersistNode(nodes_[n]);
+  api::NodeView v = ViewOf(nodes_[n]);
+  WakeScheduler();
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return v;
+}
+
+Outcome<api::NodeView> Controller::Resume(std::string_view name) {
+  std::unique_lock lock(mu_);
+  const int n = NodeIndex(name);
+  if (n < 0) return ApiError{ApiCode::kNotFound, fmt::format("node {} not found", name)};
+  nodes_[n].drain = false;
+  if (!nodes_[n].down) nodes_[n].reason.clear();
+  PersistNode(nodes_[n]);
+  api::NodeView v = ViewOf(nodes_[n]);
+  WakeScheduler();
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return v;
+}
+
+}  // namespace kojo::controller

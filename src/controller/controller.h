@@ -1,0 +1,162 @@
+// Controller: kojod's state and rules, without HTTP. Jobs and nodes live in
+// memory, mutated only under one mutex; every change is queued to the store
+// (GroupCommitter) under that mutex, and a call that changed something
+// returns only once its change is durable. A scheduling thread builds a
+// ClusterSnapshot, calls Scheduler::Decide, persists the decisions and wakes
+// the agents' long polls.
+//
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/api_error.h"
+#include "controller/records.h"
+#include "sched/scheduler.h"
+#include "store/group_commit.h"
+#include "store/store.h"
+
+namespace kojo::controller {
+
+struct ControllerConfig {
+  std::string policy = "fifo";
+  std::string placer = "bestfit";
+  bool backfill = true;
+  // A node whose agent is silent this long goes DOWN.
+  std::chrono::milliseconds node_timeout{30000};
+  Seconds kill_grace_s = 10;   // SIGTERM .. SIGKILL for kills the controller asks for
+  std::uint64_t seed = 1;      // the scheduler's random generator
+  std::string version = "0.1.0";
+};
+
+struct ListQuery {
+  std::vector<api::JobState> states;  // empty = any
+  std::string project;
+  std::string user;
+  int limit = 100;
+  JobId after = 0;
+};
+
+struct JobList {
+  std::vector<api::JobView> jobs;
+  std::optional<JobId> next_after;
+};
+
+// Where a job's log is: the agent that ran (or runs) the task of `rank`.
+struct LogSource {
+  std::string agent_url;
+  JobId job = 0;
+  int attempt = 0;
+  bool ended = false;  // the job has ended: no more bytes will come
+};
+
+class Controller {
+ public:
+  // Loads the store's state (recovery) and starts the scheduling thread.
+  static Result<std::unique_ptr<Controller>> Open(store::Store& store, ControllerConfig config);
+  ~Controller();  // stops the thread; call Shutdown() first to end long polls
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Ends long polls and the scheduling loop.
+  void Shutdown();
+
+  // POST /jobs: `body` is a JobSpec (possibly an array) or {"jobs":[...]}.
+  Outcome<std::vector<JobId>> Submit(std::string_view body, std::string_view idempotency_key);
+  Outcome<JobList> ListJobs(const ListQuery& q) const;
+  Outcome<api::JobView> ShowJob(JobId id) const;
+  Outcome<api::JobView> Cancel(JobId id);
+  Outcome<api::JobView> Hold(JobId id);
+  Outcome<api::JobView> Release(JobId id);
+  Outcome<LogSource> FindLogs(JobId id, int rank) const;
+
+  std::vector<api::NodeView> ListNodes() const;
+  Outcome<api::NodeView> ShowNode(std::string_view name) const;
+  Outcome<api::NodeView> Drain(std::string_view name, std::string reason);
+  Outcome<api::NodeView> Resume(std::string_view name);
+
+  // Agent protocol (docs/api.md).
+  Outcome<api::HeartbeatReply> Register(const api::Heartbeat& hb);
+  Outcome<api::HeartbeatReply> Heartbeat(std::string_view name, const api::Heartbeat& hb);
+
+  const ControllerConfig& config() const { return config_; }
+  std::size_t JobCount() const;
+
+ private:
+  Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> fast,
+             std::unique_ptr<Scheduler> explain);
+  Status Load();
+
+  // --- helpers; all expect mu_ held ---
+  static Seconds Now();
+  void Persist(const JobRec& rec);                // adds the job's row to batch_
+  void PersistNode(const NodeRec& node);
+  std::uint64_t Flush();                          // queues batch_, returns its seq
+  void WakeScheduler();
+  void WakeAgents();
+  api::NodeView ViewOf(const NodeRec& n) const;
+  ClusterSnapshot EmptySnapshot() const;          // specs only, for Infeasible()
+  std::optional<std::string> Infeasible(const Job& job) const;
+  void SetState(JobRec& rec, api::JobState to);   // keeps pending_/active_ in step
+  void Unplace(JobRec& rec);                      // drops it from its nodes
+  void Stop(JobRec& rec, StopReason why);         // -> STOPPING, kills go out
+  void EndTask(JobRec& rec, size_t rank, const TaskState& end);
+  void MaybeFinish(JobRec& rec);                  // all tasks ended -> its next state
+  void LoseNode(int node, const std::string& why);
+  int NodeIndex(std::string_view name) const;     // -1 if unknown
+  int AddNode(NodeRec rec);
+
+  // Agent protocol pieces.
+  struct Reported {
+    std::set<std::pair<JobId, int>> running;
+    std::vector<std::pair<JobId, int>> ack;
+    std::vector<api::KillCommand> kill;
+  };
+  Reported ApplyReports(int node, const api::Heartbeat& hb, bool registering);
+  void BuildCommands(int node, const Reported& r, api::HeartbeatReply& reply) const;
+  Outcome<api::HeartbeatReply> Beat(int node, const api::Heartbeat& hb, bool registering,
+                                    std::unique_lock<std::mutex>& lock);
+
+  // Scheduling thread.
+  void Loop();
+  void SchedulePass(Seconds now);
+  void CheckNodes();
+
+  store::Store& store_;
+  ControllerConfig config_;
+  store::GroupCommitter commit_;
+  std::unique_ptr<Scheduler> fast_;     // explain_waits = false
+  std::unique_ptr<Scheduler> explain_;  // explain_waits = true, at most once a second
+  Rng rng_;
+
+  mutable std::mutex mu_;
+  std::condition_variable sched_cv_;
+  std::condition_variable agents_cv_;
+  bool sched_dirty_ = true;
+  bool stopping_ = false;
+  std::uint64_t agents_gen_ = 0;
+  store::Batch batch_;  // changes made under mu_ and not queued yet
+
+  std::map<JobId, JobRec> jobs_;
+  std::set<JobId> pending_;  // PENDING
+  std::set<JobId> active_;   // STARTING, RUNNING, STOPPING
+  JobId next_id_ = 1;
+  std::unordered_map<std::string, std::pair<std::vector<JobId>, std::uint64_t>> keys_;  // key -> ids, seq
+  std::vector<NodeRec> nodes_;
+  std::unordered_map<std::string, int> node_index_;
+  std::chrono::steady_clock::time_point last_explain_{};
+
+  std::thread thread_;
+};
+
+}  // namespace kojo::controller

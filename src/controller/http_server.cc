@@ -1,0 +1,321 @@
+#include "controller/http_server.h"
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "api/codec.h"
+#include "controller/routes.h"
+
+namespace kojo::controller {
+
+using api::Json;
+
+namespace {
+
+constexpr std::int64_t kMaxLogChunk = 16 << 20;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void SendJson(httplib::Response& res, int status, const Json& j) {
+  res.status = status;
+  res.set_content(Dump(j), "application/json");
+}
+
+void SendError(httplib::Response& res, const ApiError& e) {
+  SendJson(res, HttpStatus(e.code), Json{{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}});
+}
+
+std::optional<std::int64_t> ParseInt(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::string Shown(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) out += (ch >= 0x20 && ch < 0x7f && ch != '"') ? ch : '?';
+  return out;
+}
+
+// A query parameter as an integer in [min, max], or an error naming it.
+Outcome<std::int64_t> IntParam(const httplib::Request& req, const char* name, std::int64_t def, std::int64_t min,
+                               std::int64_t max) {
+  if (!req.has_param(name)) return def;
+  const std::string s = req.get_param_value(name);
+  auto v = ParseInt(s);
+  if (!v || *v < min || *v > max)
+    return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: expected an integer {}..{}, got \"{}\"", name, min, max, Shown(s))};
+  return *v;
+}
+
+// Only the listed query parameters are accepted.
+std::optional<ApiError> OnlyParams(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : req.params)
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: unknown query parameter", Shown(k))};
+  return std::nullopt;
+}
+
+Outcome<JobId> JobIdOf(const httplib::Request& req) {
+  const std::string s = req.matches[1];
+  auto v = ParseInt(s);
+  if (!v || *v < 1) return ApiError{ApiCode::kInvalidArgument, fmt::format("job id: expected a positive integer, got \"{}\"", Shown(s))};
+  return *v;
+}
+
+template <typename T, typename F>
+void Reply(httplib::Response& res, Outcome<T> out, F to_json, int status = 200) {
+  if (!out.ok()) SendError(res, out.error());
+  else SendJson(res, status, to_json(out.value()));
+}
+
+Json NodeJson(const api::NodeView& v) { return api::ToJson(v); }
+Json JobJson(const api::JobView& v) { return api::ToJson(v); }
+
+// "^/api/v1/jobs/([^/]+)/cancel$" from "/api/v1/jobs/{id}/cancel".
+std::string PathRegex(std::string_view path) {
+  std::string re;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '{') {
+      i = path.find('}', i);
+      re += "([^/]+)";
+    } else if (std::string_view(".+*?()[]^$|\\").find(path[i]) != std::string_view::npos) {
+      re += '\\';
+      re += path[i];
+    } else {
+      re += path[i];
+    }
+  }
+  return re;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(Controller& controller, HttpConfig config)
+    : c_(controller), config_(std::move(config)), server_(std::make_unique<httplib::Server>()) {
+  const int threads = config_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server_->set_keep_alive_max_count(1000000);
+  server_->set_keep_alive_timeout(10);
+  server_->set_read_timeout(30, 0);
+  server_->set_write_timeout(30, 0);
+  server_->set_payload_max_length(config_.max_body);
+  server_->set_tcp_nodelay(true);
+  const std::size_t max_body = config_.max_body;
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([max_body](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
+    ApiError e{ApiCode::kInternal, "internal error"};
+    switch (res.status) {
+      case 404: e = {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))}; break;
+      case 405: e = {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))}; break;
+      case 413: e = {ApiCode::kPayloadTooLarge, fmt::format("body: larger than the limit of {} bytes", max_body)}; break;
+      case 400: e = {ApiCode::kInvalidArgument, "malformed HTTP request (a POST needs a Content-Length header, even for an empty body)"}; break;
+      default:
+        if (res.status >= 400 && res.status < 500) e = {ApiCode::kInvalidArgument, fmt::format("HTTP error {}", res.status)};
+    }
+    const int status = res.status;
+    SendError(res, e);
+    if (status == 405) res.status = 404;
+    else if (status != HttpStatus(e.code) && status >= 400) res.status = status;
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = fmt::format("internal error: {}", e.what());
+    } catch (...) {
+    }
+    SendError(res, {ApiCode::kInternal, what});
+  });
+  const std::string token = config_.token;
+  server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
+    if (token.empty() || req.path == "/api/v1/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (req.get_header_value("Authorization") == "Bearer " + token) return httplib::Server::HandlerResponse::Unhandled;
+    SendError(res, {ApiCode::kUnauthorized, "missing or wrong token: send the header 'Authorization: Bearer <token>'"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  Routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+Result<int> HttpServer::Bind() {
+  if (config_.port == 0) {
+    const int port = server_->bind_to_any_port(config_.host);
+    if (port <= 0) return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:any port", config_.host)};
+    return port;
+  }
+  if (!server_->bind_to_port(config_.host, config_.port))
+    return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{} (in use?)", config_.host, config_.port)};
+  return config_.port;
+}
+
+void HttpServer::Run() { server_->listen_after_bind(); }
+void HttpServer::Stop() { server_->stop(); }
+
+void HttpServer::Routes() {
+  for (const RouteSpec& route : RouteTable()) {
+    httplib::Server::Handler h;
+    switch (route.id) {
+      case RouteId::kHealth:
+        h = [this](const httplib::Request&, httplib::Response& res) {
+          SendJson(res, 200, Json{{"status", "ok"}, {"version", c_.config().version}});
+        };
+        break;
+      case RouteId::kSubmit:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          auto out = c_.Submit(req.body, req.get_header_value("Idempotency-Key"));
+          Reply(res, std::move(out), [](const std::vector<JobId>& ids) { return Json{{"ids", ids}}; }, 201);
+        };
+        break;
+      case RouteId::kListJobs:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          if (auto e = OnlyParams(req, {"state", "project", "user", "limit", "after"})) return SendError(res, *e);
+          ListQuery q;
+          auto limit = IntParam(req, "limit", 100, 1, 10000);
+          if (!limit.ok()) return SendError(res, limit.error());
+          auto after = IntParam(req, "after", 0, 0, INT64_MAX);
+          if (!after.ok()) return SendError(res, after.error());
+          q.limit = static_cast<int>(limit.value());
+          q.after = after.value();
+          q.project = req.get_param_value("project");
+          q.user = req.get_param_value("user");
+          std::string_view states = req.get_param_value("state");
+          while (!states.empty()) {
+            std::string_view s = states.substr(0, states.find(','));
+            states = s.size() < states.size() ? states.substr(s.size() + 1) : std::string_view();
+            auto st = api::ParseJobState(s);
+            if (!st)
+              return SendError(res, {ApiCode::kInvalidArgument,
+                                     fmt::format("state: expected PENDING, HELD, STARTING, RUNNING, STOPPING, COMPLETED, "
+                                                 "FAILED, CANCELLED or TIMEOUT, got \"{}\"", Shown(s))});
+            q.states.push_back(*st);
+          }
+          Reply(res, c_.ListJobs(q), [](const JobList& l) {
+            Json jobs = Json::array();
+            for (const auto& v : l.jobs) jobs.push_back(api::ToJson(v));
+            return Json{{"jobs", std::move(jobs)}, {"next_after", l.next_after ? Json(*l.next_after) : Json(nullptr)}};
+          });
+        };
+        break;
+      case RouteId::kShowJob:
+      case RouteId::kCancelJob:
+      case RouteId::kHoldJob:
+      case RouteId::kReleaseJob: {
+        const RouteId id = route.id;
+        h = [this, id](const httplib::Request& req, httplib::Response& res) {
+          if (id == RouteId::kShowJob)
+            if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          auto job = JobIdOf(req);
+          if (!job.ok()) return SendError(res, job.error());
+          switch (id) {
+            case RouteId::kShowJob: return Reply(res, c_.ShowJob(job.value()), JobJson);
+            case RouteId::kCancelJob: return Reply(res, c_.Cancel(job.value()), JobJson);
+            case RouteId::kHoldJob: return Reply(res, c_.Hold(job.value()), JobJson);
+            default: return Reply(res, c_.Release(job.value()), JobJson);
+          }
+        };
+        break;
+      }
+      case RouteId::kJobLogs:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank"})) return SendError(res, *e);
+          auto job = JobIdOf(req);
+          if (!job.ok()) return SendError(res, job.error());
+          const std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
+          if (stream != "stdout" && stream != "stderr")
+            return SendError(res, {ApiCode::kInvalidArgument, fmt::format("stream: expected stdout or stderr, got \"{}\"", Shown(stream))});
+          auto offset = IntParam(req, "offset", 0, 0, INT64_MAX / 2);
+          if (!offset.ok()) return SendError(res, offset.error());
+          auto limit = IntParam(req, "limit", 1 << 20, 1, kMaxLogChunk);
+          if (!limit.ok()) return SendError(res, limit.error());
+          auto rank = IntParam(req, "rank", 0, 0, 100000);
+          if (!rank.ok()) return SendError(res, rank.error());
+          auto src = c_.FindLogs(job.value(), static_cast<int>(rank.value()));
+          if (!src.ok()) return SendError(res, src.error());
+          // Only integers and a fixed word from the request reach the agent.
+          const std::string path = fmt::format("/logs/{}?attempt={}&stream={}&offset={}&limit={}", src.value().job,
+                                               src.value().attempt, stream, offset.value(), limit.value());
+          httplib::Client cli(src.value().agent_url);
+          cli.set_connection_timeout(2, 0);
+          cli.set_read_timeout(15, 0);
+          auto r = cli.Get(path);
+          if (!r) return SendError(res, {ApiCode::kBadGateway, fmt::format("the agent at {} did not answer: {}", src.value().agent_url, httplib::to_string(r.error()))});
+          if (r->status != 200) {
+            res.status = r->status >= 400 ? r->status : 502;
+            res.set_content(r->body.empty() ? Dump(Json{{"error", {{"code", "bad_gateway"}, {"message", fmt::format("agent answered {}", r->status)}}}}) : r->body,
+                            "application/json");
+            return;
+          }
+          std::int64_t next = offset.value() + static_cast<std::int64_t>(r->body.size());
+          if (r->has_header("X-Kojo-Log-Offset")) next = ParseInt(r->get_header_value("X-Kojo-Log-Offset")).value_or(next);
+          const bool eof = r->get_header_value("X-Kojo-Log-Eof") == "1" ||
+                           (src.value().ended && static_cast<std::int64_t>(r->body.size()) < limit.value());
+          res.status = 200;
+          res.set_header("X-Kojo-Log-Offset", std::to_string(next));
+          if (eof) res.set_header("X-Kojo-Log-Eof", "1");
+          res.set_content(std::move(r->body), "text/plain");
+        };
+        break;
+      case RouteId::kListNodes:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          Json nodes = Json::array();
+          for (const auto& n : c_.ListNodes()) nodes.push_back(api::ToJson(n));
+          SendJson(res, 200, Json{{"nodes", std::move(nodes)}});
+        };
+        break;
+      case RouteId::kShowNode:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          Reply(res, c_.ShowNode(std::string(req.matches[1])), NodeJson);
+        };
+        break;
+      case RouteId::kDrainNode:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          std::string reason;
+          if (!req.body.empty()) {
+            auto j = api::ParseJson(req.body);
+            if (!j.ok()) return SendError(res, FromError(j.error()));
+            if (!j->is_object()) return SendError(res, {ApiCode::kInvalidArgument, "body: expected a JSON object"});
+            for (auto it = j->begin(); it != j->end(); ++it) {
+              if (it.key() != "reason") return SendError(res, {ApiCode::kInvalidArgument, fmt::format("{}: unknown field", Shown(it.key()))});
+              if (!it->is_string() || it->get<std::string>().size() > 1024)
+                return SendError(res, {ApiCode::kInvalidArgument, "reason: expected a string of at most 1024 characters"});
+              reason = it->get<std::string>();
+            }
+          }
+          Reply(res, c_.Drain(std::string(req.matches[1]), std::move(reason)), NodeJson);
+        };
+        break;
+      case RouteId::kResumeNode:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          Reply(res, c_.Resume(std::string(req.matches[1])), NodeJson);
+        };
+        break;
+      case RouteId::kAgentRegister:
+      case RouteId::kAgentHeartbeat: {
+        const bool reg = route.id == RouteId::kAgentRegister;
+        h = [this, reg](const httplib::Request& req, httplib::Response& res) {
+          auto j = api::ParseJson(req.body);
+          if (!j.ok()) return SendError(res, FromError(j.error()));
+          auto hb = api::HeartbeatFromJson(*j);
+          if (!hb.ok()) return SendError(res, FromError(hb.error()));
+          auto out = reg ? c_.Register(*hb) : c_.Heartbeat(std::string(req.matches[1]), *hb);
+          Reply(res, std::move(out), [](const api::HeartbeatReply& r) { return api::ToJson(r); });
+        };
+        break;
+      }
+    }
+    const std::string re = PathRegex(route.path);
+    if (route.method == "GET") server_->Get(re, std::move(h));
+    else server_->Post(re, std::move(h));
+  }
+}
+
+}  // namespace kojo::controller

@@ -1,0 +1,180 @@
+// kojod: the kojo controller. Serves the REST API, schedules, keeps its
+// state in DATA/kojo.db (SQLite). With --dev it also runs one kojo-agent on
+// this machine and writes the address and token where the kojo CLI finds
+// them, so that `kojod --dev` is all a newcomer needs to start.
+//
+// Foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM.
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "controller/controller.h"
+#include "controller/daemon.h"
+#include "controller/http_server.h"
+#include "sched/placer.h"
+#include "sched/policy.h"
+#include "store/store.h"
+
+namespace {
+
+std::string HostName() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+  return buf;
+}
+
+template <typename... Args>
+void Log(fmt::format_string<Args...> f, Args&&... args) {
+  std::fprintf(stderr, "kojod: %s\n", fmt::format(f, std::forward<Args>(args)...).c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kojo;
+  using namespace kojo::controller;
+
+  CLI::App app{"kojod: the kojo controller (REST API, scheduler, durable state).\n"
+               "  kojod --dev            controller and one agent on this machine, for trying kojo\n"
+               "  kojod --data-dir DIR   the controller alone; agents register with it"};
+  app.set_version_flag("--version", "kojod 0.1.0");
+  bool dev = false, backfill = true;
+  std::string data_dir, listen = "127.0.0.1:7100", policy = "fifo", placer = "bestfit", token, gpus = "8xH100-80GB";
+  double node_timeout_s = 30;
+  Seconds kill_grace = 10;
+  int http_threads = 96;
+  std::size_t max_body = 4 << 20;
+  app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
+                             "else emulated --gpus); write the address and token to " + DevConfigPath());
+  app.add_option("--data-dir", data_dir,
+                 "Folder of the state (kojo.db), the address file (kojod.addr) and, with --dev, the agent's "
+                 "state (agent/). Default: " + DefaultDataDir("controller") + ", with --dev " + DefaultDataDir("dev"));
+  app.add_option("--listen", listen, "HOST:PORT of the API; port 0 picks a free port")->capture_default_str();
+  app.add_option("--policy", policy, "Queue policy: " + fmt::format("{}", fmt::join(PolicyNames(), ", ")))->capture_default_str();
+  app.add_option("--placer", placer, "Placer: " + fmt::format("{}", fmt::join(PlacerNames(), ", ")))->capture_default_str();
+  app.add_flag("--backfill,!--no-backfill", backfill, "EASY backfill (default on)");
+  app.add_option("--node-timeout", node_timeout_s, "Seconds without a heartbeat before a node goes DOWN")
+      ->check(CLI::Range(0.2, 86400.0))
+      ->capture_default_str();
+  app.add_option("--token", token, "Bearer token clients and agents must send (default: none; --dev makes one)");
+  app.add_option("--gpus", gpus, "With --dev and no NVML: the emulated GPUs, e.g. 8xH100-80GB")->capture_default_str();
+  app.add_option("--kill-grace", kill_grace, "Seconds between SIGTERM and SIGKILL when a job is stopped")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--http-threads", http_threads, "HTTP worker threads (each keep-alive connection or long poll holds one)")
+      ->check(CLI::Range(4, 4096))
+      ->capture_default_str();
+  app.add_option("--max-body", max_body, "Largest request body in bytes (413 beyond)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto address = ParseListen(listen);
+  if (!address.ok()) {
+    Log("{}", address.error().message);
+    return 2;
+  }
+  if (data_dir.empty()) data_dir = DefaultDataDir(dev ? "dev" : "controller");
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    Log("--data-dir {}: cannot create: {}", data_dir, ec.message());
+    return 1;
+  }
+  data_dir = std::filesystem::absolute(data_dir).string();
+  if (dev && token.empty()) token = RandomToken();
+  if (token.empty() && address->first != "127.0.0.1" && address->first != "localhost" && address->first != "::1")
+    Log("warning: listening on {} without --token: anyone who can reach it can submit jobs", address->first);
+
+  // Signals go to a sigwait thread; every other thread has them blocked.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = store::OpenSqliteStore(data_dir + "/kojo.db");
+  if (!store.ok()) {
+    Log("{}", store.error().message);
+    return 1;
+  }
+  ControllerConfig cc;
+  cc.policy = policy;
+  cc.placer = placer;
+  cc.backfill = backfill;
+  cc.node_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(node_timeout_s * 1000));
+  cc.kill_grace_s = kill_grace;
+  const auto load_start = std::chrono::steady_clock::now();
+  auto controller = Controller::Open(**store, cc);
+  if (!controller.ok()) {
+    Log("{}", controller.error().message);
+    return 1;
+  }
+  Log("state: {}/kojo.db, {} jobs loaded in {} ms; policy {}, placer {}, backfill {}, node timeout {} s", data_dir,
+      (*controller)->JobCount(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_start).count(),
+      policy, placer, backfill ? "on" : "off", node_timeout_s);
+
+  HttpConfig hc;
+  hc.host = address->first;
+  hc.port = address->second;
+  hc.token = token;
+  hc.threads = http_threads;
+  hc.max_body = max_body;
+  HttpServer http(**controller, hc);
+  auto port = http.Bind();
+  if (!port.ok()) {
+    Log("{}", port.error().message);
+    return 1;
+  }
+  const std::string host = hc.host.find(':') != std::string::npos ? "[" + hc.host + "]" : hc.host;
+  const std::string url = fmt::format("http://{}:{}", host, *port);
+  if (auto s = WriteFileAtomic(data_dir + "/kojod.addr", url + "\n"); !s.ok()) Log("{}", s.error().message);
+  std::thread server([&] { http.Run(); });
+  Log("API at {}/api/v1", url);
+
+  pid_t agent = -1;
+  if (dev) {
+    const std::string config = DevConfigPath();
+    const std::string doc = fmt::format("{{\"server\": \"{}\", \"token\": \"{}\"}}\n", url, token);
+    if (auto s = WriteFileAtomic(config, doc, 0600); !s.ok()) Log("{}", s.error().message);
+    std::vector<std::string> args = {SiblingBinary("kojo-agent"), "--server", url, "--name", HostName(),
+                                     "--state-dir", data_dir + "/agent", "--listen", "127.0.0.1:0"};
+    const bool nvml = NvmlPresent();
+    if (!nvml) {
+      args.push_back("--emulate-gpus");
+      args.push_back(gpus);
+    }
+    auto pid = SpawnChild(args, token);
+    if (!pid.ok()) Log("cannot start the agent: {}", pid.error().message);
+    else agent = *pid;
+    std::fprintf(stderr,
+                 "\nkojo is running on this machine (%s).\n"
+                 "  API:    %s/api/v1   (address and token saved in %s)\n"
+                 "  data:   %s\n"
+                 "  try:    kojo submit --gpus 1 -- nvidia-smi\n"
+                 "          kojo queue\n"
+                 "          kojo logs <job id>\n"
+                 "  stop:   Ctrl-C\n\n",
+                 nvml ? "real GPUs from NVML" : fmt::format("emulated GPUs: {}", gpus).c_str(), url.c_str(),
+                 config.c_str(), data_dir.c_str());
+  }
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  Log("signal {}: stopping", sig);
+  if (agent > 0) StopChild(agent, 5000);
+  (*controller)->Shutdown();
+  http.Stop();
+  server.join();
+  controller->reset();
+  Log("stopped");
+  return 0;
+}

@@ -1,0 +1,157 @@
+// Controller: the scheduling loop. Wakes on a change or every tick, marks
+// silent nodes DOWN, builds a ClusterSnapshot, calls Scheduler::Decide and
+// applies the decisions; the agents hear of placements once they are durable.
+#include <algorithm>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "controller/controller.h"
+
+namespace kojo::controller {
+
+using api::JobState;
+
+void Controller::Loop() {
+  std::unique_lock lock(mu_);
+  const auto tick = std::clamp<std::chrono::milliseconds>(config_.node_timeout / 4, std::chrono::milliseconds(50),
+                                                          std::chrono::milliseconds(1000));
+  auto next_tick = std::chrono::steady_clock::now() + tick;
+  while (!stopping_) {
+    sched_cv_.wait_until(lock, next_tick, [&] { return stopping_ || sched_dirty_; });
+    if (stopping_) break;
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      CheckNodes();
+      next_tick = std::chrono::steady_clock::now() + tick;
+      sched_dirty_ = true;  // wait reasons and estimates age
+    }
+    if (!sched_dirty_) continue;
+    sched_dirty_ = false;
+    SchedulePass(Now());
+    const std::uint64_t before = commit_.queued();
+    const std::uint64_t seq = Flush();
+    if (seq != before) {
+      lock.unlock();
+      commit_.WaitDurable(seq);
+      lock.lock();
+      WakeAgents();
+    }
+  }
+}
+
+void Controller::CheckNodes() {
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    NodeRec& node = nodes_[i];
+    if (node.down) continue;
+    if (node.polls > 0) {
+      node.last_seen = now;
+      continue;
+    }
+    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - node.last_seen);
+    if (silent > config_.node_timeout)
+      LoseNode(static_cast<int>(i), fmt::format("no heartbeat for {:.1f} s", silent.count() / 1000.0));
+  }
+}
+
+void Controller::SchedulePass(Seconds now) {
+  if (pending_.empty() || nodes_.empty()) return;
+  ClusterSnapshot snap;
+  snap.specs.reserve(nodes_.size());
+  snap.nodes.reserve(nodes_.size());
+  for (const NodeRec& n : nodes_) {
+    snap.specs.push_back(n.spec);
+    NodeState s = NodeState::Empty(n.spec);
+    s.schedulable = n.State() == api::NodeState::kUp;
+    snap.nodes.push_back(s);
+  }
+  std::unordered_map<JobId, int> array_running;
+  for (JobId id : active_) {
+    const JobRec& rec = jobs_.at(id);
+    JobEntry e;
+    e.job = &rec.job;
+    e.attained_gpu_s = rec.attained_gpu_s;
+    e.queued_since = rec.queued_since;
+    e.last_run_s = rec.last_run_s;
+    e.started = rec.view.start_time.value_or(now);
+    e.allocation = rec.alloc;
+    Apply(snap.nodes, rec.alloc);
+    snap.running.push_back(std::move(e));
+    if (rec.max_running > 0 && rec.view.array_id) ++array_running[*rec.view.array_id];
+  }
+  for (JobId id : pending_) {
+    const JobRec& rec = jobs_.at(id);
+    if (rec.max_running > 0 && rec.view.array_id) {
+      int& running = array_running[*rec.view.array_id];
+      if (running >= rec.max_running) continue;  // "%N": the rest of the array waits
+      ++running;
+    }
+    JobEntry e;
+    e.job = &rec.job;
+    e.attained_gpu_s = rec.attained_gpu_s;
+    e.queued_since = rec.queued_since;
+    e.last_run_s = rec.last_run_s;
+    snap.pending.push_back(std::move(e));
+  }
+  const auto steady = std::chrono::steady_clock::now();
+  const bool explain = snap.pending.size() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
+  if (explain) last_explain_ = steady;
+  Decisions d = (explain ? explain_ : fast_)->Decide(snap, now, rng_);
+
+  for (Place& p : d.placed) {
+    JobRec& rec = jobs_.at(p.job);
+    rec.alloc = std::move(p.allocation);
+    rec.view.placement.clear();
+    for (size_t i = 0; i < rec.alloc.shares.size(); ++i) {
+      const NodeShare& s = rec.alloc.shares[i];
+      NodeRec& node = nodes_[s.node];
+      api::Placement pl;
+      pl.node = node.info.name;
+      pl.gpus = s.gpu_indices;
+      for (int g : s.gpu_indices) {
+        auto it = std::find_if(node.info.gpus.begin(), node.info.gpus.end(), [&](const api::GpuInfo& x) { return x.index == g; });
+        pl.gpu_uuids.push_back(it == node.info.gpus.end() ? std::string() : it->uuid);
+      }
+      pl.gpu_milli = s.gpu_milli;
+      pl.rank = static_cast<int>(i);
+      rec.view.placement.push_back(std::move(pl));
+      node.jobs.insert(rec.view.id);
+    }
+    rec.tasks.assign(rec.alloc.shares.size(), TaskState{});
+    rec.stop = StopReason::kNone;
+    rec.view.attempt += 1;
+    SetState(rec, JobState::kStarting);
+    rec.view.reason = p.backfilled ? "Backfilled" : "";
+    rec.view.message = p.backfilled ? "started ahead of the queue's head without delaying it" : "";
+    rec.view.start_time = now;
+    rec.view.end_time.reset();
+    rec.view.exit_code.reset();
+    rec.view.signal.reset();
+    Persist(rec);
+  }
+  for (const Preempt& p : d.preempted) {
+    JobRec& rec = jobs_.at(p.job);
+    if (rec.view.state != JobState::kStarting && rec.view.state != JobState::kRunning) continue;
+    Stop(rec, StopReason::kPreempted);
+    rec.view.message = p.reason;
+  }
+  for (const Reject& r : d.rejected) {
+    JobRec& rec = jobs_.at(r.job);
+    if (rec.view.state != JobState::kPending) continue;
+    SetState(rec, JobState::kFailed);
+    rec.view.reason = "Unschedulable";
+    rec.view.message = r.reason;
+    rec.view.end_time = now;
+    Persist(rec);
+  }
+  for (const Wait& w : d.waiting) {
+    JobRec& rec = jobs_.at(w.job);
+    if (rec.view.state != JobState::kPending) continue;
+    rec.view.reason = std::string(ToString(w.reason));
+    rec.view.message = w.estimated_start && *w.estimated_start > now
+                           ? fmt::format("{}; estimated start {}", w.message, api::IsoTime(*w.estimated_start))
+                           : w.message;
+  }
+}
+
+}  // namespace kojo::controller

@@ -101,7 +101,7 @@ LogServer::LogServer(const Launcher& launcher) : launcher_(launcher), server_(st
   server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
-  server_->Get(R"(/logs/([^/]*))", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get(R"(/logs/(.*))", [this](const httplib::Request& req, httplib::Response& res) {
     ServeLog(launcher_, req, res);
   });
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  std::vector<std::string> placers = {"random", "packing", "bestfit", "fgd", "fgd-exact"};
+  std::vector<std::string> placers = {"random", "packing", "bestfit", "fgd", "fgd-pack"};
   std::vector<std::string> workloads = {"default",    "cpu050",     "cpu100",     "cpu200",
                                         "gpushare20", "gpushare40", "gpushare60", "gpushare80",
                                         "gpuspec05",  "gpuspec10",  "gpuspec20",  "gpuspec25",

@@ -6,7 +6,7 @@
 
 #include "sched/placers/bestfit.h"
 #include "sched/placers/fgd.h"
-#include "sched/placers/fgd_exact.h"
+#include "sched/placers/fgd_pack.h"
 #include "sched/placers/packing.h"
 #include "sched/placers/random.h"
 
@@ -52,7 +52,7 @@ std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task) {
 }
 
 std::vector<std::string> PlacerNames() {
-  return {"random", "bestfit", "packing", "fgd", std::string(FgdExactPlacer::kName)};
+  return {"random", "bestfit", "packing", "fgd", std::string(FgdPackPlacer::kName)};
 }
 
 Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name) {
@@ -61,7 +61,7 @@ Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name) {
   else if (name == "bestfit") p = std::make_unique<BestFitPlacer>();
   else if (name == "packing") p = std::make_unique<PackingPlacer>();
   else if (name == "fgd") p = std::make_unique<FgdPlacer>();
-  else if (name == FgdExactPlacer::kName) p = std::make_unique<FgdExactPlacer>();
+  else if (name == FgdPackPlacer::kName) p = std::make_unique<FgdPackPlacer>();
   if (p) return p;
   std::string known;
   for (const auto& n : PlacerNames()) known += (known.empty() ? "" : ", ") + n;

@@ -11,7 +11,7 @@
 #include "sched/placer.h"
 #include "sched/placers/bestfit.h"
 #include "sched/placers/fgd.h"
-#include "sched/placers/fgd_exact.h"
+#include "sched/placers/fgd_pack.h"
 #include "sched/placers/packing.h"
 #include "sched/placers/random.h"
 
@@ -233,16 +233,32 @@ TEST(Fgd, ModelNotAllowedCountsAsFragmentation) {
   EXPECT_EQ(m.Frag("V100M32", 8000, free.data(), 2), 0);
 }
 
-TEST(FgdExact, RanksByTheExactChange) {
+// FGD ties (a whole GPU on an empty node or on a used one changes nothing
+// for a workload of whole-GPU tasks); fgd-pack breaks the tie for the node in
+// use, and sends a CPU-only task where no GPU is left free.
+TEST(FgdPack, BreaksFgdTiesByPacking) {
   Rng rng(1);
-  FgdExactPlacer fx;
-  for (int i = 0; i < 10; ++i) fx.Observe(Dem(1, 500, 1000));
+  FgdPlacer fgd;
+  FgdPackPlacer fp;
+  for (int i = 0; i < 10; ++i) {
+    fgd.Observe(Dem(1, 1000, 1000));
+    fp.Observe(Dem(1, 1000, 1000));
+  }
   NodeSpec spec = Spec("T4", 2, 8000);
-  NodeState s = State(spec, {600, 800});
-  NodeChoice c = fx.Score(spec, s, Task(1, 300), rng);
-  EXPECT_EQ(c.gpu_indices, (std::vector<int>{1}));
-  NodeState worse = State(spec, {600, 0});
-  EXPECT_GT(c.score, fx.Score(spec, worse, Task(1, 300), rng).score);
+  NodeState empty = NodeState::Empty(spec);
+  NodeState used = State(spec, {0, 1000});
+  NodeState full = State(spec, {0, 0});
+  TaskShape gpu = Task(1, 1000);
+  EXPECT_EQ(fgd.Score(spec, empty, gpu, rng).score, fgd.Score(spec, used, gpu, rng).score);
+  EXPECT_GT(fp.Score(spec, used, gpu, rng).score, fp.Score(spec, empty, gpu, rng).score);
+  EXPECT_EQ(fp.Score(spec, used, gpu, rng).gpu_indices, (std::vector<int>{1}));
+  TaskShape cpu = Task(0, kWholeGpu, 1000);
+  EXPECT_EQ(fgd.Score(spec, full, cpu, rng).score, 50);
+  EXPECT_GT(fp.Score(spec, full, cpu, rng).score, fp.Score(spec, used, cpu, rng).score);
+  EXPECT_GT(fp.Score(spec, used, cpu, rng).score, fp.Score(spec, empty, cpu, rng).score);
+  // A better FGD score still wins over any tie-break.
+  EXPECT_EQ(fp.Score(spec, empty, gpu, rng).score / FgdPackPlacer::kTieRange,
+            fgd.Score(spec, empty, gpu, rng).score);
 }
 
 // Places random tasks one at a time on a small cluster with every placer and

@@ -15,7 +15,7 @@ constexpr double GOLDEN_RANDOM = 87.61821086261979;
 constexpr double GOLDEN_BESTFIT = 93.364217252396173;
 constexpr double GOLDEN_PACKING = 92.284345047923338;
 constexpr double GOLDEN_FGD = 93.958466453674106;
-constexpr double GOLDEN_FGD_EXACT = 93.773162939297109;
+constexpr double GOLDEN_FGD_PACK = 94.605431309904148;
 
 std::string Data(const std::string& name) { return std::string(KOJO_TESTDATA_DIR) + "/pack/" + name; }
 std::string Sample(const std::string& name) { return std::string(KOJO_SAMPLES_DIR) + "/" + name; }
@@ -93,7 +93,7 @@ TEST(Pack, GoldenOnSamples) {
   };
   for (const Golden& g : {Golden{"random", GOLDEN_RANDOM}, Golden{"bestfit", GOLDEN_BESTFIT},
                           Golden{"packing", GOLDEN_PACKING}, Golden{"fgd", GOLDEN_FGD},
-                          Golden{"fgd-exact", GOLDEN_FGD_EXACT}}) {
+                          Golden{"fgd-pack", GOLDEN_FGD_PACK}}) {
     auto r = RunPack(in, g.placer, 42);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_GT(r->alloc_at_100, 75.0) << g.placer;  // plausible: the paper's range is 80..97

@@ -184,7 +184,9 @@ TEST(TraceReaders, NeverCrashOnGarbage) {
     if (!t.ok()) continue;
     auto r = ParseTrace(*t, std::nullopt);
     EXPECT_FALSE(r.ok()) << text;
-    if (!r.ok()) EXPECT_THAT(r.error().message, HasSubstr("mem:")) << text;
+    if (!r.ok()) {
+      EXPECT_THAT(r.error().message, HasSubstr("mem:")) << text;
+    }
   }
 }
 

@@ -15,6 +15,7 @@ namespace {
 std::unique_ptr<httplib::Client> MakeClient(const AgentOptions& o, int wait_ms) {
   auto c = std::make_unique<httplib::Client>(o.server);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // no Nagle delay between headers and body
   c->set_connection_timeout(2, 0);
   const int read_ms = wait_ms + 10000;
   c->set_read_timeout(read_ms / 1000, (read_ms % 1000) * 1000);

@@ -48,8 +48,7 @@ struct Task {
   std::string cgroup;
   pid_t sup = 0;
   unsigned long long sup_start = 0;
-  pid_t pid = 0;  // the job, leader of its process group
-  unsigned long long pid_start = 0;
+  pid_t pid = 0;  // the job, leader of its process group; valid while the supervisor lives
   int pidfd = -1;  // of the supervisor; -1 = poll liveness instead
   Seconds start_unix = 0;
   std::optional<Seconds> time_limit_s;
@@ -74,7 +73,7 @@ Json RecordJson(const Task& t) {
   Json j{{"job", t.job},           {"attempt", t.attempt},       {"rank", t.rank},
          {"stdout", t.stdout_path}, {"stderr", t.stderr_path},    {"cgroup", t.cgroup},
          {"supervisor_pid", t.sup}, {"supervisor_start", t.sup_start}, {"pid", t.pid},
-         {"pid_start", t.pid_start}, {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
+         {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
          {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s}};
   j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
   return j;
@@ -97,7 +96,6 @@ std::optional<Task> TaskFromRecord(const std::string& text) {
     t.sup = r.value("supervisor_pid", 0);
     t.sup_start = r.value("supervisor_start", 0ULL);
     t.pid = r.value("pid", 0);
-    t.pid_start = r.value("pid_start", 0ULL);
     t.start_unix = r.value("start_unix", Seconds{0});
     t.launch_error = r.value("launch_error", "");
     t.kill_reason = r.value("kill_reason", "");
@@ -265,10 +263,6 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     LaunchFailed(t, fmt::format("cannot create {}: {}", t.dir, ec.message()));
     return t;
   }
-  if (!Persist(t)) {
-    LaunchFailed(t, fmt::format("cannot write {}/task.json: {}", t.dir, std::strerror(errno)));
-    return t;
-  }
 
   // The environment of docs/api.md, over a few basics of the agent's own.
   std::map<std::string, std::string> env = base_env;
@@ -296,6 +290,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   SpawnRequest req;
   req.workdir = workdir;
   req.exit_file = t.dir + "/exit";
+  req.pid_file = t.dir + "/job.pid";
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
   if (!c.spec.script.empty()) {
     const std::string script = t.dir + "/script";
@@ -355,21 +350,30 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     }
   }
 
-  SpawnResult r = SpawnSupervised(req);
+  // The record (with the supervisor's pid and start time) is durable
+  // before the job may start.
+  SpawnResult r = SpawnSupervised(req, [&](pid_t sup) {
+    t.sup = sup;
+    t.pidfd = PidfdOpen(sup);
+    t.sup_start = ProcessStartTime(sup);
+    return Persist(t);
+  });
   close(req.stdout_fd);
   if (req.stderr_fd != req.stdout_fd) close(req.stderr_fd);
   if (r.supervisor < 0) {
+    if (t.pidfd >= 0) close(t.pidfd);
+    t.pidfd = -1;
+    t.sup = 0;
     LaunchFailed(t, r.error);
     return t;
   }
-  t.sup = r.supervisor;
-  t.pidfd = PidfdOpen(t.sup);
-  t.sup_start = ProcessStartTime(t.sup);
   t.pid = r.job > 0 ? r.job : 0;
-  t.pid_start = t.pid ? ProcessStartTime(t.pid) : 0;
-  if (!r.error.empty()) t.launch_error = "launch-failed: " + r.error;  // the supervisor exits 127
+  if (!r.error.empty()) {
+    t.launch_error = "launch-failed: " + r.error;  // the supervisor exits 127
+    Persist(t);
+    LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
+  }
   if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
-  Persist(t);
   return t;
 }
 
@@ -382,7 +386,7 @@ void ProcessLauncher::Impl::SupervisorGone(Task& t) {
     return;
   }
   // The supervisor died without a word (killed): stop what is left.
-  if (Alive(t.pid, t.pid_start)) kill(-t.pid, SIGKILL);
+  if (IsTaskLeader(t.pid, t.sup)) kill(-t.pid, SIGKILL);
   if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
   MarkLost(t);
 }
@@ -417,6 +421,10 @@ void ProcessLauncher::Impl::Adopt() {
       continue;
     }
     t->dir = dir;
+    if (t->pid == 0) {  // the supervisor notes the job's pid
+      std::istringstream pid(ReadFile(dir + "/job.pid"));
+      pid >> t->pid;
+    }
     const Key key{t->job, t->attempt};
     if (auto e = ReadExitFile(dir + "/exit")) {
       Finish(*t, e->first, e->second);

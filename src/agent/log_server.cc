@@ -110,6 +110,7 @@ LogServer::LogServer(const Launcher& launcher) : launcher_(launcher), server_(st
                  res.status == 404 ? "no such route" : fmt::format("HTTP {}", res.status));
   });
   server_->set_payload_max_length(1 << 16);
+  server_->set_tcp_nodelay(true);
 }
 
 LogServer::~LogServer() { Stop(); }

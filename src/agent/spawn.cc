@@ -82,7 +82,7 @@ void CloseAllExcept(int* keep, int n) {
   setpgid(0, 0);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
+  for (int s = 1; s < 32; ++s) sigaction(s, &dfl, nullptr);  // SIG_IGN survives exec; handlers do not
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -108,7 +108,7 @@ void CloseAllExcept(int* keep, int n) {
 }
 
 [[noreturn]] void RunSupervisor(const SpawnRequest& req, const char* path, char* const* argv, char* const* envp,
-                                int wfd, const char* exit_tmp) {
+                                int wfd, int go_fd, const char* exit_tmp, const char* pid_tmp) {
   setsid();
   struct sigaction ign {};
   ign.sa_handler = SIG_IGN;
@@ -119,8 +119,16 @@ void CloseAllExcept(int* keep, int n) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  int keep[3] = {wfd, req.stdout_fd, req.stderr_fd};
-  CloseAllExcept(keep, 3);
+  int keep[4] = {wfd, go_fd, req.stdout_fd, req.stderr_fd};
+  CloseAllExcept(keep, 4);
+  // Start nothing before the agent has recorded this supervisor.
+  char go = 0;
+  ssize_t got;
+  do {
+    got = read(go_fd, &go, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) _exit(0);
+  close(go_fd);
 
   pid_t job = fork();
   if (job == 0) RunJob(req, path, argv, envp, wfd);
@@ -130,6 +138,15 @@ void CloseAllExcept(int* keep, int n) {
     _exit(127);
   }
   setpgid(job, job);
+  char pid_text[24];
+  char* pid_end = AppendInt(pid_text, job);
+  *pid_end++ = '\n';
+  int pid_fd = open(pid_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (pid_fd >= 0) {
+    WriteAll(pid_fd, pid_text, static_cast<size_t>(pid_end - pid_text));
+    close(pid_fd);
+    rename(pid_tmp, req.pid_file.c_str());
+  }
   Msg m{kJobPid, job, 0};
   WriteAll(wfd, &m, sizeof m);
   close(wfd);
@@ -163,7 +180,7 @@ void CloseAllExcept(int* keep, int n) {
 
 }  // namespace
 
-SpawnResult SpawnSupervised(const SpawnRequest& req) {
+SpawnResult SpawnSupervised(const SpawnRequest& req, const std::function<bool(pid_t)>& record) {
   SpawnResult result;
   std::vector<char*> argv, envp;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -171,23 +188,46 @@ SpawnResult SpawnSupervised(const SpawnRequest& req) {
   for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   const std::string exit_tmp = req.exit_file + ".tmp";
-  int fds[2];
+  const std::string pid_tmp = req.pid_file + ".tmp";
+  int fds[2], go[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     result.error = fmt::format("pipe: {}", std::strerror(errno));
+    return result;
+  }
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    result.error = fmt::format("pipe: {}", std::strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
     return result;
   }
   pid_t sup = fork();
   if (sup == 0) {
     close(fds[0]);
-    RunSupervisor(req, req.path.c_str(), argv.data(), envp.data(), fds[1], exit_tmp.c_str());
+    close(go[1]);
+    RunSupervisor(req, req.path.c_str(), argv.data(), envp.data(), fds[1], go[0], exit_tmp.c_str(),
+                  pid_tmp.c_str());
   }
   close(fds[1]);
+  close(go[0]);
   if (sup < 0) {
     result.error = fmt::format("fork: {}", std::strerror(errno));
     close(fds[0]);
+    close(go[1]);
     return result;
   }
   result.supervisor = sup;
+  if (!record(sup)) {
+    close(go[1]);  // the supervisor reads EOF and exits without starting the job
+    close(fds[0]);
+    while (waitpid(sup, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    result.supervisor = -1;
+    result.error = "cannot record the task";
+    return result;
+  }
+  const char one = 1;
+  WriteAll(go[1], &one, 1);
+  close(go[1]);
   // Read until EOF: the job's exec closes the pipe (close-on-exec), a
   // failure writes why first.
   Msg m{};
@@ -240,6 +280,20 @@ unsigned long long ProcessStartTime(pid_t pid) {
     if (i == 3 && (field == "Z" || field == "X")) return 0;  // a zombie has ended
   }
   return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+bool IsTaskLeader(pid_t pid, pid_t sup) {
+  if (pid <= 0 || sup <= 0) return false;
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = 0;
+  if (!(rest >> state >> ppid >> pgrp >> session)) return false;
+  return state != "Z" && state != "X" && pgrp == pid && session == sup;
 }
 
 bool WriteFileAtomic(const std::string& path, const std::string& data) {

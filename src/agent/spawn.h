@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct SpawnRequest {
   int stderr_fd = -1;
   std::string cgroup_procs;          // "<cgroup>/cgroup.procs" to join before exec; empty = none
   std::string exit_file;             // the supervisor writes "<wait status>\n<end unix>\n" here
+  std::string pid_file;              // the supervisor writes the job's pid here
 };
 
 struct SpawnResult {
@@ -32,10 +34,18 @@ struct SpawnResult {
   std::string error;                 // empty when the job was exec'd; else why it could not start
 };
 
-// Forks the supervisor and waits (up to 10 s) until the job was exec'd or
-// failed to start. Never throws; a failure of fork itself gives supervisor
-// -1 and an error.
-SpawnResult SpawnSupervised(const SpawnRequest& req);
+// Forks the supervisor, calls record(supervisor pid) -- which must make the
+// task durable -- and only then lets the supervisor start the job, so that
+// a task is never run without a record (if record returns false, or the
+// agent dies first, the supervisor exits without starting it). Then waits
+// (up to 10 s) until the job was exec'd or failed to start. Never throws; a
+// failure of fork itself gives supervisor -1 and an error.
+SpawnResult SpawnSupervised(const SpawnRequest& req, const std::function<bool(pid_t)>& record);
+
+// Whether pid is the leader of a task started by supervisor `sup` (its
+// process group is its pid and its session the supervisor's), so that a
+// reused pid is never taken for the job.
+bool IsTaskLeader(pid_t pid, pid_t sup);
 
 // The start time of a process (field 22 of /proc/<pid>/stat, in clock ticks
 // since boot), 0 when the process does not exist or has ended (zombie). With the pid it names a

@@ -11,7 +11,6 @@ void AddSimReplayCommands(CLI::App& sim);
 // also accepts its inputs (--nodes/--pods), see AddSimReplayCommands.
 void AddSimPackCommands(CLI::App& sim);
 
-struct PackCompareOptions;
 // Runs the pack variant of `kojo sim compare`.
 void RunPackCompare(const std::string& nodes, const std::string& pods, const std::string& placers,
                     const std::string& seeds, double inflate, const std::string& out, bool json);

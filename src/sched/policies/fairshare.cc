@@ -7,8 +7,8 @@
 // going. Not preemptive.
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "sched/policies/policies.h"
@@ -23,57 +23,61 @@ class FairSharePolicy final : public Policy {
   std::string_view Name() const override { return "fairshare"; }
 
   void Prepare(const ClusterSnapshot& snap, Seconds now) override {
-    // usage[tenant] and usage[tenant][user] for every active tenant/user.
-    std::map<std::string, std::pair<double, std::map<std::string, double>>> usage;
-    auto touch = [&](const JobEntry& e) {
-      auto& t = usage[e.job->tenant];
-      t.second.try_emplace(e.job->user, 0.0);
+    // Usage of every active tenant and user (string_views into the jobs,
+    // which outlive the pass).
+    struct Tenant {
+      double usage = 0;
+      std::unordered_map<std::string_view, double> users;
+    };
+    std::unordered_map<std::string_view, Tenant> usage;
+    auto touch = [&](const JobEntry& e) -> std::pair<Tenant&, double&> {
+      auto [it, fresh] = usage.try_emplace(e.job->tenant);
+      if (fresh && snap.usage) it->second.usage = snap.usage->Tenant(e.job->tenant, now);
+      auto [u, ufresh] = it->second.users.try_emplace(e.job->user, 0.0);
+      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->tenant, e.job->user, now);
+      return {it->second, u->second};
     };
     for (const auto& e : snap.pending) touch(e);
-    for (const auto& e : snap.running) touch(e);
-    for (auto& [tenant, t] : usage) {
-      t.first = snap.usage ? snap.usage->Tenant(tenant, now) : 0.0;
-      for (auto& [user, u] : t.second) u = snap.usage ? snap.usage->User(tenant, user, now) : 0.0;
-    }
     for (const auto& e : snap.running) {
       const double run = static_cast<double>((now - e.started) * std::max(1, e.job->demand.gpus));
-      auto& t = usage[e.job->tenant];
-      t.first += run;
-      t.second[e.job->user] += run;
+      auto [t, u] = touch(e);
+      t.usage += run;
+      u += run;
     }
-    tenant_rank_.clear();
-    user_rank_.clear();
-    std::vector<std::pair<std::string, double>> level;
-    for (const auto& [tenant, t] : usage) level.emplace_back(tenant, t.first);
-    RankLevel(level, [&](const std::string& name) { return Share(name); }, tenant_rank_);
+    ranks_.clear();
+    std::vector<std::pair<std::string_view, double>> level;
+    for (const auto& [tenant, t] : usage) level.emplace_back(tenant, t.usage);
+    std::unordered_map<std::string_view, std::int64_t> tenant_rank;
+    RankLevel(level, [&](std::string_view name) { return Share(name); }, tenant_rank);
     for (const auto& [tenant, t] : usage) {
       level.clear();
-      for (const auto& [user, u] : t.second) level.emplace_back(user, u);
-      std::unordered_map<std::string, std::int64_t> ranks;
-      RankLevel(level, [](const std::string&) { return 1.0; }, ranks);
-      for (auto& [user, r] : ranks) user_rank_[tenant + '\0' + user] = r;
+      for (const auto& [user, u] : t.users) level.emplace_back(user, u);
+      Ranks& r = ranks_[tenant];
+      r.tenant = tenant_rank[tenant];
+      RankLevel(level, [](std::string_view) { return 1.0; }, r.users);
     }
   }
 
   PriorityKey Key(const JobEntry& e, Seconds) const override {
-    auto t = tenant_rank_.find(e.job->tenant);
-    auto u = user_rank_.find(e.job->tenant + '\0' + e.job->user);
-    return {t == tenant_rank_.end() ? 0 : t->second, u == user_rank_.end() ? 0 : u->second,
-            e.job->submit_time};
+    auto t = ranks_.find(e.job->tenant);
+    if (t == ranks_.end()) return {0, 0, e.job->submit_time};
+    auto u = t->second.users.find(e.job->user);
+    return {t->second.tenant, u == t->second.users.end() ? 0 : u->second, e.job->submit_time};
   }
 
  private:
-  double Share(const std::string& tenant) const {
-    auto it = shares_.find(tenant);
+  double Share(std::string_view tenant) const {
+    auto it = shares_.find(std::string(tenant));
     return it == shares_.end() ? 1.0 : it->second;
   }
 
   template <typename ShareFn>
-  static void RankLevel(const std::vector<std::pair<std::string, double>>& level, ShareFn share,
-                        std::unordered_map<std::string, std::int64_t>& out) {
+  static void RankLevel(std::vector<std::pair<std::string_view, double>>& level, ShareFn share,
+                        std::unordered_map<std::string_view, std::int64_t>& out) {
+    std::sort(level.begin(), level.end());  // by name, so that ties stay by name
     double share_sum = 0, usage_sum = 0;
     for (const auto& [name, u] : level) { share_sum += share(name); usage_sum += u; }
-    struct Ranked { std::string name; double lf; };
+    struct Ranked { std::string_view name; double lf; };
     std::vector<Ranked> r;
     for (const auto& [name, u] : level) {
       const double s = share_sum > 0 ? share(name) / share_sum : 0;
@@ -87,8 +91,11 @@ class FairSharePolicy final : public Policy {
   }
 
   std::unordered_map<std::string, double> shares_;
-  std::unordered_map<std::string, std::int64_t> tenant_rank_;
-  std::unordered_map<std::string, std::int64_t> user_rank_;
+  struct Ranks {
+    std::int64_t tenant = 0;
+    std::unordered_map<std::string_view, std::int64_t> users;
+  };
+  std::unordered_map<std::string_view, Ranks> ranks_;  // this pass's, by tenant
 };
 
 }  // namespace

@@ -165,14 +165,11 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   };
 
   // Running jobs worst first: the order in which they would be preempted.
+  // Sorted only once a job needs them: most passes preempt nothing.
   std::vector<Item> victims;
+  bool victims_ready = false;
   std::vector<bool> preempted(snap.running.size(), false);
   size_t first_victim = 0;  // victims before it are all preempted
-  if (policy_->Preemptive()) {
-    for (int i = 0; i < static_cast<int>(snap.running.size()); ++i)
-      victims.push_back({policy_->Key(snap.running[i], now), snap.running[i].job->id, i});
-    std::sort(victims.begin(), victims.end(), Worse);
-  }
 
   // Jobs started in this pass, for the reservation's view of the future.
   // (Their allocations are out.placed[i].allocation, i in order.)
@@ -190,6 +187,12 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   // than `item`, worst first, until the job fits; keeps only the victims
   // whose resources the job really takes. Returns false if no set suffices.
   auto preempt_for = [&](const Item& item, const Job& job) {
+    if (!victims_ready) {
+      victims_ready = true;
+      for (int i = 0; i < static_cast<int>(snap.running.size()); ++i)
+        victims.push_back({policy_->Key(snap.running[i], now), snap.running[i].job->id, i});
+      std::sort(victims.begin(), victims.end(), Worse);
+    }
     std::vector<size_t> chosen;  // indices into victims, released on the plan
     std::optional<Allocation> a;
     while (first_victim < victims.size() && preempted[victims[first_victim].index]) ++first_victim;
@@ -233,7 +236,9 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
       ends.emplace_back(e.job->time_limit ? std::max(now, e.started + *e.job->time_limit) : kForever,
                         &e.allocation);
     }
-    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Earliest end first, popped lazily: the head usually fits after a few.
+    auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
+    std::make_heap(ends.begin(), ends.end(), later);
     std::vector<NodeState> trial = scratch_;
     Plan future(trial);
     // A one-node job can only start on a node that a release changed, so
@@ -241,11 +246,23 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     const bool one_node = job.demand.tasks == 1 && job.demand.gpus <= kMaxGpusPerNode;
     const TaskShape task{job.demand.gpus, job.demand.gpu_milli, job.demand.cpu_milli,
                          job.demand.mem_mib, &job.demand.gpu_models};
-    for (const auto& [end, alloc] : ends) {
-      future.Give(*alloc);
+    std::vector<const Allocation*> group;
+    while (!ends.empty()) {
+      // Release every job that ends at the same time before looking, so
+      // that the answer does not depend on the order among them.
+      const Seconds end = ends.front().first;
+      group.clear();
+      while (!ends.empty() && ends.front().first == end) {
+        std::pop_heap(ends.begin(), ends.end(), later);
+        group.push_back(ends.back().second);
+        ends.pop_back();
+        future.Give(*group.back());
+      }
       if (!future.MayFit(job.demand)) continue;
-      if (one_node && std::none_of(alloc->shares.begin(), alloc->shares.end(), [&](const NodeShare& s) {
-            return Fits(snap.specs[s.node], trial[s.node], task);
+      if (one_node && std::none_of(group.begin(), group.end(), [&](const Allocation* a) {
+            return std::any_of(a->shares.begin(), a->shares.end(), [&](const NodeShare& s) {
+              return Fits(snap.specs[s.node], trial[s.node], task);
+            });
           }))
         continue;
       if (auto a = try_place(future, job)) return {end, std::move(a)};
@@ -272,7 +289,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
       if (plan.MayFit(job.demand)) {
         if (auto a = try_place(plan, job)) { place(e, std::move(*a), false); continue; }
       }
-      if (!victims.empty() && preempt_for(item, job)) continue;
+      if (policy_->Preemptive() && !snap.running.empty() && preempt_for(item, job)) continue;
       if (auto why = Infeasible(snap, job)) {
         out.rejected.push_back(Reject{job.id, *why});
         continue;

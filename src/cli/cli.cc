@@ -8,12 +8,14 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/job_commands.h"
 
 namespace kojo::cli {
 
 namespace {
 
 int Run(int argc, char** argv) {
+  if (int rc = 0; MaybeRunSubmit(argc, argv, rc)) return rc;
   CLI::App app{"kojo: the scheduler of a shared GPU cluster.\n"
                "`kojo sim` replays real GPU-cluster traces with the scheduler's own code.",
                "kojo"};
@@ -23,6 +25,7 @@ int Run(int argc, char** argv) {
   sim->require_subcommand(1);
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
+  AddJobCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

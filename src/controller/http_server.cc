@@ -186,7 +186,8 @@ void HttpServer::Routes() {
           q.after = after.value();
           q.project = req.get_param_value("project");
           q.user = req.get_param_value("user");
-          std::string_view states = req.get_param_value("state");
+          const std::string state_param = req.get_param_value("state");
+          std::string_view states = state_param;
           while (!states.empty()) {
             std::string_view s = states.substr(0, states.find(','));
             states = s.size() < states.size() ? states.substr(s.size() + 1) : std::string_view();
@@ -240,8 +241,8 @@ void HttpServer::Routes() {
           auto src = c_.FindLogs(job.value(), static_cast<int>(rank.value()));
           if (!src.ok()) return SendError(res, src.error());
           // Only integers and a fixed word from the request reach the agent.
-          const std::string path = fmt::format("/logs/{}?attempt={}&stream={}&offset={}&limit={}", src.value().job,
-                                               src.value().attempt, stream, offset.value(), limit.value());
+          const std::string path = fmt::format("/logs/{}?attempt={}&rank={}&stream={}&offset={}&limit={}", src.value().job,
+                                               src.value().attempt, rank.value(), stream, offset.value(), limit.value());
           httplib::Client cli(src.value().agent_url);
           cli.set_connection_timeout(2, 0);
           cli.set_read_timeout(15, 0);

@@ -1,0 +1,260 @@
+// Load generator for the live system: a real kojod and N real kojo-agents
+// with emulated GPUs on this machine, driven over keep-alive HTTP.
+//
+// Figures (printed as a Markdown table):
+//  1. submit-to-start latency of one job on an idle cluster (median of
+//     --latency-runs): from just before the POST to the job's process
+//     writing its own start time (CLOCK_REALTIME, same machine);
+//  2. single submissions per second: --threads clients, one job per
+//     request, each acknowledged only once durable (fsync'd); the jobs are
+//     submitted held so that running them does not take the CPU;
+//  3. array submission: one request creating --jobs jobs (median of 5);
+//  4. end to end: --jobs trivial 1-GPU jobs (`true`) submitted as one
+//     array, placed, run as real processes and completed.
+//
+//   kojo_live_bench --kojod build/release/src/kojod --agent build/release/src/kojo-agent
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void Stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+template <typename F>
+bool WaitFor(F pred, std::chrono::milliseconds timeout, std::chrono::milliseconds every = std::chrono::milliseconds(5)) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return pred();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::int64_t RealNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kojo live benchmark: kojod + kojo-agents with emulated GPUs on this machine"};
+  std::string kojod = "kojod", agent = "kojo-agent", out;
+  int nodes = 16, gpus = 8, jobs = 5000, threads = 8, singles = 5000, latency_runs = 9;
+  app.add_option("--kojod", kojod, "kojod executable")->capture_default_str();
+  app.add_option("--agent", agent, "kojo-agent executable")->capture_default_str();
+  app.add_option("--nodes", nodes, "emulated nodes (one kojo-agent each)")->capture_default_str();
+  app.add_option("--gpus-per-node", gpus)->capture_default_str();
+  app.add_option("--jobs", jobs, "jobs of the array and end-to-end runs")->capture_default_str();
+  app.add_option("--singles", singles, "single submissions in the rate test")->capture_default_str();
+  app.add_option("--threads", threads, "client threads for single submissions")->capture_default_str();
+  app.add_option("--latency-runs", latency_runs)->capture_default_str();
+  app.add_option("--out", out, "also append the Markdown table to this file");
+  CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+
+  char tmpl[] = "/tmp/kojo-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::vector<pid_t> pids;
+  auto cleanup = [&] {
+    for (pid_t p : pids) Stop(p);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  };
+
+  pids.push_back(Spawn({kojod, "--data-dir", dir + "/kojod", "--listen", "127.0.0.1:0", "--http-threads", "160"},
+                       dir + "/kojod.log"));
+  if (!WaitFor([&] { return !ReadFile(dir + "/kojod/kojod.addr").empty(); }, std::chrono::seconds(20))) {
+    std::fprintf(stderr, "kojod did not start:\n%s\n", ReadFile(dir + "/kojod.log").c_str());
+    cleanup();
+    return 1;
+  }
+  std::string url = ReadFile(dir + "/kojod/kojod.addr");
+  url.erase(url.find_last_not_of("\n ") + 1);
+  for (int i = 0; i < nodes; ++i)
+    pids.push_back(Spawn({agent, "--server", url, "--name", fmt::format("node-{:02}", i), "--state-dir",
+                          fmt::format("{}/agent-{}", dir, i), "--listen", "127.0.0.1:0", "--emulate-gpus",
+                          fmt::format("{}xH100-80GB", gpus), "--quiet"},
+                         fmt::format("{}/agent-{}.log", dir, i)));
+  httplib::Client c(url);
+  c.set_keep_alive(true);
+  c.set_tcp_nodelay(true);  // else a POST's body waits for the ACK of its headers (Nagle + delayed ACK: 40 ms)
+  c.set_read_timeout(120, 0);
+  auto up = [&] {
+    auto r = c.Get("/api/v1/nodes");
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "nodes: %s\n", r ? std::to_string(r->status).c_str() : httplib::to_string(r.error()).c_str());
+      return false;
+    }
+    int n = 0;
+    const Json list = Json::parse(r->body);
+    for (const auto& node : list["nodes"]) n += node["state"] == "UP";
+    return n == nodes;
+  };
+  if (!WaitFor(up, std::chrono::seconds(30), std::chrono::milliseconds(50))) {
+    std::fprintf(stderr, "the agents did not all register (logs in %s)\n", dir.c_str());
+    for (pid_t p : pids) Stop(p);
+    return 1;
+    cleanup();
+    return 1;
+  }
+  auto post = [&](httplib::Client& cl, const Json& body) {
+    return cl.Post("/api/v1/jobs", body.dump(), "application/json");
+  };
+  auto state_of = [&](std::int64_t id) {
+    auto r = c.Get(fmt::format("/api/v1/jobs/{}", id).c_str());
+    return r && r->status == 200 ? Json::parse(r->body)["state"].get<std::string>() : std::string();
+  };
+
+  std::fprintf(stderr, "%d agents up; measuring latency\n", nodes);
+  // 1. Submit-to-start latency on the idle cluster.
+  std::vector<double> latency_ms;
+  for (int i = 0; i < latency_runs; ++i) {
+    const std::string mark = fmt::format("{}/start-{}", dir, i);
+    Json spec{{"command", {"/bin/sh", "-c", fmt::format("date +%s%N > {}.tmp && mv {}.tmp {}", mark, mark, mark)}},
+              {"gpus", 1}};
+    const std::int64_t sent = RealNs();
+    auto r = post(c, spec);
+    if (!r || r->status != 201) { std::fprintf(stderr, "submit failed\n"); cleanup(); return 1; }
+    const std::int64_t id = Json::parse(r->body)["ids"][0].get<std::int64_t>();
+    if (!WaitFor([&] { return fs::exists(mark); }, std::chrono::seconds(20), std::chrono::milliseconds(1))) {
+      std::fprintf(stderr, "job %lld did not start\n", static_cast<long long>(id));
+      cleanup();
+      return 1;
+    }
+    const std::int64_t started = std::stoll(ReadFile(mark));
+    latency_ms.push_back((started - sent) / 1e6);
+    WaitFor([&] { return state_of(id) == "COMPLETED"; }, std::chrono::seconds(10), std::chrono::milliseconds(2));
+  }
+
+  std::fprintf(stderr, "latency done; single submissions\n");
+  // 2. Single submissions per second (held jobs: the API and durability path).
+  std::atomic<int> next{0}, failed{0};
+  const auto s0 = Clock::now();
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t)
+    clients.emplace_back([&] {
+      httplib::Client cl(url);
+      cl.set_keep_alive(true);
+      cl.set_tcp_nodelay(true);
+      cl.set_read_timeout(60, 0);
+      const std::string body = Json{{"command", {"true"}}, {"gpus", 1}, {"hold", true}}.dump();
+      while (next++ < singles) {
+        auto r = cl.Post("/api/v1/jobs", body, "application/json");
+        if (!r || r->status != 201) ++failed;
+      }
+    });
+  for (auto& t : clients) t.join();
+  const double single_s = std::chrono::duration<double>(Clock::now() - s0).count();
+
+  std::fprintf(stderr, "singles done; arrays\n");
+  // 3. Array submission of --jobs (held).
+  std::vector<double> array_ms;
+  for (int i = 0; i < 5; ++i) {
+    Json spec{{"command", {"true"}}, {"gpus", 1}, {"hold", true}, {"array", fmt::format("0-{}", jobs - 1)}};
+    const auto a0 = Clock::now();
+    auto r = post(c, spec);
+    array_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a0).count());
+    if (!r || r->status != 201) ++failed;
+  }
+
+  std::fprintf(stderr, "arrays done; end to end\n");
+  // 4. End to end: --jobs trivial jobs as one array, all completed.
+  const auto e0 = Clock::now();
+  auto r = post(c, Json{{"command", {"true"}}, {"gpus", 1}, {"array", fmt::format("0-{}", jobs - 1)}});
+  if (!r || r->status != 201) { std::fprintf(stderr, "e2e submit failed\n"); cleanup(); return 1; }
+  const auto ids = Json::parse(r->body)["ids"];
+  const std::int64_t first = ids.front().get<std::int64_t>();
+  auto open_jobs = [&] {
+    auto q = c.Get(fmt::format("/api/v1/jobs?state=PENDING,STARTING,RUNNING,STOPPING&after={}&limit=1", first - 1).c_str());
+    return q && q->status == 200 && Json::parse(q->body)["jobs"].empty();
+  };
+  const bool done = WaitFor(open_jobs, std::chrono::seconds(600), std::chrono::milliseconds(20));
+  const double e2e_s = std::chrono::duration<double>(Clock::now() - e0).count();
+  int completed = 0;
+  for (std::int64_t after = first - 1;;) {
+    auto q = c.Get(fmt::format("/api/v1/jobs?state=COMPLETED&after={}&limit=10000", after).c_str());
+    if (!q || q->status != 200) break;
+    Json j = Json::parse(q->body);
+    completed += static_cast<int>(j["jobs"].size());
+    if (j["next_after"].is_null()) break;
+    after = j["next_after"].get<std::int64_t>();
+  }
+
+  const std::string table = fmt::format(
+      "| figure | kojo | Slurm 22.05 (issue's reference) |\n"
+      "|---|---|---|\n"
+      "| submit-to-start latency, idle cluster (median of {}) | {:.1f} ms (min {:.1f}, max {:.1f}) | 1-2 s |\n"
+      "| single submissions, {} keep-alive clients, durable before the answer | {:.0f} jobs/s ({} in {:.2f} s, {} failed) | 60-150 /s |\n"
+      "| array of {} jobs, one request (median of 5) | {:.1f} ms | a few ms |\n"
+      "| end to end, {} trivial 1-GPU jobs (`true`) on {} x {} GPUs | {:.0f} jobs/s ({:.2f} s, {} completed{}) | 55-75 jobs/s |\n",
+      latency_ms.size(), Median(latency_ms), *std::min_element(latency_ms.begin(), latency_ms.end()),
+      *std::max_element(latency_ms.begin(), latency_ms.end()), threads, singles / single_s, singles, single_s,
+      failed.load(), jobs, Median(array_ms), jobs, nodes, gpus, jobs / e2e_s, e2e_s, completed,
+      done ? "" : ", TIMED OUT");
+  std::printf("%s", table.c_str());
+  if (!out.empty()) {
+    std::ofstream f(out, std::ios::app);
+    f << table;
+  }
+  cleanup();
+  return done && completed == jobs ? 0 : 1;
+}

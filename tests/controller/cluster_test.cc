@@ -1,0 +1,167 @@
+// The live system end to end: a real kojod and real kojo-agents with
+// emulated GPUs on 127.0.0.1, running real commands.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "daemons.h"
+
+#ifdef KOJO_AGENT_BINARY
+
+namespace kojo::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void StartKojod(const std::string& listen = "127.0.0.1:0") {
+    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", std::vector<std::string>{"--node-timeout", "2", "--kill-grace", "1"},
+                                     listen);
+    ASSERT_TRUE(kojod_->ok()) << kojod_->log();
+  }
+  // An agent named `name` with `gpus` emulated H100s; waits until it is UP.
+  void StartAgent(const std::string& name, int gpus) {
+    const std::string state = dir_.path() + "/" + name;
+    agents_[name] = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", name, "--state-dir", state,
+                             "--listen", "127.0.0.1:0", "--emulate-gpus", fmt::format("{}xH100-80GB", gpus),
+                             "--kill-grace", "1", "--heartbeat-wait-ms", "500"},
+                            dir_.path() + "/" + name + ".log");
+    ASSERT_TRUE(WaitFor([&] { return NodeState(name) == "UP"; }, 15s))
+        << ReadFile(dir_.path() + "/" + name + ".log") << kojod_->log();
+  }
+  std::string NodeState(const std::string& name) {
+    auto r = Client().Get(("/api/v1/nodes/" + name).c_str());
+    return r && r->status == 200 ? Body(r)["state"].get<std::string>() : "";
+  }
+  httplib::Client Client() { return kojod_->Client(); }
+  JobId Submit(const Json& spec) {
+    auto r = Client().Post("/api/v1/jobs", spec.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+    return r && r->status == 201 ? Body(r)["ids"][0].get<JobId>() : 0;
+  }
+  Json Job(JobId id) { return Body(Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str())); }
+  bool WaitState(JobId id, const std::string& state, std::chrono::milliseconds timeout = 20s) {
+    return WaitFor([&] { return Job(id)["state"] == state; }, timeout);
+  }
+  std::string Logs(JobId id, int rank = 0, const std::string& stream = "stdout") {
+    auto r = Client().Get(fmt::format("/api/v1/jobs/{}/logs?rank={}&stream={}", id, rank, stream).c_str());
+    return r && r->status == 200 ? r->body : "ERROR " + (r ? r->body : std::string("no answer"));
+  }
+  static Json Sh(const std::string& script) { return Json{"/bin/sh", "-c", script}; }
+
+  TempDir dir_;
+  std::unique_ptr<Kojod> kojod_;
+  std::map<std::string, Process> agents_;
+};
+
+TEST_F(ClusterTest, TwoOneGpuJobsSeeDifferentGpus) {
+  StartKojod();
+  StartAgent("n1", 2);
+  const JobId a = Submit({{"command", Sh("echo $CUDA_VISIBLE_DEVICES $NVIDIA_VISIBLE_DEVICES $KOJO_JOB_ID; sleep 1")}, {"gpus", 1}});
+  const JobId b = Submit({{"command", Sh("echo $CUDA_VISIBLE_DEVICES $NVIDIA_VISIBLE_DEVICES $KOJO_JOB_ID; sleep 1")}, {"gpus", 1}});
+  ASSERT_TRUE(WaitState(a, "RUNNING") || Job(a)["state"] == "COMPLETED");
+  ASSERT_TRUE(WaitState(b, "RUNNING") || Job(b)["state"] == "COMPLETED") << Job(b).dump();
+  ASSERT_TRUE(WaitState(a, "COMPLETED")) << Job(a).dump();
+  ASSERT_TRUE(WaitState(b, "COMPLETED")) << Job(b).dump();
+  const std::string la = Logs(a), lb = Logs(b);
+  EXPECT_NE(la, lb);
+  const std::set<std::string> seen = {la, lb};
+  const std::set<std::string> one = {fmt::format("0 0 {}\n", a), fmt::format("1 1 {}\n", b)};
+  const std::set<std::string> other = {fmt::format("1 1 {}\n", a), fmt::format("0 0 {}\n", b)};
+  EXPECT_TRUE(seen == one || seen == other) << la << lb;
+  EXPECT_EQ(Job(a)["exit_code"], 0);
+}
+
+TEST_F(ClusterTest, GangJobSpansTwoAgents) {
+  StartKojod();
+  StartAgent("n1", 2);
+  StartAgent("n2", 2);
+  const JobId id = Submit({{"command", Sh("echo rank=$KOJO_RANK of $KOJO_WORLD_SIZE peers=$KOJO_PEERS gpus=$CUDA_VISIBLE_DEVICES")},
+                           {"gpus", 4}, {"tasks", 2}});
+  ASSERT_TRUE(WaitState(id, "COMPLETED")) << Job(id).dump();
+  Json job = Job(id);
+  ASSERT_EQ(job["placement"].size(), 2u);
+  std::set<std::string> nodes = {job["placement"][0]["node"], job["placement"][1]["node"]};
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2"}));
+  const std::string peers = fmt::format("{},{}", job["placement"][0]["node"].get<std::string>(),
+                                        job["placement"][1]["node"].get<std::string>());
+  EXPECT_EQ(Logs(id, 0), fmt::format("rank=0 of 2 peers={} gpus=0,1\n", peers));
+  EXPECT_EQ(Logs(id, 1), fmt::format("rank=1 of 2 peers={} gpus=0,1\n", peers));
+}
+
+TEST_F(ClusterTest, TimeLimitCancelAndExitCodes) {
+  StartKojod();
+  StartAgent("n1", 4);
+  const JobId slow = Submit({{"command", Sh("sleep 30")}, {"gpus", 1}, {"time_limit_s", 1}});
+  const JobId cancel = Submit({{"command", Sh("sleep 30")}, {"gpus", 1}});
+  const JobId bad = Submit({{"command", Sh("echo oops >&2; exit 3")}, {"gpus", 1}});
+  const JobId missing = Submit({{"command", {"/nonexistent/program"}}, {"gpus", 1}});
+  ASSERT_TRUE(WaitState(cancel, "RUNNING")) << Job(cancel).dump();
+  auto r = Client().Post(fmt::format("/api/v1/jobs/{}/cancel", cancel).c_str(), "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(WaitState(cancel, "CANCELLED", 10s)) << Job(cancel).dump();
+  EXPECT_TRUE(WaitState(slow, "TIMEOUT", 15s)) << Job(slow).dump();
+  EXPECT_TRUE(WaitState(bad, "FAILED")) << Job(bad).dump();
+  EXPECT_EQ(Job(bad)["exit_code"], 3);
+  EXPECT_EQ(Job(bad)["reason"], "NonZeroExit");
+  EXPECT_EQ(Logs(bad, 0, "stderr"), "oops\n");
+  EXPECT_TRUE(WaitState(missing, "FAILED")) << Job(missing).dump();
+  // A log read of an ended job says so.
+  auto logs = Client().Get(fmt::format("/api/v1/jobs/{}/logs?stream=stderr", bad).c_str());
+  ASSERT_TRUE(logs);
+  EXPECT_EQ(logs->get_header_value("X-Kojo-Log-Eof"), "1");
+  EXPECT_EQ(logs->get_header_value("X-Kojo-Log-Offset"), "5");
+}
+
+TEST_F(ClusterTest, KilledAgentsNodeGoesDownAndJobsRequeueOrFail) {
+  StartKojod();
+  StartAgent("n1", 2);
+  const std::string pids = dir_.path() + "/pids";
+  const JobId requeue = Submit({{"command", Sh(fmt::format("echo $$ >> {}; sleep 20", pids))}, {"gpus", 1}, {"requeue", true}});
+  const JobId fail = Submit({{"command", Sh(fmt::format("echo $$ >> {}; sleep 20", pids))}, {"gpus", 1}, {"requeue", false}});
+  ASSERT_TRUE(WaitState(requeue, "RUNNING"));
+  ASSERT_TRUE(WaitState(fail, "RUNNING"));
+  agents_["n1"].Kill();  // kill -9
+  EXPECT_TRUE(WaitFor([&] { return NodeState("n1") == "DOWN"; }, 10s));
+  EXPECT_TRUE(WaitState(fail, "FAILED", 5s)) << Job(fail).dump();
+  EXPECT_EQ(Job(fail)["reason"], "NodeLost");
+  EXPECT_TRUE(WaitState(requeue, "PENDING", 5s)) << Job(requeue).dump();
+  // Another node: the requeued job runs again there, as attempt 2.
+  StartAgent("n2", 2);
+  EXPECT_TRUE(WaitState(requeue, "RUNNING")) << Job(requeue).dump();
+  EXPECT_EQ(Job(requeue)["attempt"], 2);
+  EXPECT_EQ(Job(requeue)["placement"][0]["node"], "n2");
+  auto c = Client();
+  c.Post(fmt::format("/api/v1/jobs/{}/cancel", requeue).c_str(), "", "application/json");
+  EXPECT_TRUE(WaitState(requeue, "CANCELLED", 10s));
+  // The orphaned tasks of the killed agent.
+  std::istringstream in(ReadFile(pids));
+  for (int pid; in >> pid;) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+}
+
+TEST_F(ClusterTest, ControllerRestartKeepsRunningJobs) {
+  StartKojod();
+  StartAgent("n1", 2);
+  const std::string go = dir_.path() + "/go";
+  const JobId id = Submit({{"command", Sh(fmt::format("while [ ! -e {} ]; do sleep 0.05; done; echo done", go))}, {"gpus", 1}});
+  ASSERT_TRUE(WaitState(id, "RUNNING"));
+  const int port = kojod_->port();
+  kojod_->process().Kill();  // kill -9 of the controller; the agent and its task stay
+  kojod_.reset();
+  // The same data folder and port: the agent finds it again and registers
+  // with the task it still has.
+  StartKojod(fmt::format("127.0.0.1:{}", port));
+  ASSERT_TRUE(WaitFor([&] { return NodeState("n1") == "UP"; }, 15s)) << kojod_->log();
+  EXPECT_EQ(Job(id)["state"], "RUNNING") << Job(id).dump();
+  std::ofstream(go) << "x";
+  EXPECT_TRUE(WaitState(id, "COMPLETED")) << Job(id).dump();
+  EXPECT_EQ(Logs(id), "done\n");
+  EXPECT_EQ(Job(id)["attempt"], 1);  // adopted, never started twice
+}
+
+}  // namespace
+}  // namespace kojo::testing
+
+#endif  // KOJO_AGENT_BINARY

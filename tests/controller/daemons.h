@@ -1,0 +1,160 @@
+// Test helpers: temporary folders, real kojod / kojo-agent processes on
+// 127.0.0.1 (each in its own process group, killed on destruction), and
+// bounded waits.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace kojo::testing {
+
+using Json = nlohmann::json;
+using JobId = std::int64_t;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/kojo-ctl-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Polls `pred` every 10 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process in its own process group; SIGKILLed (group) on destruction.
+class Process {
+ public:
+  Process() = default;
+  explicit Process(const std::vector<std::string>& argv, const std::string& log_path = "") {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      if (!log_path.empty()) {
+        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+          dup2(fd, 2);
+          dup2(fd, 1);
+        }
+      }
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    if (pid_ > 0) setpgid(pid_, pid_);
+  }
+  Process(Process&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+  Process& operator=(Process&& o) noexcept {
+    Kill();
+    pid_ = o.pid_;
+    o.pid_ = -1;
+    return *this;
+  }
+  ~Process() { Kill(); }
+  pid_t pid() const { return pid_; }
+  bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  // SIGKILL to the whole group, then reap.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  // SIGTERM and wait up to `timeout`; returns the exit status or nullopt.
+  std::optional<int> Terminate(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return std::nullopt;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const bool done = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    if (!done) {
+      Kill();
+      return std::nullopt;
+    }
+    ::kill(-pid_, SIGKILL);  // anything left in its group
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A kojod on 127.0.0.1, any free port, with `data_dir`.
+class Kojod {
+ public:
+  Kojod(const std::string& data_dir, std::vector<std::string> extra = {}, const std::string& listen = "127.0.0.1:0")
+      : data_dir_(data_dir) {
+    std::filesystem::create_directories(data_dir);
+    std::filesystem::remove(data_dir + "/kojod.addr");
+    std::vector<std::string> argv = {KOJOD_BINARY, "--data-dir", data_dir, "--listen", listen};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc_ = Process(argv, data_dir + "/kojod.log");
+    WaitFor([&] { return !ReadFile(data_dir + "/kojod.addr").empty() || !proc_.alive(); }, std::chrono::seconds(20));
+    url_ = ReadFile(data_dir + "/kojod.addr");
+    while (!url_.empty() && (url_.back() == '\n' || url_.back() == ' ')) url_.pop_back();
+  }
+  bool ok() const { return !url_.empty(); }
+  const std::string& url() const { return url_; }
+  int port() const { return std::stoi(url_.substr(url_.rfind(':') + 1)); }
+  Process& process() { return proc_; }
+  std::string log() const { return ReadFile(data_dir_ + "/kojod.log"); }
+  httplib::Client Client() const {
+    httplib::Client c(url_);
+    c.set_connection_timeout(5, 0);
+    c.set_read_timeout(30, 0);
+    c.set_keep_alive(true);
+    return c;
+  }
+
+ private:
+  std::string data_dir_;
+  std::string url_;
+  Process proc_;
+};
+
+inline Json Body(const httplib::Result& r) {
+  if (!r) return Json();
+  return Json::parse(r->body, nullptr, false);
+}
+
+}  // namespace kojo::testing

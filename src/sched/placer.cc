@@ -7,6 +7,7 @@
 #include "sched/placers/bestfit.h"
 #include "sched/placers/fgd.h"
 #include "sched/placers/fgd_pack.h"
+#include "sched/placers/fgd_plus.h"
 #include "sched/placers/packing.h"
 #include "sched/placers/random.h"
 
@@ -52,7 +53,8 @@ std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task) {
 }
 
 std::vector<std::string> PlacerNames() {
-  return {"random", "bestfit", "packing", "fgd", std::string(FgdPackPlacer::kName)};
+  return {"random", "bestfit", "packing", "fgd", std::string(FgdPackPlacer::kName),
+          std::string(FgdPlusPlacer::kName)};
 }
 
 Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name) {
@@ -62,6 +64,7 @@ Result<std::unique_ptr<Placer>> MakePlacer(std::string_view name) {
   else if (name == "packing") p = std::make_unique<PackingPlacer>();
   else if (name == "fgd") p = std::make_unique<FgdPlacer>();
   else if (name == FgdPackPlacer::kName) p = std::make_unique<FgdPackPlacer>();
+  else if (name == FgdPlusPlacer::kName) p = std::make_unique<FgdPlusPlacer>();
   if (p) return p;
   std::string known;
   for (const auto& n : PlacerNames()) known += (known.empty() ? "" : ", ") + n;

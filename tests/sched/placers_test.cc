@@ -306,3 +306,135 @@ TEST(AllPlacers, NeverOverfillAGpu) {
 
 }  // namespace
 }  // namespace kojo
+
+// fgd-plus (appended with its own include to keep the file above unchanged).
+#include "sched/placers/fgd_plus.h"
+
+namespace kojo {
+namespace {
+
+TEST(FgdPlus, ChoosesItsModeFromTheObservedMix) {
+  FgdPlusPlacer spread, shared, multi;
+  for (int i = 0; i < 10; ++i) spread.Observe(Dem(1, 1000, 1000));
+  EXPECT_EQ(spread.mode(), FgdPlusPlacer::Mode::kSpread);
+  // 5 fractional of 10 tasks: 50% >= 45%.
+  for (int i = 0; i < 5; ++i) shared.Observe(Dem(1, 1000, 1000));
+  for (int i = 0; i < 5; ++i) shared.Observe(Dem(1, 300, 1000));
+  EXPECT_EQ(shared.mode(), FgdPlusPlacer::Mode::kShared);
+  // 2-GPU tasks ask 2000 of 10000 milli (20%): not yet; 4000 of 12000: yes.
+  for (int i = 0; i < 8; ++i) multi.Observe(Dem(1, 1000, 1000));
+  multi.Observe(Dem(2, 1000, 2000));
+  EXPECT_EQ(multi.mode(), FgdPlusPlacer::Mode::kSpread);
+  multi.Observe(Dem(2, 1000, 2000));
+  EXPECT_EQ(multi.mode(), FgdPlusPlacer::Mode::kMultiGpu);
+}
+
+// Spread mode: FGD's fragmentation change on a coarser sigmoid (d / 2000).
+// Workload: 10 tasks of one whole GPU (one type, weight 1).
+TEST(FgdPlus, SpreadModeScoresByHand) {
+  Rng rng(1);
+  FgdPlusPlacer p;
+  FgdPlacer fgd;
+  for (int i = 0; i < 10; ++i) {
+    p.Observe(Dem(1, 1000, 1000));
+    fgd.Observe(Dem(1, 1000, 1000));
+  }
+  NodeSpec spec = Spec("T4", 2, 8000);
+  NodeState empty = NodeState::Empty(spec);
+  // A whole GPU on an empty node: no fragmentation before or after -> 50.
+  EXPECT_EQ(p.Score(spec, empty, Task(1, 1000), rng).score, 50);
+  // 500 milli on an empty node leaves {500, 1000}: the 500 is a fragment,
+  // d = -500; sigmoid(-0.25) = 0.4378 -> 43 (FGD: sigmoid(-0.5) -> 37).
+  EXPECT_EQ(p.Score(spec, empty, Task(1, 500), rng).score, 43);
+  EXPECT_EQ(fgd.Score(spec, empty, Task(1, 500), rng).score, 37);
+  // On {500, 1000}: GPU 0 fills the fragment (d = +500: sigmoid(0.25) =
+  // 0.5622 -> 56); GPU 1 would leave {500, 500}, nothing whole (d = -500).
+  NodeState half = State(spec, {500, 1000});
+  NodeChoice c = p.Score(spec, half, Task(1, 500), rng);
+  EXPECT_EQ(c.score, 56);
+  EXPECT_EQ(c.gpu_indices, (std::vector<int>{0}));
+}
+
+// Shared mode: 50 levels of sigmoid(d / 500), two tie values each.
+// Workload: 10 tasks of 500 milli (one type).
+TEST(FgdPlus, SharedModeTieBreaksAndBestFitByHand) {
+  Rng rng(1);
+  FgdPlusPlacer p;
+  for (int i = 0; i < 10; ++i) p.Observe(Dem(1, 500, 1000));
+  ASSERT_EQ(p.mode(), FgdPlusPlacer::Mode::kShared);
+  NodeSpec spec = Spec("T4", 2, 8000);
+  // Every GPU with >= 500 free hosts the type: no fragmentation anywhere,
+  // level 25. Empty node: tie 0 -> 50. Node in use: tie 1 -> 51, and the
+  // fraction goes to the tighter GPU (1, 500 free), not the first one.
+  NodeChoice e = p.Score(spec, NodeState::Empty(spec), Task(1, 500), rng);
+  EXPECT_EQ(e.score, 50);
+  EXPECT_EQ(e.gpu_indices, (std::vector<int>{0}));
+  NodeChoice u = p.Score(spec, State(spec, {1000, 500}), Task(1, 500), rng);
+  EXPECT_EQ(u.score, 51);
+  EXPECT_EQ(u.gpu_indices, (std::vector<int>{1}));
+  // A CPU-only task: level 25 everywhere (CPU stays above the type's 1000);
+  // a node with no free GPU milli gets the tie -> 51, others 50.
+  TaskShape cpu = Task(0, kWholeGpu, 1000);
+  EXPECT_EQ(p.Score(spec, State(spec, {0, 0}), cpu, rng).score, 51);
+  EXPECT_EQ(p.Score(spec, State(spec, {1000, 500}), cpu, rng).score, 50);
+  // Taking the last CPU a type needs strands the node's 1500 free milli:
+  // d = -1500, sigmoid(-3) = 0.0474 -> level 2, tie 0 -> 4.
+  EXPECT_EQ(p.Score(spec, State(spec, {1000, 500}, 1500), cpu, rng).score, 4);
+}
+
+// Multi-GPU mode: FGD's own levels; a fraction takes the GPU that leaves the
+// least fragmentation. Workload: 10 x 1 GPU and 10 x 2 GPUs (2/3 of milli).
+TEST(FgdPlus, MultiGpuModeKeepsFgdLevels) {
+  Rng rng(1);
+  FgdPlusPlacer p;
+  FgdPlacer fgd;
+  for (int i = 0; i < 10; ++i) {
+    p.Observe(Dem(1, 1000, 1000));
+    p.Observe(Dem(2, 1000, 2000));
+    fgd.Observe(Dem(1, 1000, 1000));
+    fgd.Observe(Dem(2, 1000, 2000));
+  }
+  ASSERT_EQ(p.mode(), FgdPlusPlacer::Mode::kMultiGpu);
+  NodeSpec spec = Spec("G2", 4, 32000);
+  for (auto free : {std::vector<MilliGpu>{1000, 1000, 1000, 1000},
+                    std::vector<MilliGpu>{1000, 400, 1000, 0}}) {
+    NodeState s = State(spec, free);
+    for (TaskShape t : {Task(1, 1000), Task(2, 1000), Task(1, 400)})
+      EXPECT_EQ(p.Score(spec, s, t, rng).score, fgd.Score(spec, s, t, rng).score);
+  }
+  // {1000, 400, 1000, 0} and 400 milli: GPU 1 fills its fragment (d > 0);
+  // GPU 0 would leave one whole GPU (the 2-GPU type is lost).
+  NodeChoice c = p.Score(spec, State(spec, {1000, 400, 1000, 0}), Task(1, 400), rng);
+  EXPECT_EQ(c.gpu_indices, (std::vector<int>{1}));
+}
+
+TEST(FgdPlus, ScoresStayInZeroToHundred) {
+  Rng rng(7);
+  for (int mix = 0; mix < 3; ++mix) {
+    FgdPlusPlacer p;
+    for (int i = 0; i < 40; ++i) {
+      const int k = static_cast<int>(rng() % 4);
+      if (mix == 1 && k < 2) p.Observe(Dem(1, static_cast<MilliGpu>(100 + rng() % 800), 2000));
+      else if (mix == 2 && k < 2) p.Observe(Dem(8, 1000, 16000));
+      else if (k == 3) p.Observe(Dem(0, kWholeGpu, 4000));
+      else p.Observe(Dem(1, 1000, 4000));
+    }
+    NodeSpec spec = Spec("G2", 8, 96000);
+    for (int i = 0; i < 300; ++i) {
+      std::vector<MilliGpu> free(8);
+      for (auto& f : free) f = static_cast<MilliGpu>(rng() % 3 == 0 ? 1000 : rng() % 1001);
+      NodeState s = State(spec, free, static_cast<MilliCpu>(rng() % 96001));
+      const int kind = static_cast<int>(rng() % 3);
+      TaskShape t = kind == 0 ? Task(1, static_cast<MilliGpu>(50 + rng() % 900), 3000)
+                  : kind == 1 ? Task(1, 1000, 3000)
+                              : Task(0, kWholeGpu, 3000);
+      if (!Fits(spec, s, t)) continue;
+      const std::int64_t score = p.Score(spec, s, t, rng).score;
+      EXPECT_GE(score, 0);
+      EXPECT_LE(score, 100);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kojo

@@ -186,8 +186,8 @@ Outcome<api::HeartbeatReply> Controller::Beat(int n, const api::Heartbeat& hb, b
     ++nodes_[n].polls;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     while (!stopping_) {
-      const std::uint64_t gen = agents_gen_;
-      if (!agents_cv_.wait_until(lock, deadline, [&] { return stopping_ || agents_gen_ != gen; })) break;
+      const std::uint64_t gen = nodes_[n].wake;
+      if (!agents_cv_.wait_until(lock, deadline, [&] { return stopping_ || nodes_[n].wake != gen; })) break;
       reply = api::HeartbeatReply{};
       BuildCommands(n, r, reply);
       if (!empty()) break;

@@ -89,7 +89,10 @@ Status Controller::Load() {
   for (auto& [id, rec] : jobs_) {
     fast_->Observe(rec.job);
     explain_->Observe(rec.job);
-    if (rec.view.state == JobState::kPending) pending_.insert(id);
+    if (rec.view.state == JobState::kPending) {
+      pending_.insert(id);
+      pending_cpu_only_ += rec.job.demand.gpus == 0;
+    }
     if (!rec.Active()) continue;
     active_.insert(id);
     // Resolve the placement's node names to this run's node indices.
@@ -136,8 +139,9 @@ void Controller::WakeScheduler() {
   sched_cv_.notify_one();
 }
 
-void Controller::WakeAgents() {
-  ++agents_gen_;
+void Controller::WakeNode(int node) {
+  if (node < 0 || node >= static_cast<int>(nodes_.size())) return;
+  ++nodes_[node].wake;
   agents_cv_.notify_all();
 }
 
@@ -187,10 +191,16 @@ std::optional<std::string> Controller::Infeasible(const Job& job) const {
 
 void Controller::SetState(JobRec& rec, JobState to) {
   const JobId id = rec.view.id;
-  if (rec.view.state == JobState::kPending) pending_.erase(id);
+  if (rec.view.state == JobState::kPending) {
+    pending_.erase(id);
+    pending_cpu_only_ -= rec.job.demand.gpus == 0;
+  }
   if (rec.Active()) active_.erase(id);
   rec.view.state = to;
-  if (to == JobState::kPending) pending_.insert(id);
+  if (to == JobState::kPending) {
+    pending_.insert(id);
+    pending_cpu_only_ += rec.job.demand.gpus == 0;
+  }
   if (rec.Active()) active_.insert(id);
 }
 
@@ -212,7 +222,7 @@ void Controller::Stop(JobRec& rec, StopReason why) {
     case StopReason::kNone: break;
   }
   Persist(rec);
-  WakeAgents();
+  for (const auto& s : rec.alloc.shares) WakeNode(s.node);
 }
 
 void Controller::EndTask(JobRec& rec, size_t rank, const TaskState& end) {
@@ -299,7 +309,6 @@ void Controller::MaybeFinish(JobRec& rec) {
   }
   Persist(rec);
   WakeScheduler();
-  WakeAgents();
 }
 
 void Controller::LoseNode(int n, const std::string& why) {
@@ -407,7 +416,10 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
       copy.job.id = copy.view.id;
       if (!indices[i].empty()) copy.view.array_index = indices[i][k];
       ids.push_back(copy.view.id);
-      if (copy.view.state == JobState::kPending) pending_.insert(copy.view.id);
+      if (copy.view.state == JobState::kPending) {
+        pending_.insert(copy.view.id);
+        pending_cpu_only_ += copy.job.demand.gpus == 0;
+      }
       jobs_.emplace_hint(jobs_.end(), copy.view.id, std::move(copy));
     }
     next_id_ += static_cast<JobId>(n);

@@ -103,7 +103,7 @@ class Controller {
   void PersistNode(const NodeRec& node);
   std::uint64_t Flush();                          // queues batch_, returns its seq
   void WakeScheduler();
-  void WakeAgents();
+  void WakeNode(int node);                        // its long poll re-checks
   api::NodeView ViewOf(const NodeRec& n) const;
   ClusterSnapshot EmptySnapshot() const;          // specs only, for Infeasible()
   std::optional<std::string> Infeasible(const Job& job) const;
@@ -129,7 +129,8 @@ class Controller {
 
   // Scheduling thread.
   void Loop();
-  void SchedulePass(Seconds now);
+  // `full`: also when nothing can start (wait reasons, rejections age).
+  void SchedulePass(Seconds now, bool full);
   void CheckNodes();
 
   store::Store& store_;
@@ -144,11 +145,12 @@ class Controller {
   std::condition_variable agents_cv_;
   bool sched_dirty_ = true;
   bool stopping_ = false;
-  std::uint64_t agents_gen_ = 0;
+  std::set<int> placed_nodes_;  // nodes that got placements in this pass
   store::Batch batch_;  // changes made under mu_ and not queued yet
 
   std::map<JobId, JobRec> jobs_;
   std::set<JobId> pending_;  // PENDING
+  int pending_cpu_only_ = 0;  // of those, jobs that need no GPU
   std::set<JobId> active_;   // STARTING, RUNNING, STOPPING
   JobId next_id_ = 1;
   std::unordered_map<std::string, std::pair<std::vector<JobId>, std::uint64_t>> keys_;  // key -> ids, seq

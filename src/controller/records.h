@@ -62,6 +62,7 @@ struct NodeRec {
   SteadyTime last_seen{};
   Seconds last_heartbeat = 0;
   int polls = 0;             // long polls held now
+  std::uint64_t wake = 0;    // bumped when its agent has something new to hear
   std::set<JobId> jobs;      // active jobs with a task here
   // Kills in the last reply: a long poll does not answer at once with the
   // same kills again while the agent is still stopping those tasks.

@@ -20,21 +20,24 @@ void Controller::Loop() {
   while (!stopping_) {
     sched_cv_.wait_until(lock, next_tick, [&] { return stopping_ || sched_dirty_; });
     if (stopping_) break;
+    bool full = false;
     if (std::chrono::steady_clock::now() >= next_tick) {
+      full = true;
       CheckNodes();
       next_tick = std::chrono::steady_clock::now() + tick;
       sched_dirty_ = true;  // wait reasons and estimates age
     }
     if (!sched_dirty_) continue;
     sched_dirty_ = false;
-    SchedulePass(Now());
+    placed_nodes_.clear();
+    SchedulePass(Now(), full);
     const std::uint64_t before = commit_.queued();
     const std::uint64_t seq = Flush();
     if (seq != before) {
       lock.unlock();
       commit_.WaitDurable(seq);
       lock.lock();
-      WakeAgents();
+      for (int n : placed_nodes_) WakeNode(n);
     }
   }
 }
@@ -54,7 +57,7 @@ void Controller::CheckNodes() {
   }
 }
 
-void Controller::SchedulePass(Seconds now) {
+void Controller::SchedulePass(Seconds now, bool full) {
   if (pending_.empty() || nodes_.empty()) return;
   ClusterSnapshot snap;
   snap.specs.reserve(nodes_.size());
@@ -78,6 +81,13 @@ void Controller::SchedulePass(Seconds now) {
     Apply(snap.nodes, rec.alloc);
     snap.running.push_back(std::move(e));
     if (rec.max_running > 0 && rec.view.array_id) ++array_running[*rec.view.array_id];
+  }
+  // Nothing can start (no free GPU, every pending job needs one, and no
+  // preemption): skip the pass until the next change or tick.
+  if (!full && pending_cpu_only_ == 0 && !fast_->policy().Preemptive()) {
+    bool free_gpu = false;
+    for (const NodeState& s : snap.nodes) free_gpu = free_gpu || (s.schedulable && s.GpuMilliFree() > 0);
+    if (!free_gpu) return;
   }
   for (JobId id : pending_) {
     const JobRec& rec = jobs_.at(id);
@@ -116,6 +126,7 @@ void Controller::SchedulePass(Seconds now) {
       pl.rank = static_cast<int>(i);
       rec.view.placement.push_back(std::move(pl));
       node.jobs.insert(rec.view.id);
+      placed_nodes_.insert(s.node);
     }
     rec.tasks.assign(rec.alloc.shares.size(), TaskState{});
     rec.stop = StopReason::kNone;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -225,9 +226,13 @@ ApiClient::ApiClient(ServerConfig config) : config_(std::move(config)) {
 
 ApiClient::~ApiClient() = default;
 
-void ApiClient::Unreachable(const std::string& what) const {
+void ApiClient::Unreachable(const std::string& what, double seconds) const {
   std::string why = what;
-  if (auto hp = SplitUrl(config_.url)) {
+  // A quick failure (refused, unresolvable) is worth one more look for its
+  // reason; a slow one was the connect timeout, and waiting again would
+  // only double it.
+  if (seconds >= kConnectTimeoutS - 0.2) why = fmt::format("no answer within {} s", kConnectTimeoutS);
+  else if (auto hp = SplitUrl(config_.url)) {
     const std::string probe = ConnectError(*hp);
     if (!probe.empty()) why = probe;
   }
@@ -256,11 +261,16 @@ static std::string Describe(httplib::Error e) {
   }
 }
 
+static double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 HttpReply ApiClient::Get(const std::string& path) {
+  const auto start = std::chrono::steady_clock::now();
   auto r = http_->Get(path.c_str());
   if (!r) {
     if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()));
+      Unreachable(Describe(r.error()), Since(start));
     throw CliError(kExitRuntime, fmt::format("GET {}{}: {}", config_.url, path, Describe(r.error())));
   }
   return ToReply(*r);
@@ -270,10 +280,11 @@ HttpReply ApiClient::Post(const std::string& path, const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& headers) {
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
+  const auto start = std::chrono::steady_clock::now();
   auto r = http_->Post(path.c_str(), h, body, "application/json");
   if (!r) {
     if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()));
+      Unreachable(Describe(r.error()), Since(start));
     throw CliError(kExitRuntime, fmt::format("POST {}{}: {}", config_.url, path, Describe(r.error())));
   }
   return ToReply(*r);
@@ -291,29 +302,33 @@ int ApiClient::ExitCodeFor(int status) {
   }
 }
 
-std::string ApiClient::MessageOf(const HttpReply& r) {
+std::optional<std::string> ApiClient::ErrorMessageOf(const HttpReply& r) {
   auto j = api::ParseJson(r.body);
   if (j.ok() && j->is_object() && j->contains("error") && (*j)["error"].is_object()) {
     const auto& e = (*j)["error"];
     if (e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
   }
-  std::string body = r.body.substr(0, 200);
-  for (char& c : body)
-    if (c == '\n' || c == '\r') c = ' ';
-  return body.empty() ? fmt::format("the controller answered HTTP {}", r.status)
-                      : fmt::format("the controller answered HTTP {}: {}", r.status, body);
+  return std::nullopt;
 }
 
-void ApiClient::Fail(const HttpReply& r) {
-  std::string msg = MessageOf(r);
-  if (r.status == 401) msg += " (pass --token, set KOJO_TOKEN, or put \"token\" in the config file)";
-  throw CliError(ExitCodeFor(r.status), msg);
+void ApiClient::Fail(const HttpReply& r) const {
+  auto msg = ErrorMessageOf(r);
+  if (!msg) {
+    // Not a kojo error document: whatever answered is not (this version of) kojod.
+    std::string body = r.body.substr(0, 200);
+    for (char& c : body)
+      if (c == '\n' || c == '\r') c = ' ';
+    throw CliError(kExitRuntime, fmt::format("{} answered HTTP {}{}{}; is it a kojo controller? (address from {})",
+                                             config_.url, r.status, body.empty() ? "" : ": ", body, config_.source));
+  }
+  if (r.status == 401) *msg += " (pass --token, set KOJO_TOKEN, or put \"token\" in the config file)";
+  throw CliError(ExitCodeFor(r.status), *msg);
 }
 
-static api::Json ParseOk(const HttpReply& r, const std::string& what) {
-  if (r.status < 200 || r.status >= 300) ApiClient::Fail(r);
+api::Json ApiClient::ParseOk(const HttpReply& r, const std::string& what) const {
+  if (r.status < 200 || r.status >= 300) Fail(r);
   auto j = api::ParseJson(r.body);
-  if (!j.ok()) throw CliError(kExitRuntime, fmt::format("{}: the controller's reply is not JSON", what));
+  if (!j.ok()) throw CliError(kExitRuntime, fmt::format("{} {}: the reply is not JSON; is it a kojo controller?", what, config_.url));
   return std::move(*j);
 }
 

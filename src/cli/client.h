@@ -71,15 +71,20 @@ class ApiClient {
   api::Json PostJson(const std::string& path, const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers = {});
 
-  // The exit code and message for a non-2xx reply.
+  // The exit code for a non-2xx status; the message of a kojo error
+  // document ({"error": {"code", "message"}}), if the body is one.
   static int ExitCodeFor(int status);
-  static std::string MessageOf(const HttpReply& r);
-  [[noreturn]] static void Fail(const HttpReply& r);
+  static std::optional<std::string> ErrorMessageOf(const HttpReply& r);
+  // Throws CliError for a non-2xx reply: the controller's message and the
+  // code for its status; exit 1 when whatever answered is not a kojo
+  // controller (no kojo error document).
+  [[noreturn]] void Fail(const HttpReply& r) const;
 
   const ServerConfig& config() const { return config_; }
 
  private:
-  [[noreturn]] void Unreachable(const std::string& what) const;
+  [[noreturn]] void Unreachable(const std::string& what, double seconds) const;
+  api::Json ParseOk(const HttpReply& r, const std::string& what) const;
 
   ServerConfig config_;
   std::unique_ptr<httplib::Client> http_;

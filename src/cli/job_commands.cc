@@ -93,6 +93,7 @@ std::string MemText(MiB mib) {
   if (mib == 0) return "-";
   if (mib % (1024 * 1024) == 0) return fmt::format("{}T", mib / (1024 * 1024));
   if (mib % 1024 == 0) return fmt::format("{}G", mib / 1024);
+  if (mib >= 1024) return fmt::format("{:.1f}G", mib / 1024.0);
   return fmt::format("{}M", mib);
 }
 
@@ -354,7 +355,13 @@ void PrintJob(const api::JobView& v) {
   row("project:", s.project.empty() ? "default" : s.project);
   if (v.array_id) row("array:", fmt::format("{}_{} ({})", *v.array_id, v.array_index.value_or(0), s.array));
   if (!s.command.empty()) {
-    std::string cmd = fmt::format("{}", fmt::join(s.command, " "));
+    std::string cmd;
+    for (const auto& arg : s.command) {
+      std::string shown;
+      for (char c : arg) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
+      if (shown.empty() || shown.find_first_of(" \t'\"") != std::string::npos) shown = "'" + shown + "'";
+      cmd += (cmd.empty() ? "" : " ") + shown;
+    }
     row("command:", Truncate(cmd, 200));
   } else {
     row("script:", fmt::format("{} bytes, first line: {}", s.script.size(), s.script.substr(0, s.script.find('\n'))));
@@ -422,7 +429,12 @@ int RunJobAction(const ActionArgs& a, const std::string& action) {
       // An unreachable controller ends it all; a refusal is reported per job.
       if (e.exit_code() == kExitRuntime && std::string_view(e.what()).find("cannot reach") != std::string_view::npos) throw;
       std::fflush(stdout);
-      std::fprintf(stderr, "kojo: error: job %lld: %s\n", static_cast<long long>(id), e.what());
+      const std::string what = e.what();
+      const std::string prefix = fmt::format("job {}", id);
+      if (what.find(prefix + " ") != std::string::npos || what.find(prefix + ":") != std::string::npos)
+        std::fprintf(stderr, "kojo: error: %s\n", what.c_str());
+      else
+        std::fprintf(stderr, "kojo: error: %s: %s\n", prefix.c_str(), what.c_str());
       if (rc == 0) rc = e.exit_code();
     }
   }
@@ -450,24 +462,24 @@ int RunLogs(const LogsArgs& a) {
     HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit={}&rank={}", id, stream,
                                          offset, kChunk, a.rank));
     if (r.status == 404) {
-      // No such job, or not started yet: tell them apart.
-      Json j = client.GetJson(fmt::format("/api/v1/jobs/{}", id));
-      const api::JobView v = DecodeJob(j);
-      if (v.placement.empty()) {
-        if (api::IsTerminal(v.state)) {
-          std::fprintf(stderr, "kojo: job %lld ended (%s) without starting: no log\n", static_cast<long long>(id),
-                       std::string(api::ToString(v.state)).c_str());
-          return 0;
-        }
+      // No such job, not started yet, or placed and not yet launched by its
+      // agent: tell them apart.
+      const api::JobView v = DecodeJob(client.GetJson(fmt::format("/api/v1/jobs/{}", id)));
+      if (api::IsTerminal(v.state) && v.placement.empty()) {
+        std::fprintf(stderr, "kojo: job %lld ended (%s) without starting: no log\n", static_cast<long long>(id),
+                     std::string(api::ToString(v.state)).c_str());
+        return 0;
+      }
+      if (!api::IsTerminal(v.state)) {
         if (!a.follow)
           throw CliError(kExitRuntime, fmt::format("job {} has not started yet ({}): no log yet; `kojo logs -f {}` waits for it",
                                                    id, api::ToString(v.state), id));
         std::this_thread::sleep_for(poll);
         continue;
       }
-      ApiClient::Fail(r);
+      client.Fail(r);
     }
-    if (r.status < 200 || r.status >= 300) ApiClient::Fail(r);
+    if (r.status < 200 || r.status >= 300) client.Fail(r);
     std::int64_t next = offset + static_cast<std::int64_t>(r.body.size());
     if (std::string h = r.Header("X-Kojo-Log-Offset"); !h.empty()) {
       try {
@@ -475,7 +487,13 @@ int RunLogs(const LogsArgs& a) {
       } catch (...) {
       }
     }
-    const bool eof = r.Header("X-Kojo-Log-Eof") == "1";
+    bool eof = r.Header("X-Kojo-Log-Eof") == "1";
+    if (eof && a.follow) {
+      // Trust an end-of-file only from a job that has ended: an agent may
+      // answer one for a task it is still launching.
+      const api::JobView v = DecodeJob(client.GetJson(fmt::format("/api/v1/jobs/{}", id)));
+      eof = api::IsTerminal(v.state);
+    }
     if (a.conn.json) {
       if (!r.body.empty() || eof || !a.follow) {
         std::string line = Json{{"job", id}, {"stream", stream}, {"rank", a.rank}, {"offset", offset},

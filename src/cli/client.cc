@@ -280,8 +280,15 @@ HttpReply ApiClient::Post(const std::string& path, const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& headers) {
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
-  const auto start = std::chrono::steady_clock::now();
+  const bool idempotent = h.count("Idempotency-Key") > 0;
+  auto start = std::chrono::steady_clock::now();
   auto r = http_->Post(path.c_str(), h, body, "application/json");
+  if (!r && idempotent && (r.error() == httplib::Error::Read || r.error() == httplib::Error::Write)) {
+    // The request may or may not have been taken: with its key, asking
+    // again returns the first answer and never makes a second job.
+    start = std::chrono::steady_clock::now();
+    r = http_->Post(path.c_str(), h, body, "application/json");
+  }
   if (!r) {
     if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
       Unreachable(Describe(r.error()), Since(start));

@@ -300,7 +300,7 @@ TEST_F(JobCommands, UnreachableControllerIsOneClearLineAndFast) {
 
 TEST_F(JobCommands, ServerResolutionOrder) {
   const std::string a = "http://127.0.0.1:" + std::to_string(FreePort());
-  const std::string b = "http://127.0.0.1:" + std::to_string(FreePort() + 0);
+  const std::string b = "http://127.0.0.1:" + std::to_string(FreePort());
   // The default.
   Outcome o = Kojo({"queue"});
   EXPECT_EQ(o.code, 1);

@@ -1,15 +1,23 @@
 #include "model/job.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
 namespace kojo {
 
-bool Demand::AllowsModel(const std::string& model) const {
-  return gpu_models.empty() ||
-         std::find(gpu_models.begin(), gpu_models.end(), model) != gpu_models.end();
+bool GpuModelAllowed(const std::vector<std::string>& allowed, std::string_view model) {
+  auto same = [&](const std::string& a) {
+    return a.size() == model.size() &&
+           std::equal(a.begin(), a.end(), model.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  return allowed.empty() || std::any_of(allowed.begin(), allowed.end(), same);
 }
+
+bool Demand::AllowsModel(const std::string& model) const { return GpuModelAllowed(gpu_models, model); }
 
 std::optional<std::string> ValidateDemand(const Demand& d) {
   constexpr int kMaxGpusPerJob = 100000;

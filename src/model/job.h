@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/units.h"
@@ -47,6 +48,10 @@ struct Job {
   // such as sjf may read it; the live controller leaves it empty.
   std::optional<Seconds> true_duration;
 };
+
+// True when `allowed` is empty or names `model`. GPU model names compare
+// without regard to case ("a100" = "A100"), as users type them both ways.
+bool GpuModelAllowed(const std::vector<std::string>& allowed, std::string_view model);
 
 // Checks a demand for values no cluster can ever serve (negative counts,
 // fractions of several GPUs, gangs that do not divide the GPUs). The message

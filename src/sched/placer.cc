@@ -17,8 +17,7 @@ namespace {
 
 bool ModelAllowed(const NodeSpec& spec, const TaskShape& task) {
   if (task.gpus == 0 || task.models == nullptr || task.models->empty()) return true;
-  return std::find(task.models->begin(), task.models->end(), spec.gpu_model) !=
-         task.models->end();
+  return GpuModelAllowed(*task.models, spec.gpu_model);
 }
 
 }  // namespace

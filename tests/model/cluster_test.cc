@@ -84,3 +84,16 @@ TEST(Demand, ValidationNamesTheField) {
 
 }  // namespace
 }  // namespace kojo
+
+namespace kojo {
+namespace {
+
+TEST(GpuModel, MatchesWithoutRegardToCase) {
+  EXPECT_TRUE(GpuModelAllowed({}, "H100"));
+  EXPECT_TRUE(GpuModelAllowed({"a100", "h100"}, "H100"));
+  EXPECT_FALSE(GpuModelAllowed({"A100"}, "A10"));
+  EXPECT_FALSE(GpuModelAllowed({"A100"}, "A100-80GB"));
+}
+
+}  // namespace
+}  // namespace kojo

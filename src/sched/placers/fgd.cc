@@ -69,7 +69,7 @@ const std::vector<char>& FragModel::Allowed(const std::string& model) const {
   std::vector<char> v(kept_.size());
   for (size_t i = 0; i < kept_.size(); ++i) {
     const auto& ms = kept_[i].models;
-    v[i] = ms.empty() || std::find(ms.begin(), ms.end(), model) != ms.end();
+    v[i] = GpuModelAllowed(ms, model);
   }
   return allowed_.emplace(model, std::move(v)).first->second;
 }

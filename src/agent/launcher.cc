@@ -200,6 +200,7 @@ class ProcessLauncher::Impl {
   mutable std::mutex mu;
   std::map<Key, Task> tasks;
   std::set<Key> forgotten;
+  std::set<Key> launching;  // between Start() and the task entering `tasks`
   std::deque<Key> forgotten_order;
   std::function<void()> listener;
   std::mutex launch_mu;  // one launch at a time
@@ -565,12 +566,14 @@ void ProcessLauncher::Start(const api::StartCommand& cmd) {
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stop || impl_->tasks.count(key) || impl_->forgotten.count(key)) return;
+    impl_->launching.insert(key);
   }
   Task t = impl_->Launch(cmd);
   if (t.running) LogInfo("task {}.{}: started, pid {}", t.job, t.attempt, t.pid);
   {
     std::lock_guard lock(impl_->mu);
     impl_->tasks.emplace(key, std::move(t));
+    impl_->launching.erase(key);
   }
   impl_->Wake();
   impl_->Notify();
@@ -643,6 +646,11 @@ std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> 
     for (auto it = impl_->tasks.lower_bound(Key{job, INT32_MIN}); it != impl_->tasks.end() && it->first.first == job; ++it)
       if (it->second.rank == rank && (!attempt || *attempt == it->second.attempt)) best = &it->second;
     if (best) return TaskLogs{best->stdout_path, best->stderr_path, !best->running};
+    // Still launching: its log files may exist already, but it has not
+    // ended; answer "not there yet" rather than an early end of file.
+    for (auto it = impl_->launching.lower_bound(Key{job, INT32_MIN});
+         it != impl_->launching.end() && it->first == job; ++it)
+      if (!attempt || *attempt == it->second) return std::nullopt;
   }
   if (!attempt) return std::nullopt;
   // Forgotten (acknowledged) tasks: the index, else the default files.

@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
-# kojo's main job on this machine: build, then replay the shipped Philly
-# sample with the scheduler under several policies and print the comparison.
+# kojo's main job on this machine: build, then run a local controller with
+# one agent (kojod --dev) on the embedded store, with the real GPUs if NVML
+# finds any and emulated ones otherwise. Extra arguments go to kojod, e.g.
+#   bash scripts/run.sh --listen 127.0.0.1:7100 --gpus 4xA100
+# In another terminal: build/release/src/kojo submit --gpus 1 -- nvidia-smi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh release
-kojo=build/release/kojo
-out=${KOJO_OUT:-out/demo}
-mkdir -p "$out"
-echo "== kojo sim compare: Philly sample (Jeon et al., ATC'19, CC-BY-4.0) on 12x8xV100 =="
-"$kojo" sim compare --trace data/samples/philly-sample.csv --format philly \
-  --cluster 12x8xV100 --policy fifo,sjf,tiresias,fairshare --backfill --out "$out"
-echo
-echo "== kojo sim pack: FGD experiment on the shipped Alibaba openb sample (Weng et al., ATC'23) =="
-"$kojo" sim pack --nodes data/samples/openb-nodes-sample.csv \
-  --pods data/samples/openb-pods-sample.csv --placer fgd
-echo
-echo "Plots and per-job CSV are in $out/. Try: $kojo sim --help"
+export PATH="$PWD/build/release/src:$PATH"
+exec kojod --dev "$@"

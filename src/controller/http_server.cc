@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -160,7 +161,13 @@ void HttpServer::Run() { server_->listen_after_bind(); }
 void HttpServer::Stop() { server_->stop(); }
 
 void HttpServer::Routes() {
-  for (const RouteSpec& route : RouteTable()) {
+  // httplib tries a method's routes in registration order: the agents'
+  // (the most frequent requests) first.
+  std::vector<RouteSpec> routes(RouteTable().begin(), RouteTable().end());
+  std::stable_partition(routes.begin(), routes.end(), [](const RouteSpec& r) {
+    return r.id == RouteId::kAgentHeartbeat || r.id == RouteId::kAgentRegister;
+  });
+  for (const RouteSpec& route : routes) {
     httplib::Server::Handler h;
     switch (route.id) {
       case RouteId::kHealth:

@@ -82,6 +82,19 @@ bool WaitFor(F pred, std::chrono::milliseconds timeout, std::chrono::millisecond
   return pred();
 }
 
+// CPU seconds (user + system) a process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -218,6 +231,9 @@ int main(int argc, char** argv) {
 
   std::fprintf(stderr, "arrays done; end to end\n");
   // 4. End to end: --jobs trivial jobs as one array, all completed.
+  const double kojod_cpu0 = CpuSeconds(pids[0]);
+  double agents_cpu0 = 0;
+  for (size_t i = 1; i < pids.size(); ++i) agents_cpu0 += CpuSeconds(pids[i]);
   const auto e0 = Clock::now();
   auto r = post(c, Json{{"command", {"true"}}, {"gpus", 1}, {"array", fmt::format("0-{}", jobs - 1)}});
   if (!r || r->status != 201) { std::fprintf(stderr, "e2e submit failed\n"); cleanup(); return 1; }
@@ -229,6 +245,9 @@ int main(int argc, char** argv) {
   };
   const bool done = WaitFor(open_jobs, std::chrono::seconds(600), std::chrono::milliseconds(20));
   const double e2e_s = std::chrono::duration<double>(Clock::now() - e0).count();
+  const double kojod_cpu = CpuSeconds(pids[0]) - kojod_cpu0;
+  double agents_cpu = -agents_cpu0;
+  for (size_t i = 1; i < pids.size(); ++i) agents_cpu += CpuSeconds(pids[i]);
   int completed = 0;
   for (std::int64_t after = first - 1;;) {
     auto q = c.Get(fmt::format("/api/v1/jobs?state=COMPLETED&after={}&limit=10000", after).c_str());
@@ -251,6 +270,8 @@ int main(int argc, char** argv) {
       failed.load(), jobs, Median(array_ms), jobs, nodes, gpus, jobs / e2e_s, e2e_s, completed,
       done ? "" : ", TIMED OUT");
   std::printf("%s", table.c_str());
+  std::printf("\nCPU during the end-to-end run: kojod %.2f s, the %d agents %.2f s (tasks not counted), wall %.2f s\n",
+              kojod_cpu, nodes, agents_cpu, e2e_s);
   if (!out.empty()) {
     std::ofstream f(out, std::ios::app);
     f << table;

@@ -22,7 +22,7 @@ struct HttpConfig {
   int port = 7100;                     // 0 = any free port
   std::string token;                   // empty = no authentication
   std::size_t max_body = 4 << 20;      // 413 beyond this
-  int threads = 96;                    // keep-alive connections and long polls each hold one
+  int threads = 256;                   // keep-alive connections and long polls each hold one
 };
 
 class HttpServer {

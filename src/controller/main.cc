@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   std::string data_dir, listen = "127.0.0.1:7100", policy = "fifo", placer = "bestfit", token, gpus = "8xH100-80GB";
   double node_timeout_s = 30;
   Seconds kill_grace = 10;
-  int http_threads = 96;
+  int http_threads = 256;
   std::size_t max_body = 4 << 20;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
                              "else emulated --gpus); write the address and token to " + DevConfigPath());

@@ -54,6 +54,9 @@ void SyncSchedJob(JobRec& rec) {
 
 namespace {
 
+// Never throws: invalid UTF-8 (which the codecs do not let in) is replaced.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 std::string_view StopName(StopReason r) {
   switch (r) {
     case StopReason::kNone: return "";
@@ -130,7 +133,7 @@ void ReadExtra(const Json& j, JobRec& rec) {
 store::JobRow JobRow(const JobRec& rec) {
   Json j = ExtraJson(rec);
   j["view"] = api::ToJson(rec.view);
-  return store::JobRow{rec.view.id, std::string(api::ToString(rec.view.state)), j.dump()};
+  return store::JobRow{rec.view.id, std::string(api::ToString(rec.view.state)), Dump(j)};
 }
 
 Result<JobRec> JobFromRow(const store::JobRow& row) {
@@ -154,7 +157,7 @@ store::ArrayRow ArrayRowOf(const JobRec& first, const std::vector<int>& indices)
   tmpl.array_index.reset();
   j["view"] = api::ToJson(tmpl);
   j["indices"] = indices;
-  return store::ArrayRow{first.view.id, static_cast<std::int64_t>(indices.size()), j.dump()};
+  return store::ArrayRow{first.view.id, static_cast<std::int64_t>(indices.size()), Dump(j)};
 }
 
 Result<std::vector<JobRec>> JobsFromArrayRow(const store::ArrayRow& row) {
@@ -185,7 +188,7 @@ Result<std::vector<JobRec>> JobsFromArrayRow(const store::ArrayRow& row) {
 
 store::NodeRow NodeRow(const NodeRec& rec) {
   Json j{{"info", api::ToJson(rec.info)}, {"drain", rec.drain}, {"reason", rec.reason}};
-  return store::NodeRow{rec.info.name, j.dump()};
+  return store::NodeRow{rec.info.name, Dump(j)};
 }
 
 Result<NodeRec> NodeFromRow(const store::NodeRow& row) {

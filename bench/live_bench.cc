@@ -47,6 +47,20 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Children, for the signal handler: a bench stopped by SIGTERM/SIGINT (e.g.
+// by `timeout`) takes its kojod and agents (own process groups) with it.
+constexpr int kMaxChildren = 1024;
+volatile sig_atomic_t g_children[kMaxChildren];
+volatile sig_atomic_t g_child_count = 0;
+
+void OnSignal(int sig) {
+  for (int i = 0; i < g_child_count; ++i) {
+    kill(-static_cast<pid_t>(g_children[i]), SIGKILL);
+    kill(static_cast<pid_t>(g_children[i]), SIGKILL);
+  }
+  _exit(128 + sig);
+}
+
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -61,6 +75,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
     }
     execv(args[0], args.data());
     _exit(127);
+  }
+  if (pid > 0 && g_child_count < kMaxChildren) {
+    g_children[g_child_count] = pid;
+    g_child_count = g_child_count + 1;
   }
   return pid;
 }
@@ -123,6 +141,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "also append the Markdown table to this file");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGTERM, OnSignal);
+  signal(SIGINT, OnSignal);
 
   char tmpl[] = "/tmp/kojo-bench-XXXXXX";
   const std::string dir = mkdtemp(tmpl);

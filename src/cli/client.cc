@@ -221,6 +221,7 @@ ApiClient::ApiClient(ServerConfig config) : config_(std::move(config)) {
   http_->set_read_timeout(kReadTimeoutS, 0);
   http_->set_write_timeout(kReadTimeoutS, 0);
   http_->set_keep_alive(true);
+  http_->set_tcp_nodelay(true);  // small requests: do not wait for delayed ACKs
   if (!config_.token.empty()) http_->set_bearer_token_auth(config_.token.c_str());
 }
 

@@ -10,9 +10,10 @@
 //   - a CPU-only task prefers the node with the least free GPU milli (ideally
 //     a node whose GPUs are all taken), then a node in use: its CPU is then
 //     taken where it strands no GPU.
-// It changes no rule of the packing experiment (one arrival at a time, no
-// retries, same tie rank); measured on the Alibaba openb traces in
-// docs/results-pack.md.
+// It keeps one arrival at a time, no retries and the same tie rank, but its
+// score goes beyond the 0..100 range the FGD experiment gives every policy
+// (a second level below FGD's), so its packing figures (docs/results.md,
+// section 2) are a variant of that experiment, not a result under its rules.
 //
 // Score = FGD score x 2^24 + tie-break (0 .. 2^24 - 1).
 // Thread safety: as FgdPlacer.

@@ -25,7 +25,7 @@
 // GPUs are the lowest-numbered free ones, and the experiment's rules (one
 // arrival at a time, no retries, the tie rank) are untouched. Measured on the
 // Alibaba PAI 2023 openb traces (Weng et al., ATC'23) in
-// docs/results-pack.md; the thresholds were chosen on those same traces.
+// docs/results.md (section 2); the thresholds were chosen on those same traces.
 //
 // Thread safety: as FgdPlacer.
 #pragma once

@@ -14,6 +14,27 @@ namespace kojo::cli {
 
 namespace {
 
+// CLI11 reports "a subcommand is required" for a mistyped command; name the
+// word and the commands that exist instead.
+void CheckCommandNames(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* level = &app;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return;  // options: CLI11 checks them
+    auto subs = level->get_subcommands([](const CLI::App*) { return true; });
+    if (subs.empty()) return;
+    const CLI::App* next = nullptr;
+    std::string names;
+    for (const CLI::App* sub : subs) {
+      if (sub->get_name() == word) next = sub;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!next)
+      throw CliError(kExitUsage, fmt::format("unknown command '{}' (expected one of: {})", word, names));
+    level = next;
+  }
+}
+
 int Run(int argc, char** argv) {
   if (int rc = 0; MaybeRunSubmit(argc, argv, rc)) return rc;
   CLI::App app{"kojo: the scheduler of a shared GPU cluster.\n"
@@ -26,6 +47,7 @@ int Run(int argc, char** argv) {
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
   AddJobCommands(app);
+  CheckCommandNames(app, argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -127,6 +127,16 @@ TEST_F(KojoCli, BadFlagsExitTwoNamingTheFlag) {
   EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
 }
 
+TEST_F(KojoCli, UnknownCommandIsNamedWithTheKnownOnes) {
+  Outcome o = Kojo("frobnicate 1");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("unknown command 'frobnicate'"));
+  EXPECT_THAT(o.err, HasSubstr("sim, submit, queue"));
+  o = Kojo("sim bogus");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("unknown command 'bogus' (expected one of: run, compare, pack)"));
+}
+
 TEST_F(KojoCli, BadTraceNamesFileAndLine) {
   Outcome o = Kojo("sim run --trace " + Testdata("traces/philly-negative-duration.csv") + " --cluster 1x8xV100 --policy fifo");
   EXPECT_EQ(o.code, 2);

@@ -1,5 +1,7 @@
 #include "agent/launcher.h"
 
+#include "common/files.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -79,7 +81,11 @@ Json RecordJson(const Task& t) {
   return j;
 }
 
-bool Persist(const Task& t) { return WriteFileAtomic(t.dir + "/task.json", RecordJson(t).dump()); }
+// Task records survive a crash of the agent; a crash of the machine ends
+// the tasks too, so they are not flushed to disk (launch speed).
+constexpr AtomicWriteOptions kRecord{.mode = 0644, .sync = false};
+
+bool Persist(const Task& t) { return WriteFileAtomic(t.dir + "/task.json", RecordJson(t).dump(), kRecord).ok(); }
 
 std::optional<Task> TaskFromRecord(const std::string& text) {
   auto j = api::ParseJson(text);
@@ -238,7 +244,7 @@ void ProcessLauncher::Impl::LaunchFailed(Task& t, const std::string& why) {
   t.launch_error = "launch-failed: " + why;
   Finish(t, kLaunchFailedExit << 8, NowUnix());
   // The exit file makes a restarted agent report the same end.
-  WriteFileAtomic(t.dir + "/exit", fmt::format("{}\n{}\n", kLaunchFailedExit << 8, *t.end_unix));
+  (void)WriteFileAtomic(t.dir + "/exit", fmt::format("{}\n{}\n", kLaunchFailedExit << 8, *t.end_unix), kRecord);
   Persist(t);
   LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
 }
@@ -297,7 +303,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     const std::string script = t.dir + "/script";
     std::string text = c.spec.script;
     if (text.rfind("#!", 0) != 0) text = "#!/bin/sh\n" + text;
-    if (!WriteFileAtomic(script, text) || chmod(script.c_str(), 0700) != 0) {
+    if (!WriteFileAtomic(script, text, kRecord).ok() || chmod(script.c_str(), 0700) != 0) {
       LaunchFailed(t, fmt::format("cannot write {}: {}", script, std::strerror(errno)));
       return t;
     }
@@ -633,7 +639,7 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
   // Logs at other places than the defaults stay findable through an index.
   if (t.stdout_path != impl_->DefaultLog(job, attempt, t.rank, "out") ||
       t.stderr_path != impl_->DefaultLog(job, attempt, t.rank, "err"))
-    WriteFileAtomic(impl_->DefaultLog(job, attempt, t.rank, "paths"), t.stdout_path + "\n" + t.stderr_path + "\n");
+    (void)WriteFileAtomic(impl_->DefaultLog(job, attempt, t.rank, "paths"), t.stdout_path + "\n" + t.stderr_path + "\n", kRecord);
   std::error_code ec;
   fs::remove_all(t.dir, ec);
   if (impl_->opt.cgroups) impl_->opt.cgroups->RemoveTask(t.cgroup);

@@ -52,7 +52,5 @@ bool IsTaskLeader(pid_t pid, pid_t sup);
 // process uniquely: a reused pid has another start time.
 unsigned long long ProcessStartTime(pid_t pid);
 
-// Writes `data` to `path` atomically (a temporary file, then rename).
-bool WriteFileAtomic(const std::string& path, const std::string& data);
 
 }  // namespace kojo::agent

@@ -1,5 +1,7 @@
 #include "cli/job_commands.h"
 
+#include "common/files.h"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -186,17 +188,6 @@ std::optional<std::string> ReadScript(const std::string& path) {
   return text;
 }
 
-std::string RandomKey() {
-  unsigned char buf[16] = {};
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    [[maybe_unused]] ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-  }
-  std::string out;
-  for (unsigned char c : buf) out += fmt::format("{:02x}", c);
-  return out;
-}
 
 int RunSubmit(const std::vector<std::string>& args) {
   // First pass: the command line alone, to find the script or command.
@@ -265,7 +256,7 @@ int RunSubmit(const std::vector<std::string>& args) {
   }
   ApiClient client(ResolveServer(opts.server.value_or(""), opts.token.value_or(""), ProcessEnv()));
   // The key makes a retried request return the first answer, never two jobs.
-  const std::vector<std::pair<std::string, std::string>> headers = {{"Idempotency-Key", RandomKey()}};
+  const std::vector<std::pair<std::string, std::string>> headers = {{"Idempotency-Key", RandomHex()}};
   Json reply = client.PostJson("/api/v1/jobs", body.dump(), headers);
   std::vector<JobId> ids;
   if (reply.is_object() && reply.contains("ids") && reply["ids"].is_array())

@@ -50,42 +50,6 @@ std::string DevConfigPath() {
   return (x && *x ? std::string(x) : Home() + "/.config") + "/kojo/dev.json";
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& text, int mode) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(errno))};
-  ::fchmod(fd, static_cast<mode_t>(mode));
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(errno))};
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error{ErrorCode::kIo, fmt::format("{}: cannot rename into place: {}", path, std::strerror(errno))};
-  return Ok{};
-}
-
-std::string RandomToken() {
-  unsigned char buf[16] = {};
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    [[maybe_unused]] ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-  }
-  std::string out;
-  for (unsigned char c : buf) out += fmt::format("{:02x}", c);
-  return out;
-}
-
 bool NvmlPresent() {
   void* h = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!h) return false;

@@ -20,13 +20,6 @@ std::string DefaultDataDir(const std::string& leaf);
 // $XDG_CONFIG_HOME/kojo/dev.json or ~/.config/kojo/dev.json.
 std::string DevConfigPath();
 
-// Writes `text` to `path` atomically (temporary file, fsync, rename), with
-// the given mode; creates missing parent folders.
-Status WriteFileAtomic(const std::string& path, const std::string& text, int mode = 0644);
-
-// 32 hex characters from /dev/urandom.
-std::string RandomToken();
-
 // True when NVML can be loaded (a real NVIDIA driver is present).
 bool NvmlPresent();
 

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "controller/controller.h"
+#include "common/files.h"
 #include "controller/daemon.h"
 #include "controller/http_server.h"
 #include "sched/placer.h"
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   data_dir = std::filesystem::absolute(data_dir).string();
-  if (dev && token.empty()) token = RandomToken();
+  if (dev && token.empty()) token = RandomHex();
   if (token.empty() && address->first != "127.0.0.1" && address->first != "localhost" && address->first != "::1")
     Log("warning: listening on {} without --token: anyone who can reach it can submit jobs", address->first);
 
@@ -143,7 +144,8 @@ int main(int argc, char** argv) {
   if (dev) {
     const std::string config = DevConfigPath();
     const std::string doc = fmt::format("{{\"server\": \"{}\", \"token\": \"{}\"}}\n", url, token);
-    if (auto s = WriteFileAtomic(config, doc, 0600); !s.ok()) Log("{}", s.error().message);
+    std::filesystem::create_directories(std::filesystem::path(config).parent_path(), ec);
+    if (auto s = WriteFileAtomic(config, doc, {.mode = 0600}); !s.ok()) Log("{}", s.error().message);
     std::vector<std::string> args = {SiblingBinary("kojo-agent"), "--server", url, "--name", HostName(),
                                      "--state-dir", data_dir + "/agent", "--listen", "127.0.0.1:0"};
     const bool nvml = NvmlPresent();

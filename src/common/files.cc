@@ -1,0 +1,63 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace kojo {
+
+Status WriteFileAtomic(const std::string& path, const std::string& text, AtomicWriteOptions o) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, o.mode);
+  if (fd < 0) return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(errno))};
+  ::fchmod(fd, static_cast<mode_t>(o.mode));  // the umask must not widen or narrow it
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(err))};
+    }
+    done += static_cast<size_t>(n);
+  }
+  if ((o.sync && ::fsync(fd) != 0) | (::close(fd) != 0)) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(err))};
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Error{ErrorCode::kIo, fmt::format("{}: cannot rename into place: {}", path, std::strerror(err))};
+  }
+  return Ok{};
+}
+
+std::string RandomHex(int bytes) {
+  std::vector<unsigned char> buf(static_cast<size_t>(bytes), 0);
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    size_t got = 0;
+    while (got < buf.size()) {
+      const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+  std::string out;
+  for (unsigned char c : buf) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+}  // namespace kojo

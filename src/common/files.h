@@ -1,0 +1,26 @@
+// Small file-system helpers shared by the daemons and the CLI.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace kojo {
+
+struct AtomicWriteOptions {
+  int mode = 0644;
+  // fsync before the rename: the new content survives a machine crash, not
+  // only a crash of the process. Costs a disk flush.
+  bool sync = true;
+};
+
+// Writes `text` to PATH.tmp, then renames it over `path`: a reader (or a
+// restart after a crash) sees the old content or the new, never a mix.
+// The folder must exist. Errors name the file.
+Status WriteFileAtomic(const std::string& path, const std::string& text,
+                       AtomicWriteOptions options = {});
+
+// `bytes` random bytes from /dev/urandom as lower-case hex (tokens, keys).
+std::string RandomHex(int bytes = 16);
+
+}  // namespace kojo

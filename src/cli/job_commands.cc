@@ -456,9 +456,10 @@ int RunLogs(const LogsArgs& a) {
       // No such job, not started yet, or placed and not yet launched by its
       // agent: tell them apart.
       const api::JobView v = DecodeJob(client.GetJson(fmt::format("/api/v1/jobs/{}", id)));
-      if (api::IsTerminal(v.state) && v.placement.empty()) {
-        std::fprintf(stderr, "kojo: job %lld ended (%s) without starting: no log\n", static_cast<long long>(id),
-                     std::string(api::ToString(v.state)).c_str());
+      if (api::IsTerminal(v.state) && (v.placement.empty() || v.reason == "LaunchFailed")) {
+        std::fprintf(stderr, "kojo: job %lld ended (%s) without starting%s%s: no log\n", static_cast<long long>(id),
+                     std::string(api::ToString(v.state)).c_str(), v.message.empty() ? "" : ": ",
+                     v.message.c_str());
         return 0;
       }
       if (!api::IsTerminal(v.state)) {

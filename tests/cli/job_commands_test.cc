@@ -463,6 +463,16 @@ TEST_F(LiveCli, SubmitQueueLogsCancel) {
   EXPECT_EQ(c.code, 3);
 }
 
+TEST_F(LiveCli, LogsOfAJobThatNeverLaunchedSayWhy) {
+  const std::int64_t id = Submit({"--", "no-such-program-kojo"});
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(WaitState(id, "FAILED")) << Show(id).dump();
+  Outcome logs = Kojo({"logs", "--server", url_, std::to_string(id)});
+  EXPECT_EQ(logs.code, 0) << logs.err;
+  EXPECT_THAT(logs.err, HasSubstr("without starting"));
+  EXPECT_THAT(logs.err, HasSubstr("no-such-program-kojo"));
+}
+
 TEST_F(LiveCli, SbatchScriptFollowLogsHoldAndNodes) {
   const fs::path script = dir_ / "job.sh";
   Spit(script,

@@ -458,78 +458,72 @@ Outcome<api::JobView> Controller::ShowJob(JobId id) const {
   return it->second.view;
 }
 
-Outcome<api::JobView> Controller::Cancel(JobId id) {
+Outcome<api::JobView> Controller::ChangeJob(
+    JobId id, const std::function<std::optional<ApiError>(JobRec&)>& change) {
   std::unique_lock lock(mu_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return NotFoundJob(id);
-  JobRec& rec = it->second;
-  switch (rec.view.state) {
-    case JobState::kPending:
-    case JobState::kHeld:
-      SetState(rec, JobState::kCancelled);
-      rec.view.reason = "Cancelled";
-      rec.view.message = "cancelled by a user before it started";
-      rec.view.end_time = Now();
-      Persist(rec);
-      break;
-    case JobState::kStarting:
-    case JobState::kRunning:
-      Stop(rec, StopReason::kCancelled);
-      break;
-    case JobState::kStopping:
-      if (rec.stop != StopReason::kCancelled) Stop(rec, StopReason::kCancelled);
-      break;
-    default:
-      return ApiError{ApiCode::kConflict,
-                      fmt::format("job {} has already ended ({}); it cannot be cancelled", id, api::ToString(rec.view.state))};
-  }
-  api::JobView v = rec.view;
+  if (auto refused = change(it->second)) return *refused;
+  api::JobView v = it->second.view;
   const std::uint64_t seq = Flush();
   lock.unlock();
   commit_.WaitDurable(seq);
   return v;
+}
+
+Outcome<api::JobView> Controller::Cancel(JobId id) {
+  return ChangeJob(id, [&](JobRec& rec) -> std::optional<ApiError> {
+    switch (rec.view.state) {
+      case JobState::kPending:
+      case JobState::kHeld:
+        SetState(rec, JobState::kCancelled);
+        rec.view.reason = "Cancelled";
+        rec.view.message = "cancelled by a user before it started";
+        rec.view.end_time = Now();
+        Persist(rec);
+        return std::nullopt;
+      case JobState::kStarting:
+      case JobState::kRunning:
+        Stop(rec, StopReason::kCancelled);
+        return std::nullopt;
+      case JobState::kStopping:
+        if (rec.stop != StopReason::kCancelled) Stop(rec, StopReason::kCancelled);
+        return std::nullopt;
+      default:
+        return ApiError{ApiCode::kConflict, fmt::format("job {} has already ended ({}); it cannot be cancelled",
+                                                        id, api::ToString(rec.view.state))};
+    }
+  });
 }
 
 Outcome<api::JobView> Controller::Hold(JobId id) {
-  std::unique_lock lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  JobRec& rec = it->second;
-  if (rec.view.state != JobState::kPending && rec.view.state != JobState::kHeld)
-    return ApiError{ApiCode::kConflict,
-                    fmt::format("job {} is {}; only a PENDING job can be held", id, api::ToString(rec.view.state))};
-  if (rec.view.state == JobState::kPending) {
-    SetState(rec, JobState::kHeld);
-    rec.view.reason = "Held";
-    rec.view.message = "held by a user; release it to queue it";
-    Persist(rec);
-  }
-  api::JobView v = rec.view;
-  const std::uint64_t seq = Flush();
-  lock.unlock();
-  commit_.WaitDurable(seq);
-  return v;
+  return ChangeJob(id, [&](JobRec& rec) -> std::optional<ApiError> {
+    if (rec.view.state != JobState::kPending && rec.view.state != JobState::kHeld)
+      return ApiError{ApiCode::kConflict,
+                      fmt::format("job {} is {}; only a PENDING job can be held", id, api::ToString(rec.view.state))};
+    if (rec.view.state == JobState::kPending) {
+      SetState(rec, JobState::kHeld);
+      rec.view.reason = "Held";
+      rec.view.message = "held by a user; release it to queue it";
+      Persist(rec);
+    }
+    return std::nullopt;
+  });
 }
 
 Outcome<api::JobView> Controller::Release(JobId id) {
-  std::unique_lock lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  JobRec& rec = it->second;
-  if (rec.view.state != JobState::kHeld)
-    return ApiError{ApiCode::kConflict,
-                    fmt::format("job {} is {}; only a HELD job can be released", id, api::ToString(rec.view.state))};
-  SetState(rec, JobState::kPending);
-  rec.view.reason = "Released";
-  rec.view.message = "waiting for the next scheduling pass";
-  rec.queued_since = Now();
-  Persist(rec);
-  WakeScheduler();
-  api::JobView v = rec.view;
-  const std::uint64_t seq = Flush();
-  lock.unlock();
-  commit_.WaitDurable(seq);
-  return v;
+  return ChangeJob(id, [&](JobRec& rec) -> std::optional<ApiError> {
+    if (rec.view.state != JobState::kHeld)
+      return ApiError{ApiCode::kConflict,
+                      fmt::format("job {} is {}; only a HELD job can be released", id, api::ToString(rec.view.state))};
+    SetState(rec, JobState::kPending);
+    rec.view.reason = "Released";
+    rec.view.message = "waiting for the next scheduling pass";
+    rec.queued_since = Now();
+    Persist(rec);
+    WakeScheduler();
+    return std::nullopt;
+  });
 }
 
 Outcome<LogSource> Controller::FindLogs(JobId id, int rank) const {

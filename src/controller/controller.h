@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,6 +97,12 @@ class Controller {
   Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> fast,
              std::unique_ptr<Scheduler> explain);
   Status Load();
+
+  // A user's change to one job: finds it (404), lets `change` act on it
+  // under mu_ (an ApiError refuses, e.g. 409), then waits until the change
+  // is durable and returns the job as changed.
+  Outcome<api::JobView> ChangeJob(JobId id,
+                                  const std::function<std::optional<ApiError>(JobRec&)>& change);
 
   // --- helpers; all expect mu_ held ---
   static Seconds Now();

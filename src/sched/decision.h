@@ -15,6 +15,8 @@ enum class WaitReason {
   kPriority,   // jobs ahead of it in the queue take the resources
   kResources,  // it is next, but what it needs is not free yet
   kPreempting, // it will start once the jobs being preempted have left
+  kQuota,      // its project is at its GPU limit (guaranteed + borrowable)
+  kGrant,      // its project's grants have too little left for its reservation
 };
 std::string_view ToString(WaitReason r);
 

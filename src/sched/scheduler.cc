@@ -14,6 +14,8 @@ std::string_view ToString(WaitReason r) {
     case WaitReason::kPriority: return "Priority";
     case WaitReason::kResources: return "Resources";
     case WaitReason::kPreempting: return "Preempting";
+    case WaitReason::kQuota: return "Quota";
+    case WaitReason::kGrant: return "GrantExhausted";
   }
   return "Unknown";
 }

@@ -9,6 +9,7 @@
 
 #include "model/job.h"
 #include "model/node.h"
+#include "model/org.h"
 
 namespace kojo {
 
@@ -80,6 +81,9 @@ struct ClusterSnapshot {
   std::vector<JobEntry> running;
   std::vector<JobEntry> pending;  // any order; the policy orders them
   const UsageLedger* usage = nullptr;  // for fair share; may be null
+  // Programmes, shares, quotas and grants left; null = one flat pool with
+  // no quotas and no grants (as before organisations existed).
+  const OrgPolicy* org = nullptr;
 };
 
 }  // namespace kojo

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "store/store.h"
 
@@ -17,6 +18,7 @@ void Batch::Append(Batch&& other) {
   move_all(arrays, other.arrays);
   move_all(nodes, other.nodes);
   move_all(keys, other.keys);
+  move_all(docs, other.docs);
   if (other.next_job_id) next_job_id = std::max(next_job_id.value_or(0), *other.next_job_id);
 }
 
@@ -37,6 +39,19 @@ Status MemoryStore::Apply(const Batch& b) {
   for (const auto& r : b.arrays) upsert(state_.arrays, r, [](const ArrayRow& x) { return x.first_id; });
   for (const auto& r : b.nodes) upsert(state_.nodes, r, [](const NodeRow& x) { return x.name; });
   for (const auto& r : b.keys) upsert(state_.keys, r, [](const KeyRow& x) { return x.key; });
+  for (const auto& r : b.docs) {
+    auto key = [](const DocRow& x) { return std::tie(x.kind, x.key); };
+    auto it = std::lower_bound(state_.docs.begin(), state_.docs.end(), r,
+                               [&](const DocRow& a, const DocRow& c) { return key(a) < key(c); });
+    const bool found = it != state_.docs.end() && key(*it) == key(r);
+    if (r.deleted) {
+      if (found) state_.docs.erase(it);
+    } else if (found) {
+      *it = r;
+    } else {
+      state_.docs.insert(it, r);
+    }
+  }
   if (b.next_job_id) state_.next_job_id = *b.next_job_id;
   return Ok{};
 }

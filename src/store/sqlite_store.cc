@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, state TEXT NOT NULL, js
 CREATE TABLE IF NOT EXISTS arrays (first_id INTEGER PRIMARY KEY, count INTEGER NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (kind TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL,
+                                 PRIMARY KEY (kind, key));
 )sql";
 
 // A prepared statement, finalised on destruction.
@@ -92,9 +94,11 @@ class SqliteStore : public Store {
         "INSERT OR REPLACE INTO nodes(name, json) VALUES (?, ?)",
         "INSERT OR REPLACE INTO idempotency(key, ids) VALUES (?, ?)",
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_job_id', ?)",
+        "INSERT OR REPLACE INTO docs(kind, key, json) VALUES (?, ?, ?)",
+        "DELETE FROM docs WHERE kind = ? AND key = ?",
     };
-    Stmt* out[] = {&put_job_, &put_array_, &put_node_, &put_key_, &put_next_};
-    for (int i = 0; i < 5; ++i)
+    Stmt* out[] = {&put_job_, &put_array_, &put_node_, &put_key_, &put_next_, &put_doc_, &del_doc_};
+    for (int i = 0; i < 7; ++i)
       if (sqlite3_prepare_v2(db_, sql[i], -1, out[i]->out(), nullptr) != SQLITE_OK) return Fail("prepare");
     return Ok{};
   }
@@ -136,6 +140,15 @@ class SqliteStore : public Store {
       while ((rc = sqlite3_step(q.get())) == SQLITE_ROW)
         st.keys.push_back(KeyRow{Text(q.get(), 0), SplitIds(Text(q.get(), 1))});
       if (rc != SQLITE_DONE) return Fail("read idempotency keys");
+    }
+    {
+      Stmt q;
+      if (sqlite3_prepare_v2(db_, "SELECT kind, key, json FROM docs ORDER BY kind, key", -1, q.out(), nullptr) != SQLITE_OK)
+        return Fail("read documents");
+      int rc;
+      while ((rc = sqlite3_step(q.get())) == SQLITE_ROW)
+        st.docs.push_back(DocRow{Text(q.get(), 0), Text(q.get(), 1), Text(q.get(), 2)});
+      if (rc != SQLITE_DONE) return Fail("read documents");
     }
     {
       Stmt q;
@@ -190,6 +203,13 @@ class SqliteStore : public Store {
       sqlite3_bind_text(s, 2, ids.data(), static_cast<int>(ids.size()), SQLITE_TRANSIENT);
       if (!Step(s)) return Fail("write idempotency key");
     }
+    for (const DocRow& r : b.docs) {
+      sqlite3_stmt* s = r.deleted ? del_doc_.get() : put_doc_.get();
+      sqlite3_bind_text(s, 1, r.kind.data(), static_cast<int>(r.kind.size()), SQLITE_STATIC);
+      sqlite3_bind_text(s, 2, r.key.data(), static_cast<int>(r.key.size()), SQLITE_STATIC);
+      if (!r.deleted) sqlite3_bind_text(s, 3, r.json.data(), static_cast<int>(r.json.size()), SQLITE_STATIC);
+      if (!Step(s)) return Fail("write document");
+    }
     if (b.next_job_id) {
       sqlite3_stmt* s = put_next_.get();
       const std::string v = std::to_string(*b.next_job_id);
@@ -222,7 +242,7 @@ class SqliteStore : public Store {
 
   std::string path_;
   sqlite3* db_;
-  Stmt put_job_, put_array_, put_node_, put_key_, put_next_;
+  Stmt put_job_, put_array_, put_node_, put_key_, put_next_, put_doc_, del_doc_;
 };
 
 }  // namespace

@@ -50,6 +50,17 @@ struct KeyRow {
   std::vector<JobId> ids;
 };
 
+// A document of the organisation model or of accounting (programme,
+// project, grant, user, token, usage record, ...): `kind` names its table
+// of documents, `key` is unique within the kind. A row with `deleted`
+// removes the document.
+struct DocRow {
+  std::string kind;
+  std::string key;
+  std::string json;
+  bool deleted = false;
+};
+
 // A set of changes applied all together or not at all. Rows replace rows
 // with the same key; later rows of a batch win over earlier ones.
 struct Batch {
@@ -57,10 +68,12 @@ struct Batch {
   std::vector<ArrayRow> arrays;
   std::vector<NodeRow> nodes;
   std::vector<KeyRow> keys;
+  std::vector<DocRow> docs;
   std::optional<JobId> next_job_id;
 
   bool empty() const {
-    return jobs.empty() && arrays.empty() && nodes.empty() && keys.empty() && !next_job_id;
+    return jobs.empty() && arrays.empty() && nodes.empty() && keys.empty() && docs.empty() &&
+           !next_job_id;
   }
   // Appends `other` after this batch's rows (so its rows win).
   void Append(Batch&& other);
@@ -72,6 +85,7 @@ struct StoredState {
   std::vector<ArrayRow> arrays;  // ascending first_id
   std::vector<NodeRow> nodes;    // ascending name
   std::vector<KeyRow> keys;
+  std::vector<DocRow> docs;      // ascending (kind, key); never `deleted`
   JobId next_job_id = 1;
 };
 

@@ -115,6 +115,46 @@ TEST(SqliteStore, LaterRowsOfABatchWin) {
   EXPECT_EQ(s->jobs[0].json, "b");
 }
 
+// Documents of both stores: replaced by key, removed by a deleted row,
+// loaded sorted by (kind, key).
+void CheckDocs(Store& st) {
+  Batch b;
+  b.docs.push_back({"project", "vision", R"({"share":1})"});
+  b.docs.push_back({"grant", "g1", R"({"amount":5})"});
+  b.docs.push_back({"project", "nlp", R"({"share":2})"});
+  ASSERT_TRUE(st.Apply(b).ok());
+  Batch c;
+  c.docs.push_back({"project", "vision", R"({"share":3})"});
+  c.docs.push_back({"grant", "g1", "", true});
+  c.docs.push_back({"grant", "never-there", "", true});
+  ASSERT_TRUE(st.Apply(c).ok());
+  auto s = st.Load();
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->docs.size(), 2u);
+  EXPECT_EQ(s->docs[0].key, "nlp");
+  EXPECT_EQ(s->docs[1].key, "vision");
+  EXPECT_EQ(s->docs[1].json, R"({"share":3})");
+}
+
+TEST(MemoryStore, DocumentsReplaceAndDelete) {
+  MemoryStore m;
+  CheckDocs(m);
+}
+
+TEST(SqliteStore, DocumentsReplaceDeleteAndReopen) {
+  TempDir dir;
+  {
+    auto st = OpenSqliteStore(dir.File("kojo.db"));
+    ASSERT_TRUE(st.ok());
+    CheckDocs(**st);
+  }
+  auto st = OpenSqliteStore(dir.File("kojo.db"));
+  ASSERT_TRUE(st.ok());
+  auto s = (*st)->Load();
+  ASSERT_EQ(s->docs.size(), 2u);
+  EXPECT_EQ(s->docs[0].json, R"({"share":2})");
+}
+
 TEST(SqliteStore, BadPathNamesTheFile) {
   auto st = OpenSqliteStore("/nonexistent-dir/kojo.db");
   ASSERT_FALSE(st.ok());

@@ -1,0 +1,106 @@
+// The organisation model: programmes contain organisations, which contain
+// projects, which have members and hold grants; and the normalised GPU-hour
+// currency that grants, fair share and usage reports all count in. Value
+// types only. OrgPolicy is the part of it the scheduler reads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "model/units.h"
+
+namespace kojo {
+
+// Normalised compute, in milli-GPU-seconds of a GPU of weight 1.000. A GPU
+// model's weight says how much one of its GPU-hours counts (an H100 hour
+// more than a T4 hour). Integer, like every resource amount.
+using NormUnits = std::int64_t;
+inline constexpr NormUnits kNormPerGpuHour = 3'600'000;  // 1 GPU x 1000 milli x 3600 s
+
+// GPU model -> weight in thousandths. Lookup ignores case; a model with no
+// entry of its own takes the longest entry that is a prefix of its name
+// ("H100" serves "H100-80GB-HBM3"), else default_milli.
+struct GpuWeights {
+  std::map<std::string, int> milli;  // keys stored lower-case
+  int default_milli = 1000;
+
+  void Set(std::string_view model, int weight_milli);
+  int Of(std::string_view model) const;
+  // What `gpus` GPUs of `model`, each `gpu_milli` taken, cost for `seconds`.
+  NormUnits Cost(std::string_view model, int gpus, MilliGpu gpu_milli, Seconds seconds) const;
+};
+
+// Global roles. Project roles (lead, member) come from memberships.
+enum class Role { kViewer, kOperator, kAdmin };
+enum class ProjectRole { kMember, kLead };
+std::string_view ToString(Role r);
+std::string_view ToString(ProjectRole r);
+std::optional<Role> ParseRole(std::string_view s);
+std::optional<ProjectRole> ParseProjectRole(std::string_view s);
+
+struct Programme {
+  std::string name;
+  std::string description;
+  double share = 1;  // fair share among programmes
+};
+
+struct Organisation {
+  std::string name;
+  std::string programme;
+};
+
+struct Project {
+  std::string name;
+  std::string organisation;
+  double share = 1;           // fair share among its programme's projects
+  // Concurrent GPUs (Kueue's nominal quota and borrowing limit): it can
+  // always get `guaranteed_gpus` (taking them back by preemption from
+  // projects that borrowed them); above that it may borrow idle GPUs, up to
+  // `borrow_limit` more (none = no limit).
+  int guaranteed_gpus = 0;
+  std::optional<int> borrow_limit;
+};
+
+struct Member {
+  std::string project;
+  std::string user;
+  ProjectRole role = ProjectRole::kMember;
+};
+
+// An award of normalised GPU-hours to a project, usable in [start, end).
+struct Grant {
+  std::string id;
+  std::string project;
+  std::string programme;  // the programme that funds it
+  NormUnits amount = 0;
+  Seconds start = 0;      // Unix seconds
+  Seconds end = 0;
+  bool Active(Seconds now) const { return start <= now && now < end; }
+};
+
+// What the scheduler knows of one project (Job::tenant names it).
+struct ProjectLimits {
+  std::string programme;
+  double share = 1;
+  int guaranteed_gpus = 0;
+  std::optional<int> max_gpus;          // guaranteed + borrow limit; none = no cap
+  // Normalised units its active grants have left for new starts (awarded -
+  // used - reserved); none = not metered (e.g. a simulation without grants).
+  std::optional<NormUnits> grant_left;
+};
+
+// The organisation as the scheduler reads it (ClusterSnapshot::org).
+struct OrgPolicy {
+  std::unordered_map<std::string, double> programme_shares;  // absent = 1
+  std::unordered_map<std::string, ProjectLimits> projects;    // absent = no limits, programme ""
+  GpuWeights weights;
+  // A job without a time limit is reserved against its grant for this long
+  // (and the controller stops it there).
+  Seconds default_time_limit = 24 * 3600;
+};
+
+}  // namespace kojo

@@ -1,0 +1,66 @@
+// OrgConfig: the organisation model as one JSON document, the format that
+// `kojo admin apply -f FILE` sends to kojod and that `kojo sim --org FILE`
+// replays, so an operator can try programmes, shares, quotas and grants on a
+// trace before applying them. docs/org-config.md describes it:
+//
+//   {"gpu_weights": {"H100": 2.0, "A100": 1.0, "T4": 0.25, "default": 1.0},
+//    "programmes": [{"name": "research", "share": 2, "description": "..."}],
+//    "organisations": [{"name": "uni-a", "programme": "research"}],
+//    "projects": [{"name": "vision", "organisation": "uni-a", "share": 1,
+//                  "guaranteed_gpus": 16, "borrow_limit": 32}],
+//    "grants": [{"id": "g-2026-1", "project": "vision", "programme": "research",
+//                "gpu_hours": 5000, "start": "2026-01-01T00:00:00Z",
+//                "end": "2027-01-01T00:00:00Z"}],
+//    "members": [{"project": "vision", "user": "ada", "role": "lead"}]}
+//
+// Every section is optional. Parsing is strict: unknown fields, wrong types,
+// dangling references (a project's organisation, a grant's project or
+// programme, a member's project), duplicate names and impossible values
+// (negative shares, end before start) are errors naming the field, e.g.
+// "projects[2].organisation: no organisation named \"uni-z\"". A grant's
+// "programme" defaults to its project's programme.
+#pragma once
+
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "api/codec.h"
+#include "common/result.h"
+#include "model/org.h"
+
+namespace kojo::api {
+
+struct OrgConfig {
+  GpuWeights weights;
+  std::vector<Programme> programmes;
+  std::vector<Organisation> organisations;
+  std::vector<Project> projects;
+  std::vector<Grant> grants;
+  std::vector<Member> members;
+
+  const Programme* FindProgramme(std::string_view name) const;
+  const Organisation* FindOrganisation(std::string_view name) const;
+  const Project* FindProject(std::string_view name) const;
+  // The programme a project belongs to (through its organisation); "" if unknown.
+  std::string ProgrammeOf(std::string_view project) const;
+};
+
+Result<OrgConfig> OrgConfigFromJson(const Json& j);
+Json ToJson(const OrgConfig& c);
+
+// Times in the document: ISO 8601 UTC ("2026-01-01T00:00:00Z" or a date
+// "2026-01-01") -> Unix seconds.
+Result<Seconds> ParseIsoTime(std::string_view text);
+
+// The scheduler's view at `now`: programme shares, per-project limits
+// (max_gpus = guaranteed + borrow_limit when a limit is set) and, when
+// `meter_grants`, each project's grant_left = the sum over its grants
+// active at `now` of max(0, amount - spent(grant)), where spent (used +
+// reserved against that grant) comes from the caller's ledger; no callback
+// = nothing spent. Projects with no active grant get grant_left = 0 when
+// metered; projects absent from the config are not in the policy.
+OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,
+                   const std::function<NormUnits(const Grant&)>& spent = {});
+
+}  // namespace kojo::api

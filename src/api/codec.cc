@@ -167,7 +167,46 @@ Json ToJson(const JobView& v) {
          {"placement", placement}};
   j["array_id"] = v.array_id ? Json(*v.array_id) : Json(nullptr);
   j["array_index"] = v.array_index ? Json(*v.array_index) : Json(nullptr);
+  j["estimated_start"] = v.estimated_start ? Json(IsoTime(*v.estimated_start)) : Json(nullptr);
+  j["estimated_start_unix"] = OptJson(v.estimated_start);
   return j;
+}
+
+Json ToJson(const JobWhy& w) {
+  return Json{{"job", w.job},
+              {"state", ToString(w.state)},
+              {"reason", w.reason},
+              {"message", w.message},
+              {"estimated_start", w.estimated_start ? Json(IsoTime(*w.estimated_start)) : Json(nullptr)},
+              {"estimated_start_unix", OptJson(w.estimated_start)},
+              {"confidence", w.confidence},
+              {"confidence_message", w.confidence_message},
+              {"jobs_ahead", w.jobs_ahead},
+              {"gpu_hours_ahead", w.gpu_hours_ahead},
+              {"as_of", w.as_of ? Json(IsoTime(*w.as_of)) : Json(nullptr)},
+              {"as_of_unix", OptJson(w.as_of)}};
+}
+
+Result<JobWhy> JobWhyFromJson(const Json& j) {
+  Fields f(j, "", false);
+  JobWhy w;
+  f.Int("job", w.job, 0, INT64_MAX, true);
+  std::string state;
+  f.Str("state", state, 32, true);
+  if (f.ok()) {
+    auto st = ParseJobState(state);
+    if (!st) f.Fail("state", "unknown job state '" + state + "'");
+    else w.state = *st;
+  }
+  f.Str("reason", w.reason);
+  f.Str("message", w.message);
+  f.OptInt("estimated_start_unix", w.estimated_start, 0, kMaxUnixSeconds);
+  f.Str("confidence", w.confidence, 32);
+  f.Str("confidence_message", w.confidence_message);
+  f.Int("jobs_ahead", w.jobs_ahead, 0, INT32_MAX);
+  f.Num("gpu_hours_ahead", w.gpu_hours_ahead, 0, 1e18);
+  f.OptInt("as_of_unix", w.as_of, 0, kMaxUnixSeconds);
+  return Done(f, std::move(w));
 }
 
 Result<JobView> JobViewFromJson(const Json& j) {
@@ -193,6 +232,7 @@ Result<JobView> JobViewFromJson(const Json& j) {
   f.OptInt("array_id", v.array_id, 0, INT64_MAX);
   f.OptInt("array_index", v.array_index, 0, 4000000);
   f.List("placement", v.placement, PlacementAt, 100000);
+  f.OptInt("estimated_start_unix", v.estimated_start, 0, kMaxUnixSeconds);
   return Done(f, std::move(v));
 }
 

@@ -251,8 +251,8 @@ TEST_F(LauncherTest, ForgetDeletesTheRecordAndKeepsTheLogs) {
   launcher_->Start(ScriptTask(3, "echo kept\n"));
   launcher_->Forget(3, 1);  // still running or just ended: only ended tasks are forgotten
   WaitEnded(3);
-  const std::string record = dir_.path() + "/state/tasks/3.1";
-  EXPECT_TRUE(std::filesystem::exists(record + "/task.json"));
+  const std::string record = dir_.path() + "/state/tasks/3.1.json";
+  EXPECT_TRUE(std::filesystem::exists(record));
   launcher_->Forget(3, 1);
   EXPECT_FALSE(Find(3));
   EXPECT_FALSE(std::filesystem::exists(record));
@@ -312,7 +312,7 @@ TEST_F(LauncherTest, LostSupervisorIsReportedAndItsJobStopped) {
   launcher_->Start(CommandTask(1, {"sleep", "300"}));
   const pid_t job = launcher_->ProcessGroup(1, 1);
   ASSERT_GT(job, 0);
-  auto record = api::Json::parse(ReadFile(dir_.path() + "/state/tasks/1.1/task.json"));
+  auto record = api::Json::parse(ReadFile(dir_.path() + "/state/tasks/1.1.json"));
   const pid_t supervisor = record["supervisor_pid"].get<pid_t>();
   ASSERT_GT(supervisor, 0);
   kill(supervisor, SIGKILL);

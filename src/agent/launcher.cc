@@ -779,6 +779,8 @@ int ProcessLauncher::adopted() const {
   return impl_->adopted;
 }
 
+int ProcessLauncher::HelperPid() const { return impl_->helper->helper_pid(); }
+
 int ProcessLauncher::ProcessGroup(JobId job, int attempt) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->tasks.find(Key{job, attempt});

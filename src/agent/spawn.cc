@@ -225,8 +225,8 @@ void WriteExit(int fd, off_t at, int status) {
 }
 
 [[noreturn]] void RunSupervisor(const Request& r, int go_fd, int rep_fd) {
-  setsid();
   prctl(PR_SET_NAME, "kojo-supervise", 0, 0, 0);
+  setsid();
   SetSignal(SIGCHLD, SIG_DFL);  // the helper's SIG_IGN would reap the job before waitpid
   int keep[2] = {go_fd, rep_fd};
   CloseAllExcept(keep, 2);
@@ -384,6 +384,7 @@ bool HandleSpawn(int sock, const Request& r) {
 }
 
 [[noreturn]] void HelperMain(int sock) {
+  prctl(PR_SET_NAME, "kojo-launch", 0, 0, 0);
   // The link on fd >= 3 and 0, 1, 2 open, so that no file of a task takes
   // the place of a standard stream.
   if (sock < 3) {
@@ -402,7 +403,6 @@ bool HandleSpawn(int sock, const Request& r) {
     }
   int keep[1] = {sock};
   CloseAllExcept(keep, 1);
-  prctl(PR_SET_NAME, "kojo-launch", 0, 0, 0);
   for (int s = 1; s < NSIG; ++s) SetSignal(s, SIG_DFL);  // the agent's handlers: gone
   for (int s : kIgnored) SetSignal(s, SIG_IGN);
   SetSignal(SIGCHLD, SIG_IGN);  // the kernel reaps the supervisors

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -154,7 +155,8 @@ std::int64_t RealNs() {
 
 int main(int argc, char** argv) {
   CLI::App app{"kojo live benchmark: kojod + kojo-agents with emulated GPUs on this machine"};
-  std::string kojod = "kojod", agent = "kojo-agent", out;
+  std::string kojod = "kojod", agent = "kojo-agent", out, tmp = "/tmp";
+  if (const char* t = std::getenv("TMPDIR"); t && *t) tmp = t;
   int nodes = 16, gpus = 8, jobs = 5000, threads = 8, singles = 5000, latency_runs = 9;
   app.add_option("--kojod", kojod, "kojod executable")->capture_default_str();
   app.add_option("--agent", agent, "kojo-agent executable")->capture_default_str();
@@ -165,13 +167,19 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "client threads for single submissions")->capture_default_str();
   app.add_option("--latency-runs", latency_runs)->capture_default_str();
   app.add_option("--out", out, "also append the Markdown table to this file");
+  app.add_option("--tmp-dir", tmp, "where the run's folder (kojod's data, the agents' state and task logs) goes")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
 
-  char tmpl[] = "/tmp/kojo-bench-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  std::string tmpl = tmp + "/kojo-bench-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "cannot create a folder in %s\n", tmp.c_str());
+    return 1;
+  }
+  const std::string dir = tmpl;
   std::vector<pid_t> pids;
   auto cleanup = [&] {
     for (pid_t p : pids) Stop(p);

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "agent/log.h"
+#include "agent/spare_files.h"
 #include "agent/spawn.h"
 #include "api/codec.h"
 
@@ -250,10 +251,7 @@ class ProcessLauncher::Impl {
   int adopted = 0;
   std::thread monitor;
   std::unique_ptr<SpawnHelper> helper;
-  std::string spare_dir;
-  std::mutex spare_mu;
-  std::vector<std::string> spare;  // files in spare_dir
-  unsigned long long spare_next = 0;
+  std::unique_ptr<SpareFiles> spare;  // forgotten tasks' files, for reuse
 
   std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
     return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
@@ -281,40 +279,6 @@ class ProcessLauncher::Impl {
   // The job's pid from the supervisor's note, when the launch did not say.
   void LearnPid(Task& t) {
     if (t.pid <= 0) t.pid = ReadStatus(t).job;
-  }
-  // Files are reused rather than deleted and created again: on a file
-  // system without a journal (ext4), creating a file skips over every inode
-  // deleted in the last half minute, which at hundreds of tasks a second
-  // costs more than the rest of a launch. `path` gets a spare file (or a
-  // new one); false when neither works.
-  bool TakeSpare(const std::string& path) {
-    std::string name;
-    {
-      std::lock_guard lock(spare_mu);
-      if (!spare.empty()) {
-        name = std::move(spare.back());
-        spare.pop_back();
-      }
-    }
-    if (!name.empty() && rename(name.c_str(), path.c_str()) == 0) return truncate(path.c_str(), 0) == 0;
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return false;
-    close(fd);
-    return true;
-  }
-  // Keeps a file that is no longer needed for TakeSpare.
-  void GiveSpare(const std::string& path) {
-    std::string name;
-    {
-      std::lock_guard lock(spare_mu);
-      if (spare.size() < kMaxSpare) name = fmt::format("{}/{}", spare_dir, spare_next++);
-    }
-    if (!name.empty() && rename(path.c_str(), name.c_str()) == 0) {
-      std::lock_guard lock(spare_mu);
-      spare.push_back(std::move(name));
-      return;
-    }
-    unlink(path.c_str());
   }
 };
 
@@ -421,7 +385,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   // The record (with the supervisor's pid and start time) is durable
   // before the job may start.
-  if (!TakeSpare(RecordPath(t)) || !TakeSpare(StatusPath(t))) {
+  if (!spare->Take(RecordPath(t)) || !spare->Take(StatusPath(t))) {
     LaunchFailed(t, fmt::format("cannot create {}: {}", RecordPath(t), std::strerror(errno)));
     return t;
   }
@@ -532,15 +496,6 @@ void ProcessLauncher::Impl::Adopt() {
   };
   for (const auto& path : records) adopt(path, path.substr(0, path.size() - 5), "");
   for (const auto& dir : legacy) adopt(dir + "/task.json", dir, dir);
-  // Spare files left by the previous agent.
-  for (const auto& entry : fs::directory_iterator(spare_dir, ec)) {
-    if (spare.size() >= kMaxSpare) {
-      fs::remove(entry.path(), ec);
-      continue;
-    }
-    spare.push_back(entry.path().string());
-    spare_next = std::max(spare_next, std::strtoull(entry.path().filename().c_str(), nullptr, 10) + 1);
-  }
 }
 
 void ProcessLauncher::Impl::MonitorLoop() {
@@ -624,12 +579,13 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::Create(LauncherOptions
   m.tasks_dir = m.opt.state_dir + "/tasks";
   m.logs_dir = m.opt.state_dir + "/logs";
   m.work_dir = m.opt.state_dir + "/work";
-  m.spare_dir = m.opt.state_dir + "/spare";
-  for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir, m.spare_dir}) {
+  const std::string spare_dir = m.opt.state_dir + "/spare";
+  for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir, spare_dir}) {
     std::error_code ec;
     fs::create_directories(d, ec);
     if (ec) return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", d, ec.message())};
   }
+  m.spare = std::make_unique<SpareFiles>(spare_dir, kMaxSpare);
   for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"})
     if (const char* v = getenv(name)) m.base_env[name] = v;
   if (!m.base_env.count("PATH")) m.base_env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
@@ -742,8 +698,8 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
     std::error_code ec;
     fs::remove_all(t.legacy_dir, ec);
   } else {
-    impl_->GiveSpare(RecordPath(t));
-    impl_->GiveSpare(StatusPath(t));
+    impl_->spare->Give(RecordPath(t));
+    impl_->spare->Give(StatusPath(t));
     if (t.has_script) unlink((t.base + ".script").c_str());
   }
   if (impl_->opt.cgroups) impl_->opt.cgroups->RemoveTask(t.cgroup);

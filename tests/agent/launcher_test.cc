@@ -250,8 +250,8 @@ TEST_F(LauncherTest, ListenerHearsStartsAndEnds) {
 }
 
 TEST_F(LauncherTest, ForgetDeletesTheRecordAndKeepsTheLogs) {
-  launcher_->Start(ScriptTask(3, "echo kept\n"));
-  launcher_->Forget(3, 1);  // still running or just ended: only ended tasks are forgotten
+  launcher_->Start(ScriptTask(3, "echo kept\nsleep 0.3\n"));
+  launcher_->Forget(3, 1);  // still running: only ended tasks are forgotten
   WaitEnded(3);
   const std::string record = dir_.path() + "/state/tasks/3.1.json";
   EXPECT_TRUE(std::filesystem::exists(record));

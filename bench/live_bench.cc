@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -113,6 +114,32 @@ double CpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// CPU seconds used so far by every process of this process's cgroup (all
+// the bench's descendants, also those reparented to init: the launch
+// helpers' supervisors and the tasks), when the machine offers it: cgroup
+// v1 cpuacct or cgroup v2 cpu.stat. -1 when not.
+double CgroupCpuSeconds() {
+  std::istringstream lines(ReadFile("/proc/self/cgroup"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers.find("cpuacct") != std::string::npos) {
+      const std::string usage = ReadFile("/sys/fs/cgroup/" + controllers + path + "/cpuacct.usage");
+      if (!usage.empty()) return std::stod(usage) / 1e9;
+    }
+    if (controllers.empty() && path != "/") {
+      std::istringstream stat(ReadFile("/sys/fs/cgroup" + path + "/cpu.stat"));
+      std::string key;
+      double value = 0;
+      while (stat >> key >> value)
+        if (key == "usage_usec") return value / 1e6;
+    }
+  }
+  return -1;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -128,7 +155,8 @@ std::int64_t RealNs() {
 
 int main(int argc, char** argv) {
   CLI::App app{"kojo live benchmark: kojod + kojo-agents with emulated GPUs on this machine"};
-  std::string kojod = "kojod", agent = "kojo-agent", out;
+  std::string kojod = "kojod", agent = "kojo-agent", out, tmp = "/tmp";
+  if (const char* t = std::getenv("TMPDIR"); t && *t) tmp = t;
   int nodes = 16, gpus = 8, jobs = 5000, threads = 8, singles = 5000, latency_runs = 9;
   app.add_option("--kojod", kojod, "kojod executable")->capture_default_str();
   app.add_option("--agent", agent, "kojo-agent executable")->capture_default_str();
@@ -139,13 +167,19 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "client threads for single submissions")->capture_default_str();
   app.add_option("--latency-runs", latency_runs)->capture_default_str();
   app.add_option("--out", out, "also append the Markdown table to this file");
+  app.add_option("--tmp-dir", tmp, "where the run's folder (kojod's data, the agents' state and task logs) goes")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
 
-  char tmpl[] = "/tmp/kojo-bench-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  std::string tmpl = tmp + "/kojo-bench-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "cannot create a folder in %s\n", tmp.c_str());
+    return 1;
+  }
+  const std::string dir = tmpl;
   std::vector<pid_t> pids;
   auto cleanup = [&] {
     for (pid_t p : pids) Stop(p);
@@ -254,6 +288,7 @@ int main(int argc, char** argv) {
   const double kojod_cpu0 = CpuSeconds(pids[0]);
   double agents_cpu0 = 0;
   for (size_t i = 1; i < pids.size(); ++i) agents_cpu0 += CpuSeconds(pids[i]);
+  const double tree_cpu0 = CgroupCpuSeconds();
   const auto e0 = Clock::now();
   auto r = post(c, Json{{"command", {"true"}}, {"gpus", 1}, {"array", fmt::format("0-{}", jobs - 1)}});
   if (!r || r->status != 201) { std::fprintf(stderr, "e2e submit failed\n"); cleanup(); return 1; }
@@ -265,6 +300,7 @@ int main(int argc, char** argv) {
   };
   const bool done = WaitFor(open_jobs, std::chrono::seconds(600), std::chrono::milliseconds(20));
   const double e2e_s = std::chrono::duration<double>(Clock::now() - e0).count();
+  const double tree_cpu = CgroupCpuSeconds() - tree_cpu0;
   const double kojod_cpu = CpuSeconds(pids[0]) - kojod_cpu0;
   double agents_cpu = -agents_cpu0;
   for (size_t i = 1; i < pids.size(); ++i) agents_cpu += CpuSeconds(pids[i]);
@@ -292,6 +328,10 @@ int main(int argc, char** argv) {
   std::printf("%s", table.c_str());
   std::printf("\nCPU during the end-to-end run: kojod %.2f s, the %d agents %.2f s (tasks not counted), wall %.2f s\n",
               kojod_cpu, nodes, agents_cpu, e2e_s);
+  if (tree_cpu0 >= 0)
+    std::printf("CPU of the whole process tree (cgroup; kojod, agents, launch helpers, supervisors, tasks, this "
+                "client): %.2f s, %.2f ms per job\n",
+                tree_cpu, tree_cpu * 1000 / jobs);
   if (!out.empty()) {
     std::ofstream f(out, std::ios::app);
     f << table;

@@ -172,6 +172,12 @@ void Agent::NotifyLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || (dirty_ && registered_); });
       if (stop_) return;
+      // Short tasks start and end, and neighbours end, within moments of
+      // each other: one report for all of them costs the controller one
+      // durable commit instead of several.
+      if (options_.report_linger_ms > 0)
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.report_linger_ms), [&] { return stop_; });
+      if (stop_) return;
       dirty_ = false;
     }
     Outcome o = Exchange(client.get(), beat_path, 0, nullptr);

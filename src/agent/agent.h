@@ -3,7 +3,8 @@
 // One thread registers, then keeps a long-poll heartbeat open
 // (wait_ms = heartbeat_wait_ms); a second thread sends an immediate
 // heartbeat (wait_ms = 0, its own connection) whenever a task starts or
-// ends, so the controller hears of it within milliseconds. Every heartbeat
+// ends, so the controller hears of it within milliseconds (changes within
+// report_linger_ms of each other share one heartbeat). Every heartbeat
 // carries all the launcher's tasks; every reply's starts, kills and
 // acknowledgements are applied to the launcher (starts are idempotent).
 // When the controller cannot be reached the agent retries with a bounded
@@ -28,6 +29,7 @@ struct AgentOptions {
   std::string token;               // sent as "Authorization: Bearer <token>"; empty = none
   int heartbeat_wait_ms = 10000;   // long-poll wait
   int max_backoff_ms = 2000;       // retry delay bound while the controller is away
+  int report_linger_ms = 2;        // task changes this close after the first share one heartbeat
 };
 
 class Agent {

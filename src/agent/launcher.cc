@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "agent/log.h"
+#include "agent/spare_files.h"
 #include "agent/spawn.h"
 #include "api/codec.h"
 
@@ -40,12 +41,18 @@ namespace {
 
 constexpr size_t kForgottenMemory = 100000;  // (job, attempt) pairs whose late starts are ignored
 constexpr int kLaunchFailedExit = 127;
+constexpr size_t kMaxSpare = 4096;  // spare files kept for reuse
 
 struct Task {
   JobId job = 0;
   int attempt = 0;
   int rank = 0;
-  std::string dir;
+  // Files: <tasks>/<job>.<attempt>.json (the record), .status (the
+  // supervisor's notes), .script; a record of an older agent is a folder
+  // <job>.<attempt>/ with task.json, job.pid and exit (legacy_dir).
+  std::string base;
+  std::string legacy_dir;
+  bool has_script = false;
   std::string stdout_path, stderr_path;
   std::string cgroup;
   pid_t sup = 0;
@@ -85,7 +92,28 @@ Json RecordJson(const Task& t) {
 // the tasks too, so they are not flushed to disk (launch speed).
 constexpr AtomicWriteOptions kRecord{.mode = 0644, .sync = false};
 
-bool Persist(const Task& t) { return WriteFileAtomic(t.dir + "/task.json", RecordJson(t).dump(), kRecord).ok(); }
+std::string RecordPath(const Task& t) { return t.legacy_dir.empty() ? t.base + ".json" : t.legacy_dir + "/task.json"; }
+std::string StatusPath(const Task& t) { return t.base + ".status"; }
+
+// Rewrites the record of a task that may be running: atomically.
+bool Persist(const Task& t) { return WriteFileAtomic(RecordPath(t), RecordJson(t).dump(), kRecord).ok(); }
+
+// Writes a file in place (creating it if needed): for a first record, which
+// nothing reads until it is complete (no supervisor starts before it is).
+bool WriteInPlace(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const char* p = text.data();
+  size_t n = text.size();
+  while (n > 0) {
+    const ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return close(fd) == 0 && n == 0;
+}
 
 std::optional<Task> TaskFromRecord(const std::string& text) {
   auto j = api::ParseJson(text);
@@ -122,12 +150,20 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The supervisor's exit file: "<wait status>\n<end unix>\n".
-std::optional<std::pair<int, Seconds>> ReadExitFile(const std::string& path) {
-  std::ifstream in(path);
+// What the supervisor noted: the job's pid and, once it ended, its status.
+SupervisorStatus ReadStatus(const Task& t) {
+  if (t.legacy_dir.empty()) return ParseSupervisorStatus(ReadFile(StatusPath(t)));
+  SupervisorStatus st;  // an older agent's supervisor: "<pid>\n" and "<wait status>\n<end unix>\n"
+  std::istringstream pid(ReadFile(t.legacy_dir + "/job.pid"));
+  pid >> st.job;
+  std::istringstream exit(ReadFile(t.legacy_dir + "/exit"));
   long long status = 0, end = 0;
-  if (!(in >> status >> end)) return std::nullopt;
-  return std::make_pair(static_cast<int>(status), static_cast<Seconds>(end));
+  if (exit >> status >> end) {
+    st.ended = true;
+    st.wait_status = static_cast<int>(status);
+    st.end_unix = end;
+  }
+  return st;
 }
 
 bool Alive(pid_t pid, unsigned long long start) {
@@ -214,6 +250,8 @@ class ProcessLauncher::Impl {
   bool stop = false;
   int adopted = 0;
   std::thread monitor;
+  std::unique_ptr<SpawnHelper> helper;
+  std::unique_ptr<SpareFiles> spare;  // forgotten tasks' files, for reuse
 
   std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
     return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
@@ -238,13 +276,17 @@ class ProcessLauncher::Impl {
   void SupervisorGone(Task& t);
   void BeginKill(Task& t, const std::string& reason, Seconds grace);
   void MonitorLoop();
+  // The job's pid from the supervisor's note, when the launch did not say.
+  void LearnPid(Task& t) {
+    if (t.pid <= 0) t.pid = ReadStatus(t).job;
+  }
 };
 
 void ProcessLauncher::Impl::LaunchFailed(Task& t, const std::string& why) {
   t.launch_error = "launch-failed: " + why;
   Finish(t, kLaunchFailedExit << 8, NowUnix());
-  // The exit file makes a restarted agent report the same end.
-  (void)WriteFileAtomic(t.dir + "/exit", fmt::format("{}\n{}\n", kLaunchFailedExit << 8, *t.end_unix), kRecord);
+  // The status makes a restarted agent report the same end.
+  (void)WriteInPlace(StatusPath(t), fmt::format("exit {} {}\n", kLaunchFailedExit << 8, *t.end_unix));
   Persist(t);
   LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
 }
@@ -254,11 +296,9 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   t.job = c.job;
   t.attempt = c.attempt;
   t.rank = c.placement.rank;
-  t.dir = fmt::format("{}/{}.{}", tasks_dir, c.job, c.attempt);
+  t.base = fmt::format("{}/{}.{}", tasks_dir, c.job, c.attempt);
   t.start_unix = NowUnix();
   t.time_limit_s = c.spec.time_limit_s;
-  std::error_code ec;
-  fs::create_directories(t.dir, ec);
   const std::string workdir = c.spec.workdir.empty() ? work_dir : c.spec.workdir;
   auto absolute = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : workdir + "/" + p; };
   t.stdout_path = c.spec.stdout_path.empty() ? DefaultLog(c.job, c.attempt, t.rank, "out")
@@ -266,10 +306,6 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   t.stderr_path = !c.spec.stderr_path.empty() ? absolute(ExpandPath(c.spec.stderr_path, c, opt.node_name))
                   : c.spec.stdout_path.empty() ? DefaultLog(c.job, c.attempt, t.rank, "err")
                                                : t.stdout_path;
-  if (ec) {
-    LaunchFailed(t, fmt::format("cannot create {}: {}", t.dir, ec.message()));
-    return t;
-  }
 
   // The environment of docs/api.md, over a few basics of the agent's own.
   std::map<std::string, std::string> env = base_env;
@@ -296,17 +332,17 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   SpawnRequest req;
   req.workdir = workdir;
-  req.exit_file = t.dir + "/exit";
-  req.pid_file = t.dir + "/job.pid";
+  req.status_file = StatusPath(t);
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
   if (!c.spec.script.empty()) {
-    const std::string script = t.dir + "/script";
+    const std::string script = t.base + ".script";
     std::string text = c.spec.script;
     if (text.rfind("#!", 0) != 0) text = "#!/bin/sh\n" + text;
     if (!WriteFileAtomic(script, text, kRecord).ok() || chmod(script.c_str(), 0700) != 0) {
       LaunchFailed(t, fmt::format("cannot write {}: {}", script, std::strerror(errno)));
       return t;
     }
+    t.has_script = true;
     req.path = script;
     req.argv = {script};
   } else if (c.spec.command.empty() || c.spec.command[0].empty()) {
@@ -334,18 +370,8 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     }
   }
 
-  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
-  req.stdout_fd = open(t.stdout_path.c_str(), flags, 0644);
-  if (req.stdout_fd < 0) {
-    LaunchFailed(t, fmt::format("stdout {}: {}", t.stdout_path, std::strerror(errno)));
-    return t;
-  }
-  req.stderr_fd = t.stderr_path == t.stdout_path ? req.stdout_fd : open(t.stderr_path.c_str(), flags, 0644);
-  if (req.stderr_fd < 0) {
-    LaunchFailed(t, fmt::format("stderr {}: {}", t.stderr_path, std::strerror(errno)));
-    close(req.stdout_fd);
-    return t;
-  }
+  req.stdout_path = t.stdout_path;
+  req.stderr_path = t.stderr_path;
   if (opt.cgroups) {
     auto cg = opt.cgroups->CreateTask(fmt::format("{}.{}", c.job, c.attempt), c.spec.demand.cpu_milli,
                                       c.spec.demand.mem_mib);
@@ -359,14 +385,16 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   // The record (with the supervisor's pid and start time) is durable
   // before the job may start.
-  SpawnResult r = SpawnSupervised(req, [&](pid_t sup) {
+  if (!spare->Take(RecordPath(t)) || !spare->Take(StatusPath(t))) {
+    LaunchFailed(t, fmt::format("cannot create {}: {}", RecordPath(t), std::strerror(errno)));
+    return t;
+  }
+  SpawnResult r = helper->Spawn(req, [&](pid_t sup) {
     t.sup = sup;
     t.pidfd = PidfdOpen(sup);
     t.sup_start = ProcessStartTime(sup);
-    return Persist(t);
+    return WriteInPlace(RecordPath(t), RecordJson(t).dump());
   });
-  close(req.stdout_fd);
-  if (req.stderr_fd != req.stdout_fd) close(req.stderr_fd);
   if (r.supervisor < 0) {
     if (t.pidfd >= 0) close(t.pidfd);
     t.pidfd = -1;
@@ -388,17 +416,21 @@ void ProcessLauncher::Impl::SupervisorGone(Task& t) {
   if (t.pidfd >= 0) close(t.pidfd);
   t.pidfd = -1;
   if (t.sup > 0) waitpid(t.sup, nullptr, WNOHANG);  // reaps it when it is our child
-  if (auto e = ReadExitFile(t.dir + "/exit")) {
-    Finish(t, e->first, e->second);
+  const SupervisorStatus st = ReadStatus(t);
+  if (st.ended) {
+    Finish(t, st.wait_status, st.end_unix);
     return;
   }
+  if (t.pid <= 0) t.pid = st.job;
   // The supervisor died without a word (killed): stop what is left.
+  LearnPid(t);
   if (IsTaskLeader(t.pid, t.sup)) kill(-t.pid, SIGKILL);
   if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
   MarkLost(t);
 }
 
 void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Seconds grace) {
+  LearnPid(t);
   t.kill_reason = reason;
   t.kill_unix = NowUnix();
   t.kill_grace_s = grace;
@@ -419,22 +451,35 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
 void ProcessLauncher::Impl::Adopt() {
   std::error_code ec;
   const Seconds now = NowUnix();
+  std::vector<std::string> records, legacy, strays;
   for (const auto& entry : fs::directory_iterator(tasks_dir, ec)) {
-    const std::string dir = entry.path().string();
-    auto t = TaskFromRecord(ReadFile(dir + "/task.json"));
+    const std::string path = entry.path().string();
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_directory(ec)) legacy.push_back(path);
+    else if (ext == ".json") records.push_back(path);
+    else if (ext == ".tmp") strays.push_back(path);  // an atomic write cut short
+    else if (!fs::exists(path.substr(0, path.size() - ext.size()) + ".json", ec)) strays.push_back(path);
+  }
+  for (const auto& path : strays) fs::remove(path, ec);
+  auto adopt = [&](const std::string& record, const std::string& base, const std::string& legacy_dir) {
+    auto t = TaskFromRecord(ReadFile(record));
     if (!t) {
-      LogWarn("{}: no readable task record; removed", dir);
-      fs::remove_all(dir, ec);
-      continue;
+      LogWarn("{}: no readable task record; removed", record);
+      if (!legacy_dir.empty()) {
+        fs::remove_all(legacy_dir, ec);
+      } else {
+        for (const char* ext : {".json", ".status", ".script"}) fs::remove(base + ext, ec);
+      }
+      return;
     }
-    t->dir = dir;
-    if (t->pid == 0) {  // the supervisor notes the job's pid
-      std::istringstream pid(ReadFile(dir + "/job.pid"));
-      pid >> t->pid;
-    }
+    t->base = base;
+    t->legacy_dir = legacy_dir;
+    t->has_script = legacy_dir.empty() && fs::exists(base + ".script", ec);
+    const SupervisorStatus st = ReadStatus(*t);
+    if (t->pid <= 0) t->pid = st.job;  // the supervisor notes the job's pid
     const Key key{t->job, t->attempt};
-    if (auto e = ReadExitFile(dir + "/exit")) {
-      Finish(*t, e->first, e->second);
+    if (st.ended) {
+      Finish(*t, st.wait_status, st.end_unix);
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
       if (t->time_limit_s)
@@ -448,7 +493,9 @@ void ProcessLauncher::Impl::Adopt() {
       LogWarn("task {}.{}: {} while the agent was away", t->job, t->attempt, t->reason);
     }
     tasks.emplace(key, std::move(*t));
-  }
+  };
+  for (const auto& path : records) adopt(path, path.substr(0, path.size() - 5), "");
+  for (const auto& dir : legacy) adopt(dir + "/task.json", dir, dir);
 }
 
 void ProcessLauncher::Impl::MonitorLoop() {
@@ -532,14 +579,21 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::Create(LauncherOptions
   m.tasks_dir = m.opt.state_dir + "/tasks";
   m.logs_dir = m.opt.state_dir + "/logs";
   m.work_dir = m.opt.state_dir + "/work";
-  for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir}) {
+  const std::string spare_dir = m.opt.state_dir + "/spare";
+  for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir, spare_dir}) {
     std::error_code ec;
     fs::create_directories(d, ec);
     if (ec) return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", d, ec.message())};
   }
+  m.spare = std::make_unique<SpareFiles>(spare_dir, kMaxSpare);
   for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"})
     if (const char* v = getenv(name)) m.base_env[name] = v;
   if (!m.base_env.count("PATH")) m.base_env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  // The helper first, while this process is small (and, in kojo-agent,
+  // has one thread): every supervisor is a fork of it.
+  auto helper = SpawnHelper::Start();
+  if (!helper.ok()) return helper.error();
+  m.helper = std::move(*helper);
   m.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (m.event_fd < 0) return Error{ErrorCode::kIo, fmt::format("eventfd: {}", std::strerror(errno))};
   m.Adopt();
@@ -640,8 +694,14 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
   if (t.stdout_path != impl_->DefaultLog(job, attempt, t.rank, "out") ||
       t.stderr_path != impl_->DefaultLog(job, attempt, t.rank, "err"))
     (void)WriteFileAtomic(impl_->DefaultLog(job, attempt, t.rank, "paths"), t.stdout_path + "\n" + t.stderr_path + "\n", kRecord);
-  std::error_code ec;
-  fs::remove_all(t.dir, ec);
+  if (!t.legacy_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(t.legacy_dir, ec);
+  } else {
+    impl_->spare->Give(RecordPath(t));
+    impl_->spare->Give(StatusPath(t));
+    if (t.has_script) unlink((t.base + ".script").c_str());
+  }
   if (impl_->opt.cgroups) impl_->opt.cgroups->RemoveTask(t.cgroup);
 }
 
@@ -674,6 +734,8 @@ int ProcessLauncher::adopted() const {
   std::lock_guard lock(impl_->mu);
   return impl_->adopted;
 }
+
+int ProcessLauncher::HelperPid() const { return impl_->helper->helper_pid(); }
 
 int ProcessLauncher::ProcessGroup(JobId job, int attempt) const {
   std::lock_guard lock(impl_->mu);

@@ -1,13 +1,16 @@
 // Runs the tasks the controller places on this node.
 //
 // Launcher is the seam the agent's protocol loop drives; ProcessLauncher
-// runs each task as real processes: a small supervisor (its own session)
-// forks the job as its own process group, with the environment of
-// docs/api.md, stdout/stderr to files, and a cgroup where available. Each
-// task has a durable record <state>/tasks/<job>.<attempt>/task.json written
-// (atomically) before Start() returns, so that a new ProcessLauncher on the
-// same state dir -- after an agent restart -- adopts the tasks still
-// running, reports those that ended meanwhile, and never starts one twice.
+// runs each task as real processes: a small supervisor (its own session,
+// forked by the launch helper of spawn.h) starts the job as its own process
+// group, with the environment of docs/api.md, stdout/stderr to files, and a
+// cgroup where available. Each task has a record
+// <state>/tasks/<job>.<attempt>.json, written before its job may start, and
+// the supervisor's notes next to it (.status: the job's pid, then its end),
+// so that a new ProcessLauncher on the same state dir -- after an agent
+// restart -- adopts the tasks still running, reports those that ended
+// meanwhile, and never starts one twice. The files of forgotten tasks are
+// kept in <state>/spare/ and reused rather than deleted and created again.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -79,6 +82,8 @@ class ProcessLauncher : public Launcher {
   int adopted() const;
   // The process group of a running task (tests), 0 if none.
   int ProcessGroup(JobId job, int attempt) const;
+  // The launch helper's pid (tests), -1 while there is none.
+  int HelperPid() const;
 
   class Impl;
 

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "kojo-agent 0.1.0");
   std::string server, name = HostName(), state_dir, listen = "127.0.0.1:0", emulate, token, cgroups = "auto";
   Seconds kill_grace = 10;
-  int wait_ms = 10000;
+  int wait_ms = 10000, linger_ms = 2;
   bool quiet = false;
   app.add_option("--server", server, "Controller URL, e.g. http://127.0.0.1:7100")->required();
   app.add_option("--name", name, "Node name reported to the controller")->capture_default_str();
@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--heartbeat-wait-ms", wait_ms, "Long-poll wait of each heartbeat")
       ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
+  app.add_option("--report-linger-ms", linger_ms,
+                 "Task starts and ends this close after the first are reported in one heartbeat")
+      ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   app.add_option("--cgroups", cgroups, "CPU/memory limits with cgroup v2: auto (where the machine allows) or off")
       ->check(CLI::IsMember({"auto", "off"}))
@@ -145,6 +149,7 @@ int main(int argc, char** argv) {
   ao.server = server;
   ao.token = token;
   ao.heartbeat_wait_ms = wait_ms;
+  ao.report_linger_ms = linger_ms;
   Agent agent(ao, node, **launcher);
   agent.Start();
 

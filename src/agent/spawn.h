@@ -1,18 +1,31 @@
-// Low-level start of one supervised task: the agent forks a supervisor
-// that calls setsid(), forks the job (its own process group), waits for it,
-// kills what is left of the job's process group, and writes the job's wait
-// status atomically to a file. The supervisor outlives the agent, so a
-// restarted agent finds the exit status of a task that ended meanwhile.
+// Low-level start of one supervised task, through a small launch helper.
 //
-// Between fork and exec only async-signal-safe calls are made: everything
-// is prepared in SpawnRequest before the fork.
+// SpawnHelper forks, once, a single-threaded helper process that talks to
+// the agent over a socketpair. For each task the helper forks a supervisor
+// (a cheap fork: the helper is small and has one thread); the supervisor
+// calls setsid(), opens the task's log files, starts the job as its own
+// process group with clone(CLONE_VM | CLONE_VFORK) + execve (no copy of
+// any address space), reports the job's pid, waits for it, kills what is
+// left of the job's process group, and writes the job's wait status
+// atomically to a file. The supervisor outlives the helper and the agent,
+// so a restarted agent finds the exit status of a task that ended meanwhile.
+//
+// The helper and the supervisors make only raw system calls (no allocation,
+// no locks), so the helper may be forked from a multi-threaded process; it
+// is cheapest when forked early, while the caller is still small.
+//
+// Thread safety: Spawn may be called from any thread (one spawn at a time).
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/result.h"
 
 namespace kojo::agent {
 
@@ -21,26 +34,60 @@ struct SpawnRequest {
   std::vector<std::string> argv;
   std::vector<std::string> env;      // "NAME=value"
   std::string workdir;
-  int stdout_fd = -1;                // opened by the caller (close-on-exec); stderr may be the same fd
-  int stderr_fd = -1;
+  std::string stdout_path;           // created or truncated by the supervisor
+  std::string stderr_path;           // may equal stdout_path (one file, both streams)
   std::string cgroup_procs;          // "<cgroup>/cgroup.procs" to join before exec; empty = none
-  std::string exit_file;             // the supervisor writes "<wait status>\n<end unix>\n" here
-  std::string pid_file;              // the supervisor writes the job's pid here
+  // The supervisor's notes, written in place (the file should exist and be
+  // empty; it is created if missing): "pid <job pid>\n" once the job runs,
+  // then "exit <wait status> <end unix>\n" when it has ended (first line
+  // when it never ran). Read them with ReadSupervisorStatus.
+  std::string status_file;
 };
 
 struct SpawnResult {
   pid_t supervisor = -1;
-  pid_t job = -1;                    // also the job's process group id
+  pid_t job = -1;                    // also the job's process group id; -1 = not known (yet)
   std::string error;                 // empty when the job was exec'd; else why it could not start
 };
 
-// Forks the supervisor, calls record(supervisor pid) -- which must make the
-// task durable -- and only then lets the supervisor start the job, so that
-// a task is never run without a record (if record returns false, or the
-// agent dies first, the supervisor exits without starting it). Then waits
-// (up to 10 s) until the job was exec'd or failed to start. Never throws; a
-// failure of fork itself gives supervisor -1 and an error.
-SpawnResult SpawnSupervised(const SpawnRequest& req, const std::function<bool(pid_t)>& record);
+class SpawnHelper {
+ public:
+  // Forks the helper process.
+  static Result<std::unique_ptr<SpawnHelper>> Start();
+  // Closes the link: the helper exits; supervisors and their jobs go on.
+  ~SpawnHelper();
+  SpawnHelper(const SpawnHelper&) = delete;
+  SpawnHelper& operator=(const SpawnHelper&) = delete;
+
+  // Has the helper fork a supervisor, calls record(supervisor pid) -- which
+  // must make the task durable -- and only then lets the supervisor start
+  // the job, so that a task is never run without a record (if record
+  // returns false, or the agent or the helper dies first, the supervisor
+  // exits without starting it). Then waits (up to about 10 s) until the job
+  // was exec'd or failed to start. A helper found dead is forked again (and
+  // the request retried when nothing was started). Never throws.
+  SpawnResult Spawn(const SpawnRequest& req, const std::function<bool(pid_t)>& record);
+
+  // The helper's pid (tests), -1 while there is none.
+  pid_t helper_pid() const;
+
+ private:
+  SpawnHelper() = default;
+  bool Fork();          // a new helper; false with errno
+  void Drop();          // closes the link and reaps (or kills) the helper
+  mutable std::mutex mu_;
+  pid_t pid_ = -1;
+  int sock_ = -1;
+};
+
+struct SupervisorStatus {
+  pid_t job = 0;                     // 0 = not noted (yet)
+  bool ended = false;
+  int wait_status = 0;               // when ended
+  long long end_unix = 0;
+};
+// Parses a status file's text (complete lines only).
+SupervisorStatus ParseSupervisorStatus(const std::string& text);
 
 // Whether pid is the leader of a task started by supervisor `sup` (its
 // process group is its pid and its session the supervisor's), so that a
@@ -51,6 +98,5 @@ bool IsTaskLeader(pid_t pid, pid_t sup);
 // since boot), 0 when the process does not exist or has ended (zombie). With the pid it names a
 // process uniquely: a reused pid has another start time.
 unsigned long long ProcessStartTime(pid_t pid);
-
 
 }  // namespace kojo::agent

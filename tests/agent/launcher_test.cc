@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -248,11 +250,11 @@ TEST_F(LauncherTest, ListenerHearsStartsAndEnds) {
 }
 
 TEST_F(LauncherTest, ForgetDeletesTheRecordAndKeepsTheLogs) {
-  launcher_->Start(ScriptTask(3, "echo kept\n"));
-  launcher_->Forget(3, 1);  // still running or just ended: only ended tasks are forgotten
+  launcher_->Start(ScriptTask(3, "echo kept\nsleep 0.3\n"));
+  launcher_->Forget(3, 1);  // still running: only ended tasks are forgotten
   WaitEnded(3);
-  const std::string record = dir_.path() + "/state/tasks/3.1";
-  EXPECT_TRUE(std::filesystem::exists(record + "/task.json"));
+  const std::string record = dir_.path() + "/state/tasks/3.1.json";
+  EXPECT_TRUE(std::filesystem::exists(record));
   launcher_->Forget(3, 1);
   EXPECT_FALSE(Find(3));
   EXPECT_FALSE(std::filesystem::exists(record));
@@ -312,7 +314,7 @@ TEST_F(LauncherTest, LostSupervisorIsReportedAndItsJobStopped) {
   launcher_->Start(CommandTask(1, {"sleep", "300"}));
   const pid_t job = launcher_->ProcessGroup(1, 1);
   ASSERT_GT(job, 0);
-  auto record = api::Json::parse(ReadFile(dir_.path() + "/state/tasks/1.1/task.json"));
+  auto record = api::Json::parse(ReadFile(dir_.path() + "/state/tasks/1.1.json"));
   const pid_t supervisor = record["supervisor_pid"].get<pid_t>();
   ASSERT_GT(supervisor, 0);
   kill(supervisor, SIGKILL);
@@ -331,6 +333,107 @@ TEST_F(LauncherTest, TrivialTasksStartFast) {
   std::printf("%d trivial tasks: started in %.1f ms, all ended after %.1f ms\n", kTasks,
               std::chrono::duration<double, std::milli>(started - start).count(),
               std::chrono::duration<double, std::milli>(ended - start).count());
+}
+
+}  // namespace
+}  // namespace kojo::agent
+
+namespace kojo::agent {
+namespace {
+
+TEST_F(LauncherTest, LaunchHelperDeathStopsNoTaskAndNoLaunch) {
+  const std::string ready = Path("ready");
+  launcher_->Start(ScriptTask(1, "touch " + ready + "\nsleep 1\nexit 3\n"));
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(ready); }));
+  const pid_t helper = launcher_->HelperPid();
+  ASSERT_GT(helper, 0);
+  kill(helper, SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return !ProcessAlive(helper); }, 3000));
+  // The running task is not the helper's to lose: it ends as it would have.
+  auto r1 = WaitEnded(1);
+  EXPECT_EQ(r1.exit_code, 3);
+  EXPECT_EQ(r1.reason, "exited");
+  // The next launch finds the helper gone and forks a new one.
+  launcher_->Start(CommandTask(2, {"true"}));
+  auto r2 = WaitEnded(2);
+  EXPECT_EQ(r2.exit_code, 0);
+  EXPECT_EQ(r2.reason, "exited");
+  EXPECT_GT(launcher_->HelperPid(), 0);
+  EXPECT_NE(launcher_->HelperPid(), helper);
+}
+
+TEST_F(LauncherTest, RestartAfterTheHelperDiedAdoptsTheTasks) {
+  const std::string count = Path("count");
+  launcher_->Start(ScriptTask(1, "echo started >> " + count + "\nsleep 1\nexit 4\n"));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(count) == "started\n"; }));
+  kill(launcher_->HelperPid(), SIGKILL);
+  launcher_.reset();
+  launcher_ = MakeLauncher();
+  EXPECT_EQ(launcher_->adopted(), 1);
+  launcher_->Start(ScriptTask(1, "echo started >> " + count + "\n"));  // asked again: ignored
+  auto r = WaitEnded(1);
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(ReadFile(count), "started\n");
+}
+
+TEST_F(LauncherTest, ForgottenTasksFilesAreReusedNotDeleted) {
+  namespace fs = std::filesystem;
+  const std::string tasks = dir_.path() + "/state/tasks", spare = dir_.path() + "/state/spare";
+  auto count = [](const std::string& d) {
+    return std::distance(fs::directory_iterator(d), fs::directory_iterator{});
+  };
+  launcher_->Start(CommandTask(1, {"true"}));
+  WaitEnded(1);
+  std::set<ino_t> inodes;
+  for (const char* ext : {".json", ".status"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((tasks + "/1.1" + ext).c_str(), &st), 0) << ext;
+    inodes.insert(st.st_ino);
+  }
+  launcher_->Forget(1, 1);
+  EXPECT_EQ(count(tasks), 0);
+  EXPECT_EQ(count(spare), 2);
+  launcher_->Start(CommandTask(2, {"sh", "-c", "exit 7"}));
+  EXPECT_EQ(WaitEnded(2).exit_code, 7);  // a reused status file holds no trace of the last task
+  EXPECT_EQ(count(spare), 0);
+  for (const char* ext : {".json", ".status"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((tasks + "/2.1" + ext).c_str(), &st), 0) << ext;
+    EXPECT_TRUE(inodes.count(st.st_ino)) << ext << " is a new file";
+  }
+  // A new launcher on the same state dir finds the spare files.
+  launcher_->Forget(2, 1);
+  launcher_ = MakeLauncher();
+  launcher_->Start(CommandTask(3, {"true"}));
+  EXPECT_EQ(WaitEnded(3).exit_code, 0);
+  EXPECT_EQ(count(spare), 0);
+}
+
+TEST_F(LauncherTest, RecordsOfTheOlderFolderLayoutAreAdopted) {
+  launcher_.reset();
+  const std::string dir = dir_.path() + "/state/tasks/5.1";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/task.json") << R"({"job":5,"attempt":1,"supervisor_pid":0,"supervisor_start":0,"pid":0})";
+  std::ofstream(dir + "/exit") << (2 << 8) << "\n1700000000\n";
+  launcher_ = MakeLauncher();
+  auto r = Find(5);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->running);
+  EXPECT_EQ(r->exit_code, 2);
+  launcher_->Forget(5, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST_F(LauncherTest, StrayAndUnreadableFilesAreCleanedUpAtStart) {
+  launcher_.reset();
+  const std::string tasks = dir_.path() + "/state/tasks";
+  std::ofstream(tasks + "/8.1.json") << "";            // cut short before its supervisor started
+  std::ofstream(tasks + "/8.1.status") << "";
+  std::ofstream(tasks + "/9.1.status") << "pid 1\n";   // no record
+  std::ofstream(tasks + "/9.1.json.tmp") << "{";
+  launcher_ = MakeLauncher();
+  EXPECT_TRUE(launcher_->Tasks().empty());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tasks), std::filesystem::directory_iterator{}), 0);
 }
 
 }  // namespace

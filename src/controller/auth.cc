@@ -11,6 +11,8 @@
 
 namespace kojo::controller {
 
+using api::Json;
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

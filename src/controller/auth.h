@@ -138,8 +138,8 @@ class TokenStore {
   std::unordered_map<std::string, std::string> by_hash_;      // hash -> name
 };
 
-Json ToJson(const UserRec& u);
-Json ToJson(const TokenRec& t);  // without the hash
+api::Json ToJson(const UserRec& u);
+api::Json ToJson(const TokenRec& t);  // without the hash
 
 // What a route requires (routes.h gives every route one).
 enum class Access {

@@ -247,9 +247,7 @@ void HttpServer::Routes() {
       case RouteId::kJobLogs:
         ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank"})) return SendError(res, *e);
-          auto shown = ReachJob(req, who, false);
-          if (!shown.ok()) return SendError(res, shown.error());
-          const JobId job_id = shown.value().id;
+          if (auto id = JobIdOf(req); !id.ok()) return SendError(res, id.error());
           const std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
           if (stream != "stdout" && stream != "stderr")
             return SendError(res, {ApiCode::kInvalidArgument, fmt::format("stream: expected stdout or stderr, got \"{}\"", Shown(stream))});
@@ -259,7 +257,9 @@ void HttpServer::Routes() {
           if (!limit.ok()) return SendError(res, limit.error());
           auto rank = IntParam(req, "rank", 0, 0, 100000);
           if (!rank.ok()) return SendError(res, rank.error());
-          auto src = c_.FindLogs(job_id, static_cast<int>(rank.value()));
+          auto shown = ReachJob(req, who, false);
+          if (!shown.ok()) return SendError(res, shown.error());
+          auto src = c_.FindLogs(shown.value().id, static_cast<int>(rank.value()));
           if (!src.ok()) return SendError(res, src.error());
           // Only integers and a fixed word from the request reach the agent.
           const std::string path = fmt::format("/logs/{}?attempt={}&rank={}&stream={}&offset={}&limit={}", src.value().job,
@@ -337,8 +337,15 @@ void HttpServer::Routes() {
         };
         break;
       }
+      case RouteId::kWhoami:
+      case RouteId::kListUsers:
+      case RouteId::kAddUser:
+      case RouteId::kListTokens:
+      case RouteId::kCreateToken:
+      case RouteId::kRevokeToken:
+        ah = AuthRoute(route.id);
+        break;
     }
-    if (!h && !ah) ah = AuthRoute(route.id);
     // Every route: authenticate (401), then the route's rule (403).
     httplib::Server::Handler guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
                                            const httplib::Request& req, httplib::Response& res) {

@@ -53,9 +53,9 @@ class HttpServer {
   // The job of the request's path as `who` may reach it: 404 when invisible.
   Outcome<api::JobView> ReachJob(const httplib::Request& req, const Principal& who, bool act);
   Controller& c_;
+  HttpConfig config_;
   TokenStore& tokens_;
   const Authoriser& auth_;
-  HttpConfig config_;
   std::unique_ptr<httplib::Server> server_;
 };
 

@@ -347,6 +347,15 @@ JobReach Authoriser::Reach(const Principal& p, std::string_view project, std::st
   return JobReach::kHidden;
 }
 
+JobReach Authoriser::ProjectReach(const Principal& p, std::string_view project) const {
+  if (p.open || AtLeast(p, Role::kOperator)) return JobReach::kActs;
+  if (p.kind == Principal::Kind::kNode) return JobReach::kHidden;
+  const auto in = members_.RoleIn(project, p.name);
+  if (in == ProjectRole::kLead) return JobReach::kActs;
+  if (in || p.role) return JobReach::kVisible;
+  return JobReach::kHidden;
+}
+
 std::optional<ApiError> Authoriser::MaySubmit(const Principal& p, std::string& project) const {
   if (p.open || AtLeast(p, Role::kOperator)) return std::nullopt;
   if (p.kind == Principal::Kind::kNode)

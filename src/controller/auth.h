@@ -173,6 +173,10 @@ class Authoriser {
   // The route-level rule; `node` is the node the agent request names.
   std::optional<ApiError> Allow(const Principal& p, Access access, std::string_view node = {}) const;
   JobReach Reach(const Principal& p, std::string_view project, std::string_view user) const;
+  // A project as a whole (its usage, grants): kActs for an operator, an
+  // admin or its lead; kVisible for a viewer or its member; else kHidden
+  // (answer 404, like a project that does not exist).
+  JobReach ProjectReach(const Principal& p, std::string_view project) const;
   // Submitting to `project`: 403 naming what is needed. An empty project
   // becomes the caller's only project when they have exactly one.
   std::optional<ApiError> MaySubmit(const Principal& p, std::string& project) const;

@@ -148,6 +148,16 @@ TEST(Authoriser, JobReachByRoleAndProject) {
   EXPECT_EQ(r.auth.Reach(node, "A", "mia"), JobReach::kHidden);
 }
 
+TEST(Authoriser, ProjectReachForUsageAndGrants) {
+  Rules r;
+  EXPECT_EQ(r.auth.ProjectReach(r.User("op", Role::kOperator), "A"), JobReach::kActs);
+  EXPECT_EQ(r.auth.ProjectReach(r.User("lea"), "A"), JobReach::kActs);
+  EXPECT_EQ(r.auth.ProjectReach(r.User("mia"), "A"), JobReach::kVisible);
+  EXPECT_EQ(r.auth.ProjectReach(r.User("vic", Role::kViewer), "A"), JobReach::kVisible);
+  EXPECT_EQ(r.auth.ProjectReach(r.User("bob"), "A"), JobReach::kHidden);
+  EXPECT_EQ(r.auth.ProjectReach(r.User("lea"), "B"), JobReach::kHidden);
+}
+
 TEST(Authoriser, SubmitNeedsMembershipAndFillsTheOnlyProject) {
   Rules r;
   std::string project = "A";

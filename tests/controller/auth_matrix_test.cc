@@ -194,7 +194,8 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
   // The list holds only B's jobs.
   auto list = Call(kMemberB, "GET", "/api/v1/jobs?limit=10000");
   ASSERT_EQ(list.first, 200);
-  for (const auto& j : Json::parse(list.second)["jobs"]) EXPECT_EQ(j["spec"]["project"], "B") << j.dump();
+  const Json jobs = Json::parse(list.second)["jobs"];
+  for (const auto& j : jobs) EXPECT_EQ(j["spec"]["project"], "B") << j.dump();
   EXPECT_EQ(list.second.find("secret-of-A"), std::string::npos);
   auto filtered = Call(kMemberB, "GET", "/api/v1/jobs?project=A");
   ASSERT_EQ(filtered.first, 200);

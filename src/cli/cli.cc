@@ -1,11 +1,14 @@
 #include "cli/cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <new>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "cli/auth_commands.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/job_commands.h"
@@ -35,7 +38,34 @@ void CheckCommandNames(const CLI::App& app, int argc, char** argv) {
   }
 }
 
+// `--ca-cert FILE` (or `--ca-cert=FILE`) anywhere before a lone `--`, for
+// every command: taken out of argv and passed on as KOJO_CA_CERT, which
+// ResolveServer reads.
+void TakeCaCert(int& argc, char** argv) {
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") {
+      while (i < argc) argv[out++] = argv[i++];
+      break;
+    }
+    if (a == "--ca-cert") {
+      if (i + 1 >= argc) throw CliError(kExitUsage, "--ca-cert: expected a file (the PEM CA certificate)");
+      setenv("KOJO_CA_CERT", argv[++i], 1);
+      continue;
+    }
+    if (a.rfind("--ca-cert=", 0) == 0) {
+      setenv("KOJO_CA_CERT", argv[i] + 10, 1);
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  argc = out;
+  argv[argc] = nullptr;
+}
+
 int Run(int argc, char** argv) {
+  TakeCaCert(argc, argv);
   if (int rc = 0; MaybeRunSubmit(argc, argv, rc)) return rc;
   CLI::App app{"kojo: the scheduler of a shared GPU cluster.\n"
                "`kojo sim` replays real GPU-cluster traces with the scheduler's own code.",
@@ -47,6 +77,9 @@ int Run(int argc, char** argv) {
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
   AddJobCommands(app);
+  AddAuthCommands(app);
+  app.footer(app.get_footer() + "\nHTTPS: `--ca-cert FILE` (or KOJO_CA_CERT, or \"ca_cert\" in the config file) names the CA certificate "
+             "that signed the controller's; without it the system's CAs are used.");
   CheckCommandNames(app, argc, argv);
   try {
     app.parse(argc, argv);

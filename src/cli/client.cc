@@ -36,7 +36,7 @@ std::string ConfigDir(const GetEnv& env) {
 }
 
 struct FileConfig {
-  std::string server, token;
+  std::string server, token, ca_cert;
   bool present = false;
 };
 
@@ -51,12 +51,13 @@ FileConfig ReadConfig(const std::string& path) {
     throw CliError(kExitUsage, fmt::format("{}: expected a JSON object like {{\"server\": \"http://host:7100\", "
                                            "\"token\": \"...\"}}",
                                            path));
-  for (const char* key : {"server", "token"}) {
+  for (const char* key : {"server", "token", "ca_cert"}) {
     if (!j->contains(key)) continue;
     if (!(*j)[key].is_string()) throw CliError(kExitUsage, fmt::format("{}: \"{}\" must be a string", path, key));
   }
   c.server = j->value("server", "");
   c.token = j->value("token", "");
+  c.ca_cert = j->value("ca_cert", "");
   c.present = true;
   return c;
 }
@@ -197,6 +198,9 @@ ServerConfig ResolveServer(const std::string& flag_server, const std::string& fl
         break;
       }
   }
+  auto env_ca = env("KOJO_CA_CERT");
+  if (env_ca && !env_ca->empty()) c.ca_cert = *env_ca;
+  else c.ca_cert = !user.ca_cert.empty() ? user.ca_cert : dev.ca_cert;
   return c;
 }
 
@@ -211,7 +215,7 @@ std::string HttpReply::Header(const std::string& name) const {
 ApiClient::ApiClient(ServerConfig config) : config_(std::move(config)) {
   auto hp = SplitUrl(config_.url);
   if (!hp || (hp->scheme != "http" && hp->scheme != "https"))
-    throw CliError(kExitUsage, fmt::format("server address {} (from {}): expected http://HOST:PORT", config_.url,
+    throw CliError(kExitUsage, fmt::format("server address {} (from {}): expected http://HOST:PORT or https://HOST:PORT", config_.url,
                                            config_.source));
   if (!hp->rest.empty())
     throw CliError(kExitUsage, fmt::format("server address {} (from {}): expected no path after HOST:PORT", config_.url,
@@ -223,6 +227,14 @@ ApiClient::ApiClient(ServerConfig config) : config_(std::move(config)) {
   http_->set_keep_alive(true);
   http_->set_tcp_nodelay(true);  // small requests: do not wait for delayed ACKs
   if (!config_.token.empty()) http_->set_bearer_token_auth(config_.token.c_str());
+  if (hp->scheme == "https") {
+    http_->enable_server_certificate_verification(true);
+    if (!config_.ca_cert.empty()) {
+      if (!std::ifstream(config_.ca_cert))
+        throw CliError(kExitUsage, fmt::format("CA certificate {} (--ca-cert or KOJO_CA_CERT): cannot read it", config_.ca_cert));
+      http_->set_ca_cert_path(config_.ca_cert.c_str());
+    }
+  }
 }
 
 ApiClient::~ApiClient() = default;
@@ -257,7 +269,8 @@ static std::string Describe(httplib::Error e) {
     case httplib::Error::Read: return "the connection closed or timed out while reading the reply";
     case httplib::Error::Write: return "the connection closed while sending the request";
     case httplib::Error::SSLConnection: return "TLS connection failed";
-    case httplib::Error::SSLServerVerification: return "TLS server verification failed";
+    case httplib::Error::SSLServerVerification:
+      return "TLS server verification failed (pass the CA certificate with --ca-cert or KOJO_CA_CERT)";
     default: return httplib::to_string(e);
   }
 }
@@ -273,6 +286,17 @@ HttpReply ApiClient::Get(const std::string& path) {
     if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
       Unreachable(Describe(r.error()), Since(start));
     throw CliError(kExitRuntime, fmt::format("GET {}{}: {}", config_.url, path, Describe(r.error())));
+  }
+  return ToReply(*r);
+}
+
+HttpReply ApiClient::Delete(const std::string& path) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = http_->Delete(path.c_str());
+  if (!r) {
+    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
+      Unreachable(Describe(r.error()), Since(start));
+    throw CliError(kExitRuntime, fmt::format("DELETE {}{}: {}", config_.url, path, Describe(r.error())));
   }
   return ToReply(*r);
 }
@@ -341,6 +365,7 @@ api::Json ApiClient::ParseOk(const HttpReply& r, const std::string& what) const 
 }
 
 api::Json ApiClient::GetJson(const std::string& path) { return ParseOk(Get(path), "GET " + path); }
+api::Json ApiClient::DeleteJson(const std::string& path) { return ParseOk(Delete(path), "DELETE " + path); }
 
 api::Json ApiClient::PostJson(const std::string& path, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers) {

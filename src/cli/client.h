@@ -29,6 +29,7 @@ struct ServerConfig {
   std::string url;     // "http://host:port"
   std::string token;   // empty = none
   std::string source;  // where the address came from, for messages
+  std::string ca_cert; // https: PEM file of the CA that signed the controller's certificate; empty = the system's
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
@@ -43,6 +44,8 @@ std::string DevConfigFile(const GetEnv& env);
 // Resolution, highest first: --server/--token; KOJO_SERVER/KOJO_TOKEN;
 // config.json {"server","token"}; dev.json; http://127.0.0.1:7100. A file's
 // token is used only with that file's server (or when it names none).
+// ca_cert: KOJO_CA_CERT (which `kojo --ca-cert FILE` sets), else the
+// config files' "ca_cert".
 ServerConfig ResolveServer(const std::string& flag_server, const std::string& flag_token, const GetEnv& env);
 
 struct HttpReply {
@@ -64,12 +67,14 @@ class ApiClient {
   HttpReply Get(const std::string& path);
   HttpReply Post(const std::string& path, const std::string& body,
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
+  HttpReply Delete(const std::string& path);
 
   // 2xx replies parsed as JSON; anything else throws CliError with the
   // controller's message and the exit code for its status.
   api::Json GetJson(const std::string& path);
   api::Json PostJson(const std::string& path, const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers = {});
+  api::Json DeleteJson(const std::string& path);
 
   // The exit code for a non-2xx status; the message of a kojo error
   // document ({"error": {"code", "message"}}), if the body is one.

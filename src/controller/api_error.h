@@ -13,6 +13,7 @@ namespace kojo::controller {
 enum class ApiCode {
   kInvalidArgument,   // 400: malformed JSON, unknown field, bad value
   kUnauthorized,      // 401: missing or wrong token
+  kForbidden,         // 403: a valid token whose role or project may not do this
   kNotFound,          // 404: unknown job, node or route
   kConflict,          // 409: the state does not allow the change
   kPayloadTooLarge,   // 413

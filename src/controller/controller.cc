@@ -85,6 +85,7 @@ Status Controller::Load() {
     jobs_.insert_or_assign(row.id, std::move(*r));
   }
   next_id_ = std::max<JobId>(st->next_job_id, jobs_.empty() ? 1 : jobs_.rbegin()->first + 1);
+  loaded_docs_ = std::move(st->docs);
   for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
   for (auto& [id, rec] : jobs_) {
     fast_->Observe(rec.job);
@@ -333,7 +334,24 @@ std::size_t Controller::JobCount() const {
 
 // ---- jobs ----
 
-Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view key) {
+std::vector<store::DocRow> Controller::LoadedDocs(std::string_view kind) const {
+  std::lock_guard lock(mu_);
+  std::vector<store::DocRow> out;
+  for (const auto& d : loaded_docs_)
+    if (d.kind == kind) out.push_back(d);
+  return out;
+}
+
+Status Controller::WriteDocs(std::vector<store::DocRow> docs) {
+  std::unique_lock lock(mu_);
+  for (auto& d : docs) batch_.docs.push_back(std::move(d));
+  const std::uint64_t seq = Flush();
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  return Ok{};
+}
+
+Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view key, const AdmitSpec& admit) {
   if (key.size() > kMaxKeyLength)
     return ApiError{ApiCode::kInvalidArgument, fmt::format("Idempotency-Key: expected at most {} characters", kMaxKeyLength)};
   auto parsed = api::ParseJson(body);
@@ -364,6 +382,11 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!specs[i].array.empty()) indices[i] = api::ParseArraySpec(specs[i].array)->indices;  // validated
     total += specs[i].array.empty() ? 1 : indices[i].size();
+    if (admit)
+      if (auto refused = admit(specs[i])) {
+        if (batch) refused->message = fmt::format("jobs[{}]: {}", i, refused->message);
+        return *refused;
+      }
     if (specs[i].project.empty()) specs[i].project = "default";
   }
   if (total > kMaxJobsPerRequest)
@@ -442,6 +465,7 @@ Outcome<JobList> Controller::ListJobs(const ListQuery& q) const {
     if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), v.state) == q.states.end()) continue;
     if (!q.project.empty() && v.spec.project != q.project) continue;
     if (!q.user.empty() && v.spec.user != q.user) continue;
+    if (q.visible && !q.visible(v)) continue;
     if (static_cast<int>(out.jobs.size()) == q.limit) {
       out.next_after = out.jobs.back().id;
       break;

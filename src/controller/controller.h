@@ -46,7 +46,13 @@ struct ListQuery {
   std::string user;
   int limit = 100;
   JobId after = 0;
+  // Only jobs for which this holds (the caller's visibility); none = all.
+  std::function<bool(const api::JobView&)> visible;
 };
+
+// Checks (and may complete, e.g. its project) each job spec of a
+// submission before anything is created; an error refuses the request.
+using AdmitSpec = std::function<std::optional<ApiError>(api::JobSpec&)>;
 
 struct JobList {
   std::vector<api::JobView> jobs;
@@ -73,7 +79,8 @@ class Controller {
   void Shutdown();
 
   // POST /jobs: `body` is a JobSpec (possibly an array) or {"jobs":[...]}.
-  Outcome<std::vector<JobId>> Submit(std::string_view body, std::string_view idempotency_key);
+  Outcome<std::vector<JobId>> Submit(std::string_view body, std::string_view idempotency_key,
+                                     const AdmitSpec& admit = {});
   Outcome<JobList> ListJobs(const ListQuery& q) const;
   Outcome<api::JobView> ShowJob(JobId id) const;
   // GET /jobs/{id}/why: why it is not running (or what it is doing) and
@@ -92,6 +99,12 @@ class Controller {
   // Agent protocol (docs/api.md).
   Outcome<api::HeartbeatReply> Register(const api::Heartbeat& hb);
   Outcome<api::HeartbeatReply> Heartbeat(std::string_view name, const api::Heartbeat& hb);
+
+  // Store documents (store.h DocRow) for modules beside the controller
+  // (users and tokens, ...): those of `kind` as loaded at start, and a
+  // write that returns once `docs` are durable.
+  std::vector<store::DocRow> LoadedDocs(std::string_view kind) const;
+  Status WriteDocs(std::vector<store::DocRow> docs);
 
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;
@@ -170,6 +183,7 @@ class Controller {
   std::vector<NodeRec> nodes_;
   std::unordered_map<std::string, int> node_index_;
   std::chrono::steady_clock::time_point last_explain_{};
+  std::vector<store::DocRow> loaded_docs_;  // as loaded at start
 
   std::thread thread_;
 };

@@ -96,8 +96,15 @@ std::string PathRegex(std::string_view path) {
 
 }  // namespace
 
-HttpServer::HttpServer(Controller& controller, HttpConfig config)
-    : c_(controller), config_(std::move(config)), server_(std::make_unique<httplib::Server>()) {
+namespace {
+std::unique_ptr<httplib::Server> MakeServer(const HttpConfig& config) {
+  if (config.tls_cert.empty() && config.tls_key.empty()) return std::make_unique<httplib::Server>();
+  return std::make_unique<httplib::SSLServer>(config.tls_cert.c_str(), config.tls_key.c_str());
+}
+}  // namespace
+
+HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& tokens, const Authoriser& auth)
+    : c_(controller), config_(std::move(config)), tokens_(tokens), auth_(auth), server_(MakeServer(config_)) {
   const int threads = config_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server_->set_keep_alive_max_count(1000000);
@@ -134,17 +141,12 @@ HttpServer::HttpServer(Controller& controller, HttpConfig config)
     }
     SendError(res, {ApiCode::kInternal, what});
   });
-  const std::string token = config_.token;
-  server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-    if (token.empty() || req.path == "/api/v1/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + token) return httplib::Server::HandlerResponse::Unhandled;
-    SendError(res, {ApiCode::kUnauthorized, "missing or wrong token: send the header 'Authorization: Bearer <token>'"});
-    return httplib::Server::HandlerResponse::Handled;
-  });
   Routes();
 }
 
 HttpServer::~HttpServer() = default;
+
+bool HttpServer::valid() const { return server_->is_valid(); }
 
 Result<int> HttpServer::Bind() {
   if (config_.port == 0) {
@@ -168,7 +170,8 @@ void HttpServer::Routes() {
     return r.id == RouteId::kAgentHeartbeat || r.id == RouteId::kAgentRegister;
   });
   for (const RouteSpec& route : routes) {
-    httplib::Server::Handler h;
+    httplib::Server::Handler h;  // a handler that needs no more than the route's rule
+    AuthedHandler ah;            // a handler that also needs the caller
     switch (route.id) {
       case RouteId::kHealth:
         h = [this](const httplib::Request&, httplib::Response& res) {
@@ -176,13 +179,19 @@ void HttpServer::Routes() {
         };
         break;
       case RouteId::kSubmit:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
-          auto out = c_.Submit(req.body, req.get_header_value("Idempotency-Key"));
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          // The submitting user is the token's owner, whatever the spec says.
+          auto admit = [&](api::JobSpec& spec) -> std::optional<ApiError> {
+            if (auto e = auth_.MaySubmit(who, spec.project)) return e;
+            if (!who.open && !who.shared) spec.user = who.name;
+            return std::nullopt;
+          };
+          auto out = c_.Submit(req.body, req.get_header_value("Idempotency-Key"), admit);
           Reply(res, std::move(out), [](const std::vector<JobId>& ids) { return Json{{"ids", ids}}; }, 201);
         };
         break;
       case RouteId::kListJobs:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {"state", "project", "user", "limit", "after"})) return SendError(res, *e);
           ListQuery q;
           auto limit = IntParam(req, "limit", 100, 1, 10000);
@@ -193,6 +202,10 @@ void HttpServer::Routes() {
           q.after = after.value();
           q.project = req.get_param_value("project");
           q.user = req.get_param_value("user");
+          if (auth_.Reach(who, "", "") != JobReach::kActs)  // not an operator: only what it may see
+            q.visible = [this, &who](const api::JobView& v) {
+              return auth_.Reach(who, v.spec.project, v.spec.user) != JobReach::kHidden;
+            };
           const std::string state_param = req.get_param_value("state");
           std::string_view states = state_param;
           while (!states.empty()) {
@@ -217,33 +230,32 @@ void HttpServer::Routes() {
       case RouteId::kHoldJob:
       case RouteId::kReleaseJob: {
         const RouteId id = route.id;
-        h = [this, id](const httplib::Request& req, httplib::Response& res) {
+        ah = [this, id](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (id == RouteId::kShowJob)
             if (auto e = OnlyParams(req, {})) return SendError(res, *e);
-          auto job = JobIdOf(req);
+          auto job = ReachJob(req, who, id != RouteId::kShowJob);
           if (!job.ok()) return SendError(res, job.error());
+          if (id == RouteId::kShowJob) return SendJson(res, 200, JobJson(job.value()));
           switch (id) {
-            case RouteId::kShowJob: return Reply(res, c_.ShowJob(job.value()), JobJson);
-            case RouteId::kCancelJob: return Reply(res, c_.Cancel(job.value()), JobJson);
-            case RouteId::kHoldJob: return Reply(res, c_.Hold(job.value()), JobJson);
-            default: return Reply(res, c_.Release(job.value()), JobJson);
+            case RouteId::kCancelJob: return Reply(res, c_.Cancel(job.value().id), JobJson);
+            case RouteId::kHoldJob: return Reply(res, c_.Hold(job.value().id), JobJson);
+            default: return Reply(res, c_.Release(job.value().id), JobJson);
           }
         };
         break;
       }
       case RouteId::kJobWhy:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {})) return SendError(res, *e);
-          auto job = JobIdOf(req);
+          auto job = ReachJob(req, who, false);  // a job it may not see: 404, like a missing one
           if (!job.ok()) return SendError(res, job.error());
-          Reply(res, c_.Why(job.value()), [](const api::JobWhy& w) { return api::ToJson(w); });
+          Reply(res, c_.Why(job.value().id), [](const api::JobWhy& w) { return api::ToJson(w); });
         };
         break;
       case RouteId::kJobLogs:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank"})) return SendError(res, *e);
-          auto job = JobIdOf(req);
-          if (!job.ok()) return SendError(res, job.error());
+          if (auto id = JobIdOf(req); !id.ok()) return SendError(res, id.error());
           const std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
           if (stream != "stdout" && stream != "stderr")
             return SendError(res, {ApiCode::kInvalidArgument, fmt::format("stream: expected stdout or stderr, got \"{}\"", Shown(stream))});
@@ -253,7 +265,9 @@ void HttpServer::Routes() {
           if (!limit.ok()) return SendError(res, limit.error());
           auto rank = IntParam(req, "rank", 0, 0, 100000);
           if (!rank.ok()) return SendError(res, rank.error());
-          auto src = c_.FindLogs(job.value(), static_cast<int>(rank.value()));
+          auto shown = ReachJob(req, who, false);
+          if (!shown.ok()) return SendError(res, shown.error());
+          auto src = c_.FindLogs(shown.value().id, static_cast<int>(rank.value()));
           if (!src.ok()) return SendError(res, src.error());
           // Only integers and a fixed word from the request reach the agent.
           const std::string path = fmt::format("/logs/{}?attempt={}&rank={}&stream={}&offset={}&limit={}", src.value().job,
@@ -317,20 +331,166 @@ void HttpServer::Routes() {
       case RouteId::kAgentRegister:
       case RouteId::kAgentHeartbeat: {
         const bool reg = route.id == RouteId::kAgentRegister;
-        h = [this, reg](const httplib::Request& req, httplib::Response& res) {
+        ah = [this, reg](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          if (!reg)  // a node token speaks only for its own node
+            if (auto e = auth_.Allow(who, Access::kAgent, std::string(req.matches[1]))) return SendError(res, *e);
           auto j = api::ParseJson(req.body);
           if (!j.ok()) return SendError(res, FromError(j.error()));
           auto hb = api::HeartbeatFromJson(*j);
           if (!hb.ok()) return SendError(res, FromError(hb.error()));
+          if (reg)
+            if (auto e = auth_.Allow(who, Access::kAgent, hb->node.name)) return SendError(res, *e);
           auto out = reg ? c_.Register(*hb) : c_.Heartbeat(std::string(req.matches[1]), *hb);
           Reply(res, std::move(out), [](const api::HeartbeatReply& r) { return api::ToJson(r); });
         };
         break;
       }
+      case RouteId::kWhoami:
+      case RouteId::kListUsers:
+      case RouteId::kAddUser:
+      case RouteId::kListTokens:
+      case RouteId::kCreateToken:
+      case RouteId::kRevokeToken:
+        ah = AuthRoute(route.id);
+        break;
     }
+    // Every route: authenticate (401), then the route's rule (403).
+    httplib::Server::Handler guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
+                                           const httplib::Request& req, httplib::Response& res) {
+      if (access == Access::kPublic) {
+        if (h) return h(req, res);
+        return ah(req, res, Principal{});
+      }
+      auto who = auth_.Authenticate(req.get_header_value("Authorization"));
+      if (!who.ok()) return SendError(res, who.error());
+      if (auto e = auth_.Allow(who.value(), access)) return SendError(res, *e);
+      if (h) return h(req, res);
+      ah(req, res, who.value());
+    };
     const std::string re = PathRegex(route.path);
-    if (route.method == "GET") server_->Get(re, std::move(h));
-    else server_->Post(re, std::move(h));
+    if (route.method == "GET") server_->Get(re, std::move(guarded));
+    else if (route.method == "DELETE") server_->Delete(re, std::move(guarded));
+    else server_->Post(re, std::move(guarded));
+  }
+}
+
+}  // namespace kojo::controller
+
+// ---- authentication: the caller's reach into one job, users and tokens ----
+
+namespace kojo::controller {
+
+Outcome<api::JobView> HttpServer::ReachJob(const httplib::Request& req, const Principal& who, bool act) {
+  auto id = JobIdOf(req);
+  if (!id.ok()) return id.error();
+  auto v = c_.ShowJob(id.value());
+  if (!v.ok()) return v;
+  const JobReach reach = auth_.Reach(who, v.value().spec.project, v.value().spec.user);
+  // Invisible jobs answer exactly like missing ones.
+  if (reach == JobReach::kHidden) return ApiError{ApiCode::kNotFound, fmt::format("job {} not found", id.value())};
+  if (act && reach != JobReach::kActs)
+    return ApiError{ApiCode::kForbidden,
+                    fmt::format("job {}: user {} may see it but not change it: this needs to be its submitter, a lead "
+                                "of project {}, or the role operator or admin",
+                                id.value(), who.name, v.value().spec.project)};
+  return v;
+}
+
+namespace {
+
+// The body as a JSON object with only `allowed` fields.
+Outcome<Json> ObjectBody(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
+  auto j = api::ParseJson(req.body.empty() ? std::string_view("{}") : std::string_view(req.body));
+  if (!j.ok()) return FromError(j.error());
+  if (!j->is_object()) return ApiError{ApiCode::kInvalidArgument, "body: expected a JSON object"};
+  for (auto it = j->begin(); it != j->end(); ++it)
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: unknown field", Shown(it.key()))};
+  return *j;
+}
+
+Outcome<std::string> StringField(const Json& j, const char* name, bool required) {
+  if (!j.contains(name) || j[name].is_null()) {
+    if (required) return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: required", name)};
+    return std::string();
+  }
+  if (!j[name].is_string()) return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: expected a string", name)};
+  return j[name].get<std::string>();
+}
+
+}  // namespace
+
+HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
+  switch (id) {
+    case RouteId::kWhoami:
+      return [this](const httplib::Request&, httplib::Response& res, const Principal& who) {
+        Json j{{"name", who.name},
+               {"kind", who.kind == Principal::Kind::kNode ? "node" : "user"},
+               {"role", who.role ? Json(std::string(ToString(*who.role))) : Json(nullptr)},
+               {"token", who.token},
+               {"auth", who.open ? "open" : who.shared ? "shared-token" : "token"}};
+        Json projects = Json::array();
+        if (who.kind == Principal::Kind::kUser && !who.open && !who.shared)
+          for (const auto& p : auth_.members().ProjectsOf(who.name))
+            projects.push_back({{"project", p}, {"role", ToString(auth_.members().RoleIn(p, who.name).value_or(ProjectRole::kMember))}});
+        j["projects"] = std::move(projects);
+        SendJson(res, 200, j);
+      };
+    case RouteId::kListUsers:
+      return [this](const httplib::Request&, httplib::Response& res, const Principal&) {
+        Json users = Json::array();
+        for (const auto& u : tokens_.Users()) users.push_back(ToJson(u));
+        SendJson(res, 200, Json{{"users", std::move(users)}});
+      };
+    case RouteId::kAddUser:
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
+        auto j = ObjectBody(req, {"name", "role"});
+        if (!j.ok()) return SendError(res, j.error());
+        auto name = StringField(j.value(), "name", true);
+        if (!name.ok()) return SendError(res, name.error());
+        auto role_name = StringField(j.value(), "role", false);
+        if (!role_name.ok()) return SendError(res, role_name.error());
+        std::optional<Role> role;
+        if (!role_name.value().empty()) {
+          role = ParseRole(role_name.value());
+          if (!role)
+            return SendError(res, {ApiCode::kInvalidArgument,
+                                   fmt::format("role: expected viewer, operator or admin, got \"{}\"", Shown(role_name.value()))});
+        }
+        Reply(res, tokens_.AddUser(name.value(), role), [](const UserRec& u) { return ToJson(u); }, 201);
+      };
+    case RouteId::kListTokens:
+      return [this](const httplib::Request&, httplib::Response& res, const Principal&) {
+        Json list = Json::array();
+        for (const auto& t : tokens_.Tokens()) list.push_back(ToJson(t));
+        SendJson(res, 200, Json{{"tokens", std::move(list)}});
+      };
+    case RouteId::kCreateToken:
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
+        auto j = ObjectBody(req, {"name", "user", "node", "expires"});
+        if (!j.ok()) return SendError(res, j.error());
+        TokenRequest tr;
+        for (auto [field, out] : {std::pair{"name", &tr.name}, {"user", &tr.user}, {"node", &tr.node}}) {
+          auto v = StringField(j.value(), field, false);
+          if (!v.ok()) return SendError(res, v.error());
+          *out = v.value();
+        }
+        if (j.value().contains("expires") && !j.value()["expires"].is_null()) {
+          if (!j.value()["expires"].is_number_integer())
+            return SendError(res, {ApiCode::kInvalidArgument, "expires: expected Unix seconds (an integer)"});
+          tr.expires = j.value()["expires"].get<Seconds>();
+        }
+        Reply(res, tokens_.CreateToken(tr),
+              [](const CreatedToken& t) { return Json{{"token", ToJson(t.token)}, {"secret", t.secret}}; }, 201);
+      };
+    case RouteId::kRevokeToken:
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
+        Reply(res, tokens_.Revoke(std::string(req.matches[1])), [](const TokenRec& t) { return ToJson(t); });
+      };
+    default:
+      return [](const httplib::Request&, httplib::Response& res, const Principal&) {
+        SendError(res, {ApiCode::kInternal, "route without a handler"});
+      };
   }
 }
 

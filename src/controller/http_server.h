@@ -5,14 +5,19 @@
 // Thread safety: Bind() then Run() on one thread; Stop() from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "common/result.h"
+#include "controller/auth.h"
 #include "controller/controller.h"
+#include "controller/routes.h"
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace kojo::controller {
@@ -20,15 +25,20 @@ namespace kojo::controller {
 struct HttpConfig {
   std::string host = "127.0.0.1";
   int port = 7100;                     // 0 = any free port
-  std::string token;                   // empty = no authentication
+  std::string tls_cert;                // PEM files: both set = HTTPS only
+  std::string tls_key;
   std::size_t max_body = 4 << 20;      // 413 beyond this
   int threads = 256;                   // keep-alive connections and long polls each hold one
 };
 
 class HttpServer {
  public:
-  HttpServer(Controller& controller, HttpConfig config);
+  // Requests are authenticated and authorised by `auth` (auth.h); users
+  // and tokens are managed through `tokens`. Both outlive the server.
+  HttpServer(Controller& controller, HttpConfig config, TokenStore& tokens, const Authoriser& auth);
   ~HttpServer();
+  // False when TLS was asked for and the certificate or key cannot be used.
+  bool valid() const;
   // Binds the socket; returns the port (the chosen one when config.port = 0).
   Result<int> Bind();
   // Serves until Stop().
@@ -36,9 +46,16 @@ class HttpServer {
   void Stop();
 
  private:
+  using AuthedHandler = std::function<void(const httplib::Request&, httplib::Response&, const Principal&)>;
   void Routes();
+  // Handlers of the user and token routes (whoami, users, tokens).
+  AuthedHandler AuthRoute(RouteId id);
+  // The job of the request's path as `who` may reach it: 404 when invisible.
+  Outcome<api::JobView> ReachJob(const httplib::Request& req, const Principal& who, bool act);
   Controller& c_;
   HttpConfig config_;
+  TokenStore& tokens_;
+  const Authoriser& auth_;
   std::unique_ptr<httplib::Server> server_;
 };
 

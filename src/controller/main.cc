@@ -15,6 +15,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "api/org_config.h"
+#include "controller/auth.h"
+#include "controller/bootstrap.h"
 #include "controller/controller.h"
 #include "common/files.h"
 #include "controller/daemon.h"
@@ -64,7 +67,18 @@ int main(int argc, char** argv) {
   app.add_option("--node-timeout", node_timeout_s, "Seconds without a heartbeat before a node goes DOWN")
       ->check(CLI::Range(0.2, 86400.0))
       ->capture_default_str();
-  app.add_option("--token", token, "Bearer token clients and agents must send (default: none; --dev makes one)");
+  std::string admin_token_file, members_file, tls_cert, tls_key;
+  app.add_option("--token", token,
+                 "A shared admin token that clients and agents may send (kept for compatibility; prefer "
+                 "--admin-token-file and per-user tokens)");
+  app.add_option("--admin-token-file", admin_token_file,
+                 "On first start, create the user admin and an admin token and write it (mode 0600) to this file; "
+                 "later starts keep it while it is valid");
+  app.add_option("--members", members_file,
+                 "An organisation document (docs/org-config.md) whose \"members\" give users their projects and "
+                 "project roles");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate (chain): serve HTTPS instead of HTTP (needs --tls-key)");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   app.add_option("--gpus", gpus, "With --dev and no NVML: the emulated GPUs, e.g. 8xH100-80GB")->capture_default_str();
   app.add_option("--kill-grace", kill_grace, "Seconds between SIGTERM and SIGKILL when a job is stopped")
       ->check(CLI::Range(0, 3600))
@@ -88,9 +102,24 @@ int main(int argc, char** argv) {
     return 1;
   }
   data_dir = std::filesystem::absolute(data_dir).string();
-  if (dev && token.empty()) token = RandomHex();
-  if (token.empty() && address->first != "127.0.0.1" && address->first != "localhost" && address->first != "::1")
-    Log("warning: listening on {} without --token: anyone who can reach it can submit jobs", address->first);
+  if (tls_cert.empty() != tls_key.empty()) {
+    Log("--tls-cert and --tls-key: give both or neither");
+    return 2;
+  }
+  if (dev && !tls_cert.empty()) {
+    Log("--dev with --tls-cert: the dev agent talks to kojod over plain HTTP on this machine; drop --tls-cert");
+    return 2;
+  }
+  std::vector<Member> members;
+  if (!members_file.empty()) {
+    auto doc = api::ParseJson(ReadWholeFile(members_file));
+    auto org = doc.ok() ? api::OrgConfigFromJson(*doc) : Result<api::OrgConfig>(doc.error());
+    if (!org.ok()) {
+      Log("--members {}: {}", members_file, org.error().message);
+      return 2;
+    }
+    members = org->members;
+  }
 
   // Signals go to a sigwait thread; every other thread has them blocked.
   sigset_t stop_signals;
@@ -122,20 +151,60 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_start).count(),
       policy, placer, backfill ? "on" : "off", node_timeout_s);
 
+  Controller* ctl = controller->get();
+  TokenStore tokens([ctl](std::vector<store::DocRow> docs) { return ctl->WriteDocs(std::move(docs)); },
+                    [] { return static_cast<Seconds>(std::time(nullptr)); });
+  {
+    std::vector<store::DocRow> docs = ctl->LoadedDocs("user");
+    for (auto& d : ctl->LoadedDocs("token")) docs.push_back(std::move(d));
+    if (auto s = tokens.Load(docs); !s.ok()) {
+      Log("{}", s.error().message);
+      return 1;
+    }
+  }
+  StaticMemberships memberships(members);
+  Authoriser auth(tokens, memberships, token);
+  std::string dev_token, agent_token = token;
+  if (!admin_token_file.empty()) {
+    auto made = EnsureAdminTokenFile(tokens, admin_token_file);
+    if (!made.ok()) {
+      Log("--admin-token-file: {}", made.error().message);
+      return 1;
+    }
+    Log("{}", *made);  // what was done, never the secret
+  }
+  if (dev) {
+    auto made = MakeDevTokens(tokens, LoginName(), HostName());
+    if (!made.ok()) {
+      Log("--dev: {}", made.error().message);
+      return 1;
+    }
+    dev_token = made->user_secret;
+    agent_token = made->node_secret;
+  }
+  if (auth.open() && address->first != "127.0.0.1" && address->first != "localhost" && address->first != "::1")
+    Log("warning: listening on {} with no token configured: anyone who can reach it is an admin", address->first);
+  if (auth.open()) Log("authentication: off (no user, token or --token yet); see --admin-token-file");
+
   HttpConfig hc;
   hc.host = address->first;
   hc.port = address->second;
-  hc.token = token;
   hc.threads = http_threads;
   hc.max_body = max_body;
-  HttpServer http(**controller, hc);
+  hc.tls_cert = tls_cert;
+  hc.tls_key = tls_key;
+  HttpServer http(**controller, hc, tokens, auth);
+  if (!http.valid()) {
+    Log("--tls-cert {} / --tls-key {}: cannot load the certificate or key (PEM files expected)", tls_cert, tls_key);
+    return 1;
+  }
   auto port = http.Bind();
   if (!port.ok()) {
     Log("{}", port.error().message);
     return 1;
   }
   const std::string host = hc.host.find(':') != std::string::npos ? "[" + hc.host + "]" : hc.host;
-  const std::string url = fmt::format("http://{}:{}", host, *port);
+  const std::string url = fmt::format("{}://{}:{}", tls_cert.empty() ? "http" : "https", host, *port);
   if (auto s = WriteFileAtomic(data_dir + "/kojod.addr", url + "\n"); !s.ok()) Log("{}", s.error().message);
   std::thread server([&] { http.Run(); });
   Log("API at {}/api/v1", url);
@@ -143,7 +212,7 @@ int main(int argc, char** argv) {
   pid_t agent = -1;
   if (dev) {
     const std::string config = DevConfigPath();
-    const std::string doc = fmt::format("{{\"server\": \"{}\", \"token\": \"{}\"}}\n", url, token);
+    const std::string doc = fmt::format("{{\"server\": \"{}\", \"token\": \"{}\"}}\n", url, dev_token);
     std::filesystem::create_directories(std::filesystem::path(config).parent_path(), ec);
     if (auto s = WriteFileAtomic(config, doc, {.mode = 0600}); !s.ok()) Log("{}", s.error().message);
     std::vector<std::string> args = {SiblingBinary("kojo-agent"), "--server", url, "--name", HostName(),
@@ -153,7 +222,7 @@ int main(int argc, char** argv) {
       args.push_back("--emulate-gpus");
       args.push_back(gpus);
     }
-    auto pid = SpawnChild(args, token);
+    auto pid = SpawnChild(args, agent_token);
     if (!pid.ok()) Log("cannot start the agent: {}", pid.error().message);
     else agent = *pid;
     std::fprintf(stderr,

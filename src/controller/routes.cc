@@ -8,21 +8,27 @@ namespace kojo::controller {
 
 std::span<const RouteSpec> RouteTable() {
   static constexpr std::array kRoutes = {
-      RouteSpec{RouteId::kHealth, "GET", "/api/v1/health", false},
-      RouteSpec{RouteId::kSubmit, "POST", "/api/v1/jobs", true},
-      RouteSpec{RouteId::kListJobs, "GET", "/api/v1/jobs", true},
-      RouteSpec{RouteId::kShowJob, "GET", "/api/v1/jobs/{id}", true},
-      RouteSpec{RouteId::kJobWhy, "GET", "/api/v1/jobs/{id}/why", true},
-      RouteSpec{RouteId::kCancelJob, "POST", "/api/v1/jobs/{id}/cancel", true},
-      RouteSpec{RouteId::kHoldJob, "POST", "/api/v1/jobs/{id}/hold", true},
-      RouteSpec{RouteId::kReleaseJob, "POST", "/api/v1/jobs/{id}/release", true},
-      RouteSpec{RouteId::kJobLogs, "GET", "/api/v1/jobs/{id}/logs", true},
-      RouteSpec{RouteId::kListNodes, "GET", "/api/v1/nodes", true},
-      RouteSpec{RouteId::kShowNode, "GET", "/api/v1/nodes/{name}", true},
-      RouteSpec{RouteId::kDrainNode, "POST", "/api/v1/nodes/{name}/drain", true},
-      RouteSpec{RouteId::kResumeNode, "POST", "/api/v1/nodes/{name}/resume", true},
-      RouteSpec{RouteId::kAgentRegister, "POST", "/api/v1/agents/register", true},
-      RouteSpec{RouteId::kAgentHeartbeat, "POST", "/api/v1/agents/{name}/heartbeat", true},
+      RouteSpec{RouteId::kHealth, "GET", "/api/v1/health", false, Access::kPublic},
+      RouteSpec{RouteId::kSubmit, "POST", "/api/v1/jobs", true, Access::kSubmit},
+      RouteSpec{RouteId::kListJobs, "GET", "/api/v1/jobs", true, Access::kJobs},
+      RouteSpec{RouteId::kShowJob, "GET", "/api/v1/jobs/{id}", true, Access::kJobs},
+      RouteSpec{RouteId::kJobWhy, "GET", "/api/v1/jobs/{id}/why", true, Access::kJobs},
+      RouteSpec{RouteId::kCancelJob, "POST", "/api/v1/jobs/{id}/cancel", true, Access::kJobAction},
+      RouteSpec{RouteId::kHoldJob, "POST", "/api/v1/jobs/{id}/hold", true, Access::kJobAction},
+      RouteSpec{RouteId::kReleaseJob, "POST", "/api/v1/jobs/{id}/release", true, Access::kJobAction},
+      RouteSpec{RouteId::kJobLogs, "GET", "/api/v1/jobs/{id}/logs", true, Access::kJobs},
+      RouteSpec{RouteId::kListNodes, "GET", "/api/v1/nodes", true, Access::kRead},
+      RouteSpec{RouteId::kShowNode, "GET", "/api/v1/nodes/{name}", true, Access::kRead},
+      RouteSpec{RouteId::kDrainNode, "POST", "/api/v1/nodes/{name}/drain", true, Access::kOperate},
+      RouteSpec{RouteId::kResumeNode, "POST", "/api/v1/nodes/{name}/resume", true, Access::kOperate},
+      RouteSpec{RouteId::kAgentRegister, "POST", "/api/v1/agents/register", true, Access::kAgent},
+      RouteSpec{RouteId::kAgentHeartbeat, "POST", "/api/v1/agents/{name}/heartbeat", true, Access::kAgent},
+      RouteSpec{RouteId::kWhoami, "GET", "/api/v1/whoami", true, Access::kAnyone},
+      RouteSpec{RouteId::kListUsers, "GET", "/api/v1/users", true, Access::kRead},
+      RouteSpec{RouteId::kAddUser, "POST", "/api/v1/users", true, Access::kAdmin},
+      RouteSpec{RouteId::kListTokens, "GET", "/api/v1/tokens", true, Access::kRead},
+      RouteSpec{RouteId::kCreateToken, "POST", "/api/v1/tokens", true, Access::kAdmin},
+      RouteSpec{RouteId::kRevokeToken, "DELETE", "/api/v1/tokens/{name}", true, Access::kAdmin},
   };
   return kRoutes;
 }
@@ -31,6 +37,7 @@ int HttpStatus(ApiCode code) {
   switch (code) {
     case ApiCode::kInvalidArgument: return 400;
     case ApiCode::kUnauthorized: return 401;
+    case ApiCode::kForbidden: return 403;
     case ApiCode::kNotFound: return 404;
     case ApiCode::kConflict: return 409;
     case ApiCode::kPayloadTooLarge: return 413;
@@ -45,6 +52,7 @@ std::string_view CodeName(ApiCode code) {
   switch (code) {
     case ApiCode::kInvalidArgument: return "invalid_argument";
     case ApiCode::kUnauthorized: return "unauthorized";
+    case ApiCode::kForbidden: return "forbidden";
     case ApiCode::kNotFound: return "not_found";
     case ApiCode::kConflict: return "conflict";
     case ApiCode::kPayloadTooLarge: return "payload_too_large";

@@ -5,6 +5,8 @@
 #include <span>
 #include <string_view>
 
+#include "controller/auth.h"
+
 namespace kojo::controller {
 
 enum class RouteId {
@@ -23,6 +25,12 @@ enum class RouteId {
   kResumeNode,
   kAgentRegister,
   kAgentHeartbeat,
+  kWhoami,
+  kListUsers,
+  kAddUser,
+  kListTokens,
+  kCreateToken,
+  kRevokeToken,
 };
 
 struct RouteSpec {
@@ -30,6 +38,8 @@ struct RouteSpec {
   std::string_view method;  // "GET", "POST"
   std::string_view path;    // OpenAPI style: /api/v1/jobs/{id}
   bool needs_token;
+  // Who may call it (auth.h); a route given none is for admins only.
+  Access access = Access::kAdmin;
 };
 
 std::span<const RouteSpec> RouteTable();

@@ -25,7 +25,8 @@ TEST(DevMode, StartsAnAgentWritesDevJsonAndStopsCleanly) {
   Json cfg = Json::parse(ReadFile(dev_json));
   EXPECT_EQ(cfg["server"], d.url());
   const std::string token = cfg["token"];
-  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(token.rfind("kojo_", 0), 0u) << token;
+  EXPECT_EQ(token.size(), 45u);
 
   auto c = d.Client();
   c.set_bearer_token_auth(token);
@@ -42,6 +43,10 @@ TEST(DevMode, StartsAnAgentWritesDevJsonAndStopsCleanly) {
   ASSERT_TRUE(logs);
   EXPECT_EQ(logs->body, "dev-ok\n");
   EXPECT_NE(d.log().find("kojo submit"), std::string::npos);  // tells the user what to do next
+  EXPECT_EQ(d.log().find(token), std::string::npos) << "the token is never logged";
+  EXPECT_EQ(c.Get("/api/v1/nodes", httplib::Headers{{"Authorization", "Bearer wrong"}})->status, 401);
+  Json who = Body(c.Get("/api/v1/whoami"));
+  EXPECT_EQ(who["role"], "admin") << who.dump();
 
   auto status = d.process().Terminate(15s);
   ASSERT_TRUE(status.has_value()) << "kojod did not stop on SIGTERM";

@@ -1,0 +1,278 @@
+// Who may do what, over real HTTP: a kojod with users, project members and
+// a real agent on 127.0.0.1; every route of RouteTable() against every kind
+// of caller, from one table. Plus: a project's token never reveals another
+// project's jobs or logs, the submitter is the token's owner, and secrets
+// are stored only as hashes.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "controller/routes.h"
+#include "daemons.h"
+
+#ifdef KOJO_AGENT_BINARY
+
+namespace kojo::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using controller::RouteId;
+using controller::RouteTable;
+
+// The callers, in the order of the table's columns.
+enum Caller { kAdmin, kOperator, kViewer, kLeadA, kMemberA, kMember2A, kMemberB, kNoRole, kAgent, kNoToken, kBadToken, kCallers };
+constexpr const char* kCallerNames[] = {"admin", "operator", "viewer", "lead of A", "member of A", "2nd member of A",
+                                        "member of B", "no role", "agent token", "no token", "bad token"};
+
+// y: let through (any status but 401/403/404: 2xx, or 409 for a change an
+// ended job refuses); u: 401; f: 403; n: 404 (a job it may not see).
+// The job routes act on job A (submitted by the member of A, ended); node
+// and agent routes on node n9 (registered by the agent token's node).
+const std::map<RouteId, std::string> kExpected = {
+    //                                admin op  view leadA memA mem2A memB norole agent none bad
+    {RouteId::kHealth,         "yyyyyyyyyyy"},
+    {RouteId::kSubmit,         "yyfyyyfffuu"},
+    {RouteId::kListJobs,       "yyyyyyyffuu"},
+    {RouteId::kShowJob,        "yyyyyynffuu"},
+    {RouteId::kJobWhy,         "yyyyyynffuu"},
+    {RouteId::kCancelJob,      "yyfyyfnffuu"},
+    {RouteId::kHoldJob,        "yyfyyfnffuu"},
+    {RouteId::kReleaseJob,     "yyfyyfnffuu"},
+    {RouteId::kJobLogs,        "yyyyyynffuu"},
+    {RouteId::kListNodes,      "yyyffffffuu"},
+    {RouteId::kShowNode,       "yyyffffffuu"},
+    {RouteId::kDrainNode,      "yyfffffffuu"},
+    {RouteId::kResumeNode,     "yyfffffffuu"},
+    {RouteId::kAgentRegister,  "ffffffffyuu"},
+    {RouteId::kAgentHeartbeat, "ffffffffyuu"},
+    {RouteId::kWhoami,         "yyyyyyyyyuu"},
+    {RouteId::kListUsers,      "yyyffffffuu"},
+    {RouteId::kAddUser,        "yffffffffuu"},
+    {RouteId::kListTokens,     "yyyffffffuu"},
+    {RouteId::kCreateToken,    "yffffffffuu"},
+    {RouteId::kRevokeToken,    "yffffffffuu"},
+};
+
+class AuthMatrixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string members = dir_.path() + "/org.json";
+    {
+      std::ofstream out(members);
+      out << R"({"programmes": [{"name": "research"}],
+                 "organisations": [{"name": "uni", "programme": "research"}],
+                 "projects": [{"name": "A", "organisation": "uni"}, {"name": "B", "organisation": "uni"}],
+                 "members": [{"project": "A", "user": "lea", "role": "lead"},
+                             {"project": "A", "user": "mia", "role": "member"},
+                             {"project": "A", "user": "moe", "role": "member"},
+                             {"project": "B", "user": "bob", "role": "member"}]})";
+    }
+    admin_file_ = dir_.path() + "/admin.token";
+    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", std::vector<std::string>{"--admin-token-file", admin_file_,
+                                                                                       "--members", members});
+    ASSERT_TRUE(kojod_->ok()) << kojod_->log();
+    secret_[kAdmin] = ReadFile(admin_file_);
+    while (!secret_[kAdmin].empty() && secret_[kAdmin].back() == '\n') secret_[kAdmin].pop_back();
+    ASSERT_FALSE(secret_[kAdmin].empty());
+    for (auto [who, name, role] : {std::tuple{kOperator, "otto", "operator"}, {kViewer, "vic", "viewer"},
+                                   {kLeadA, "lea", ""}, {kMemberA, "mia", ""}, {kMember2A, "moe", ""},
+                                   {kMemberB, "bob", ""}, {kNoRole, "nora", ""}}) {
+      Json user{{"name", name}};
+      if (*role) user["role"] = role;
+      auto r = Call(kAdmin, "POST", "/api/v1/users", user.dump());
+      ASSERT_EQ(r.first, 201) << r.second;
+      secret_[who] = MakeToken(Json{{"user", name}});
+    }
+    secret_[kAgent] = MakeToken(Json{{"node", "n9"}});
+    secret_[kBadToken] = "kojo_0123456789abcdef0123456789abcdef01234567";
+    // The real agent, with its own node token.
+    const std::string n1_token = MakeToken(Json{{"node", "n1"}});
+    agent_ = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "n1", "--state-dir", dir_.path() + "/n1",
+                      "--listen", "127.0.0.1:0", "--emulate-gpus", "2xH100-80GB", "--token", n1_token,
+                      "--heartbeat-wait-ms", "200"},
+                     dir_.path() + "/n1.log");
+    ASSERT_TRUE(WaitFor([&] { return NodeState("n1") == "UP"; }, 15s)) << ReadFile(dir_.path() + "/n1.log") << kojod_->log();
+    job_a_ = SubmitAndWait(kMemberA, "A", "secret-of-A");
+    job_b_ = SubmitAndWait(kMemberB, "B", "secret-of-B");
+    // n9 exists (a node with no GPU and no agent behind it) for the node routes.
+    auto reg = Call(kAgent, "POST", "/api/v1/agents/register", RegisterBody("n9"));
+    ASSERT_EQ(reg.first, 200) << reg.second;
+  }
+
+  std::pair<int, std::string> Call(int who, const std::string& method, const std::string& path,
+                                   const std::string& body = "") {
+    auto c = kojod_->Client();
+    httplib::Headers h;
+    if (who != kNoToken) h.emplace("Authorization", "Bearer " + secret_[who]);
+    httplib::Result r = method == "GET"      ? c.Get(path.c_str(), h)
+                        : method == "DELETE" ? c.Delete(path.c_str(), h)
+                                             : c.Post(path.c_str(), h, body, "application/json");
+    if (!r) return {0, "no answer"};
+    return {r->status, r->body};
+  }
+  std::string MakeToken(const Json& body) {
+    auto r = Call(kAdmin, "POST", "/api/v1/tokens", body.dump());
+    EXPECT_EQ(r.first, 201) << r.second;
+    return r.first == 201 ? Json::parse(r.second)["secret"].get<std::string>() : "";
+  }
+  std::string NodeState(const std::string& name) {
+    auto r = Call(kAdmin, "GET", "/api/v1/nodes/" + name);
+    return r.first == 200 ? Json::parse(r.second)["state"].get<std::string>() : "";
+  }
+  static std::string RegisterBody(const std::string& node) {
+    return Json{{"node", {{"name", node}, {"cpu_milli", 1000}, {"mem_mib", 1024}, {"agent_url", "http://127.0.0.1:9"}}},
+                {"tasks", Json::array()}}
+        .dump();
+  }
+  JobId SubmitAndWait(int who, const std::string& project, const std::string& text) {
+    Json spec{{"command", {"/bin/sh", "-c", "echo " + text}}, {"project", project}, {"user", "mallory"}};
+    auto r = Call(who, "POST", "/api/v1/jobs", spec.dump());
+    EXPECT_EQ(r.first, 201) << r.second;
+    if (r.first != 201) return 0;
+    const JobId id = Json::parse(r.second)["ids"][0].get<JobId>();
+    EXPECT_TRUE(WaitFor([&] {
+      auto s = Call(kAdmin, "GET", fmt::format("/api/v1/jobs/{}", id));
+      return s.first == 200 && Json::parse(s.second)["state"] == "COMPLETED";
+    }, 20s)) << kojod_->log();
+    return id;
+  }
+  // The request of `route` as a caller would send it.
+  std::pair<std::string, std::string> Request(RouteId route, std::string path, int who) {
+    auto fill = [&](const std::string& var, const std::string& value) {
+      const size_t at = path.find(var);
+      if (at != std::string::npos) path.replace(at, var.size(), value);
+    };
+    fill("{id}", std::to_string(job_a_));
+    fill("{name}", route == RouteId::kRevokeToken ? "throwaway" : "n9");
+    switch (route) {
+      case RouteId::kSubmit:
+        return {path, Json{{"command", {"true"}}, {"project", "A"}, {"hold", true}}.dump()};
+      case RouteId::kAgentRegister: return {path, RegisterBody("n9")};
+      case RouteId::kAgentHeartbeat: return {path, Json{{"node", {{"name", "n9"}}}, {"tasks", Json::array()}}.dump()};
+      case RouteId::kAddUser: return {path, Json{{"name", fmt::format("new-{}", who)}}.dump()};
+      case RouteId::kCreateToken: return {path, Json{{"user", "vic"}}.dump()};
+      default: return {path, ""};
+    }
+  }
+
+  TempDir dir_;
+  std::string admin_file_;
+  std::unique_ptr<Kojod> kojod_;
+  Process agent_;
+  std::string secret_[kCallers];
+  JobId job_a_ = 0, job_b_ = 0;
+};
+
+TEST_F(AuthMatrixTest, EveryRouteForEveryCaller) {
+  for (const auto& route : RouteTable()) {
+    auto want = kExpected.find(route.id);
+    ASSERT_NE(want, kExpected.end()) << route.method << " " << route.path << " has no row in the access table";
+    for (int who = 0; who < kCallers; ++who) {
+      if (route.id == RouteId::kRevokeToken)  // something to revoke
+        Call(kAdmin, "POST", "/api/v1/tokens", Json{{"user", "vic"}, {"name", "throwaway"}}.dump());
+      auto [path, body] = Request(route.id, std::string(route.path), who);
+      auto [status, reply] = Call(who, std::string(route.method), path, body);
+      const char expect = want->second[who];
+      const std::string what = fmt::format("{} {} as {}: HTTP {} {}", route.method, path, kCallerNames[who], status, reply);
+      switch (expect) {
+        case 'y': EXPECT_TRUE((status >= 200 && status < 300) || status == 409) << what; break;
+        case 'u': EXPECT_EQ(status, 401) << what; break;
+        case 'f':
+          EXPECT_EQ(status, 403) << what;
+          EXPECT_NE(reply.find("\"forbidden\""), std::string::npos) << what;
+          break;
+        case 'n': EXPECT_EQ(status, 404) << what; break;
+        default: FAIL() << "bad table entry " << expect;
+      }
+    }
+    if (route.id == RouteId::kDrainNode) Call(kAdmin, "POST", "/api/v1/nodes/n9/resume");
+  }
+}
+
+TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
+  // The list holds only B's jobs.
+  auto list = Call(kMemberB, "GET", "/api/v1/jobs?limit=10000");
+  ASSERT_EQ(list.first, 200);
+  const Json jobs = Json::parse(list.second)["jobs"];
+  for (const auto& j : jobs) EXPECT_EQ(j["spec"]["project"], "B") << j.dump();
+  EXPECT_EQ(list.second.find("secret-of-A"), std::string::npos);
+  auto filtered = Call(kMemberB, "GET", "/api/v1/jobs?project=A");
+  ASSERT_EQ(filtered.first, 200);
+  EXPECT_TRUE(Json::parse(filtered.second)["jobs"].empty());
+  // A's job answers exactly like a job that does not exist.
+  const JobId missing = job_b_ + 1000;
+  for (const char* suffix : {"", "/logs", "/why", "/cancel", "/hold", "/release"}) {
+    const std::string method =
+        std::string(suffix) == "/logs" || std::string(suffix) == "/why" || !*suffix ? "GET" : "POST";
+    auto hidden = Call(kMemberB, method, fmt::format("/api/v1/jobs/{}{}", job_a_, suffix));
+    auto absent = Call(kMemberB, method, fmt::format("/api/v1/jobs/{}{}", missing, suffix));
+    EXPECT_EQ(hidden.first, 404) << suffix << hidden.second;
+    EXPECT_EQ(absent.first, 404) << suffix << absent.second;
+    EXPECT_EQ(Json::parse(hidden.second)["error"]["message"].get<std::string>().find("secret"), std::string::npos);
+  }
+  EXPECT_EQ(Call(kAdmin, "GET", fmt::format("/api/v1/jobs/{}", job_a_)).first, 200) << "the job is there";
+  // B sees its own log; A's member sees A's.
+  auto log_b = Call(kMemberB, "GET", fmt::format("/api/v1/jobs/{}/logs", job_b_));
+  EXPECT_EQ(log_b.first, 200);
+  EXPECT_EQ(log_b.second, "secret-of-B\n");
+  auto log_a = Call(kMember2A, "GET", fmt::format("/api/v1/jobs/{}/logs", job_a_));
+  EXPECT_EQ(log_a.second, "secret-of-A\n");
+  // Usage per project does not exist yet; when it does, it belongs in this test.
+}
+
+TEST_F(AuthMatrixTest, SubmitterIsTheTokensOwner) {
+  auto show = Call(kAdmin, "GET", fmt::format("/api/v1/jobs/{}", job_a_));
+  ASSERT_EQ(show.first, 200);
+  EXPECT_EQ(Json::parse(show.second)["spec"]["user"], "mia") << "not the \"mallory\" the client claimed";
+  // A member of A without a project in the spec gets its only project.
+  auto r = Call(kMemberB, "POST", "/api/v1/jobs", R"({"command":["true"],"hold":true})");
+  ASSERT_EQ(r.first, 201) << r.second;
+  auto job = Call(kMemberB, "GET", fmt::format("/api/v1/jobs/{}", Json::parse(r.second)["ids"][0].get<JobId>()));
+  EXPECT_EQ(Json::parse(job.second)["spec"]["project"], "B");
+  // Submitting to a project one is not in names it.
+  auto denied = Call(kMemberB, "POST", "/api/v1/jobs", R"({"jobs":[{"command":["true"],"project":"A"}]})");
+  EXPECT_EQ(denied.first, 403);
+  EXPECT_NE(denied.second.find("jobs[0]: project A"), std::string::npos) << denied.second;
+}
+
+TEST_F(AuthMatrixTest, NodeTokensSpeakOnlyForTheirNode) {
+  auto other = Call(kAgent, "POST", "/api/v1/agents/n1/heartbeat",
+                    Json{{"node", {{"name", "n1"}}}, {"tasks", Json::array()}}.dump());
+  EXPECT_EQ(other.first, 403) << other.second;
+  EXPECT_NE(other.second.find("node n9"), std::string::npos) << other.second;
+  auto reg = Call(kAgent, "POST", "/api/v1/agents/register", RegisterBody("n1"));
+  EXPECT_EQ(reg.first, 403) << reg.second;
+  EXPECT_EQ(NodeState("n1"), "UP");
+}
+
+TEST_F(AuthMatrixTest, RevokedTokensStopWorkingAndSecretsAreStoredHashed) {
+  ASSERT_EQ(Call(kViewer, "GET", "/api/v1/whoami").first, 200);
+  auto tokens = Json::parse(Call(kAdmin, "GET", "/api/v1/tokens").second)["tokens"];
+  std::string vic_token;
+  for (const auto& t : tokens)
+    if (t["user"] == "vic") vic_token = t["name"];
+  ASSERT_FALSE(vic_token.empty());
+  EXPECT_EQ(Call(kAdmin, "DELETE", "/api/v1/tokens/" + vic_token).first, 200);
+  EXPECT_EQ(Call(kViewer, "GET", "/api/v1/whoami").first, 401);
+
+  std::string stored = ReadFile(dir_.path() + "/kojod/kojo.db") + ReadFile(dir_.path() + "/kojod/kojo.db-wal");
+  ASSERT_NE(stored.find("\"sha256\""), std::string::npos) << "the token documents are in the file";
+  for (int who = 0; who < kNoToken; ++who) EXPECT_EQ(stored.find(secret_[who]), std::string::npos) << kCallerNames[who];
+  for (int who = 0; who < kNoToken; ++who)
+    EXPECT_EQ(kojod_->log().find(secret_[who]), std::string::npos) << "logged: " << kCallerNames[who];
+  // After a restart the tokens still work.
+  auto status = kojod_->process().Terminate(15s);
+  ASSERT_TRUE(status.has_value());
+  kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", std::vector<std::string>{"--admin-token-file", admin_file_});
+  ASSERT_TRUE(kojod_->ok()) << kojod_->log();
+  EXPECT_EQ(ReadFile(admin_file_), secret_[kAdmin] + "\n") << "a valid admin token file is kept";
+  EXPECT_EQ(Call(kMemberA, "GET", "/api/v1/whoami").first, 200);
+  EXPECT_EQ(Call(kViewer, "GET", "/api/v1/whoami").first, 401);
+}
+
+}  // namespace
+}  // namespace kojo::testing
+
+#endif  // KOJO_AGENT_BINARY

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
+#include "controller/org_http.h"
 #include "controller/routes.h"
 
 namespace kojo::controller {
@@ -319,9 +320,18 @@ void HttpServer::Routes() {
         };
         break;
       }
+      case RouteId::kGetOrg:
+      case RouteId::kPutOrg:
+      case RouteId::kListProjects:
+      case RouteId::kListGrants:
+      case RouteId::kAddGrant:
+      case RouteId::kUsage:
+        h = OrgHandler(route.id, c_);  // org_http.cc
+        break;
     }
     const std::string re = PathRegex(route.path);
     if (route.method == "GET") server_->Get(re, std::move(h));
+    else if (route.method == "PUT") server_->Put(re, std::move(h));
     else server_->Post(re, std::move(h));
   }
 }

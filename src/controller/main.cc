@@ -4,12 +4,17 @@
 // them, so that `kojod --dev` is all a newcomer needs to start.
 //
 // Foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM.
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +34,13 @@ std::string HostName() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
   return buf;
+}
+
+// The user the kojo CLI sends (its login name), made lead of the --dev project.
+std::string LoginName() {
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
+  if (const char* u = std::getenv("USER"); u && *u) return u;
+  return std::to_string(getuid());
 }
 
 template <typename... Args>
@@ -52,6 +64,8 @@ int main(int argc, char** argv) {
   Seconds kill_grace = 10;
   int http_threads = 256;
   std::size_t max_body = 4 << 20;
+  std::string org_file;
+  Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
                              "else emulated --gpus); write the address and token to " + DevConfigPath());
   app.add_option("--data-dir", data_dir,
@@ -73,6 +87,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
   app.add_option("--max-body", max_body, "Largest request body in bytes (413 beyond)")->capture_default_str();
+  app.add_option("--org", org_file,
+                 "Apply this organisation document (docs/org-config.md) at start, like `kojo admin apply -f FILE`");
+  app.add_option("--default-time-limit", default_time_limit,
+                 "Seconds: the time limit of metered jobs submitted without one (their grant reservation)")
+      ->check(CLI::Range(Seconds{1}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--usage-half-life", usage_half_life, "Seconds: half-life of the usage fair share counts")
+      ->check(CLI::Range(Seconds{60}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto address = ParseListen(listen);
@@ -111,6 +134,8 @@ int main(int argc, char** argv) {
   cc.backfill = backfill;
   cc.node_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(node_timeout_s * 1000));
   cc.kill_grace_s = kill_grace;
+  cc.default_time_limit_s = default_time_limit;
+  cc.usage_half_life_s = usage_half_life;
   const auto load_start = std::chrono::steady_clock::now();
   auto controller = Controller::Open(**store, cc);
   if (!controller.ok()) {
@@ -121,6 +146,30 @@ int main(int argc, char** argv) {
       (*controller)->JobCount(),
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_start).count(),
       policy, placer, backfill ? "on" : "off", node_timeout_s);
+
+  if (!org_file.empty()) {
+    std::ifstream in(org_file);
+    if (!in) {
+      Log("--org {}: cannot read: {}", org_file, std::strerror(errno));
+      return 1;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto applied = (*controller)->ApplyOrg(text);
+    if (!applied.ok()) {
+      Log("--org {}: {}", org_file, applied.error().message);
+      return 1;
+    }
+    Log("organisation from {}: {} projects, {} grants", org_file, applied.value().projects.size(),
+        applied.value().grants.size());
+  }
+  if (dev) {
+    const Seconds now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    if (auto s = (*controller)->EnsureDevDefaults(LoginName(), now); !s.ok()) {
+      Log("cannot create the --dev project: {}", s.error().message);
+      return 1;
+    }
+  }
 
   HttpConfig hc;
   hc.host = address->first;

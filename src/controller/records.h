@@ -45,6 +45,10 @@ struct JobRec {
   std::vector<TaskState> tasks;
   StopReason stop = StopReason::kNone;
   std::uint64_t start_seq = 0;   // start commands go out once this batch is durable
+  // Metering of the current run: the grant it reserved against ("" = not
+  // metered) and how much (normalised units); see ledger.h.
+  std::string grant;
+  NormUnits reserved = 0;
 
   bool Active() const {
     return view.state == api::JobState::kStarting || view.state == api::JobState::kRunning ||
@@ -76,7 +80,7 @@ NodeSpec SpecOf(const api::NodeInfo& info);
 
 // Stored forms. A job row's JSON: {"view": JobView, "tasks": [...],
 // "shares": [{"cpu_milli","mem_mib"}...], "stop", "queued_since",
-// "attained_gpu_s", "last_run_s"}.
+// "attained_gpu_s", "last_run_s", "grant", "reserved"}.
 store::JobRow JobRow(const JobRec& rec);
 Result<JobRec> JobFromRow(const store::JobRow& row);
 // An array row: the template JobView (id = first id, array_index unset) and

@@ -22,6 +22,12 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kResumeNode, "POST", "/api/v1/nodes/{name}/resume", true},
       RouteSpec{RouteId::kAgentRegister, "POST", "/api/v1/agents/register", true},
       RouteSpec{RouteId::kAgentHeartbeat, "POST", "/api/v1/agents/{name}/heartbeat", true},
+      RouteSpec{RouteId::kGetOrg, "GET", "/api/v1/org", true},
+      RouteSpec{RouteId::kPutOrg, "PUT", "/api/v1/org", true},
+      RouteSpec{RouteId::kListProjects, "GET", "/api/v1/projects", true},
+      RouteSpec{RouteId::kListGrants, "GET", "/api/v1/grants", true},
+      RouteSpec{RouteId::kAddGrant, "POST", "/api/v1/grants", true},
+      RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true},
   };
   return kRoutes;
 }

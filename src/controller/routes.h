@@ -22,11 +22,18 @@ enum class RouteId {
   kResumeNode,
   kAgentRegister,
   kAgentHeartbeat,
+  // Organisation model and accounting.
+  kGetOrg,
+  kPutOrg,
+  kListProjects,
+  kListGrants,
+  kAddGrant,
+  kUsage,
 };
 
 struct RouteSpec {
   RouteId id;
-  std::string_view method;  // "GET", "POST"
+  std::string_view method;  // "GET", "POST", "PUT"
   std::string_view path;    // OpenAPI style: /api/v1/jobs/{id}
   bool needs_token;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -33,6 +34,18 @@ std::string KeyOf(std::string_view kind, const Json& e) {
 }
 
 }  // namespace
+
+api::OrgConfig Canonical(api::OrgConfig c) {
+  auto by_name = [](const auto& a, const auto& b) { return a.name < b.name; };
+  std::sort(c.programmes.begin(), c.programmes.end(), by_name);
+  std::sort(c.organisations.begin(), c.organisations.end(), by_name);
+  std::sort(c.projects.begin(), c.projects.end(), by_name);
+  std::sort(c.grants.begin(), c.grants.end(), [](const Grant& a, const Grant& b) { return a.id < b.id; });
+  std::sort(c.members.begin(), c.members.end(), [](const Member& a, const Member& b) {
+    return std::tie(a.project, a.user) < std::tie(b.project, b.user);
+  });
+  return c;
+}
 
 bool IsOrgDocKind(std::string_view kind) {
   if (kind == kDocGpuWeights) return true;
@@ -79,12 +92,12 @@ Status OrgRegistry::Load(const std::vector<store::DocRow>& docs) {
   auto c = OrgFromDocs(docs);
   if (!c.ok()) return c.error();
   std::lock_guard lock(mu_);
-  config_ = std::make_shared<const api::OrgConfig>(std::move(*c));
+  config_ = std::make_shared<const api::OrgConfig>(Canonical(std::move(*c)));
   return Ok{};
 }
 
 std::vector<store::DocRow> OrgRegistry::Replace(api::OrgConfig next) {
-  auto fresh = std::make_shared<const api::OrgConfig>(std::move(next));
+  auto fresh = std::make_shared<const api::OrgConfig>(Canonical(std::move(next)));
   std::shared_ptr<const api::OrgConfig> old;
   {
     std::lock_guard lock(mu_);

@@ -38,6 +38,9 @@ inline constexpr std::string_view kDocGrant = "grant";
 inline constexpr std::string_view kDocMember = "member";
 bool IsOrgDocKind(std::string_view kind);
 
+// Every list sorted by its key (name; grant id; project then user): the
+// order the registry keeps and shows, whatever order a document came in.
+api::OrgConfig Canonical(api::OrgConfig c);
 // The stored rows of a whole configuration, ascending (kind, key).
 std::vector<store::DocRow> OrgDocs(const api::OrgConfig& c);
 // The configuration from its stored rows (other kinds are ignored); errors

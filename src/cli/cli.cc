@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/job_commands.h"
+#include "cli/org_commands.h"
 
 namespace kojo::cli {
 
@@ -47,6 +48,7 @@ int Run(int argc, char** argv) {
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
   AddJobCommands(app);
+  AddOrgCommands(app);
   CheckCommandNames(app, argc, argv);
   try {
     app.parse(argc, argv);

@@ -144,6 +144,11 @@ Outcome<api::OrgConfig> Controller::ApplyOrg(std::string_view body) {
 }
 
 Outcome<api::OrgConfig> Controller::ApplyOrg(const api::OrgConfig& config) {
+  std::lock_guard write(org_write_mu_);
+  return ReplaceOrg(config);
+}
+
+Outcome<api::OrgConfig> Controller::ReplaceOrg(const api::OrgConfig& config) {
   // What is stored is what the parser accepts: validate the round trip.
   auto checked = api::OrgConfigFromJson(api::ToJson(config));
   if (!checked.ok()) return FromError(checked.error());
@@ -160,6 +165,7 @@ Outcome<GrantView> Controller::AddGrant(std::string_view body) {
   auto j = api::ParseJson(body);
   if (!j.ok()) return FromError(j.error());
   if (!j->is_object()) return ApiError{ApiCode::kInvalidArgument, "body: expected a grant object"};
+  std::lock_guard write(org_write_mu_);
   Json doc = api::ToJson(*org_.Config());
   const std::string id = j->contains("id") && (*j)["id"].is_string() ? (*j)["id"].get<std::string>() : "";
   for (const Grant& g : org_.Config()->grants)
@@ -167,7 +173,7 @@ Outcome<GrantView> Controller::AddGrant(std::string_view body) {
   doc["grants"].push_back(*j);
   auto c = api::OrgConfigFromJson(doc);
   if (!c.ok()) return ApiError{ApiCode::kInvalidArgument, WithoutListPrefix(c.error().message, "grants")};
-  auto applied = ApplyOrg(*c);
+  auto applied = ReplaceOrg(*c);
   if (!applied.ok()) return applied.error();
   for (const GrantView& v : Grants(""))
     if (v.grant.id == id) return v;
@@ -175,6 +181,7 @@ Outcome<GrantView> Controller::AddGrant(std::string_view body) {
 }
 
 Status Controller::EnsureDevDefaults(const std::string& user, Seconds now) {
+  std::lock_guard write(org_write_mu_);
   api::OrgConfig c = *org_.Config();
   if (!c.FindProgramme("default")) c.programmes.push_back(Programme{"default", "created by kojod --dev", 1});
   if (!c.FindOrganisation("default")) c.organisations.push_back(Organisation{"default", "default"});
@@ -201,7 +208,7 @@ Status Controller::EnsureDevDefaults(const std::string& user, Seconds now) {
   if (!user.empty() && std::none_of(c.members.begin(), c.members.end(),
                                     [&](const Member& m) { return m.project == "default" && m.user == user; }))
     c.members.push_back(Member{"default", user, ProjectRole::kLead});
-  auto out = ApplyOrg(c);
+  auto out = ReplaceOrg(c);
   if (!out.ok()) return InvalidArgument(out.error().message);
   return Ok{};
 }

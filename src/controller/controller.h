@@ -159,6 +159,9 @@ class Controller {
   void Settle(JobRec& rec, Seconds now);
   UsageRecord RecordOf(const JobRec& rec, Seconds now) const;
   Status LoadAccounting(const std::vector<store::DocRow>& docs);
+  // Validates and installs a new model, durable before it returns; the
+  // caller holds org_write_mu_ (changes are read-modify-write).
+  Outcome<api::OrgConfig> ReplaceOrg(const api::OrgConfig& config);
   int NodeIndex(std::string_view name) const;     // -1 if unknown
   int AddNode(NodeRec rec);
 
@@ -203,6 +206,7 @@ class Controller {
   std::vector<NodeRec> nodes_;
   std::unordered_map<std::string, int> node_index_;
   std::chrono::steady_clock::time_point last_explain_{};
+  std::mutex org_write_mu_;  // one change of the organisation model at a time (taken before mu_)
   OrgRegistry org_;
   GrantLedger ledger_;
   OrgPolicy policy_;  // the snapshot's org, rebuilt each pass

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/job_commands.h"
+#include "cli/org_commands.h"
 
 namespace kojo::cli {
 
@@ -77,6 +78,7 @@ int Run(int argc, char** argv) {
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
   AddJobCommands(app);
+  AddOrgCommands(app);  // before AddAuthCommands, which adds to its `admin`
   AddAuthCommands(app);
   app.footer(app.get_footer() + "\nHTTPS: `--ca-cert FILE` (or KOJO_CA_CERT, or \"ca_cert\" in the config file) names the CA certificate "
              "that signed the controller's; without it the system's CAs are used.");

@@ -322,6 +322,17 @@ HttpReply ApiClient::Post(const std::string& path, const std::string& body,
   return ToReply(*r);
 }
 
+HttpReply ApiClient::Put(const std::string& path, const std::string& body) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = http_->Put(path.c_str(), body, "application/json");
+  if (!r) {
+    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
+      Unreachable(Describe(r.error()), Since(start));
+    throw CliError(kExitRuntime, fmt::format("PUT {}{}: {}", config_.url, path, Describe(r.error())));
+  }
+  return ToReply(*r);
+}
+
 int ApiClient::ExitCodeFor(int status) {
   switch (status) {
     case 400:
@@ -370,6 +381,10 @@ api::Json ApiClient::DeleteJson(const std::string& path) { return ParseOk(Delete
 api::Json ApiClient::PostJson(const std::string& path, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers) {
   return ParseOk(Post(path, body, headers), "POST " + path);
+}
+
+api::Json ApiClient::PutJson(const std::string& path, const std::string& body) {
+  return ParseOk(Put(path, body), "PUT " + path);
 }
 
 std::string UrlEscape(const std::string& s) {

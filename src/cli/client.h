@@ -69,12 +69,15 @@ class ApiClient {
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
   HttpReply Delete(const std::string& path);
 
+  HttpReply Put(const std::string& path, const std::string& body);
+
   // 2xx replies parsed as JSON; anything else throws CliError with the
   // controller's message and the exit code for its status.
   api::Json GetJson(const std::string& path);
   api::Json PostJson(const std::string& path, const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers = {});
   api::Json DeleteJson(const std::string& path);
+  api::Json PutJson(const std::string& path, const std::string& body);
 
   // The exit code for a non-2xx status; the message of a kojo error
   // document ({"error": {"code", "message"}}), if the body is one.

@@ -43,9 +43,10 @@ std::string ReadWholeFile(const std::string& path) {
 }
 
 std::string LoginName() {
+  // The same order as the CLI's: the account's name, then $USER.
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
   if (const char* u = std::getenv("USER"); u && *u) return u;
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
-  return "local";
+  return std::to_string(getuid());
 }
 
 Result<std::string> EnsureAdminTokenFile(TokenStore& tokens, const std::string& path) {

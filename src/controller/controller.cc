@@ -26,7 +26,8 @@ Controller::Controller(store::Store& store, ControllerConfig config, std::unique
       commit_(store),
       fast_(std::move(fast)),
       explain_(std::move(explain)),
-      rng_(config_.seed) {}
+      rng_(config_.seed),
+      ledger_(config_.usage_half_life_s) {}
 
 Result<std::unique_ptr<Controller>> Controller::Open(store::Store& store, ControllerConfig config) {
   auto make = [&](bool explain) -> Result<std::unique_ptr<Scheduler>> {
@@ -85,8 +86,12 @@ Status Controller::Load() {
     jobs_.insert_or_assign(row.id, std::move(*r));
   }
   next_id_ = std::max<JobId>(st->next_job_id, jobs_.empty() ? 1 : jobs_.rbegin()->first + 1);
-  loaded_docs_ = std::move(st->docs);
+  // Users and tokens read theirs after Open (LoadedDocs); usage records,
+  // the bulk of the documents, stay with the ledger only.
+  for (const auto& d : st->docs)
+    if (d.kind != "usage") loaded_docs_.push_back(d);
   for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
+  if (auto s = LoadAccounting(st->docs); !s.ok()) return s.error();
   for (auto& [id, rec] : jobs_) {
     fast_->Observe(rec.job);
     explain_->Observe(rec.job);
@@ -115,6 +120,7 @@ Status Controller::Load() {
       s.gpu_milli = p.gpu_milli;
       nodes_[n].jobs.insert(id);
     }
+    ledger_.Reserve(rec.grant, rec.reserved);  // recovery: reservations come from the records
   }
   return Ok{};
 }
@@ -248,6 +254,7 @@ void Controller::MaybeFinish(JobRec& rec) {
   const Seconds run = rec.view.start_time ? std::max<Seconds>(0, now - *rec.view.start_time) : 0;
   rec.attained_gpu_s += run * rec.job.demand.gpus;
   rec.last_run_s = run;
+  if (rec.view.start_time) Settle(rec, now);
   Unplace(rec);
   const StopReason stop = rec.stop;
   rec.stop = StopReason::kNone;
@@ -412,6 +419,11 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
                             : fmt::format("no node of this cluster can run it: {}", *why)};
   }
   const Seconds now = Now();
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (auto refused = CheckProject(specs[i].project, now)) {
+      if (batch) refused->message = fmt::format("jobs[{}]: {}", i, refused->message);
+      return *refused;
+    }
   std::vector<JobId> ids;
   ids.reserve(total);
   for (size_t i = 0; i < specs.size(); ++i) {

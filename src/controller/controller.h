@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "controller/api_error.h"
+#include "controller/ledger.h"
+#include "controller/org_registry.h"
 #include "controller/records.h"
 #include "sched/scheduler.h"
 #include "store/group_commit.h"
@@ -38,6 +40,11 @@ struct ControllerConfig {
   Seconds kill_grace_s = 10;   // SIGTERM .. SIGKILL for kills the controller asks for
   std::uint64_t seed = 1;      // the scheduler's random generator
   std::string version = "0.1.0";
+  // A metered job without a time limit gets this one (enforced), so that
+  // its grant reservation bounds it.
+  Seconds default_time_limit_s = 24 * 3600;
+  // Half-life of the usage that fair share counts.
+  Seconds usage_half_life_s = 7 * 24 * 3600;
 };
 
 struct ListQuery {
@@ -105,6 +112,27 @@ class Controller {
   // write that returns once `docs` are durable.
   std::vector<store::DocRow> LoadedDocs(std::string_view kind) const;
   Status WriteDocs(std::vector<store::DocRow> docs);
+  // ---- organisation model and accounting (accounting.cc) ----
+  // The registry is thread-safe on its own: RoleIn, ProjectsOf, HasProject.
+  const OrgRegistry& org() const { return org_; }
+  // PUT /org: replaces the whole model (an OrgConfig document, see
+  // api/org_config.h); durable before it returns.
+  Outcome<api::OrgConfig> ApplyOrg(std::string_view body);
+  Outcome<api::OrgConfig> ApplyOrg(const api::OrgConfig& config);
+  // POST /grants: one grant object as in the document's "grants" list.
+  Outcome<GrantView> AddGrant(std::string_view body);
+  // kojod --dev: programme, organisation and project "default", a grant of
+  // 1,000,000 GPU-hours for 10 years from `now` and `user` as the project's
+  // lead, each only where absent.
+  Status EnsureDevDefaults(const std::string& user, Seconds now);
+  // Grants (of `project`, or all when empty) as at now.
+  std::vector<GrantView> Grants(std::string_view project) const;
+  // Settled runs and the running ones to date, summed over [from, to).
+  // `project_filter` (if set) keeps the records of the projects it accepts.
+  std::vector<UsageRow> Usage(UsageBy by, Seconds from, Seconds to,
+                              const std::function<bool(std::string_view project)>& project_filter = {}) const;
+  // Usage records of settled runs and of running ones to date (end = now).
+  std::vector<UsageRecord> UsageRecords() const;
 
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;
@@ -136,6 +164,21 @@ class Controller {
   void EndTask(JobRec& rec, size_t rank, const TaskState& end);
   void MaybeFinish(JobRec& rec);                  // all tasks ended -> its next state
   void LoseNode(int node, const std::string& why);
+  // Metering (accounting.cc). Refusal of a submission to an unknown
+  // project or one without an active grant (flat pool: never).
+  std::optional<ApiError> CheckProject(std::string_view project, Seconds now) const;
+  // A run's normalised cost for `seconds` on the nodes of rec.alloc.
+  NormUnits RunCost(const JobRec& rec, Seconds seconds) const;
+  // At a start: reserves the run's cost against a grant (false: none has
+  // enough left; the job must not start). Not metered: true, no grant.
+  bool Reserve(JobRec& rec, Seconds now);
+  // At a run's end: its usage record into batch_, the reservation released.
+  void Settle(JobRec& rec, Seconds now);
+  UsageRecord RecordOf(const JobRec& rec, Seconds now) const;
+  Status LoadAccounting(const std::vector<store::DocRow>& docs);
+  // Validates and installs a new model, durable before it returns; the
+  // caller holds org_write_mu_ (changes are read-modify-write).
+  Outcome<api::OrgConfig> ReplaceOrg(const api::OrgConfig& config);
   int NodeIndex(std::string_view name) const;     // -1 if unknown
   int AddNode(NodeRec rec);
 
@@ -184,6 +227,10 @@ class Controller {
   std::unordered_map<std::string, int> node_index_;
   std::chrono::steady_clock::time_point last_explain_{};
   std::vector<store::DocRow> loaded_docs_;  // as loaded at start
+  std::mutex org_write_mu_;  // one change of the organisation model at a time (taken before mu_)
+  OrgRegistry org_;
+  GrantLedger ledger_;
+  OrgPolicy policy_;  // the snapshot's org, rebuilt each pass
 
   std::thread thread_;
 };

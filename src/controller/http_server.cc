@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
+#include "controller/org_http.h"
 #include "controller/routes.h"
 
 namespace kojo::controller {
@@ -353,6 +354,18 @@ void HttpServer::Routes() {
       case RouteId::kRevokeToken:
         ah = AuthRoute(route.id);
         break;
+      case RouteId::kGetOrg:
+      case RouteId::kPutOrg:
+      case RouteId::kListProjects:
+      case RouteId::kListGrants:
+      case RouteId::kAddGrant:
+      case RouteId::kUsage: {
+        OrgRouteHandler org = OrgHandler(route.id, c_);  // org_http.cc
+        ah = [this, org](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          org(req, res, [&](std::string_view project) { return auth_.ProjectReach(who, project) != JobReach::kHidden; });
+        };
+        break;
+      }
     }
     // Every route: authenticate (401), then the route's rule (403).
     httplib::Server::Handler guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
@@ -370,6 +383,7 @@ void HttpServer::Routes() {
     const std::string re = PathRegex(route.path);
     if (route.method == "GET") server_->Get(re, std::move(guarded));
     else if (route.method == "DELETE") server_->Delete(re, std::move(guarded));
+    else if (route.method == "PUT") server_->Put(re, std::move(guarded));
     else server_->Post(re, std::move(guarded));
   }
 }

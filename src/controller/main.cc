@@ -4,12 +4,17 @@
 // them, so that `kojod --dev` is all a newcomer needs to start.
 //
 // Foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM.
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
   Seconds kill_grace = 10;
   int http_threads = 256;
   std::size_t max_body = 4 << 20;
+  std::string org_file;
+  Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
                              "else emulated --gpus); write the address and token to " + DevConfigPath());
   app.add_option("--data-dir", data_dir,
@@ -67,16 +74,13 @@ int main(int argc, char** argv) {
   app.add_option("--node-timeout", node_timeout_s, "Seconds without a heartbeat before a node goes DOWN")
       ->check(CLI::Range(0.2, 86400.0))
       ->capture_default_str();
-  std::string admin_token_file, members_file, tls_cert, tls_key;
+  std::string admin_token_file, tls_cert, tls_key;
   app.add_option("--token", token,
                  "A shared admin token that clients and agents may send (kept for compatibility; prefer "
                  "--admin-token-file and per-user tokens)");
   app.add_option("--admin-token-file", admin_token_file,
                  "On first start, create the user admin and an admin token and write it (mode 0600) to this file; "
                  "later starts keep it while it is valid");
-  app.add_option("--members", members_file,
-                 "An organisation document (docs/org-config.md) whose \"members\" give users their projects and "
-                 "project roles");
   app.add_option("--tls-cert", tls_cert, "PEM certificate (chain): serve HTTPS instead of HTTP (needs --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   app.add_option("--gpus", gpus, "With --dev and no NVML: the emulated GPUs, e.g. 8xH100-80GB")->capture_default_str();
@@ -87,6 +91,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
   app.add_option("--max-body", max_body, "Largest request body in bytes (413 beyond)")->capture_default_str();
+  app.add_option("--org", org_file,
+                 "Apply this organisation document (docs/org-config.md) at start, like `kojo admin apply -f FILE`");
+  app.add_option("--default-time-limit", default_time_limit,
+                 "Seconds: the time limit of metered jobs submitted without one (their grant reservation)")
+      ->check(CLI::Range(Seconds{1}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--usage-half-life", usage_half_life, "Seconds: half-life of the usage fair share counts")
+      ->check(CLI::Range(Seconds{60}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto address = ParseListen(listen);
@@ -110,16 +123,6 @@ int main(int argc, char** argv) {
     Log("--dev with --tls-cert: the dev agent talks to kojod over plain HTTP on this machine; drop --tls-cert");
     return 2;
   }
-  std::vector<Member> members;
-  if (!members_file.empty()) {
-    auto doc = api::ParseJson(ReadWholeFile(members_file));
-    auto org = doc.ok() ? api::OrgConfigFromJson(*doc) : Result<api::OrgConfig>(doc.error());
-    if (!org.ok()) {
-      Log("--members {}: {}", members_file, org.error().message);
-      return 2;
-    }
-    members = org->members;
-  }
 
   // Signals go to a sigwait thread; every other thread has them blocked.
   sigset_t stop_signals;
@@ -140,6 +143,8 @@ int main(int argc, char** argv) {
   cc.backfill = backfill;
   cc.node_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(node_timeout_s * 1000));
   cc.kill_grace_s = kill_grace;
+  cc.default_time_limit_s = default_time_limit;
+  cc.usage_half_life_s = usage_half_life;
   const auto load_start = std::chrono::steady_clock::now();
   auto controller = Controller::Open(**store, cc);
   if (!controller.ok()) {
@@ -151,6 +156,29 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_start).count(),
       policy, placer, backfill ? "on" : "off", node_timeout_s);
 
+  if (!org_file.empty()) {
+    std::ifstream in(org_file);
+    if (!in) {
+      Log("--org {}: cannot read: {}", org_file, std::strerror(errno));
+      return 1;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto applied = (*controller)->ApplyOrg(text);
+    if (!applied.ok()) {
+      Log("--org {}: {}", org_file, applied.error().message);
+      return 1;
+    }
+    Log("organisation from {}: {} projects, {} grants", org_file, applied.value().projects.size(),
+        applied.value().grants.size());
+  }
+  if (dev) {
+    const Seconds now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    if (auto s = (*controller)->EnsureDevDefaults(LoginName(), now); !s.ok()) {
+      Log("cannot create the --dev project: {}", s.error().message);
+      return 1;
+    }
+  }
   Controller* ctl = controller->get();
   TokenStore tokens([ctl](std::vector<store::DocRow> docs) { return ctl->WriteDocs(std::move(docs)); },
                     [] { return static_cast<Seconds>(std::time(nullptr)); });
@@ -162,7 +190,18 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  StaticMemberships memberships(members);
+  // Project roles come from the organisation model's members.
+  class RegistryMemberships final : public Memberships {
+   public:
+    explicit RegistryMemberships(const OrgRegistry& org) : org_(org) {}
+    std::optional<ProjectRole> RoleIn(std::string_view project, std::string_view user) const override {
+      return org_.RoleIn(project, user);
+    }
+    std::vector<std::string> ProjectsOf(std::string_view user) const override { return org_.ProjectsOf(user); }
+
+   private:
+    const OrgRegistry& org_;
+  } memberships(ctl->org());
   Authoriser auth(tokens, memberships, token);
   std::string dev_token, agent_token = token;
   if (!admin_token_file.empty()) {

@@ -95,6 +95,10 @@ Json ExtraJson(const JobRec& rec) {
   j["queued_since"] = rec.queued_since;
   if (rec.attained_gpu_s) j["attained_gpu_s"] = rec.attained_gpu_s;
   if (rec.last_run_s) j["last_run_s"] = rec.last_run_s;
+  if (!rec.grant.empty()) {
+    j["grant"] = rec.grant;
+    j["reserved"] = rec.reserved;
+  }
   return j;
 }
 
@@ -106,6 +110,8 @@ void ReadExtra(const Json& j, JobRec& rec) {
   rec.queued_since = num("queued_since");
   rec.attained_gpu_s = num("attained_gpu_s");
   rec.last_run_s = num("last_run_s");
+  rec.reserved = num("reserved");
+  if (auto it = j.find("grant"); it != j.end() && it->is_string()) rec.grant = it->get<std::string>();
   if (auto it = j.find("stop"); it != j.end() && it->is_string()) rec.stop = ParseStop(it->get<std::string>());
   rec.tasks.clear();
   if (auto it = j.find("tasks"); it != j.end() && it->is_array())

@@ -48,6 +48,10 @@ struct JobRec {
   // The scheduler's last explanation of why it waits (not stored: the next
   // explaining pass, at most a second away, renews it).
   api::JobWhy why;
+  // Metering of the current run: the grant it reserved against ("" = not
+  // metered) and how much (normalised units); see ledger.h.
+  std::string grant;
+  NormUnits reserved = 0;
 
   bool Active() const {
     return view.state == api::JobState::kStarting || view.state == api::JobState::kRunning ||
@@ -79,7 +83,7 @@ NodeSpec SpecOf(const api::NodeInfo& info);
 
 // Stored forms. A job row's JSON: {"view": JobView, "tasks": [...],
 // "shares": [{"cpu_milli","mem_mib"}...], "stop", "queued_since",
-// "attained_gpu_s", "last_run_s"}.
+// "attained_gpu_s", "last_run_s", "grant", "reserved"}.
 store::JobRow JobRow(const JobRec& rec);
 Result<JobRec> JobFromRow(const store::JobRow& row);
 // An array row: the template JobView (id = first id, array_index unset) and

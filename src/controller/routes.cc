@@ -29,6 +29,12 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kListTokens, "GET", "/api/v1/tokens", true, Access::kRead},
       RouteSpec{RouteId::kCreateToken, "POST", "/api/v1/tokens", true, Access::kAdmin},
       RouteSpec{RouteId::kRevokeToken, "DELETE", "/api/v1/tokens/{name}", true, Access::kAdmin},
+      RouteSpec{RouteId::kGetOrg, "GET", "/api/v1/org", true, Access::kRead},
+      RouteSpec{RouteId::kPutOrg, "PUT", "/api/v1/org", true, Access::kAdmin},
+      RouteSpec{RouteId::kListProjects, "GET", "/api/v1/projects", true, Access::kRead},
+      RouteSpec{RouteId::kListGrants, "GET", "/api/v1/grants", true, Access::kAnyone},
+      RouteSpec{RouteId::kAddGrant, "POST", "/api/v1/grants", true, Access::kAdmin},
+      RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kAnyone},
   };
   return kRoutes;
 }

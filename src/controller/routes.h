@@ -31,11 +31,18 @@ enum class RouteId {
   kListTokens,
   kCreateToken,
   kRevokeToken,
+  // Organisation model and accounting.
+  kGetOrg,
+  kPutOrg,
+  kListProjects,
+  kListGrants,
+  kAddGrant,
+  kUsage,
 };
 
 struct RouteSpec {
   RouteId id;
-  std::string_view method;  // "GET", "POST"
+  std::string_view method;  // "GET", "POST", "PUT"
   std::string_view path;    // OpenAPI style: /api/v1/jobs/{id}
   bool needs_token;
   // Who may call it (auth.h); a route given none is for admins only.

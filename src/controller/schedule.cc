@@ -113,6 +113,16 @@ void Controller::SchedulePass(Seconds now, bool full) {
     e.last_run_s = rec.last_run_s;
     snap.pending.push_back(std::move(e));
   }
+  // Programmes, quotas and what each project's grants have left (awarded -
+  // used - reserved); none while no project is defined (one flat pool).
+  auto org = org_.Config();
+  if (!org->projects.empty()) {
+    policy_ = api::PolicyOf(*org, now, /*meter_grants=*/true,
+                            [this](const Grant& g) { return ledger_.Spent(g.id); });
+    policy_.default_time_limit = config_.default_time_limit_s;
+    snap.org = &policy_;
+  }
+  snap.usage = &ledger_.fair();
   const auto steady = std::chrono::steady_clock::now();
   const bool explain = snap.pending.size() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
   if (explain) last_explain_ = steady;
@@ -121,6 +131,10 @@ void Controller::SchedulePass(Seconds now, bool full) {
   for (Place& p : d.placed) {
     JobRec& rec = jobs_.at(p.job);
     rec.alloc = std::move(p.allocation);
+    if (!Reserve(rec, now)) {  // no grant of its project has enough left: it waits
+      rec.alloc.shares.clear();
+      continue;
+    }
     rec.view.placement.clear();
     for (size_t i = 0; i < rec.alloc.shares.size(); ++i) {
       const NodeShare& s = rec.alloc.shares[i];

@@ -53,6 +53,12 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kListTokens,     "yyyffffffuu"},
     {RouteId::kCreateToken,    "yffffffffuu"},
     {RouteId::kRevokeToken,    "yffffffffuu"},
+    {RouteId::kGetOrg,         "yyyffffffuu"},
+    {RouteId::kPutOrg,         "yffffffffuu"},
+    {RouteId::kListProjects,   "yyyffffffuu"},
+    {RouteId::kListGrants,     "yyyyyyyyyuu"},  // each sees the grants of the projects it may see
+    {RouteId::kAddGrant,       "yffffffffuu"},
+    {RouteId::kUsage,          "yyyyyyyyyuu"},  // likewise for usage
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -64,6 +70,8 @@ class AuthMatrixTest : public ::testing::Test {
       out << R"({"programmes": [{"name": "research"}],
                  "organisations": [{"name": "uni", "programme": "research"}],
                  "projects": [{"name": "A", "organisation": "uni"}, {"name": "B", "organisation": "uni"}],
+                 "grants": [{"id": "ga", "project": "A", "gpu_hours": 1000, "start": "2020-01-01", "end": "2099-01-01"},
+                            {"id": "gb", "project": "B", "gpu_hours": 1000, "start": "2020-01-01", "end": "2099-01-01"}],
                  "members": [{"project": "A", "user": "lea", "role": "lead"},
                              {"project": "A", "user": "mia", "role": "member"},
                              {"project": "A", "user": "moe", "role": "member"},
@@ -71,7 +79,7 @@ class AuthMatrixTest : public ::testing::Test {
     }
     admin_file_ = dir_.path() + "/admin.token";
     kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", std::vector<std::string>{"--admin-token-file", admin_file_,
-                                                                                       "--members", members});
+                                                                                       "--org", members});
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
     secret_[kAdmin] = ReadFile(admin_file_);
     while (!secret_[kAdmin].empty() && secret_[kAdmin].back() == '\n') secret_[kAdmin].pop_back();
@@ -108,6 +116,7 @@ class AuthMatrixTest : public ::testing::Test {
     if (who != kNoToken) h.emplace("Authorization", "Bearer " + secret_[who]);
     httplib::Result r = method == "GET"      ? c.Get(path.c_str(), h)
                         : method == "DELETE" ? c.Delete(path.c_str(), h)
+                        : method == "PUT"    ? c.Put(path.c_str(), h, body, "application/json")
                                              : c.Post(path.c_str(), h, body, "application/json");
     if (!r) return {0, "no answer"};
     return {r->status, r->body};
@@ -153,6 +162,10 @@ class AuthMatrixTest : public ::testing::Test {
       case RouteId::kAgentHeartbeat: return {path, Json{{"node", {{"name", "n9"}}}, {"tasks", Json::array()}}.dump()};
       case RouteId::kAddUser: return {path, Json{{"name", fmt::format("new-{}", who)}}.dump()};
       case RouteId::kCreateToken: return {path, Json{{"user", "vic"}}.dump()};
+      case RouteId::kPutOrg: return {path, Call(kAdmin, "GET", "/api/v1/org").second};  // the same model again
+      case RouteId::kAddGrant:
+        return {path, Json{{"id", fmt::format("g-new-{}", who)}, {"project", "A"}, {"gpu_hours", 1},
+                           {"start", "2020-01-01"}, {"end", "2099-01-01"}}.dump()};
       default: return {path, ""};
     }
   }
@@ -219,7 +232,23 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
   EXPECT_EQ(log_b.second, "secret-of-B\n");
   auto log_a = Call(kMember2A, "GET", fmt::format("/api/v1/jobs/{}/logs", job_a_));
   EXPECT_EQ(log_a.second, "secret-of-A\n");
-  // Usage per project does not exist yet; when it does, it belongs in this test.
+  // Usage and grants: B's member sees B's only; A asked for by name is not found.
+  for (const char* by : {"project", "user", "programme"}) {
+    auto usage = Call(kMemberB, "GET", fmt::format("/api/v1/usage?by={}", by));
+    ASSERT_EQ(usage.first, 200) << usage.second;
+    const Json rows = Json::parse(usage.second)["rows"];
+    EXPECT_EQ(rows.size(), 1u) << by << ": " << usage.second;
+    for (const auto& row : rows) EXPECT_NE(row["key"], by == std::string("user") ? "mia" : "A") << usage.second;
+  }
+  auto mine = Call(kMemberB, "GET", "/api/v1/usage?by=project");
+  EXPECT_EQ(Json::parse(mine.second)["rows"][0]["key"], "B") << mine.second;
+  auto all = Call(kAdmin, "GET", "/api/v1/usage?by=project");
+  EXPECT_EQ(Json::parse(all.second)["rows"].size(), 2u) << all.second;
+  auto grants = Call(kMemberB, "GET", "/api/v1/grants");
+  ASSERT_EQ(grants.first, 200);
+  for (const auto& g : Json::parse(grants.second)["grants"]) EXPECT_EQ(g["project"], "B") << grants.second;
+  EXPECT_EQ(Call(kMemberB, "GET", "/api/v1/grants?project=A").first, 404);
+  EXPECT_EQ(Call(kMember2A, "GET", "/api/v1/grants?project=A").first, 200);
 }
 
 TEST_F(AuthMatrixTest, SubmitterIsTheTokensOwner) {

@@ -1,0 +1,277 @@
+#include "cli/org_commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/client.h"
+#include "cli/common.h"
+
+namespace kojo::cli {
+
+namespace {
+
+using api::Json;
+
+std::string Dump(const Json& j) { return j.dump(2, ' ', false, Json::error_handler_t::replace); }
+
+struct Conn {
+  std::string server, token;
+  ServerConfig Config() const { return ResolveServer(server, token, ProcessEnv()); }
+};
+
+void AddConn(CLI::App* sub, Conn& c) {
+  sub->add_option("--server", c.server, "Controller URL, e.g. http://127.0.0.1:7100");
+  sub->add_option("--token", c.token, "Bearer token");
+}
+
+struct Format {
+  bool json = false, csv = false;
+};
+
+void AddFormat(CLI::App* sub, Format& f) {
+  auto* j = sub->add_flag("--json", f.json, "Print JSON (the API's document)");
+  auto* c = sub->add_flag("--csv", f.csv, "Print CSV, for funders' spreadsheets");
+  j->excludes(c);
+}
+
+std::string Cell(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
+}
+
+std::string CsvOf(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::string out;
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) out += (i ? "," : "") + Cell(r[i]);
+    out += "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+  return out;
+}
+
+std::string TableOf(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(header.size());
+  for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  std::string out;
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string l;
+    for (size_t i = 0; i < r.size(); ++i) l += i + 1 == r.size() ? r[i] : r[i] + std::string(w[i] - r[i].size() + 2, ' ');
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+  return out;
+}
+
+std::string Hours(const Json& v) { return fmt::format("{:.3f}", v.is_number() ? v.get<double>() : 0.0); }
+std::string Str(const Json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<std::vector<std::string>> UsageRows(const Json& report, bool with_total) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& r : report.value("rows", Json::array()))
+    rows.push_back({Str(r, "key").empty() ? "-" : Str(r, "key"), Hours(r["raw_gpu_hours"]), Hours(r["norm_gpu_hours"]),
+                    std::to_string(r.value("runs", 0))});
+  if (with_total && report.contains("total"))
+    rows.push_back({"TOTAL", Hours(report["total"]["raw_gpu_hours"]), Hours(report["total"]["norm_gpu_hours"]), ""});
+  return rows;
+}
+
+std::vector<std::string> UsageHeader(const Json& report) {
+  std::string by = Str(report, "by");
+  return {by.empty() ? "key" : by, "raw_gpu_hours", "norm_gpu_hours", "runs"};
+}
+
+std::vector<std::string> GrantsHeader() {
+  return {"grant", "project", "programme", "start", "end", "active", "awarded", "used", "reserved", "left", "runs_out"};
+}
+
+std::vector<std::vector<std::string>> GrantRows(const Json& grants) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& g : grants.value("grants", Json::array()))
+    rows.push_back({Str(g, "id"), Str(g, "project"), Str(g, "programme"), Str(g, "start"), Str(g, "end"),
+                    g.value("active", false) ? "yes" : "no", Hours(g["awarded_gpu_hours"]), Hours(g["used_gpu_hours"]),
+                    Hours(g["reserved_gpu_hours"]), Hours(g["left_gpu_hours"]),
+                    g.contains("runs_out") && g["runs_out"].is_string() ? g["runs_out"].get<std::string>() : "-"});
+  return rows;
+}
+
+std::string ReadInput(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(path);
+  if (!in) UsageError(fmt::format("-f {}: cannot read the file", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void Print(const std::string& s) { std::fputs(s.c_str(), stdout); }
+
+struct UsageArgs {
+  Conn conn;
+  Format fmt;
+  std::string by = "project", from, to;
+};
+
+struct GrantsArgs {
+  Conn conn;
+  Format fmt;
+  std::string project;
+};
+
+struct AdminArgs {
+  Conn conn;
+  bool json = false;
+  std::string file;
+};
+
+struct GrantAddArgs {
+  Conn conn;
+  bool json = false;
+  std::string id, project, programme, start, end;
+  double gpu_hours = 0;
+};
+
+void RunUsage(const UsageArgs& a) {
+  std::string path = "/api/v1/usage?by=" + UrlEscape(a.by);
+  if (!a.from.empty()) path += "&from=" + UrlEscape(a.from);
+  if (!a.to.empty()) path += "&to=" + UrlEscape(a.to);
+  ApiClient client(a.conn.Config());
+  const Json report = client.GetJson(path);
+  if (a.fmt.json) Print(Dump(report) + "\n");
+  else if (a.fmt.csv) Print(UsageCsv(report));
+  else Print(UsageTable(report));
+}
+
+void RunGrants(const GrantsArgs& a) {
+  std::string path = "/api/v1/grants";
+  if (!a.project.empty()) path += "?project=" + UrlEscape(a.project);
+  ApiClient client(a.conn.Config());
+  const Json grants = client.GetJson(path);
+  if (a.fmt.json) Print(Dump(grants) + "\n");
+  else if (a.fmt.csv) Print(GrantsCsv(grants));
+  else Print(GrantsTable(grants));
+}
+
+std::string Summary(const Json& org) {
+  auto n = [&](const char* k) { return org.contains(k) ? org[k].size() : 0; };
+  return fmt::format("{} programmes, {} organisations, {} projects, {} grants, {} members", n("programmes"),
+                     n("organisations"), n("projects"), n("grants"), n("members"));
+}
+
+void RunApply(const AdminArgs& a) {
+  const std::string text = ReadInput(a.file);
+  auto parsed = api::ParseJson(text);
+  if (!parsed.ok()) UsageError(fmt::format("{}: {}", a.file, parsed.error().message));
+  ApiClient client(a.conn.Config());
+  const Json org = client.PutJson("/api/v1/org", text);
+  if (a.json) Print(Dump(org) + "\n");
+  else Print(fmt::format("applied: {}\n", Summary(org)));
+}
+
+void RunShow(const AdminArgs& a) {
+  ApiClient client(a.conn.Config());
+  const Json org = client.GetJson("/api/v1/org");
+  if (a.json) return Print(Dump(org) + "\n");
+  Print(Summary(org) + "\n");
+  const Json projects = client.GetJson("/api/v1/projects");
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& p : projects.value("projects", Json::array())) {
+    std::string members;
+    for (const Json& m : p.value("members", Json::array()))
+      members += (members.empty() ? "" : " ") + Str(m, "user") + (Str(m, "role") == "lead" ? "*" : "");
+    std::string grants;
+    for (const Json& g : p.value("grants", Json::array())) grants += (grants.empty() ? "" : " ") + g.get<std::string>();
+    const std::string limit = p.contains("borrow_limit") ? std::to_string(p["borrow_limit"].get<int>()) : "-";
+    rows.push_back({Str(p, "name"), Str(p, "organisation"), Str(p, "programme"), fmt::format("{:g}", p.value("share", 1.0)),
+                    std::to_string(p.value("guaranteed_gpus", 0)), limit, members.empty() ? "-" : members,
+                    grants.empty() ? "-" : grants});
+  }
+  Print(TableOf({"project", "organisation", "programme", "share", "guaranteed", "borrow", "members (*lead)", "grants"}, rows));
+}
+
+void RunGrantAdd(const GrantAddArgs& a) {
+  Json g{{"project", a.project}, {"gpu_hours", a.gpu_hours}, {"start", a.start}, {"end", a.end}};
+  g["id"] = a.id.empty() ? fmt::format("{}-{}", a.project, a.start.substr(0, 10)) : a.id;
+  if (!a.programme.empty()) g["programme"] = a.programme;
+  ApiClient client(a.conn.Config());
+  const Json view = client.PostJson("/api/v1/grants", g.dump());
+  if (a.json) return Print(Dump(view) + "\n");
+  Print(GrantsTable(Json{{"grants", Json::array({view})}}));
+}
+
+}  // namespace
+
+std::string UsageTable(const Json& report) { return TableOf(UsageHeader(report), UsageRows(report, true)); }
+std::string UsageCsv(const Json& report) { return CsvOf(UsageHeader(report), UsageRows(report, false)); }
+std::string GrantsTable(const Json& grants) { return TableOf(GrantsHeader(), GrantRows(grants)); }
+std::string GrantsCsv(const Json& grants) { return CsvOf(GrantsHeader(), GrantRows(grants)); }
+
+void AddOrgCommands(CLI::App& app) {
+  {
+    auto a = std::make_shared<UsageArgs>();
+    CLI::App* sub = app.add_subcommand("usage", "GPU usage in raw and normalised GPU-hours (running jobs to date included)");
+    sub->add_option("--by", a->by, "Group by: programme, organisation, project, user or gpu_model")
+        ->check(CLI::IsMember({"programme", "organisation", "project", "user", "gpu_model"}))
+        ->capture_default_str();
+    sub->add_option("--from", a->from, "Start of the range: 2026-01-01, 2026-01-01T00:00:00Z or Unix seconds");
+    sub->add_option("--to", a->to, "End of the range (exclusive); runs across its ends are pro-rated");
+    AddFormat(sub, a->fmt);
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunUsage(*a); });
+  }
+  {
+    auto a = std::make_shared<GrantsArgs>();
+    CLI::App* sub = app.add_subcommand("grants", "Grants: awarded, used, reserved and left normalised GPU-hours, and when "
+                                                 "each runs out at the current rate");
+    sub->add_option("--project", a->project, "Only this project's grants");
+    AddFormat(sub, a->fmt);
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunGrants(*a); });
+  }
+  CLI::App* admin = app.add_subcommand("admin", "Administration: the organisation model (programmes, projects, grants, members), users and tokens");
+  admin->require_subcommand(1);
+  {
+    auto a = std::make_shared<AdminArgs>();
+    CLI::App* sub = admin->add_subcommand("apply", "Replace the organisation model with a document (docs/org-config.md)");
+    sub->add_option("-f,--file", a->file, "The JSON document ('-' reads standard input)")->required();
+    sub->add_flag("--json", a->json, "Print the model as applied");
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunApply(*a); });
+  }
+  {
+    auto a = std::make_shared<AdminArgs>();
+    CLI::App* sub = admin->add_subcommand("show", "Show the organisation model (--json: the document, for apply)");
+    sub->add_flag("--json", a->json, "Print the document");
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunShow(*a); });
+  }
+  {
+    CLI::App* grant = admin->add_subcommand("grant", "Grants");
+    grant->require_subcommand(1);
+    auto a = std::make_shared<GrantAddArgs>();
+    CLI::App* sub = grant->add_subcommand("add", "Award normalised GPU-hours to a project for [start, end)");
+    sub->add_option("--project", a->project, "The project")->required();
+    sub->add_option("--gpu-hours", a->gpu_hours, "Normalised GPU-hours awarded")->required()->check(CLI::PositiveNumber);
+    sub->add_option("--start", a->start, "First day, e.g. 2026-01-01 (ISO 8601 UTC)")->required();
+    sub->add_option("--end", a->end, "End (exclusive), e.g. 2027-01-01")->required();
+    sub->add_option("--id", a->id, "Grant id (default: PROJECT-START)");
+    sub->add_option("--programme", a->programme, "Funding programme (default: the project's)");
+    sub->add_flag("--json", a->json, "Print JSON");
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunGrantAdd(*a); });
+  }
+}
+
+}  // namespace kojo::cli

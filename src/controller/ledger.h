@@ -1,0 +1,112 @@
+// The grant ledger: what each grant has used (settled runs) and has
+// reserved (runs going on), the usage records that settled runs leave, and
+// the reports made from them.
+//
+// A run reserves weights.Cost(model, gpus, gpu_milli, time limit) against
+// one active grant of its project when it starts and settles when it ends:
+// its usage record (stored in the same batch as the job's end state) charges
+// the run's normalised cost, capped at the reservation, and the reservation
+// is released. So used + reserved never exceeds what was awarded, whatever
+// the runs do. Reservations are not stored apart: the controller derives
+// them from its job records at start.
+//
+// Thread safety: none; the controller uses it under its mutex. The report
+// functions are pure.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "api/codec.h"
+#include "api/org_config.h"
+#include "common/result.h"
+#include "model/org.h"
+#include "sched/snapshot.h"
+#include "store/store.h"
+
+namespace kojo::controller {
+
+inline constexpr std::string_view kDocUsage = "usage";
+
+// One settled run (a job attempt): store document kind "usage", key
+// "<job>.<attempt>".
+struct UsageRecord {
+  JobId job = 0;
+  int attempt = 0;
+  std::string user, project, organisation, programme;
+  std::string grant;      // "" when the run was not metered
+  std::string gpu_model;  // of its first node
+  int gpus = 0;
+  MilliGpu gpu_milli = kWholeGpu;
+  Seconds start = 0, end = 0;
+  std::int64_t raw_milli_gpu_s = 0;  // gpus x gpu_milli x seconds
+  NormUnits norm = 0;                // charged: normalised cost, capped at the reservation
+};
+
+api::Json ToJson(const UsageRecord& r);
+Result<UsageRecord> UsageFromJson(const api::Json& j);
+store::DocRow UsageDoc(const UsageRecord& r);
+
+enum class UsageBy { kProgramme, kOrganisation, kProject, kUser, kGpuModel };
+std::optional<UsageBy> ParseUsageBy(std::string_view s);
+std::string_view ToString(UsageBy by);
+
+// One line of a usage report.
+struct UsageRow {
+  std::string key;
+  double raw_gpu_hours = 0;
+  double norm_gpu_hours = 0;
+  int runs = 0;  // records that overlap the range
+};
+
+// Sums `records` by `by` over [from, to): a record that overlaps the range
+// only in part counts in proportion to the overlap (a record of zero length
+// counts whole when its start is in the range). Sorted by key.
+std::vector<UsageRow> Summarise(const std::vector<UsageRecord>& records, UsageBy by, Seconds from, Seconds to);
+
+// A grant as reported: awarded, used (settled runs plus running ones to
+// date), reserved (what running jobs may still use), left = awarded - used
+// - reserved, and when it runs out at the current burn rate.
+struct GrantView {
+  Grant grant;
+  NormUnits used = 0, reserved = 0, left = 0;
+  bool active = false;
+  double burn_gpu_hours_per_hour = 0;  // running jobs' normalised rate
+  std::optional<Seconds> runs_out;     // none: no burn, or inactive
+};
+api::Json ToJson(const GrantView& v);
+
+class GrantLedger {
+ public:
+  explicit GrantLedger(Seconds half_life = 7 * 24 * 3600) : fair_(half_life) {}
+
+  // A settled run: counts against its grant, keeps the record and charges
+  // fair share (normalised GPU-seconds) at its end. A record of a key seen
+  // before is ignored (each run is charged once).
+  void Settle(const UsageRecord& r);
+  void Reserve(const std::string& grant, NormUnits n);
+  void Release(const std::string& grant, NormUnits n);
+
+  NormUnits Used(const std::string& grant) const;
+  NormUnits Reserved(const std::string& grant) const;
+  NormUnits Spent(const std::string& grant) const { return Used(grant) + Reserved(grant); }
+
+  // The grant of `project` active at `now` with at least `need` left that
+  // ends soonest (ties: smaller id); none if no grant has enough.
+  std::optional<std::string> Choose(const api::OrgConfig& c, std::string_view project, Seconds now,
+                                    NormUnits need) const;
+
+  const std::vector<UsageRecord>& records() const { return records_; }
+  const UsageLedger& fair() const { return fair_; }
+
+ private:
+  std::unordered_map<std::string, NormUnits> used_, reserved_;
+  std::unordered_map<std::string, bool> seen_;  // "<job>.<attempt>"
+  std::vector<UsageRecord> records_;
+  UsageLedger fair_;
+};
+
+}  // namespace kojo::controller

@@ -1,0 +1,152 @@
+#include "controller/org_http.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "api/codec.h"
+
+namespace kojo::controller {
+
+using api::Json;
+
+namespace {
+
+void SendJson(httplib::Response& res, int status, const Json& j) {
+  res.status = status;
+  res.set_content(j.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const ApiError& e) {
+  SendJson(res, HttpStatus(e.code), Json{{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}});
+}
+
+std::string Shown(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) out += (ch >= 0x20 && ch < 0x7f && ch != '"') ? ch : '?';
+  return out;
+}
+
+std::optional<ApiError> OnlyParams(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : req.params)
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: unknown query parameter", Shown(k))};
+  return std::nullopt;
+}
+
+Json ProjectsJson(const api::OrgConfig& c) {
+  const Json doc = api::ToJson(c);
+  Json out = Json::array();
+  if (!doc.contains("projects")) return out;
+  for (Json p : doc["projects"]) {
+    const std::string name = p.value("name", "");
+    p["programme"] = c.ProgrammeOf(name);
+    Json members = Json::array();
+    for (const Member& m : c.members)
+      if (m.project == name) members.push_back(Json{{"user", m.user}, {"role", ToString(m.role)}});
+    p["members"] = std::move(members);
+    Json grants = Json::array();
+    for (const Grant& g : c.grants)
+      if (g.project == name) grants.push_back(g.id);
+    p["grants"] = std::move(grants);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Json UsageJson(const std::vector<UsageRow>& rows) {
+  Json out = Json::array();
+  for (const UsageRow& r : rows)
+    out.push_back(Json{{"key", r.key}, {"raw_gpu_hours", r.raw_gpu_hours}, {"norm_gpu_hours", r.norm_gpu_hours}, {"runs", r.runs}});
+  return out;
+}
+
+}  // namespace
+
+Result<Seconds> ParseTimeParam(std::string_view text, std::string_view field) {
+  Seconds v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (!text.empty() && ec == std::errc() && p == text.data() + text.size()) return v;
+  auto t = api::ParseIsoTime(text);
+  if (t.ok()) return *t;
+  return InvalidArgument(fmt::format("{}: expected a time as ISO 8601 (2026-01-01T00:00:00Z or 2026-01-01) or Unix "
+                                     "seconds, got \"{}\"", field, Shown(text)));
+}
+
+OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
+  switch (id) {
+    case RouteId::kGetOrg:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+        SendJson(res, 200, api::ToJson(*c.org().Config()));
+      };
+    case RouteId::kPutOrg:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        auto out = c.ApplyOrg(req.body);
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 200, api::ToJson(out.value()));
+      };
+    case RouteId::kListProjects:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+        SendJson(res, 200, Json{{"projects", ProjectsJson(*c.org().Config())}});
+      };
+    case RouteId::kListGrants:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        if (auto e = OnlyParams(req, {"project"})) return SendError(res, *e);
+        const std::string project = req.get_param_value("project");
+        if (!project.empty() && (!c.org().HasProject(project) || !may_see(project)))
+          return SendError(res, {ApiCode::kNotFound, fmt::format("project \"{}\" not found", Shown(project))});
+        Json grants = Json::array();
+        for (const GrantView& v : c.Grants(project))
+          if (may_see(v.grant.project)) grants.push_back(ToJson(v));
+        SendJson(res, 200, Json{{"grants", std::move(grants)}});
+      };
+    case RouteId::kAddGrant:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        auto out = c.AddGrant(req.body);
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 201, ToJson(out.value()));
+      };
+    case RouteId::kUsage:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
+        if (auto e = OnlyParams(req, {"by", "from", "to"})) return SendError(res, *e);
+        const std::string by_text = req.has_param("by") ? req.get_param_value("by") : "project";
+        auto by = ParseUsageBy(by_text);
+        if (!by)
+          return SendError(res, {ApiCode::kInvalidArgument,
+                                 fmt::format("by: expected programme, organisation, project, user or gpu_model, got \"{}\"",
+                                             Shown(by_text))});
+        Seconds from = std::numeric_limits<Seconds>::min(), to = std::numeric_limits<Seconds>::max();
+        if (req.has_param("from")) {
+          auto t = ParseTimeParam(req.get_param_value("from"), "from");
+          if (!t.ok()) return SendError(res, FromError(t.error()));
+          from = *t;
+        }
+        if (req.has_param("to")) {
+          auto t = ParseTimeParam(req.get_param_value("to"), "to");
+          if (!t.ok()) return SendError(res, FromError(t.error()));
+          to = *t;
+        }
+        if (to <= from) return SendError(res, {ApiCode::kInvalidArgument, "to: expected a time after from"});
+        const auto rows = c.Usage(*by, from, to, may_see);
+        double raw = 0, norm = 0;
+        for (const UsageRow& r : rows) {
+          raw += r.raw_gpu_hours;
+          norm += r.norm_gpu_hours;
+        }
+        Json j{{"by", ToString(*by)},
+               {"rows", UsageJson(rows)},
+               {"total", {{"raw_gpu_hours", raw}, {"norm_gpu_hours", norm}}}};
+        j["from"] = req.has_param("from") ? Json(api::IsoTime(from)) : Json(nullptr);
+        j["to"] = req.has_param("to") ? Json(api::IsoTime(to)) : Json(nullptr);
+        SendJson(res, 200, j);
+      };
+    default:
+      return {};
+  }
+}
+
+}  // namespace kojo::controller

@@ -15,7 +15,7 @@ namespace kojo {
 std::string_view ToString(EstimateConfidence c) {
   switch (c) {
     case EstimateConfidence::kNone: return "none";
-    case EstimateConfidence::kUpperBound: return "upper_bound";
+    case EstimateConfidence::kUpperBound: return "upper-bound";
     case EstimateConfidence::kPartial: return "partial";
   }
   return "none";

@@ -1,5 +1,7 @@
 #include "api/codec.h"
 
+#include "api/fields.h"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -9,164 +11,6 @@
 namespace kojo::api {
 
 namespace {
-
-std::string Short(const Json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
-}
-
-// Reads the fields of one JSON object, recording the first error. Field
-// names in messages carry the path of the object ("jobs[3].gpus").
-class Fields {
- public:
-  Fields(const Json& j, std::string path, bool strict) : j_(j), path_(std::move(path)), strict_(strict) {
-    if (!j_.is_object()) Fail(path_.empty() ? "body" : path_, "expected a JSON object, got " + Short(j_));
-  }
-  bool ok() const { return !error_; }
-  Error error() const { return *error_; }
-  std::string Path(std::string_view name) const {
-    return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
-  }
-  const Json* Get(std::string_view name, bool required) {
-    seen_.insert(std::string(name));
-    if (error_ || !j_.is_object()) return nullptr;
-    auto it = j_.find(name);
-    if (it == j_.end() || it->is_null()) {
-      if (required) Fail(Path(name), "required");
-      return nullptr;
-    }
-    return &*it;
-  }
-  template <typename T>
-  void Int(std::string_view name, T& out, std::int64_t min, std::int64_t max, bool required = false) {
-    const Json* v = Get(name, required);
-    if (!v) return;
-    if (!v->is_number_integer() ||
-        (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
-      Fail(Path(name), fmt::format("expected an integer {}..{}, got {}", min, max, Short(*v)));
-      return;
-    }
-    const std::int64_t x = v->get<std::int64_t>();
-    if (x < min || x > max) {
-      Fail(Path(name), fmt::format("expected an integer {}..{}, got {}", min, max, x));
-      return;
-    }
-    out = static_cast<T>(x);
-  }
-  template <typename T>
-  void OptInt(std::string_view name, std::optional<T>& out, std::int64_t min, std::int64_t max) {
-    if (const Json* v = Get(name, false); v) {
-      T x{};
-      seen_.erase(std::string(name));
-      Int(name, x, min, max);
-      if (ok()) out = x;
-    }
-  }
-  void Str(std::string_view name, std::string& out, size_t max_len = 4096, bool required = false) {
-    const Json* v = Get(name, required);
-    if (!v) return;
-    if (!v->is_string()) { Fail(Path(name), "expected a string, got " + Short(*v)); return; }
-    out = v->get<std::string>();
-    if (out.size() > max_len) Fail(Path(name), fmt::format("expected at most {} characters, got {}", max_len, out.size()));
-  }
-  void Bool(std::string_view name, bool& out) {
-    const Json* v = Get(name, false);
-    if (!v) return;
-    if (!v->is_boolean()) { Fail(Path(name), "expected true or false, got " + Short(*v)); return; }
-    out = v->get<bool>();
-  }
-  void StrList(std::string_view name, std::vector<std::string>& out, size_t max_items, size_t max_len) {
-    const Json* v = Get(name, false);
-    if (!v) return;
-    if (!v->is_array() || v->size() > max_items) {
-      Fail(Path(name), fmt::format("expected a list of at most {} strings", max_items));
-      return;
-    }
-    out.clear();
-    for (size_t i = 0; i < v->size(); ++i) {
-      const Json& e = (*v)[i];
-      if (!e.is_string() || e.get<std::string>().size() > max_len) {
-        Fail(fmt::format("{}[{}]", Path(name), i), fmt::format("expected a string of at most {} characters, got {}", max_len, Short(e)));
-        return;
-      }
-      out.push_back(e.get<std::string>());
-    }
-  }
-  void IntList(std::string_view name, std::vector<int>& out, int min, int max, size_t max_items) {
-    const Json* v = Get(name, false);
-    if (!v) return;
-    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list of integers"); return; }
-    out.clear();
-    for (size_t i = 0; i < v->size(); ++i) {
-      const Json& e = (*v)[i];
-      if (!e.is_number_integer() || e.get<std::int64_t>() < min || e.get<std::int64_t>() > max) {
-        Fail(fmt::format("{}[{}]", Path(name), i), fmt::format("expected an integer {}..{}, got {}", min, max, Short(e)));
-        return;
-      }
-      out.push_back(e.get<int>());
-    }
-  }
-  void StrMap(std::string_view name, std::map<std::string, std::string>& out, size_t max_items) {
-    const Json* v = Get(name, false);
-    if (!v) return;
-    if (!v->is_object() || v->size() > max_items) {
-      Fail(Path(name), fmt::format("expected an object of at most {} string values", max_items));
-      return;
-    }
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_string()) { Fail(fmt::format("{}.{}", Path(name), it.key()), "expected a string, got " + Short(it.value())); return; }
-      out[it.key()] = it.value().get<std::string>();
-    }
-  }
-  // Sub-object or list of sub-objects, decoded by `f`.
-  template <typename T, typename F>
-  void List(std::string_view name, std::vector<T>& out, F f, size_t max_items = 100000) {
-    const Json* v = Get(name, false);
-    if (!v) return;
-    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list"); return; }
-    out.clear();
-    for (size_t i = 0; i < v->size() && ok(); ++i) {
-      Result<T> r = f((*v)[i], fmt::format("{}[{}]", Path(name), i));
-      if (!r.ok()) { error_ = r.error(); return; }
-      out.push_back(std::move(r.value()));
-    }
-  }
-  template <typename T, typename F>
-  void Object(std::string_view name, T& out, F f, bool required = false) {
-    const Json* v = Get(name, required);
-    if (!v) return;
-    Result<T> r = f(*v, Path(name));
-    if (!r.ok()) error_ = r.error();
-    else out = std::move(r.value());
-  }
-  void Fail(std::string field, std::string what) {
-    if (!error_) error_ = InvalidArgument(fmt::format("{}: {}", field, what));
-  }
-  // Strict objects: any field not read is an error.
-  void Finish() {
-    if (error_ || !strict_ || !j_.is_object()) return;
-    for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!seen_.count(it.key())) {
-        Fail(Path(it.key()), "unknown field");
-        return;
-      }
-  }
-
- private:
-  const Json& j_;
-  std::string path_;
-  bool strict_;
-  std::set<std::string> seen_;
-  std::optional<Error> error_;
-};
-
-template <typename T>
-Result<T> Done(Fields& f, T value) {
-  f.Finish();
-  if (!f.ok()) return f.error();
-  return value;
-}
 
 constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
 
@@ -323,7 +167,46 @@ Json ToJson(const JobView& v) {
          {"placement", placement}};
   j["array_id"] = v.array_id ? Json(*v.array_id) : Json(nullptr);
   j["array_index"] = v.array_index ? Json(*v.array_index) : Json(nullptr);
+  j["estimated_start"] = v.estimated_start ? Json(IsoTime(*v.estimated_start)) : Json(nullptr);
+  j["estimated_start_unix"] = OptJson(v.estimated_start);
   return j;
+}
+
+Json ToJson(const JobWhy& w) {
+  return Json{{"job", w.job},
+              {"state", ToString(w.state)},
+              {"reason", w.reason},
+              {"message", w.message},
+              {"estimated_start", w.estimated_start ? Json(IsoTime(*w.estimated_start)) : Json(nullptr)},
+              {"estimated_start_unix", OptJson(w.estimated_start)},
+              {"confidence", w.confidence},
+              {"confidence_message", w.confidence_message},
+              {"jobs_ahead", w.jobs_ahead},
+              {"gpu_hours_ahead", w.gpu_hours_ahead},
+              {"as_of", w.as_of ? Json(IsoTime(*w.as_of)) : Json(nullptr)},
+              {"as_of_unix", OptJson(w.as_of)}};
+}
+
+Result<JobWhy> JobWhyFromJson(const Json& j) {
+  Fields f(j, "", false);
+  JobWhy w;
+  f.Int("job", w.job, 0, INT64_MAX, true);
+  std::string state;
+  f.Str("state", state, 32, true);
+  if (f.ok()) {
+    auto st = ParseJobState(state);
+    if (!st) f.Fail("state", "unknown job state '" + state + "'");
+    else w.state = *st;
+  }
+  f.Str("reason", w.reason);
+  f.Str("message", w.message);
+  f.OptInt("estimated_start_unix", w.estimated_start, 0, kMaxUnixSeconds);
+  f.Str("confidence", w.confidence, 32);
+  f.Str("confidence_message", w.confidence_message);
+  f.Int("jobs_ahead", w.jobs_ahead, 0, INT32_MAX);
+  f.Num("gpu_hours_ahead", w.gpu_hours_ahead, 0, 1e18);
+  f.OptInt("as_of_unix", w.as_of, 0, kMaxUnixSeconds);
+  return Done(f, std::move(w));
 }
 
 Result<JobView> JobViewFromJson(const Json& j) {
@@ -349,6 +232,7 @@ Result<JobView> JobViewFromJson(const Json& j) {
   f.OptInt("array_id", v.array_id, 0, INT64_MAX);
   f.OptInt("array_index", v.array_index, 0, 4000000);
   f.List("placement", v.placement, PlacementAt, 100000);
+  f.OptInt("estimated_start_unix", v.estimated_start, 0, kMaxUnixSeconds);
   return Done(f, std::move(v));
 }
 

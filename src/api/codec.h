@@ -23,6 +23,8 @@ Json ToJson(const Placement& p);
 Result<Placement> PlacementFromJson(const Json& j);
 Json ToJson(const JobView& v);
 Result<JobView> JobViewFromJson(const Json& j);
+Json ToJson(const JobWhy& w);
+Result<JobWhy> JobWhyFromJson(const Json& j);
 Json ToJson(const NodeInfo& n);
 Result<NodeInfo> NodeInfoFromJson(const Json& j);
 Json ToJson(const NodeView& n);

@@ -74,6 +74,26 @@ struct JobView {
   std::optional<int> signal;
   int attempt = 0;                 // 1 on the first start, +1 on each requeue
   std::vector<Placement> placement;
+  std::optional<Seconds> estimated_start;  // pending jobs: from the scheduler's plan, if known
+};
+
+// GET /api/v1/jobs/{id}/why: why a job is not running and when it may
+// start. `reason` is a stable code (docs/api.md lists them).
+struct JobWhy {
+  JobId job = 0;
+  JobState state = JobState::kPending;
+  std::string reason;
+  std::string message;                     // for people
+  std::optional<Seconds> estimated_start;  // none = unknown
+  // How far to trust the estimate: "none" (no estimate), "upper-bound"
+  // (every job it waits for has a time limit: it starts no later, unless
+  // jobs of a higher priority arrive), "partial" (some of them have none),
+  // "now" (it is being started).
+  std::string confidence = "none";
+  std::string confidence_message;
+  int jobs_ahead = 0;                      // pending jobs ordered before it
+  double gpu_hours_ahead = 0;              // their GPU-hours by time limits
+  std::optional<Seconds> as_of;            // when the scheduler last explained it
 };
 
 enum class NodeState {

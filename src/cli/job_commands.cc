@@ -147,7 +147,10 @@ std::string NodesOrReason(const api::JobView& v) {
     if (v.exit_code && *v.exit_code != 0) return fmt::format("(exit {})", *v.exit_code);
     if (v.signal) return fmt::format("(signal {})", *v.signal);
   }
-  return v.reason.empty() ? "" : "(" + v.reason + ")";
+  if (v.reason.empty()) return "";
+  if (v.state == api::JobState::kPending && v.estimated_start && *v.estimated_start > Now())
+    return fmt::format("({}, start by {})", v.reason, api::IsoTime(*v.estimated_start).substr(11, 5));
+  return "(" + v.reason + ")";
 }
 
 api::JobView DecodeJob(const Json& j) {
@@ -394,6 +397,39 @@ void RunShow(const ShowArgs& a) {
   PrintJob(DecodeJob(j));
 }
 
+// ---- why ----
+
+std::string InWords(Seconds s) {
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return fmt::format("{} min", (s + 30) / 60);
+  if (s < 48 * 3600) return fmt::format("{:.1f} h", static_cast<double>(s) / 3600);
+  return fmt::format("{:.1f} days", static_cast<double>(s) / 86400);
+}
+
+void RunWhy(const ShowArgs& a) {
+  const JobId id = ParseJobId(a.job);
+  ApiClient client(a.conn.Config());
+  Json j = client.GetJson(fmt::format("/api/v1/jobs/{}/why", id));
+  if (a.conn.json) return PrintJson(j);
+  auto w = api::JobWhyFromJson(j);
+  if (!w.ok()) throw CliError(kExitRuntime, fmt::format("unexpected answer from the controller: {}", w.error().message));
+  std::printf("Job %lld is %s: %s\n", static_cast<long long>(w->job), std::string(api::ToString(w->state)).c_str(),
+              w->reason.c_str());
+  if (!w->message.empty()) std::printf("  %s\n", w->message.c_str());
+  if (w->state == api::JobState::kPending) {
+    if (w->jobs_ahead > 0)
+      std::printf("  ahead of it: %d job(s), %.1f GPU-hours by their time limits\n", w->jobs_ahead, w->gpu_hours_ahead);
+    if (w->estimated_start) {
+      const Seconds in = *w->estimated_start - Now();
+      std::printf("  estimated start: %s (%s)\n", api::IsoTime(*w->estimated_start).c_str(),
+                  in > 0 ? ("in " + InWords(in)).c_str() : "now");
+    } else {
+      std::printf("  estimated start: unknown\n");
+    }
+    if (!w->confidence_message.empty()) std::printf("  (%s)\n", w->confidence_message.c_str());
+  }
+}
+
 // ---- cancel / hold / release ----
 
 struct ActionArgs {
@@ -592,6 +628,13 @@ void AddJobCommands(CLI::App& app) {
     sub->add_option("JOB", a->job, "Job id")->required();
     AddConn(sub, a->conn);
     sub->callback([a] { RunShow(*a); });
+  }
+  {
+    auto a = std::make_shared<ShowArgs>();
+    CLI::App* sub = app.add_subcommand("why", "Why a job is not running, and when it may start");
+    sub->add_option("JOB", a->job, "Job id")->required();
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunWhy(*a); });
   }
   for (const auto& [action, help] : std::vector<std::pair<std::string, std::string>>{
            {"cancel", "Cancel jobs (a running job gets SIGTERM, then SIGKILL)"},

@@ -458,6 +458,48 @@ Outcome<api::JobView> Controller::ShowJob(JobId id) const {
   return it->second.view;
 }
 
+Outcome<api::JobWhy> Controller::Why(JobId id) const {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFoundJob(id);
+  const JobRec& rec = it->second;
+  api::JobWhy w;
+  if (rec.view.state == JobState::kPending && !rec.why.reason.empty()) w = rec.why;
+  w.job = id;
+  w.state = rec.view.state;
+  switch (rec.view.state) {
+    case JobState::kPending:
+      if (rec.why.reason.empty()) {
+        w.reason = rec.view.reason.empty() ? "Submitted" : rec.view.reason;
+        w.message = rec.view.message.empty() ? "not yet considered by the scheduler; ask again in a second"
+                                             : rec.view.message;
+      }
+      break;
+    case JobState::kHeld:
+      w.reason = "Held";
+      w.message = fmt::format("held; it is not scheduled until `kojo release {}`", id);
+      break;
+    case JobState::kStarting:
+      w.reason = "Starting";
+      w.message = fmt::format("placed on {}; waiting for its agent to start it", rec.view.placement.empty() ? std::string("-") : rec.view.placement[0].node);
+      w.estimated_start = rec.view.start_time;
+      w.confidence = "now";
+      break;
+    case JobState::kRunning:
+      w.reason = "Running";
+      w.message = fmt::format("running since {}", rec.view.start_time ? api::IsoTime(*rec.view.start_time) : "-");
+      w.estimated_start = rec.view.start_time;
+      w.confidence = "now";
+      break;
+    default:
+      w.reason = rec.view.reason.empty() ? std::string(api::ToString(rec.view.state)) : rec.view.reason;
+      w.message = rec.view.message.empty() ? fmt::format("the job has ended ({})", api::ToString(rec.view.state))
+                                           : rec.view.message;
+      break;
+  }
+  return w;
+}
+
 Outcome<api::JobView> Controller::ChangeJob(
     JobId id, const std::function<std::optional<ApiError>(JobRec&)>& change) {
   std::unique_lock lock(mu_);

@@ -76,6 +76,9 @@ class Controller {
   Outcome<std::vector<JobId>> Submit(std::string_view body, std::string_view idempotency_key);
   Outcome<JobList> ListJobs(const ListQuery& q) const;
   Outcome<api::JobView> ShowJob(JobId id) const;
+  // GET /jobs/{id}/why: why it is not running (or what it is doing) and
+  // when it may start.
+  Outcome<api::JobWhy> Why(JobId id) const;
   Outcome<api::JobView> Cancel(JobId id);
   Outcome<api::JobView> Hold(JobId id);
   Outcome<api::JobView> Release(JobId id);
@@ -139,6 +142,9 @@ class Controller {
   // `full`: also when nothing can start (wait reasons, rejections age).
   void SchedulePass(Seconds now, bool full);
   void CheckNodes();
+  // A waiting job's reason once the scheduler has given its own: names the
+  // nodes it needs when those are draining or down.
+  void ExplainWait(JobRec& rec, const Wait& w, Seconds now);
 
   store::Store& store_;
   ControllerConfig config_;

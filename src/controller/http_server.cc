@@ -231,6 +231,14 @@ void HttpServer::Routes() {
         };
         break;
       }
+      case RouteId::kJobWhy:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          auto job = JobIdOf(req);
+          if (!job.ok()) return SendError(res, job.error());
+          Reply(res, c_.Why(job.value()), [](const api::JobWhy& w) { return api::ToJson(w); });
+        };
+        break;
       case RouteId::kJobLogs:
         h = [this](const httplib::Request& req, httplib::Response& res) {
           if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank"})) return SendError(res, *e);

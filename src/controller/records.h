@@ -45,6 +45,9 @@ struct JobRec {
   std::vector<TaskState> tasks;
   StopReason stop = StopReason::kNone;
   std::uint64_t start_seq = 0;   // start commands go out once this batch is durable
+  // The scheduler's last explanation of why it waits (not stored: the next
+  // explaining pass, at most a second away, renews it).
+  api::JobWhy why;
 
   bool Active() const {
     return view.state == api::JobState::kStarting || view.state == api::JobState::kRunning ||

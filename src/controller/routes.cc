@@ -12,6 +12,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kSubmit, "POST", "/api/v1/jobs", true},
       RouteSpec{RouteId::kListJobs, "GET", "/api/v1/jobs", true},
       RouteSpec{RouteId::kShowJob, "GET", "/api/v1/jobs/{id}", true},
+      RouteSpec{RouteId::kJobWhy, "GET", "/api/v1/jobs/{id}/why", true},
       RouteSpec{RouteId::kCancelJob, "POST", "/api/v1/jobs/{id}/cancel", true},
       RouteSpec{RouteId::kHoldJob, "POST", "/api/v1/jobs/{id}/hold", true},
       RouteSpec{RouteId::kReleaseJob, "POST", "/api/v1/jobs/{id}/release", true},

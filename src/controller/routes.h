@@ -12,6 +12,7 @@ enum class RouteId {
   kSubmit,
   kListJobs,
   kShowJob,
+  kJobWhy,
   kCancelJob,
   kHoldJob,
   kReleaseJob,

@@ -90,10 +90,20 @@ void Controller::SchedulePass(Seconds now, bool full) {
     if (!free_gpu) return;
   }
   for (JobId id : pending_) {
-    const JobRec& rec = jobs_.at(id);
+    JobRec& rec = jobs_.at(id);
     if (rec.max_running > 0 && rec.view.array_id) {
       int& running = array_running[*rec.view.array_id];
-      if (running >= rec.max_running) continue;  // "%N": the rest of the array waits
+      if (running >= rec.max_running) {  // "%N": the rest of the array waits
+        if (rec.why.reason != "ArrayLimit") {
+          rec.why = api::JobWhy{};
+          rec.why.reason = rec.view.reason = "ArrayLimit";
+          rec.why.message = rec.view.message =
+              fmt::format("array {} runs at most {} tasks at once", *rec.view.array_id, rec.max_running);
+          rec.why.as_of = now;
+          rec.view.estimated_start.reset();
+        }
+        continue;
+      }
       ++running;
     }
     JobEntry e;
@@ -132,6 +142,8 @@ void Controller::SchedulePass(Seconds now, bool full) {
     rec.stop = StopReason::kNone;
     rec.view.attempt += 1;
     SetState(rec, JobState::kStarting);
+    rec.why = api::JobWhy{};
+    rec.view.estimated_start.reset();
     rec.view.reason = p.backfilled ? "Backfilled" : "";
     rec.view.message = p.backfilled ? "started ahead of the queue's head without delaying it" : "";
     rec.view.start_time = now;
@@ -158,11 +170,48 @@ void Controller::SchedulePass(Seconds now, bool full) {
   for (const Wait& w : d.waiting) {
     JobRec& rec = jobs_.at(w.job);
     if (rec.view.state != JobState::kPending) continue;
-    rec.view.reason = std::string(ToString(w.reason));
-    rec.view.message = w.estimated_start && *w.estimated_start > now
-                           ? fmt::format("{}; estimated start {}", w.message, api::IsoTime(*w.estimated_start))
-                           : w.message;
+    ExplainWait(rec, w, now);
   }
+}
+
+void Controller::ExplainWait(JobRec& rec, const Wait& w, Seconds now) {
+  api::JobWhy& why = rec.why;
+  why = api::JobWhy{};
+  why.reason = std::string(ToString(w.reason));
+  why.message = w.message;
+  why.as_of = now;
+  if (w.estimated_start) {
+    why.estimated_start = std::max(now, *w.estimated_start);
+    why.confidence = "upper-bound";
+    why.confidence_message = "from the time limits of the running jobs it waits for; it may start earlier";
+  }
+  // Resources missing because the nodes that could run it are draining or
+  // down: say so, and drop an estimate that assumed them.
+  if (w.reason == WaitReason::kResources) {
+    ClusterSnapshot up;
+    std::vector<std::string> out_of_service;
+    bool draining = false;
+    for (const NodeRec& n : nodes_) {
+      const api::NodeState st = n.State();
+      if (st == api::NodeState::kUp) up.specs.push_back(n.spec);
+      else out_of_service.push_back(n.info.name);
+      draining = draining || st == api::NodeState::kDraining || st == api::NodeState::kDrained;
+    }
+    if (!out_of_service.empty() && explain_->Infeasible(up, rec.job)) {
+      why.reason = draining ? "NodeDrain" : "NodeDown";
+      why.message = fmt::format("no node in service can run it; nodes draining or down: {}",
+                                fmt::join(out_of_service.begin(),
+                                          out_of_service.begin() + std::min<size_t>(out_of_service.size(), 8), ", "));
+      why.estimated_start.reset();
+      why.confidence = "none";
+      why.confidence_message = "it starts once a node that can run it is resumed or comes back";
+    }
+  }
+  rec.view.reason = why.reason;
+  rec.view.message = why.estimated_start && *why.estimated_start > now
+                         ? fmt::format("{}; estimated start {}", why.message, api::IsoTime(*why.estimated_start))
+                         : why.message;
+  rec.view.estimated_start = why.estimated_start;
 }
 
 }  // namespace kojo::controller

@@ -463,6 +463,34 @@ TEST_F(LiveCli, SubmitQueueLogsCancel) {
   EXPECT_EQ(c.code, 3);
 }
 
+TEST_F(LiveCli, WhyExplainsAWaitInTextAndJson) {
+  // The test's node has 4 GPUs: a takes them all for at most 10 minutes.
+  const std::int64_t a = Submit({"--gpus", "4", "-t", "10", "--", "sleep", "300"});
+  const std::int64_t b = Submit({"--gpus", "4", "-t", "10", "--", "true"});
+  ASSERT_TRUE(WaitState(a, "RUNNING")) << Show(a).dump();
+  Json why;
+  ASSERT_TRUE(WaitFor([&] {
+    Outcome o = Kojo({"why", "--json", "--server", url_, std::to_string(b)});
+    why = Json::parse(o.out, nullptr, false);
+    return o.code == 0 && why.value("reason", "") == "Resources";
+  }, std::chrono::seconds(15))) << why.dump();
+  EXPECT_TRUE(why["message"].is_string());
+  ASSERT_TRUE(why["estimated_start"].is_string()) << why.dump();
+  EXPECT_EQ(why["estimated_start_unix"].get<std::int64_t>(), Show(a)["start_unix"].get<std::int64_t>() + 600);
+  Outcome text = Kojo({"why", "--server", url_, std::to_string(b)});
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("is PENDING: Resources"));
+  EXPECT_THAT(text.out, HasSubstr("estimated start: 20"));
+  Outcome queue = Kojo({"queue", "--server", url_});
+  EXPECT_THAT(queue.out, HasSubstr("(Resources, start by"));
+  Outcome held = Kojo({"hold", "--server", url_, std::to_string(b)});
+  EXPECT_EQ(held.code, 0) << held.err;
+  text = Kojo({"why", "--server", url_, std::to_string(b)});
+  EXPECT_THAT(text.out, HasSubstr("is HELD: Held"));
+  EXPECT_EQ(Kojo({"why", "--server", url_, "999999"}).code, 3);
+  Kojo({"cancel", "--server", url_, std::to_string(a), std::to_string(b)});
+}
+
 TEST_F(LiveCli, LogsOfAJobThatNeverLaunchedSayWhy) {
   const std::int64_t id = Submit({"--", "no-such-program-kojo"});
   ASSERT_GT(id, 0);

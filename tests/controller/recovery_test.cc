@@ -127,9 +127,8 @@ TEST(Recovery, NodeThatNeverComesBackGoesDown) {
   EXPECT_TRUE(WaitFor([&] { return GetJob(d, fail)["state"] == "FAILED"; }, 5s)) << GetJob(d, fail).dump();
   EXPECT_EQ(GetJob(d, fail)["reason"], "NodeLost");
   EXPECT_TRUE(WaitFor([&] { return GetJob(d, requeue)["state"] == "PENDING"; }, 5s)) << GetJob(d, requeue).dump();
-  // "Requeued" until the next scheduling pass says why it waits (no node is up).
-  const std::string reason = GetJob(d, requeue)["reason"];
-  EXPECT_TRUE(reason == "Requeued" || reason == "Resources") << reason;
+  // "Requeued" until the next scheduling pass says why it waits: its only node is down.
+  EXPECT_TRUE(WaitFor([&] { return GetJob(d, requeue)["reason"] == "NodeDown"; }, 5s)) << GetJob(d, requeue).dump();
   // Back again: the node is UP, its old task is stale, the requeued job runs as attempt 2.
   FakeAgent a(d, "n1", 2);
   Json reply = a.Send(true, {{fail, 1, true}});

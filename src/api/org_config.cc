@@ -1,0 +1,295 @@
+#include "api/org_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <ctime>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "api/fields.h"
+
+namespace kojo::api {
+
+namespace {
+
+constexpr double kMaxShare = 1e6;
+constexpr int kMaxGpus = 1'000'000;
+constexpr double kMaxGpuHours = 1e12;
+constexpr double kMaxWeight = 1000;
+
+// Names of programmes, organisations, projects and users: what fits in a
+// URL path segment and a CSV cell without quoting.
+std::optional<std::string> BadName(std::string_view name) {
+  if (name.empty()) return "expected a name, got an empty string";
+  if (name.size() > 64) return fmt::format("expected at most 64 characters, got {}", name.size());
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '@')
+      return fmt::format("expected letters, digits and - _ . @ only, got \"{}\"", name);
+  return std::nullopt;
+}
+
+void Name(Fields& f, std::string_view field, std::string& out) {
+  f.Str(field, out, 64, /*required=*/true);
+  if (!f.ok()) return;
+  if (auto bad = BadName(out)) f.Fail(f.Path(field), *bad);
+}
+
+Result<Programme> ProgrammeAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Programme p;
+  Name(f, "name", p.name);
+  f.Str("description", p.description, 1000);
+  f.Num("share", p.share, 0, kMaxShare);
+  if (f.ok() && p.share <= 0) f.Fail(f.Path("share"), "expected a number above 0, got 0");
+  return Done(f, p);
+}
+
+Result<Organisation> OrganisationAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Organisation o;
+  Name(f, "name", o.name);
+  Name(f, "programme", o.programme);
+  return Done(f, o);
+}
+
+Result<Project> ProjectAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Project p;
+  Name(f, "name", p.name);
+  Name(f, "organisation", p.organisation);
+  f.Num("share", p.share, 0, kMaxShare);
+  if (f.ok() && p.share <= 0) f.Fail(f.Path("share"), "expected a number above 0, got 0");
+  f.Int("guaranteed_gpus", p.guaranteed_gpus, 0, kMaxGpus);
+  f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus);
+  return Done(f, p);
+}
+
+Result<Seconds> TimeField(Fields& f, std::string_view field) {
+  std::string text;
+  f.Str(field, text, 64, true);
+  if (!f.ok()) return f.error();
+  auto t = ParseIsoTime(text);
+  if (!t.ok()) return InvalidArgument(fmt::format("{}: {}", f.Path(field), t.error().message));
+  return *t;
+}
+
+Result<Grant> GrantAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Grant g;
+  Name(f, "id", g.id);
+  Name(f, "project", g.project);
+  if (f.Get("programme", false)) Name(f, "programme", g.programme);
+  double hours = 0;
+  f.Num("gpu_hours", hours, 0, kMaxGpuHours, true);
+  if (f.ok() && hours <= 0) f.Fail(f.Path("gpu_hours"), "expected a number above 0, got 0");
+  g.amount = static_cast<NormUnits>(std::llround(hours * static_cast<double>(kNormPerGpuHour)));
+  if (!f.ok()) return f.error();
+  auto start = TimeField(f, "start");
+  if (!start.ok()) return start.error();
+  auto end = TimeField(f, "end");
+  if (!end.ok()) return end.error();
+  g.start = *start;
+  g.end = *end;
+  if (g.end <= g.start)
+    f.Fail(f.Path("end"), fmt::format("expected a time after start ({}), got {}", IsoTime(g.start), IsoTime(g.end)));
+  return Done(f, g);
+}
+
+Result<Member> MemberAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Member m;
+  Name(f, "project", m.project);
+  Name(f, "user", m.user);
+  std::string role = "member";
+  f.Str("role", role, 16);
+  if (f.ok()) {
+    if (auto r = ParseProjectRole(role)) m.role = *r;
+    else f.Fail(f.Path("role"), fmt::format("expected \"lead\" or \"member\", got \"{}\"", role));
+  }
+  return Done(f, m);
+}
+
+Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
+  GpuWeights w;
+  if (!j.is_object()) return InvalidArgument(fmt::format("{}: expected an object of GPU model -> weight", path));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string field = fmt::format("{}.{}", path, it.key());
+    const Json& v = it.value();
+    const double x = v.is_number() ? v.get<double>() : -1;
+    if (!v.is_number() || !(x > 0 && x <= kMaxWeight))
+      return InvalidArgument(fmt::format("{}: expected a weight above 0 and at most {}, got {}", field, kMaxWeight,
+                                         Short(v)));
+    const int milli = static_cast<int>(std::lround(x * 1000));
+    if (milli < 1) return InvalidArgument(fmt::format("{}: expected a weight of at least 0.001, got {}", field, x));
+    if (it.key().empty() || it.key().size() > 64)
+      return InvalidArgument(fmt::format("{}: expected a GPU model name of 1..64 characters", field));
+    if (it.key() == "default") w.default_milli = milli;
+    else w.Set(it.key(), milli);
+  }
+  return w;
+}
+
+// Duplicate names and references to what the document does not define.
+Status CheckReferences(const OrgConfig& c) {
+  auto dup = [](const auto& items, auto key, std::string_view section) -> std::optional<Error> {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < items.size(); ++i)
+      if (!seen.insert(key(items[i])).second)
+        return InvalidArgument(fmt::format("{}[{}]: \"{}\" appears twice", section, i, key(items[i])));
+    return std::nullopt;
+  };
+  if (auto e = dup(c.programmes, [](const Programme& p) { return p.name; }, "programmes")) return *e;
+  if (auto e = dup(c.organisations, [](const Organisation& o) { return o.name; }, "organisations")) return *e;
+  if (auto e = dup(c.projects, [](const Project& p) { return p.name; }, "projects")) return *e;
+  if (auto e = dup(c.grants, [](const Grant& g) { return g.id; }, "grants")) return *e;
+  if (auto e = dup(c.members, [](const Member& m) { return m.project + "/" + m.user; }, "members")) return *e;
+  for (size_t i = 0; i < c.organisations.size(); ++i)
+    if (!c.FindProgramme(c.organisations[i].programme))
+      return InvalidArgument(fmt::format("organisations[{}].programme: no programme named \"{}\"", i,
+                                         c.organisations[i].programme));
+  for (size_t i = 0; i < c.projects.size(); ++i)
+    if (!c.FindOrganisation(c.projects[i].organisation))
+      return InvalidArgument(fmt::format("projects[{}].organisation: no organisation named \"{}\"", i,
+                                         c.projects[i].organisation));
+  for (size_t i = 0; i < c.grants.size(); ++i) {
+    if (!c.FindProject(c.grants[i].project))
+      return InvalidArgument(fmt::format("grants[{}].project: no project named \"{}\"", i, c.grants[i].project));
+    if (!c.grants[i].programme.empty() && !c.FindProgramme(c.grants[i].programme))
+      return InvalidArgument(fmt::format("grants[{}].programme: no programme named \"{}\"", i,
+                                         c.grants[i].programme));
+  }
+  for (size_t i = 0; i < c.members.size(); ++i)
+    if (!c.FindProject(c.members[i].project))
+      return InvalidArgument(fmt::format("members[{}].project: no project named \"{}\"", i, c.members[i].project));
+  return Ok{};
+}
+
+template <typename T>
+const T* FindByName(const std::vector<T>& items, std::string_view name) {
+  for (const auto& x : items)
+    if (x.name == name) return &x;
+  return nullptr;
+}
+
+}  // namespace
+
+const Programme* OrgConfig::FindProgramme(std::string_view name) const { return FindByName(programmes, name); }
+const Organisation* OrgConfig::FindOrganisation(std::string_view name) const {
+  return FindByName(organisations, name);
+}
+const Project* OrgConfig::FindProject(std::string_view name) const { return FindByName(projects, name); }
+
+std::string OrgConfig::ProgrammeOf(std::string_view project) const {
+  const Project* p = FindProject(project);
+  const Organisation* o = p ? FindOrganisation(p->organisation) : nullptr;
+  return o ? o->programme : std::string();
+}
+
+Result<Seconds> ParseIsoTime(std::string_view text) {
+  // 2026-01-01 or 2026-01-01T00:00:00Z
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  char tail = 0;
+  const std::string t(text);
+  int n = 0;
+  bool ok = false;
+  if (t.size() == 10) {
+    ok = std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10;
+  } else if (t.size() == 20) {
+    ok = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &s, &tail, &n) == 7 &&
+         n == 20 && tail == 'Z';
+  }
+  if (ok) ok = t[4] == '-' && t[7] == '-';
+  if (!ok || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+    return InvalidArgument(fmt::format(
+        "expected an ISO 8601 UTC time such as 2026-01-01 or 2026-01-01T00:00:00Z, got \"{}\"", text));
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  const Seconds v = timegm(&tm);
+  // timegm normalises 2026-02-31 into March: refuse dates that do not exist.
+  if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+    return InvalidArgument(fmt::format("expected a date that exists, got \"{}\"", text));
+  return v;
+}
+
+Result<OrgConfig> OrgConfigFromJson(const Json& j) {
+  Fields f(j, "", true);
+  OrgConfig c;
+  f.Object("gpu_weights", c.weights, WeightsAt);
+  f.List("programmes", c.programmes, ProgrammeAt);
+  f.List("organisations", c.organisations, OrganisationAt);
+  f.List("projects", c.projects, ProjectAt);
+  f.List("grants", c.grants, GrantAt);
+  f.List("members", c.members, MemberAt);
+  auto done = Done(f, std::move(c));
+  if (!done.ok()) return done;
+  OrgConfig& out = done.value();
+  if (auto s = CheckReferences(out); !s.ok()) return s.error();
+  for (Grant& g : out.grants)
+    if (g.programme.empty()) g.programme = out.ProgrammeOf(g.project);
+  return done;
+}
+
+Json ToJson(const OrgConfig& c) {
+  Json j = Json::object();
+  Json w = Json::object();
+  if (c.weights.default_milli != 1000) w["default"] = c.weights.default_milli / 1000.0;
+  for (const auto& [model, milli] : c.weights.milli) w[model] = milli / 1000.0;
+  j["gpu_weights"] = w;
+  j["programmes"] = Json::array();
+  for (const auto& p : c.programmes) {
+    Json x = {{"name", p.name}, {"share", p.share}};
+    if (!p.description.empty()) x["description"] = p.description;
+    j["programmes"].push_back(x);
+  }
+  j["organisations"] = Json::array();
+  for (const auto& o : c.organisations) j["organisations"].push_back({{"name", o.name}, {"programme", o.programme}});
+  j["projects"] = Json::array();
+  for (const auto& p : c.projects) {
+    Json x = {{"name", p.name}, {"organisation", p.organisation}, {"share", p.share},
+              {"guaranteed_gpus", p.guaranteed_gpus}};
+    if (p.borrow_limit) x["borrow_limit"] = *p.borrow_limit;
+    j["projects"].push_back(x);
+  }
+  j["grants"] = Json::array();
+  for (const auto& g : c.grants)
+    j["grants"].push_back({{"id", g.id}, {"project", g.project}, {"programme", g.programme},
+                           {"gpu_hours", static_cast<double>(g.amount) / static_cast<double>(kNormPerGpuHour)},
+                           {"start", IsoTime(g.start)}, {"end", IsoTime(g.end)}});
+  j["members"] = Json::array();
+  for (const auto& m : c.members)
+    j["members"].push_back({{"project", m.project}, {"user", m.user}, {"role", std::string(ToString(m.role))}});
+  return j;
+}
+
+OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,
+                   const std::function<NormUnits(const Grant&)>& spent) {
+  OrgPolicy p;
+  p.weights = c.weights;
+  for (const auto& prog : c.programmes) p.programme_shares[prog.name] = prog.share;
+  for (const auto& proj : c.projects) {
+    ProjectLimits& l = p.projects[proj.name];
+    l.programme = c.ProgrammeOf(proj.name);
+    l.share = proj.share;
+    l.guaranteed_gpus = proj.guaranteed_gpus;
+    if (proj.borrow_limit) l.max_gpus = proj.guaranteed_gpus + *proj.borrow_limit;
+    if (meter_grants) l.grant_left = 0;
+  }
+  if (meter_grants)
+    for (const auto& g : c.grants) {
+      if (!g.Active(now)) continue;
+      auto it = p.projects.find(g.project);
+      if (it == p.projects.end()) continue;
+      const NormUnits used = spent ? spent(g) : 0;
+      *it->second.grant_left += std::max<NormUnits>(0, g.amount - used);
+    }
+  return p;
+}
+
+}  // namespace kojo::api

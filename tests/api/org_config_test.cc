@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include "api/org_config.h"
+
+namespace kojo::api {
+namespace {
+
+const char* const kDoc = R"({
+  "gpu_weights": {"H100": 2.0, "T4": 0.25, "default": 1.0},
+  "programmes": [{"name": "research", "share": 2}, {"name": "startups"}],
+  "organisations": [{"name": "uni-a", "programme": "research"}, {"name": "acme", "programme": "startups"}],
+  "projects": [{"name": "vision", "organisation": "uni-a", "share": 3, "guaranteed_gpus": 16, "borrow_limit": 8},
+               {"name": "robots", "organisation": "acme"}],
+  "grants": [{"id": "g1", "project": "vision", "gpu_hours": 100, "start": "2026-01-01", "end": "2027-01-01"},
+             {"id": "g2", "project": "vision", "programme": "startups", "gpu_hours": 0.5,
+              "start": "2026-06-01T12:00:00Z", "end": "2026-07-01T00:00:00Z"}],
+  "members": [{"project": "vision", "user": "ada", "role": "lead"}, {"project": "robots", "user": "bo"}]
+})";
+
+Result<OrgConfig> Parse(const std::string& text) {
+  auto j = ParseJson(text);
+  if (!j.ok()) return j.error();
+  return OrgConfigFromJson(*j);
+}
+
+TEST(OrgConfig, ParsesEverySection) {
+  auto c = Parse(kDoc);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->weights.Of("H100-80GB"), 2000);
+  EXPECT_EQ(c->weights.Of("t4"), 250);
+  ASSERT_EQ(c->programmes.size(), 2u);
+  EXPECT_EQ(c->programmes[1].share, 1);
+  EXPECT_EQ(c->ProgrammeOf("vision"), "research");
+  EXPECT_EQ(c->ProgrammeOf("nope"), "");
+  const Project* v = c->FindProject("vision");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->guaranteed_gpus, 16);
+  EXPECT_EQ(v->borrow_limit, 8);
+  EXPECT_FALSE(c->FindProject("robots")->borrow_limit);
+  ASSERT_EQ(c->grants.size(), 2u);
+  EXPECT_EQ(c->grants[0].programme, "research");  // defaults to the project's
+  EXPECT_EQ(c->grants[1].programme, "startups");
+  EXPECT_EQ(c->grants[0].amount, 100 * kNormPerGpuHour);
+  EXPECT_EQ(c->grants[1].amount, kNormPerGpuHour / 2);
+  EXPECT_EQ(c->grants[0].start, 1767225600);  // 2026-01-01T00:00:00Z
+  EXPECT_EQ(c->grants[1].start, 1780315200);  // 2026-06-01T12:00:00Z
+  EXPECT_EQ(c->members[0].role, ProjectRole::kLead);
+  EXPECT_EQ(c->members[1].role, ProjectRole::kMember);
+}
+
+TEST(OrgConfig, RoundTripsThroughJson) {
+  auto c = Parse(kDoc);
+  ASSERT_TRUE(c.ok());
+  auto again = OrgConfigFromJson(ToJson(*c));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(ToJson(*again), ToJson(*c));
+  auto empty = Parse("{}");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->projects.empty());
+}
+
+TEST(OrgConfig, ErrorsNameTheField) {
+  struct Case {
+    std::string doc, message;
+  };
+  const Case cases[] = {
+      {R"({"projects": [{"name": "p", "organisation": "uni-z"}]})",
+       "projects[0].organisation: no organisation named \"uni-z\""},
+      {R"({"programmes": [{"name": "a"}, {"name": "a"}]})", "programmes[1]: \"a\" appears twice"},
+      {R"({"programmes": [{"name": "a", "share": -1}]})", "programmes[0].share: expected a number"},
+      {R"({"programmes": [{"name": "a", "share": 0}]})", "programmes[0].share: expected a number above 0"},
+      {R"({"programmes": [{"name": "a b"}]})", "programmes[0].name: expected letters"},
+      {R"({"programmes": [{"name": "a", "colour": "red"}]})", "programmes[0].colour: unknown field"},
+      {R"({"gpu_weights": {"H100": "two"}})", "gpu_weights.H100: expected a weight"},
+      {R"({"gpu_weights": {"H100": 0}})", "gpu_weights.H100: expected a weight"},
+      {R"({"grants": [{"id": "g", "project": "p", "gpu_hours": 1, "start": "2026-01-01", "end": "2027-01-01"}]})",
+       "grants[0].project: no project named \"p\""},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}],
+          "grants": [{"id": "g", "project": "p", "gpu_hours": 1, "start": "2026-02-01", "end": "2026-01-01"}]})",
+       "grants[0].end: expected a time after start"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}],
+          "grants": [{"id": "g", "project": "p", "gpu_hours": 1, "start": "2026-02-30", "end": "2027-01-01"}]})",
+       "grants[0].start: expected a date that exists"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}],
+          "grants": [{"id": "g", "project": "p", "gpu_hours": 1, "start": "yesterday", "end": "2027-01-01"}]})",
+       "grants[0].start: expected an ISO 8601 UTC time"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}],
+          "members": [{"project": "p", "user": "u", "role": "owner"}]})",
+       "members[0].role: expected \"lead\" or \"member\""},
+      {R"({"members": [{"project": "p", "user": "u"}]})", "members[0].project: no project named \"p\""},
+      {R"({"projects": [{"name": "p", "organisation": "o", "guaranteed_gpus": -2}]})",
+       "projects[0].guaranteed_gpus: expected an integer 0..1000000"},
+      {R"([1, 2])", "body: expected a JSON object"},
+  };
+  for (const auto& c : cases) {
+    auto r = Parse(c.doc);
+    ASSERT_FALSE(r.ok()) << c.doc;
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos)
+        << "got: " << r.error().message << "\nexpected: " << c.message;
+  }
+}
+
+TEST(OrgConfig, PolicyMetersActiveGrantsOnly) {
+  auto c = Parse(kDoc);
+  ASSERT_TRUE(c.ok());
+  const Seconds june = 1780315200 + 3600;  // both grants active
+  const Seconds july = 1782864000 + 10;    // 2026-07-01T00:00:10Z: g2 has expired
+  auto spent = [](const Grant& g) -> NormUnits { return g.id == "g1" ? 40 * kNormPerGpuHour : kNormPerGpuHour; };
+  OrgPolicy p = PolicyOf(*c, june, true, spent);
+  EXPECT_EQ(p.programme_shares.at("research"), 2);
+  const ProjectLimits& v = p.projects.at("vision");
+  EXPECT_EQ(v.programme, "research");
+  EXPECT_EQ(v.share, 3);
+  EXPECT_EQ(v.guaranteed_gpus, 16);
+  EXPECT_EQ(v.max_gpus, 24);
+  // g1: 100 - 40; g2 is overspent by its callback (1 > 0.5) and adds nothing, not less.
+  EXPECT_EQ(v.grant_left, 60 * kNormPerGpuHour);
+  EXPECT_EQ(p.projects.at("robots").grant_left, 0);  // no grant at all
+  EXPECT_FALSE(p.projects.at("robots").max_gpus);
+  EXPECT_EQ(PolicyOf(*c, july, true, spent).projects.at("vision").grant_left, 60 * kNormPerGpuHour);
+  EXPECT_EQ(PolicyOf(*c, 1767225600 - 1, true, spent).projects.at("vision").grant_left, 0);  // before any
+  EXPECT_FALSE(PolicyOf(*c, june, false).projects.at("vision").grant_left);
+  EXPECT_EQ(PolicyOf(*c, june, true).projects.at("vision").grant_left, 100 * kNormPerGpuHour + kNormPerGpuHour / 2);
+}
+
+}  // namespace
+}  // namespace kojo::api

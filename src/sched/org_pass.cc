@@ -10,6 +10,7 @@ std::string GpuHours(NormUnits units) {
 
 OrgPass::OrgPass(const ClusterSnapshot& snap) : snap_(snap), org_(*snap.org) {
   for (const auto& e : snap.running) Of(e.job->tenant).milli += e.job->demand.TotalGpuMilli();
+  for (const auto& [name, limits] : org_.projects) any_guarantee_ = any_guarantee_ || limits.guaranteed_gpus > 0;
 }
 
 OrgPass::Use& OrgPass::Of(std::string_view project) {

@@ -30,6 +30,8 @@ class OrgPass {
 
   // A Quota wait if starting `job` would take its project past max_gpus.
   std::optional<Wait> QuotaWait(const Job& job) const;
+  // True if some project has a guarantee (so that reclaim is possible).
+  bool AnyGuarantee() const { return any_guarantee_; }
   // True if `job` needs GPUs and starting it keeps its project within its
   // guarantee: it may take GPUs back from borrowers.
   bool MayReclaim(const Job& job) const;
@@ -62,6 +64,7 @@ class OrgPass {
   const ClusterSnapshot& snap_;
   const OrgPolicy& org_;
   std::unordered_map<std::string_view, Use> use_;
+  bool any_guarantee_ = false;
 };
 
 // "12.5" for a count of normalised units in GPU-hours.

@@ -491,6 +491,9 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     const JobEntry& e = snap.pending[item.index];
     const Job& job = *e.job;
     cpu_only_left -= job.demand.gpus == 0;
+    if (blocked && !explain && (!org || !org->AnyGuarantee()) &&
+        (!config_.backfill || (job.demand.gpus > 0 && !plan.AnyGpuFree() && cpu_only_left == 0)))
+      break;  // nothing later can start (no reclaim either), and no one asked why
     if (org) {
       if (auto w = org->QuotaWait(job)) {  // blocks no one behind it
         if (explain) {
@@ -533,9 +536,6 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
       }
       continue;
     }
-    if (!explain && !org &&
-        (!config_.backfill || (job.demand.gpus > 0 && !plan.AnyGpuFree() && cpu_only_left == 0)))
-      break;  // nothing later can start, and no one asked why
     std::optional<Allocation> a;
     if (config_.backfill && plan.MayFit(job.demand)) {
       const Seconds end = job.time_limit ? now + *job.time_limit : kForever;

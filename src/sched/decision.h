@@ -50,7 +50,9 @@ struct Wait {
   int jobs_ahead = 0;
   double gpu_hours_ahead = 0;
   EstimateConfidence confidence = EstimateConfidence::kNone;
-  std::string confidence_text;  // one short sentence, e.g. "upper bound: ..."
+  // One short sentence on the estimate, e.g. "upper bound from the time
+  // limits of the jobs it waits for"; static text (no allocation per wait).
+  std::string_view confidence_text;
 };
 struct Reject {
   JobId job = 0;

@@ -244,11 +244,10 @@ double GpuHoursByLimit(const Job& job) {
 void SetConfidence(Wait& w, int no_limit_ahead) {
   if (!w.estimated_start) {
     w.confidence = EstimateConfidence::kNone;
-    if (w.confidence_text.empty())
-      w.confidence_text = "no estimate: what it waits for has no time limit";
+    if (w.confidence_text.empty()) w.confidence_text = "no estimate: what it waits for has no time limit";
   } else if (no_limit_ahead > 0) {
     w.confidence = EstimateConfidence::kPartial;
-    w.confidence_text = fmt::format("partial: {} job(s) ahead have no time limit", no_limit_ahead);
+    w.confidence_text = "partial: some jobs ahead of it have no time limit";
   } else {
     w.confidence = EstimateConfidence::kUpperBound;
     w.confidence_text = "upper bound from the time limits of the jobs it waits for";
@@ -556,11 +555,14 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     }
     if (reclaim(job) != Freed::kNo) continue;
     if (explain) {
-      std::string hours = no_limit_ahead > 0 ? fmt::format("{:.1f} GPU-hours by their time limits, {} without one",
-                                                           gpu_hours_ahead, no_limit_ahead)
-                                             : fmt::format("{:.1f} GPU-hours by their time limits", gpu_hours_ahead);
       queue_wait(job, MakeWait(job.id, WaitReason::kPriority,
-                           fmt::format("{} job(s) ahead ({}); job {} is next", ahead, hours, head_id), std::nullopt));
+                               no_limit_ahead > 0
+                                   ? fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits, {} without "
+                                                 "one); job {} is next",
+                                                 ahead, gpu_hours_ahead, no_limit_ahead, head_id)
+                                   : fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits); job {} is next",
+                                                 ahead, gpu_hours_ahead, head_id),
+                               std::nullopt));
     }
     note_ahead(job);
   }
@@ -569,7 +571,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   // reservation; the next kEstimated - 1 are fitted one after the other on
   // the future of what this pass leaves running (see Future).
   if (explain && !queued.empty()) {
-    constexpr size_t kEstimated = 32;
+    constexpr size_t kEstimated = 32;  // (the text below says so)
     std::optional<Future> future;
     if (queued.size() > 1) future.emplace(snap, scratch_, ends_now(), now);
     for (size_t k = 0; k < queued.size(); ++k) {
@@ -586,7 +588,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
         auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
         if (a) future->Hold(std::move(*a), job.time_limit ? std::max(t, shadow) + *job.time_limit : kForever);
       } else if (k >= kEstimated) {
-        w.confidence_text = fmt::format("no estimate: only the first {} waiting jobs are planned", kEstimated);
+        w.confidence_text = "no estimate: only the first 32 waiting jobs are planned";
       }
       SetConfidence(w, queued[k].no_limit_ahead);
     }

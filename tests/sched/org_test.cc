@@ -1,6 +1,8 @@
 // Organisations in one scheduling pass: quotas, reclaim, the grant gate,
 // the three-level fair tree, and explained waits. Each wait reason is set up
 // by its cause and checked to go away when the cause does.
+#include <map>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -311,6 +313,55 @@ TEST(ExplainedWaits, ResourcesNamesTheMissingPiece) {
   EXPECT_EQ(WaitOf(d, 2)->message,
             "next in line; needs 2 tasks of 4 H100 GPUs each on one node; 2 are free, at most 2 on one node");
   EXPECT_EQ(WaitOf(d, 2)->confidence, EstimateConfidence::kNone);  // job 1 has no time limit
+}
+
+TEST(OrgProperties, CapsHoldAndReclaimNeverTakesABorrowerBelowItsGuarantee) {
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    World w("4x8xH100");
+    OrgPolicy org;
+    org.projects["a"] = Limits("x", 4, 10);
+    org.projects["b"] = Limits("x", 8, 16);
+    org.projects["c"] = Limits("y", 0);
+    w.snap.org = &org;
+    Rng gen(seed);
+    const char* names[] = {"a", "b", "c"};
+    std::map<std::string, int> used;
+    JobId id = 1;
+    // Running: fill nodes with jobs of random projects, within their caps.
+    for (int node = 0; node < 4; ++node)
+      for (int g = 0; g < 8;) {
+        const int n = std::min<int>(8 - g, 1 + static_cast<int>(gen() % 4));
+        std::string p = names[gen() % 3];
+        if (org.projects[p].max_gpus && used[p] + n > *org.projects[p].max_gpus) p = "c";
+        std::vector<int> gpus;
+        for (int k = 0; k < n; ++k) gpus.push_back(g + k);
+        w.Run(ProjectJob(w, id++, n, p), node, gpus, static_cast<Seconds>(gen() % 100));
+        used[p] += n;
+        g += n;
+      }
+    for (int k = 0; k < 20; ++k) w.Pend(ProjectJob(w, id++, 1 + static_cast<int>(gen() % 4), names[gen() % 3], 100 + k));
+    Rng rng(seed);
+    auto s = MakeScheduler(seed % 2 ? "fairshare" : "fifo", "bestfit", seed % 3 == 0);
+    Decisions d = s.Decide(w.snap, 200, rng);
+    std::map<JobId, const Job*> by_id;
+    for (const auto& j : w.jobs) by_id[j.id] = &j;
+    std::map<std::string, int> after = used;
+    for (const auto& p : d.preempted) after[by_id[p.job]->tenant] -= by_id[p.job]->demand.gpus;
+    // Borrowers keep their guarantee (or what they had, if below it).
+    for (const auto& [p, n] : after)
+      EXPECT_GE(n, std::min(used[p], org.projects[p].guaranteed_gpus)) << "seed " << seed << " project " << p;
+    for (const auto& pl : d.placed) after[by_id[pl.job]->tenant] += by_id[pl.job]->demand.gpus;
+    for (const auto& wt : d.waiting)
+      if (wt.reason == WaitReason::kPreempting) after[by_id[wt.job]->tenant] += by_id[wt.job]->demand.gpus;
+    for (const char* p : {"a", "b"})
+      EXPECT_LE(after[p], *org.projects[p].max_gpus) << "seed " << seed << " project " << p;
+    // Every waiting job has exactly one reason, and Quota only when the cap is the cause.
+    for (const auto& wt : d.waiting)
+      if (wt.reason == WaitReason::kQuota) {
+        const Job& j = *by_id[wt.job];
+        EXPECT_TRUE(org.projects[j.tenant].max_gpus.has_value());
+      }
+  }
 }
 
 }  // namespace

@@ -67,13 +67,20 @@ bool OrgPass::MayReclaimFrom(const Job& victim, const Job& for_job, std::int64_t
   return InUse(victim.tenant) - taken - victim.demand.TotalGpuMilli() >= Guaranteed(victim.tenant);
 }
 
-NormUnits OrgPass::Cost(const Job& job, const Allocation& a) const {
-  const Seconds limit = job.time_limit ? *job.time_limit : org_.default_time_limit;
+NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds) {
   NormUnits sum = 0;
   for (const auto& s : a.shares)
-    sum += org_.weights.Cost(snap_.specs[s.node].gpu_model, static_cast<int>(s.gpu_indices.size()),
-                             s.gpu_milli, limit);
+    sum += org.weights.Cost(specs[s.node].gpu_model, static_cast<int>(s.gpu_indices.size()), s.gpu_milli, seconds);
   return sum;
+}
+
+NormUnits ReservationCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Job& job,
+                          const Allocation& a) {
+  return RunCost(org, specs, a, job.time_limit ? *job.time_limit : org.default_time_limit);
+}
+
+NormUnits OrgPass::Cost(const Job& job, const Allocation& a) const {
+  return ReservationCost(org_, snap_.specs, job, a);
 }
 
 std::optional<Wait> OrgPass::GrantWait(const Job& job, const Allocation& a) const {

@@ -67,6 +67,15 @@ class OrgPass {
   bool any_guarantee_ = false;
 };
 
+// What running `a` for `seconds` costs in normalised units: for each node
+// share, the weight of the node's GPU model x its GPUs x gpu_milli x time.
+// kojod and the simulator charge a run's end with it.
+NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds);
+// What starting `job` on `a` reserves against its project's grants: the
+// RunCost for its time limit, or org.default_time_limit without one.
+NormUnits ReservationCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Job& job,
+                          const Allocation& a);
+
 // "12.5" for a count of normalised units in GPU-hours.
 std::string GpuHours(NormUnits units);
 

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "sched/org_pass.h"
+
 namespace kojo {
 
 namespace {
@@ -373,11 +375,7 @@ void Engine::InitOrg(const SimOrg& org) {
 }
 
 NormUnits Engine::CostOf(const Allocation& a, Seconds seconds) const {
-  NormUnits sum = 0;
-  for (const auto& s : a.shares)
-    sum += org_policy_.weights.Cost(snap_.specs[s.node].gpu_model, static_cast<int>(s.gpu_indices.size()),
-                                    s.gpu_milli, seconds);
-  return sum;
+  return RunCost(org_policy_, snap_.specs, a, seconds);
 }
 
 // grant_left of each project = what its active grants have left, less the

@@ -347,6 +347,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
   // GPUs for the job until they leave. kNo if no set suffices, kGrant if
   // one does but the job's grants cannot pay for it (nothing preempted).
   enum class Freed { kNo, kYes, kGrant };
+  Allocation held;  // what the last successful preemption holds for its job
   enum class Cand { kTake, kSkip, kStop };
   auto preempt_among = [&](const Job& job, const std::vector<int>& order, size_t from, auto&& admit,
                            const std::string& why) -> Freed {
@@ -380,6 +381,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
       out.preempted.push_back(Preempt{snap.running[r].job->id, why});
     }
     if (org) org->Start(job, *a);
+    held = *a;
     Wait w = MakeWait(job.id, WaitReason::kPreempting,
                       fmt::format("waiting for {} preempted job(s) to stop", needed.size()), now);
     w.confidence = EstimateConfidence::kUpperBound;
@@ -535,6 +537,23 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
       }
       continue;
     }
+    // Keeps the mask in step with a job that starts or is held: it shows
+    // what is free now outside the reservation (whose GPUs it counts as
+    // taken), at most what the plan has free (GPUs freed by preemption in
+    // this pass it may still count as busy: the job takes only what it
+    // shows free).
+    auto mask_take = [&](const Allocation& a) {
+      Allocation outside = a;
+      for (auto& sh : outside.shares) {
+        const NodeState& n = mask[sh.node];
+        std::erase_if(sh.gpu_indices, [&](int g) {
+          return (reserved && Uses(*reserved, sh.node, g)) || n.gpu_free[g] < sh.gpu_milli;
+        });
+        sh.cpu_milli = std::min(sh.cpu_milli, n.cpu_free);
+        sh.mem_mib = std::min(sh.mem_mib, n.mem_free);
+      }
+      masked->Take(outside);
+    };
     std::optional<Allocation> a;
     if (config_.backfill && plan.MayFit(job.demand)) {
       const Seconds end = job.time_limit ? now + *job.time_limit : kForever;
@@ -543,17 +562,14 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
     }
     if (a) {
       if (!grant_ok(job, *a)) continue;
-      // Keep the mask in step: it shows what is free now outside the
-      // reservation (whose GPUs it already counts as taken).
-      Allocation outside = *a;
-      if (reserved)
-        for (auto& s : outside.shares)
-          std::erase_if(s.gpu_indices, [&](int g) { return Uses(*reserved, s.node, g); });
-      masked->Take(outside);
+      mask_take(*a);
       place(e, std::move(*a), true);
       continue;
     }
-    if (reclaim(job) != Freed::kNo) continue;
+    if (const Freed f = reclaim(job); f != Freed::kNo) {
+      if (f == Freed::kYes && masked) mask_take(held);
+      continue;
+    }
     if (explain) {
       queue_wait(job, MakeWait(job.id, WaitReason::kPriority,
                                no_limit_ahead > 0

@@ -82,12 +82,48 @@ void BM_Decide(benchmark::State& state, const char* policy, bool backfill, bool 
   state.counters["pending"] = static_cast<double>(fixture.snap.pending.size());
 }
 
+// The same pass with an organisation: the 15 virtual clusters are projects
+// in 3 programmes (shares 5/3/2), each guaranteed 40 GPUs and capped at 800,
+// with grants metered.
+void BM_DecideOrg(benchmark::State& state, const char* policy, bool backfill, bool explain) {
+  static Fixture fixture(10000);
+  static OrgPolicy org = [] {
+    OrgPolicy o;
+    o.programme_shares = {{"p0", 5}, {"p1", 3}, {"p2", 2}};
+    o.weights.Set("H100", 2000);
+    for (int t = 0; t < 15; ++t) {
+      ProjectLimits& l = o.projects["vc" + std::to_string(t)];
+      l.programme = "p" + std::to_string(t % 3);
+      l.guaranteed_gpus = 40;
+      l.max_gpus = 800;
+      l.grant_left = 1'000'000 * kNormPerGpuHour;
+    }
+    return o;
+  }();
+  ClusterSnapshot snap = fixture.snap;
+  snap.org = &org;
+  auto s = Scheduler(std::move(MakePolicy(policy).value()), std::move(MakePlacer("bestfit").value()),
+                     SchedulerConfig{backfill, explain});
+  Rng rng(1);
+  size_t placed = 0, preempted = 0;
+  for (auto _ : state) {
+    Decisions d = s.Decide(snap, 20000, rng);
+    placed = d.placed.size();
+    preempted = d.preempted.size();
+    benchmark::DoNotOptimize(d);
+  }
+  state.counters["placed"] = static_cast<double>(placed);
+  state.counters["preempted"] = static_cast<double>(preempted);
+}
+
 BENCHMARK_CAPTURE(BM_Decide, fifo, "fifo", false, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Decide, fifo_backfill, "fifo", true, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Decide, fifo_backfill_explain, "fifo", true, true)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Decide, tiresias, "tiresias", false, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Decide, tiresias_backfill_explain, "tiresias", true, true)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Decide, fairshare_backfill_explain, "fairshare", true, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecideOrg, fairshare, "fairshare", false, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecideOrg, fairshare_backfill_explain, "fairshare", true, true)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace kojo

@@ -1,11 +1,14 @@
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/org_config.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/cluster.h"
@@ -14,6 +17,7 @@
 #include "sched/scheduler.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "sim/synthetic.h"
 #include "sim/svg.h"
 #include "sim/trace.h"
 
@@ -38,6 +42,12 @@ struct ReplayOptions {
   double estimate_factor = 1.0;
   std::string out;
   bool json = false;
+  // Organisations: programmes, shares, quotas and grants; a synthetic
+  // workload for its projects instead of a trace.
+  std::string org;
+  double synthetic_load = 0;  // each project's demand / the cluster's GPUs; 0 = none
+  double synthetic_days = 3;
+  double half_life_h = 7 * 24;
   // compare, pack variant
   std::string nodes, pods, seeds = "42";
   double inflate = 1.3;
@@ -47,10 +57,61 @@ struct Inputs {
   std::vector<Job> jobs;
   std::string format;
   std::vector<NodeSpec> nodes;
+  std::unique_ptr<SimOrg> org;  // null without --org
+  std::string credit;           // the workload's source, for figures
 };
+
+// --org FILE: the organisation document (docs/org-config.md). Trace time is
+// aligned so that the first submit falls at the earliest grant's start.
+std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>& jobs) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) UsageError(fmt::format("--org: cannot read {}", path));
+  api::Json j;
+  try {
+    j = api::Json::parse(std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()));
+  } catch (const std::exception& e) {
+    UsageError(fmt::format("--org: {} is not JSON: {}", path, e.what()));
+  }
+  auto config = api::OrgConfigFromJson(j);
+  if (!config.ok()) UsageError(fmt::format("--org: {}: {}", path, config.error().message));
+  auto org = std::make_unique<SimOrg>();
+  org->grants = config->grants;
+  Seconds first_grant = 0;
+  for (size_t i = 0; i < org->grants.size(); ++i)
+    first_grant = i == 0 ? org->grants[i].start : std::min(first_grant, org->grants[i].start);
+  const Seconds first_submit = jobs.empty() ? 0 : jobs.front().submit_time;
+  org->grant_time_offset = org->grants.empty() ? 0 : first_grant - first_submit;
+  org->policy = api::PolicyOf(*config, first_grant, /*meter_grants=*/false);
+  return org;
+}
 
 Inputs LoadInputs(const ReplayOptions& o) {
   Inputs in;
+  if (o.synthetic_load > 0) {
+    if (!o.trace.empty()) UsageError("--synthetic: give either --trace or --synthetic, not both");
+    if (o.org.empty()) UsageError("--synthetic needs --org (its projects submit the jobs)");
+    auto nodes = LoadCluster(o.cluster);
+    if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
+    in.nodes = std::move(*nodes);
+    if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
+    in.org = LoadOrg(o.org, {});
+    SyntheticSpec spec;
+    for (const auto& [name, limits] : in.org->policy.projects) spec.projects.push_back(name);
+    std::sort(spec.projects.begin(), spec.projects.end());
+    if (spec.projects.empty()) UsageError("--synthetic: the --org document has no projects");
+    spec.cluster_gpus = 0;
+    for (const auto& n : in.nodes) spec.cluster_gpus += n.gpus;
+    spec.load = o.synthetic_load;
+    spec.horizon_s = static_cast<Seconds>(o.synthetic_days * 86400);
+    spec.seed = o.seed;
+    in.jobs = SyntheticWorkload(spec);
+    if (o.limit_jobs > 0 && in.jobs.size() > o.limit_jobs) in.jobs.resize(o.limit_jobs);
+    in.format = "synthetic";
+    in.credit = fmt::format("Workload: seeded synthetic jobs (kojo sim --synthetic {:g}, seed {}); no trace", o.synthetic_load,
+                            o.seed);
+    return in;
+  }
+  if (o.trace.empty()) UsageError("--trace is required (or --synthetic with --org)");
   std::optional<TraceFormat> format;
   if (!o.format.empty()) format = Unwrap(ParseTraceFormat(o.format));
   auto table = Unwrap(CsvTable::Read(o.trace));
@@ -64,6 +125,8 @@ Inputs LoadInputs(const ReplayOptions& o) {
   if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
   in.nodes = std::move(*nodes);
   if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
+  if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs);
+  in.credit = CreditFor(in.format);
   return in;
 }
 
@@ -90,6 +153,8 @@ SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& po
   cfg.seed = o.seed;
   cfg.round_s = o.round_s;
   cfg.restart_penalty_s = o.restart_penalty_s;
+  cfg.usage_half_life_s = static_cast<Seconds>(o.half_life_h * 3600);
+  cfg.org = in.org.get();
   auto r = Simulate(in.nodes, in.jobs, scheduler, cfg, progress);
   if (!r.ok()) throw CliError(kExitRuntime, r.error().message);
   return std::move(*r);
@@ -108,6 +173,11 @@ nlohmann::json RunJson(const ReplayOptions& o, const Inputs& in, const std::stri
   j["round_s"] = o.round_s;
   j["restart_penalty_s"] = o.restart_penalty_s;
   j["estimate_factor"] = o.estimate_factor;
+  if (!o.org.empty()) j["org"] = o.org;
+  if (o.synthetic_load > 0) {
+    j["synthetic_load"] = o.synthetic_load;
+    j["synthetic_days"] = o.synthetic_days;
+  }
   return j;
 }
 
@@ -153,10 +223,61 @@ void AddReplayOptions(CLI::App& c, ReplayOptions& o, bool compare) {
   c.add_option("--out", o.out, compare ? "Write the table, per-job CSVs and SVG plots to DIR"
                                        : "Also write per-job CSV, time series and summary JSON to DIR");
   c.add_flag("--json", o.json, "Print JSON instead of a readable report");
+  c.add_option("--org", o.org,
+               "Organisation document (JSON, docs/org-config.md): programmes, shares, quotas and grants; the "
+               "trace's tenant column is the project")
+      ->check(CLI::ExistingFile);
+  c.add_option("--synthetic", o.synthetic_load,
+               "Instead of a trace: seeded synthetic jobs from every project of --org, each asking for LOAD x "
+               "the cluster's GPUs")
+      ->check(CLI::Range(0.0, 100.0));
+  c.add_option("--synthetic-days", o.synthetic_days, "Days over which --synthetic jobs are submitted")
+      ->check(CLI::Range(0.01, 365.0))
+      ->capture_default_str();
+  c.add_option("--half-life", o.half_life_h, "Fair-share usage half-life in hours")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+}
+
+// Per-programme share of busy GPUs over time (organisations).
+std::string ProgrammeSharePlot(const SimResult& r, const std::string& title, const std::string& credit) {
+  const ProgrammeSeries& s = r.programme_series;
+  LinePlot plot;
+  plot.title = title;
+  plot.credit = credit;
+  const bool days = !s.t.empty() && s.t.back() > 3 * 86400;
+  const double scale = days ? 86400.0 : 3600.0;
+  plot.x_label = days ? "time since the first submit (days)" : "time since the first submit (hours)";
+  plot.y_label = "share of busy GPUs (%)";
+  plot.y_min = 0;
+  plot.y_max = 100;
+  for (size_t p = 0; p < s.programmes.size(); ++p) {
+    double sum = 0;
+    for (double v : s.share[p]) sum += v;
+    if (sum == 0) continue;  // e.g. "" when every project has a programme
+    PlotSeries line{s.programmes[p].empty() ? "(no programme)" : s.programmes[p], {}, false};
+    for (size_t i = 0; i < s.t.size(); ++i)
+      line.points.emplace_back(static_cast<double>(s.t[i]) / scale, 100 * s.share[p][i]);
+    plot.series.push_back(std::move(line));
+  }
+  return RenderSvg(plot);
+}
+
+std::string ProgrammeShareCsv(const SimResult& r) {
+  const ProgrammeSeries& s = r.programme_series;
+  std::string out = "t";
+  for (const auto& p : s.programmes) out += "," + (p.empty() ? std::string("(none)") : p);
+  out += "\n";
+  for (size_t i = 0; i < s.t.size(); ++i) {
+    out += std::to_string(s.t[i]);
+    for (size_t p = 0; p < s.programmes.size(); ++p) out += fmt::format(",{:.4f}", s.share[p][i]);
+    out += "\n";
+  }
+  return out;
 }
 
 void DoRun(const ReplayOptions& o) {
-  if (o.trace.empty()) UsageError("--trace is required");
+  if (o.trace.empty() && o.synthetic_load == 0) UsageError("--trace is required (or --synthetic with --org)");
   if (o.cluster.empty()) UsageError("--cluster is required");
   CheckPolicy(o.policy);
   CheckPlacer(o.placer);
@@ -170,16 +291,25 @@ void DoRun(const ReplayOptions& o) {
     WriteFile(o.out + "/jobs.csv", JobsCsv(r.jobs));
     WriteFile(o.out + "/series.csv", SeriesCsv(r.series));
     WriteFile(o.out + "/summary.json", j.dump(2) + "\n");
+    if (in.org) {
+      WriteFile(o.out + "/programme-share.csv", ProgrammeShareCsv(r));
+      WriteFile(o.out + "/programme-share.svg",
+                ProgrammeSharePlot(r, fmt::format("Share of busy GPUs by programme ({}, {})", o.policy, o.cluster),
+                                   in.credit));
+    }
   }
   if (o.json) {
     std::cout << j.dump() << "\n";
     return;
   }
-  std::cout << fmt::format("kojo sim: {} jobs ({} trace {}) on {} ({} GPUs), policy {}{}, placer {}\n",
-                           in.jobs.size(), in.format, o.trace, o.cluster, r.metrics.total_gpus, o.policy,
+  std::cout << fmt::format("kojo sim: {} jobs ({}) on {} ({} GPUs), policy {}{}, placer {}\n", in.jobs.size(),
+                           in.org && o.synthetic_load > 0 ? "synthetic workload" : in.format + " trace " + o.trace,
+                           o.cluster, r.metrics.total_gpus, o.policy,
                            o.backfill ? " + EASY backfill" : "", o.placer);
   std::cout << FormatSummary(r.metrics) << "\n";
-  if (!o.out.empty()) std::cout << fmt::format("wrote {}/jobs.csv, series.csv, summary.json\n", o.out);
+  if (!o.out.empty())
+    std::cout << fmt::format("wrote {}/jobs.csv, series.csv, summary.json{}\n", o.out,
+                             in.org ? ", programme-share.csv, programme-share.svg" : "");
 }
 
 std::string Pad(const std::string& s, size_t w, bool right = false) {
@@ -196,7 +326,8 @@ void DoCompare(const ReplayOptions& o) {
     RunPackCompare(o.nodes, o.pods, o.placer, o.seeds, o.inflate, o.out, o.json);
     return;
   }
-  if (o.trace.empty()) UsageError("--trace is required (or --nodes and --pods to compare placers on packing)");
+  if (o.trace.empty() && o.synthetic_load == 0)
+    UsageError("--trace is required (or --synthetic with --org, or --nodes and --pods to compare placers on packing)");
   if (o.cluster.empty()) UsageError("--cluster is required");
   auto policies = SplitList(o.policy.empty() ? "fifo,sjf,tiresias,fairshare" : o.policy);
   auto placers = SplitList(o.placer);
@@ -231,7 +362,8 @@ void DoCompare(const ReplayOptions& o) {
   for (const auto& r : runs) all.push_back(RunJson(o, in, r.policy, r.placer, r.backfill, r.result.metrics));
 
   std::string table;
-  table += fmt::format("{} jobs ({} trace {}) on {} ({} GPUs)\n", in.jobs.size(), in.format, o.trace, o.cluster,
+  table += fmt::format("{} jobs ({}) on {} ({} GPUs)\n", in.jobs.size(),
+                       o.synthetic_load > 0 ? "synthetic workload" : in.format + " trace " + o.trace, o.cluster,
                        runs.empty() ? 0 : runs[0].result.metrics.total_gpus);
   size_t w = 6;
   for (const auto& r : runs) w = std::max(w, r.label.size());
@@ -250,7 +382,7 @@ void DoCompare(const ReplayOptions& o) {
 
   if (!o.out.empty()) {
     MakeDirs(o.out);
-    const std::string credit = CreditFor(in.format);
+    const std::string credit = in.credit;
     LinePlot cdf;
     cdf.title = fmt::format("Job completion time CDF ({} jobs on {})", in.jobs.size(), o.cluster);
     cdf.x_label = "job completion time (s, log scale)";
@@ -288,6 +420,10 @@ void DoCompare(const ReplayOptions& o) {
       queue.series.push_back(std::move(q));
       std::string base = r.policy + (r.backfill ? "-backfill" : "") + (placers.size() > 1 ? "-" + r.placer : "");
       WriteFile(o.out + "/jobs-" + base + ".csv", JobsCsv(r.result.jobs));
+      if (in.org)
+        WriteFile(o.out + "/programme-share-" + base + ".svg",
+                  ProgrammeSharePlot(r.result, fmt::format("Share of busy GPUs by programme ({}, {})", r.label, o.cluster),
+                                     credit));
     }
     WriteFile(o.out + "/jct-cdf.svg", RenderSvg(cdf));
     WriteFile(o.out + "/utilization.svg", RenderSvg(util));
@@ -311,7 +447,6 @@ void AddSimReplayCommands(CLI::App& sim) {
   auto o = std::make_shared<ReplayOptions>();
   CLI::App* run = sim.add_subcommand("run", "Replay a job trace on a cluster under one policy");
   AddReplayOptions(*run, *o, false);
-  run->get_option("--trace")->required();
   run->get_option("--cluster")->required();
   run->callback([o] { DoRun(*o); });
 

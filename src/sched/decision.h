@@ -29,11 +29,30 @@ struct Preempt {
   JobId job = 0;
   std::string reason;
 };
+// How far an estimated start can be trusted.
+enum class EstimateConfidence {
+  kNone,        // no estimate: what it waits for has no time limit, or no plan fits it
+  kUpperBound,  // from the time limits of every job it waits for: it starts by
+                // then unless a job of a higher priority arrives
+  kPartial,     // an estimate exists, but some jobs ahead of it have no time
+                // limit (their GPU-hours are not counted; they may delay it)
+};
+std::string_view ToString(EstimateConfidence c);
+
 struct Wait {
   JobId job = 0;
   WaitReason reason = WaitReason::kPriority;
   std::string message;
-  std::optional<Seconds> estimated_start;  // from the plan (reservation), if known
+  std::optional<Seconds> estimated_start;  // from the plan (reservations), if known
+  // Jobs ahead of it in the queue that are still waiting to start (Priority
+  // and Resources waits; not those held by Quota or GrantExhausted, which
+  // block no one), and their GPU-hours by their time limits.
+  int jobs_ahead = 0;
+  double gpu_hours_ahead = 0;
+  EstimateConfidence confidence = EstimateConfidence::kNone;
+  // One short sentence on the estimate, e.g. "upper bound from the time
+  // limits of the jobs it waits for"; static text (no allocation per wait).
+  std::string_view confidence_text;
 };
 struct Reject {
   JobId job = 0;

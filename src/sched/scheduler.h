@@ -15,6 +15,30 @@
 //     start now only if they do not delay that reservation: they end before
 //     it, or they use none of the GPUs it holds;
 //  4. rejects jobs that could not run even on the empty cluster.
+//
+// With an organisation (ClusterSnapshot::org; Job::tenant is the project):
+//  - Quota: a GPU job that would take its project past max_gpus (GPUs of
+//    its running jobs plus those started or held in this pass) waits with
+//    reason Quota and blocks no one behind it (like Slurm's QOS limits);
+//  - Reclaim: a job that does not fit but stays within its project's
+//    guarantee preempts jobs of projects above their own guarantee, newest
+//    first, only those whose GPUs it really takes, never taking a borrower
+//    below its guarantee; under every policy (reason Preempting);
+//  - Grants: a GPU job starts only if the cost of its placement (GPU weight
+//    of each node's model x GPUs x its time limit, or the policy's default)
+//    fits what its project's grants have left less this pass's
+//    reservations; else it waits with reason GrantExhausted and blocks no
+//    one. CPU-only jobs cost nothing.
+//
+// Explained waits (SchedulerConfig::explain_waits): every waiting job gets
+// a reason and a message saying what it waits for; Priority and Resources
+// waits also count the jobs ahead still waiting and their GPU-hours by time
+// limit. Estimated starts: the head job's from its reservation; the next 31
+// waiting jobs' from one sweep through the future of the pass (running jobs
+// end at their time limits; each job, in queue order, starts at the first
+// time it fits and holds its resources until its own limit), an upper bound
+// unless a better job arrives (EstimateConfidence says how sure). Jobs past
+// the first 32 get no estimate.
 // Thread safety: none; one caller at a time.
 #pragma once
 

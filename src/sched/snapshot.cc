@@ -45,6 +45,17 @@ void UsageLedger::Charge(const std::string& tenant, const std::string& user, dou
   Add(users_[tenant + '\0' + user], gpu_seconds, now);
 }
 
+void UsageLedger::Charge(const std::string& programme, const std::string& tenant, const std::string& user,
+                         double units, Seconds now) {
+  Add(programmes_[programme], units, now);
+  Charge(tenant, user, units, now);
+}
+
+double UsageLedger::Programme(const std::string& programme, Seconds now) const {
+  auto it = programmes_.find(programme);
+  return it == programmes_.end() ? 0.0 : DecayTo(it->second, now);
+}
+
 double UsageLedger::Tenant(const std::string& tenant, Seconds now) const {
   auto it = tenants_.find(tenant);
   return it == tenants_.end() ? 0.0 : DecayTo(it->second, now);

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "sched/org_pass.h"
+
 namespace kojo {
 
 namespace {
@@ -50,6 +52,7 @@ class Engine {
       total_gpus_ += n.gpus;
     }
     snap_.usage = &ledger_;
+    if (config.org) InitOrg(*config.org);
   }
 
   Result<SimResult> Run(const ProgressFn& progress);
@@ -76,6 +79,23 @@ class Engine {
   JobEntry TakeRunning(int j);
   void RecordPoint();
   std::vector<SeriesPoint> Buckets() const;
+  ProgrammeSeries ProgrammeBuckets() const;
+
+  // Organisations (config_.org set).
+  void InitOrg(const SimOrg& org);
+  NormUnits CostOf(const Allocation& a, Seconds seconds) const;
+  void UpdateGrantsLeft();
+  void ChargeGrants(const std::string& project, NormUnits units);
+  const SimOrg* org_ = nullptr;
+  bool org_has_guarantee_ = false;
+  OrgPolicy org_policy_;                          // the snapshot's, grant_left kept current
+  std::vector<std::string> programmes_;           // sorted
+  std::vector<int> programme_of_;                 // by job index
+  std::vector<std::int64_t> busy_by_programme_;   // milli-GPUs now
+  std::vector<std::vector<std::int64_t>> programme_points_;  // aligned with points_
+  std::vector<NormUnits> grant_used_;             // by grant
+  std::unordered_map<std::string, NormUnits> reserved_;  // by project: running jobs' reservations
+  std::vector<NormUnits> job_reserved_;           // by job index
 
   const std::vector<Job>& jobs_;
   Scheduler& scheduler_;
@@ -130,6 +150,7 @@ void Engine::AddRunning(int j, JobEntry entry) {
   snap_.running.push_back(std::move(entry));
   const std::int64_t m = Milli(j);
   busy_milli_ += m;
+  if (org_) busy_by_programme_[programme_of_[j]] += m;
 }
 
 JobEntry Engine::TakeRunning(int j) {
@@ -145,10 +166,23 @@ JobEntry Engine::TakeRunning(int j) {
   busy_milli_ -= m;
   const Seconds ran = now_ - e.started;
   state_[j].attained_milli_s += m * ran;
-  // Fair share: a run's usage is charged when it ends (snapshot.h).
-  if (ran > 0)
+  // Fair share: a run's usage is charged when it ends (snapshot.h); with
+  // an organisation in normalised units, at three levels, and against the
+  // project's grants (by the time it really ran), freeing its reservation.
+  if (org_) {
+    busy_by_programme_[programme_of_[j]] -= m;
+    const NormUnits cost = CostOf(e.allocation, ran);
+    if (ran > 0)
+      ledger_.Charge(programmes_[programme_of_[j]], e.job->tenant, e.job->user, static_cast<double>(cost), now_);
+    if (!org_->grants.empty()) {
+      reserved_[e.job->tenant] -= job_reserved_[j];
+      job_reserved_[j] = 0;
+      ChargeGrants(e.job->tenant, cost);
+    }
+  } else if (ran > 0) {
     ledger_.Charge(e.job->tenant, e.job->user, static_cast<double>(m) * static_cast<double>(ran) / kWholeGpu,
                    now_);
+  }
   Release(snap_.nodes, e.allocation);
   if (config_.record_runs) runs_.push_back(RunRecord{e.job->id, e.started, now_, e.allocation});
   return e;
@@ -243,6 +277,11 @@ Status Engine::PlaceJob(const Place& p) {
   const Seconds end = now_ + s.run_penalty + (s.effective - s.work_done);
   events_.push(Event{end, j, s.gen});
   if (!records_[j].start) records_[j].start = now_;
+  if (org_ && !org_->grants.empty()) {
+    const Job& job = jobs_[j];
+    job_reserved_[j] = CostOf(p.allocation, job.time_limit ? *job.time_limit : org_policy_.default_time_limit);
+    reserved_[job.tenant] += job_reserved_[j];
+  }
   AddRunning(j, std::move(e));
   return Ok{};
 }
@@ -271,11 +310,12 @@ Status Engine::PreemptJob(JobId id) {
 
 bool Engine::MayPlaceSomething() const {
   if (snap_.pending.empty()) return false;
-  if (scheduler_.policy().Preemptive()) return true;
+  if (scheduler_.policy().Preemptive() || org_has_guarantee_) return true;  // (reclaim may preempt)
   return total_milli_ - busy_milli_ >= pending_milli_.begin()->first;
 }
 
 Status Engine::DecideNow(bool* placed, bool* preempted) {
+  if (org_ && !org_->grants.empty()) UpdateGrantsLeft();
   Decisions d = scheduler_.Decide(snap_, now_, rng_);
   ++decide_calls_;
   dirty_ = false;
@@ -297,13 +337,114 @@ Status Engine::DecideNow(bool* placed, bool* preempted) {
 
 void Engine::RecordPoint() {
   const std::int64_t pending = static_cast<std::int64_t>(snap_.pending.size());
-  if (!points_.empty() && points_.back().busy == busy_milli_ && points_.back().pending == pending) return;
+  if (!points_.empty() && points_.back().busy == busy_milli_ && points_.back().pending == pending &&
+      (!org_ || programme_points_.back() == busy_by_programme_))
+    return;
   if (!points_.empty() && points_.back().t == now_) {
     points_.back().busy = busy_milli_;
     points_.back().pending = pending;
+    if (org_) programme_points_.back() = busy_by_programme_;
     return;
   }
   points_.push_back(Point{now_, busy_milli_, pending});
+  if (org_) programme_points_.push_back(busy_by_programme_);
+}
+
+void Engine::InitOrg(const SimOrg& org) {
+  org_ = &org;
+  org_policy_ = org.policy;
+  snap_.org = &org_policy_;
+  for (const auto& [name, limits] : org_policy_.projects)
+    org_has_guarantee_ = org_has_guarantee_ || limits.guaranteed_gpus > 0;
+  std::vector<std::string> names = {""};
+  for (const auto& [name, limits] : org_policy_.projects) names.push_back(limits.programme);
+  for (const auto& [name, share] : org_policy_.programme_shares) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  programmes_ = std::move(names);
+  busy_by_programme_.assign(programmes_.size(), 0);
+  programme_of_.resize(jobs_.size(), 0);
+  for (size_t j = 0; j < jobs_.size(); ++j) {
+    auto p = org_policy_.projects.find(jobs_[j].tenant);
+    const std::string& prog = p == org_policy_.projects.end() ? programmes_[0] : p->second.programme;
+    programme_of_[j] = static_cast<int>(std::lower_bound(programmes_.begin(), programmes_.end(), prog) -
+                                        programmes_.begin());
+  }
+  grant_used_.assign(org.grants.size(), 0);
+  job_reserved_.assign(jobs_.size(), 0);
+}
+
+NormUnits Engine::CostOf(const Allocation& a, Seconds seconds) const {
+  return RunCost(org_policy_, snap_.specs, a, seconds);
+}
+
+// grant_left of each project = what its active grants have left, less the
+// reservations of its running jobs (api::PolicyOf's rule, metered here).
+void Engine::UpdateGrantsLeft() {
+  const Seconds t = now_ + org_->grant_time_offset;
+  for (auto& [name, limits] : org_policy_.projects) limits.grant_left = 0;
+  for (size_t g = 0; g < org_->grants.size(); ++g) {
+    const Grant& grant = org_->grants[g];
+    if (!grant.Active(t)) continue;
+    auto p = org_policy_.projects.find(grant.project);
+    if (p == org_policy_.projects.end()) continue;
+    *p->second.grant_left += std::max<NormUnits>(0, grant.amount - grant_used_[g]);
+  }
+  for (auto& [name, limits] : org_policy_.projects) {
+    auto r = reserved_.find(name);
+    if (r != reserved_.end()) limits.grant_left = std::max<NormUnits>(0, *limits.grant_left - r->second);
+  }
+}
+
+// Charges `units` to the project's grants active now, the one ending first
+// first; what none has left goes to the first of them (an overdraft).
+void Engine::ChargeGrants(const std::string& project, NormUnits units) {
+  const Seconds t = now_ + org_->grant_time_offset;
+  std::vector<size_t> active;
+  for (size_t g = 0; g < org_->grants.size(); ++g)
+    if (org_->grants[g].project == project && org_->grants[g].Active(t)) active.push_back(g);
+  if (active.empty()) return;
+  std::sort(active.begin(), active.end(),
+            [&](size_t a, size_t b) { return org_->grants[a].end < org_->grants[b].end; });
+  for (size_t g : active) {
+    const NormUnits take = std::min(units, std::max<NormUnits>(0, org_->grants[g].amount - grant_used_[g]));
+    grant_used_[g] += take;
+    units -= take;
+  }
+  grant_used_[active[0]] += units;
+}
+
+ProgrammeSeries Engine::ProgrammeBuckets() const {
+  ProgrammeSeries out;
+  if (!org_ || points_.empty() || config_.series_points <= 0) return out;
+  out.programmes = programmes_;
+  const size_t np = programmes_.size();
+  const Seconds horizon = std::max<Seconds>(1, now_);
+  const int n = config_.series_points;
+  const Seconds width = std::max<Seconds>(1, (horizon + n - 1) / n);
+  const int buckets = static_cast<int>((horizon + width - 1) / width);
+  std::vector<std::vector<double>> busy(np, std::vector<double>(buckets, 0));
+  for (size_t k = 0; k < points_.size(); ++k) {
+    Seconds a = points_[k].t;
+    Seconds b = k + 1 < points_.size() ? points_[k + 1].t : horizon;
+    while (a < b) {
+      int i = static_cast<int>(a / width);
+      if (i >= buckets) break;
+      Seconds stop = std::min(b, (i + 1) * width);
+      for (size_t p = 0; p < np; ++p)
+        busy[p][i] += static_cast<double>(programme_points_[k][p]) * static_cast<double>(stop - a);
+      a = stop;
+    }
+  }
+  out.share.assign(np, std::vector<double>(buckets, 0));
+  for (int i = 0; i < buckets; ++i) {
+    out.t.push_back(i * width);
+    double total = 0;
+    for (size_t p = 0; p < np; ++p) total += busy[p][i];
+    if (total > 0)
+      for (size_t p = 0; p < np; ++p) out.share[p][i] = busy[p][i] / total;
+  }
+  return out;
 }
 
 std::vector<SeriesPoint> Engine::Buckets() const {
@@ -431,6 +572,7 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
   out.metrics.preemptions = preemptions_;
   out.metrics.decide_calls = decide_calls_;
   out.series = Buckets();
+  out.programme_series = ProgrammeBuckets();
   out.jobs = std::move(records_);
   out.runs = std::move(runs_);
   if (progress) progress(1.0);

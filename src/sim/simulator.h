@@ -33,6 +33,19 @@
 
 namespace kojo {
 
+// Programmes, shares, quotas and grants for a replay (SimConfig::org). The
+// trace's tenant is the project. With grants, the simulator meters them as
+// kojod does: a start reserves the job's cost by its time limit (or the
+// policy's default) against its project's grants active at that time; the
+// run's end charges its cost by the time it really ran and frees the
+// reservation. Fair share is charged in normalised units.
+struct SimOrg {
+  OrgPolicy policy;           // grant_left is filled in by the simulator
+  std::vector<Grant> grants;  // metered when non-empty
+  // Grant times are Unix seconds; trace time t is Unix time t + offset.
+  Seconds grant_time_offset = 0;
+};
+
 struct SimConfig {
   Seconds round_s = 0;            // 0 = schedule on events only
   Seconds restart_penalty_s = 0;  // paid by every restart after a preemption
@@ -46,6 +59,8 @@ struct SimConfig {
   // Keep every run (job, interval, allocation) in SimResult::runs, for
   // tests that check the schedule independently.
   bool record_runs = false;
+  // Organisation (must outlive the run); null = one flat pool.
+  const SimOrg* org = nullptr;
 };
 
 enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };
@@ -98,8 +113,19 @@ struct RunRecord {
   Allocation allocation;
 };
 
+// Busy GPUs by programme over time (organisations only): for each series
+// bucket, each programme's share of the busy GPU-time in it (0..1; all 0
+// in a bucket with nothing busy). Programmes in name order; "" gathers
+// projects the organisation does not name.
+struct ProgrammeSeries {
+  std::vector<std::string> programmes;
+  std::vector<Seconds> t;                  // bucket starts, as SeriesPoint::t
+  std::vector<std::vector<double>> share;  // [programme][bucket]
+};
+
 struct SimResult {
   SimMetrics metrics;
+  ProgrammeSeries programme_series;  // with SimConfig::org only
   std::vector<JobRecord> jobs;  // in submit order
   std::vector<SeriesPoint> series;
   std::vector<RunRecord> runs;  // only with SimConfig::record_runs

@@ -1,0 +1,112 @@
+#include "sched/org_pass.h"
+
+#include <fmt/format.h>
+
+namespace kojo {
+
+std::string GpuHours(NormUnits units) {
+  return fmt::format("{:.1f}", static_cast<double>(units) / static_cast<double>(kNormPerGpuHour));
+}
+
+OrgPass::OrgPass(const ClusterSnapshot& snap) : snap_(snap), org_(*snap.org) {
+  for (const auto& e : snap.running) Of(e.job->tenant).milli += e.job->demand.TotalGpuMilli();
+  for (const auto& [name, limits] : org_.projects) any_guarantee_ = any_guarantee_ || limits.guaranteed_gpus > 0;
+}
+
+OrgPass::Use& OrgPass::Of(std::string_view project) {
+  auto [it, fresh] = use_.try_emplace(project);
+  if (fresh) {
+    auto p = org_.projects.find(std::string(project));
+    if (p != org_.projects.end()) it->second.limits = &p->second;
+  }
+  return it->second;
+}
+
+const OrgPass::Use* OrgPass::Find(std::string_view project) const {
+  auto it = use_.find(project);
+  return it == use_.end() ? nullptr : &it->second;
+}
+
+std::int64_t OrgPass::InUse(std::string_view project) const {
+  const Use* u = Find(project);
+  return u ? u->milli : 0;
+}
+
+std::int64_t OrgPass::Guaranteed(std::string_view project) const {
+  const Use* u = Find(project);
+  if (u) return u->limits ? std::int64_t{u->limits->guaranteed_gpus} * kWholeGpu : 0;
+  auto p = org_.projects.find(std::string(project));
+  return p == org_.projects.end() ? 0 : std::int64_t{p->second.guaranteed_gpus} * kWholeGpu;
+}
+
+std::optional<Wait> OrgPass::QuotaWait(const Job& job) const {
+  if (job.demand.gpus == 0) return std::nullopt;
+  auto p = org_.projects.find(job.tenant);
+  if (p == org_.projects.end() || !p->second.max_gpus) return std::nullopt;
+  const std::int64_t used = InUse(job.tenant), need = job.demand.TotalGpuMilli();
+  const std::int64_t limit = std::int64_t{*p->second.max_gpus} * kWholeGpu;
+  if (used + need <= limit) return std::nullopt;
+  Wait w;
+  w.job = job.id;
+  w.reason = WaitReason::kQuota;
+  w.message = fmt::format("project {} uses {:g} of its {} GPUs (guaranteed {} + borrowable {}); this job needs {:g}",
+                          job.tenant, static_cast<double>(used) / kWholeGpu, *p->second.max_gpus,
+                          p->second.guaranteed_gpus, *p->second.max_gpus - p->second.guaranteed_gpus,
+                          static_cast<double>(need) / kWholeGpu);
+  return w;
+}
+
+bool OrgPass::MayReclaim(const Job& job) const {
+  if (job.demand.gpus == 0) return false;
+  const std::int64_t g = Guaranteed(job.tenant);
+  return g > 0 && InUse(job.tenant) + job.demand.TotalGpuMilli() <= g;
+}
+
+bool OrgPass::MayReclaimFrom(const Job& victim, const Job& for_job, std::int64_t taken) const {
+  if (victim.tenant == for_job.tenant) return false;
+  return InUse(victim.tenant) - taken - victim.demand.TotalGpuMilli() >= Guaranteed(victim.tenant);
+}
+
+NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds) {
+  NormUnits sum = 0;
+  for (const auto& s : a.shares)
+    sum += org.weights.Cost(specs[s.node].gpu_model, static_cast<int>(s.gpu_indices.size()), s.gpu_milli, seconds);
+  return sum;
+}
+
+NormUnits ReservationCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Job& job,
+                          const Allocation& a) {
+  return RunCost(org, specs, a, job.time_limit ? *job.time_limit : org.default_time_limit);
+}
+
+NormUnits OrgPass::Cost(const Job& job, const Allocation& a) const {
+  return ReservationCost(org_, snap_.specs, job, a);
+}
+
+std::optional<Wait> OrgPass::GrantWait(const Job& job, const Allocation& a) const {
+  if (job.demand.gpus == 0) return std::nullopt;
+  auto p = org_.projects.find(job.tenant);
+  if (p == org_.projects.end() || !p->second.grant_left) return std::nullopt;
+  const Use* u = Find(job.tenant);
+  const NormUnits left = *p->second.grant_left - (u ? u->reserved : 0);
+  const NormUnits cost = Cost(job, a);
+  if (cost <= left) return std::nullopt;
+  Wait w;
+  w.job = job.id;
+  w.reason = WaitReason::kGrant;
+  w.message = left > 0 ? fmt::format("project {} has {} GPU-hours left in its active grants; this job reserves {}",
+                                     job.tenant, GpuHours(left), GpuHours(cost))
+                       : fmt::format("project {} has no GPU-hours left in an active grant; this job reserves {}",
+                                     job.tenant, GpuHours(cost));
+  return w;
+}
+
+void OrgPass::Start(const Job& job, const Allocation& a) {
+  Use& u = Of(job.tenant);
+  u.milli += job.demand.TotalGpuMilli();
+  if (u.limits && u.limits->grant_left) u.reserved += Cost(job, a);
+}
+
+void OrgPass::Stop(const Job& job) { Of(job.tenant).milli -= job.demand.TotalGpuMilli(); }
+
+}  // namespace kojo

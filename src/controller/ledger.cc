@@ -131,7 +131,12 @@ Json ToJson(const GrantView& v) {
 void GrantLedger::Settle(const UsageRecord& r) {
   if (!seen_.emplace(KeyOf(r.job, r.attempt), true).second) return;
   if (!r.grant.empty()) used_[r.grant] += r.norm;
-  fair_.Charge(r.project, r.user, static_cast<double>(r.norm) / 1000.0, r.end);
+  // The fair-share policy's units: normalised units at three levels with an
+  // organisation, GPU-seconds at two without one.
+  if (!r.programme.empty())
+    fair_.Charge(r.programme, r.project, r.user, static_cast<double>(r.norm), r.end);
+  else
+    fair_.Charge(r.project, r.user, static_cast<double>(r.norm) / 1000.0, r.end);
   records_.push_back(r);
 }
 

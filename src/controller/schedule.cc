@@ -194,11 +194,11 @@ void Controller::ExplainWait(JobRec& rec, const Wait& w, Seconds now) {
   why.reason = std::string(ToString(w.reason));
   why.message = w.message;
   why.as_of = now;
-  if (w.estimated_start) {
-    why.estimated_start = std::max(now, *w.estimated_start);
-    why.confidence = "upper-bound";
-    why.confidence_message = "from the time limits of the running jobs it waits for; it may start earlier";
-  }
+  why.jobs_ahead = w.jobs_ahead;
+  why.gpu_hours_ahead = w.gpu_hours_ahead;
+  why.confidence = std::string(ToString(w.confidence));
+  why.confidence_message = std::string(w.confidence_text);
+  if (w.estimated_start) why.estimated_start = std::max(now, *w.estimated_start);
   // Resources missing because the nodes that could run it are draining or
   // down: say so, and drop an estimate that assumed them.
   if (w.reason == WaitReason::kResources) {

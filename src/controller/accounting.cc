@@ -244,7 +244,8 @@ std::vector<GrantView> Controller::Grants(std::string_view project) const {
     v.burn_gpu_hours_per_hour = static_cast<double>(r.per_hour) / kNormPerGpuHour;
     if (v.active && r.per_hour > 0) {
       const double hours = static_cast<double>(std::max<NormUnits>(0, g.amount - v.used)) / static_cast<double>(r.per_hour);
-      v.runs_out = now + static_cast<Seconds>(hours * 3600);
+      // At this rate it lasts past its end: it expires before it runs out.
+      if (hours * 3600 < static_cast<double>(g.end - now)) v.runs_out = now + static_cast<Seconds>(hours * 3600);
     }
     out.push_back(std::move(v));
   }

@@ -75,7 +75,7 @@ struct GrantView {
   NormUnits used = 0, reserved = 0, left = 0;
   bool active = false;
   double burn_gpu_hours_per_hour = 0;  // running jobs' normalised rate
-  std::optional<Seconds> runs_out;     // none: no burn, or inactive
+  std::optional<Seconds> runs_out;     // none: no burn, inactive, or it ends first
 };
 api::Json ToJson(const GrantView& v);
 

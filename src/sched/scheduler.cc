@@ -217,12 +217,14 @@ std::string Missing(const ClusterSnapshot& snap, const std::vector<NodeState>& n
   }
   if (d.tasks > 1) {
     const int per = d.gpus / d.tasks;
+    if (total == 0) return fmt::format("needs {} tasks of {} {} each on one node; none is free", d.tasks, per, kind);
     return fmt::format("needs {} tasks of {} {} each on one node; {} are free, at most {} on one node", d.tasks, per,
                        kind, total, largest);
   }
   if (total >= d.gpus)
     return fmt::format("needs {} {} with {} milli-CPU and {} MiB; enough GPUs are free, but not with that CPU and memory",
                        d.gpus, kind, d.cpu_milli, d.mem_mib);
+  if (total == 0) return fmt::format("needs {} {}; none is free", d.gpus, kind);
   return fmt::format("needs {} {}; {} are free, at most {} on one node", d.gpus, kind, total, largest);
 }
 

@@ -156,7 +156,9 @@ TEST_F(OrgDaemons, GrantNeverOverspentAcrossCancelsAndAControllerKill) {
   }, 90s)) << kojod_->log();
   // Whatever still waits does so for the grant.
   for (JobId id : ids)
-    if (Job(id)["state"] == "PENDING") EXPECT_EQ(Job(id)["reason"], "GrantExhausted") << Job(id).dump();
+    if (Job(id)["state"] == "PENDING") {
+      EXPECT_EQ(Job(id)["reason"], "GrantExhausted") << Job(id).dump();
+    }
   // One usage run per attempt started, and the report adds up to the grant's use.
   int attempts = 0;
   for (JobId id : ids) attempts += Job(id).value("attempt", 0);

@@ -101,9 +101,15 @@ struct Item {
   PriorityKey key;
   JobId id;
   int index;  // into snapshot.pending or snapshot.running
+  // With an organisation: starting it would take its project above its
+  // guarantee. Such jobs go after every job that stays within one (as in
+  // Kueue), so that GPUs freed for a guarantee are not borrowed again.
+  bool borrows = false;
 };
-// Heap order: the best item (smallest key, then id) on top.
-bool Worse(const Item& a, const Item& b) { return std::tie(a.key, a.id) > std::tie(b.key, b.id); }
+// Heap order: the best item (not borrowing, smallest key, then id) on top.
+bool Worse(const Item& a, const Item& b) {
+  return std::tie(a.borrows, a.key, a.id) > std::tie(b.borrows, b.key, b.id);
+}
 
 bool Uses(const Allocation& a, int node, int gpu) {
   for (const auto& s : a.shares)
@@ -305,8 +311,13 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) 
 
   std::vector<Item> heap;
   heap.reserve(snap.pending.size());
-  for (int i = 0; i < static_cast<int>(snap.pending.size()); ++i)
-    heap.push_back({policy_->Key(snap.pending[i], now), snap.pending[i].job->id, i});
+  const bool guarantees = org && org->AnyGuarantee();
+  for (int i = 0; i < static_cast<int>(snap.pending.size()); ++i) {
+    const Job& job = *snap.pending[i].job;
+    const bool borrows = guarantees && job.demand.gpus > 0 &&
+                         org->InUse(job.tenant) + job.demand.TotalGpuMilli() > org->Guaranteed(job.tenant);
+    heap.push_back({policy_->Key(snap.pending[i], now), job.id, i, borrows});
+  }
   std::make_heap(heap.begin(), heap.end(), Worse);
   auto pop = [&] {
     std::pop_heap(heap.begin(), heap.end(), Worse);

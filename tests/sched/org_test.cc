@@ -104,6 +104,32 @@ TEST(OrgReclaim, GuaranteedProjectTakesBackOnlyWhatItNeedsFromTheNewestBorrower)
   EXPECT_EQ(WaitOf(d, 5)->reason, WaitReason::kPreempting);
 }
 
+// Regression: a borrower's requeued job (an older id, so first in fifo)
+// took the GPU freed for a guarantee in every pass, and the owner reclaimed
+// it again in the next: jobs that stay within their guarantee go first.
+TEST(OrgReclaim, FreedGpusAreNotBorrowedAgainByAnEarlierJob) {
+  World w("1x4xH100");
+  OrgPolicy org;
+  org.projects["owner"] = Limits("research", 2);
+  org.projects["borrower"] = Limits("research", 0, 3);
+  w.snap.org = &org;
+  w.Run(ProjectJob(w, 1, 1, "borrower"), 0, {0}, /*started=*/0);
+  w.Run(ProjectJob(w, 3, 1, "borrower"), 0, {1}, /*started=*/1);
+  w.Pend(ProjectJob(w, 2, 1, "borrower", 0));  // requeued after a reclaim: 1 GPU is free for it
+  w.Pend(ProjectJob(w, 5, 2, "owner", 5));
+  Rng rng(1);
+  auto s = MakeScheduler("fifo");
+  Decisions d = s.Decide(w.snap, 20, rng);
+  // The owner needs 2: the free ones (2 and 3) are enough, and the borrower's
+  // job waits although it is older and would fit.
+  EXPECT_THAT(PlacedIds(d), ElementsAre(5));
+  EXPECT_TRUE(d.preempted.empty());
+  // Without guarantees, fifo order again: job 2 first.
+  org.projects["owner"].guaranteed_gpus = 0;
+  d = s.Decide(w.snap, 20, rng);
+  EXPECT_THAT(PlacedIds(d), ElementsAre(2));
+}
+
 TEST(OrgReclaim, NeverTakesABorrowerBelowItsGuaranteeNorGoesPastTheOwnGuarantee) {
   World w("1x8xH100");
   OrgPolicy org;

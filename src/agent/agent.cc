@@ -21,6 +21,7 @@ std::unique_ptr<httplib::Client> MakeClient(const AgentOptions& o, int wait_ms) 
   c->set_read_timeout(read_ms / 1000, (read_ms % 1000) * 1000);
   c->set_write_timeout(10, 0);
   if (!o.token.empty()) c->set_bearer_token_auth(o.token);
+  if (!o.ca_cert.empty()) c->set_ca_cert_path(o.ca_cert.c_str());
   return c;
 }
 

@@ -4,6 +4,7 @@
 // SIGTERM/SIGINT stop the agent cleanly and leave its tasks running: a new
 // agent on the same --state-dir adopts them (and reports the ones that ended
 // meanwhile), so an agent upgrade or restart never kills or repeats a job.
+#include <fstream>
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--emulate-gpus", emulate,
                  "Made-up GPUs instead of NVML, e.g. 8xH100-80GB or 2xA100,2xT4");
   app.add_option("--token", token, "Bearer token for the controller (default: $KOJO_TOKEN)");
+  std::string ca_cert;
+  app.add_option("--ca-cert", ca_cert,
+                 "PEM CA certificate that signed an https:// controller's certificate (default: $KOJO_CA_CERT, "
+                 "else the system's CAs)");
   app.add_option("--kill-grace", kill_grace, "Seconds between SIGTERM and SIGKILL at a time limit, and for kills without their own grace")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
@@ -71,6 +76,12 @@ int main(int argc, char** argv) {
   SetVerboseLogging(!quiet);
   if (token.empty())
     if (const char* t = std::getenv("KOJO_TOKEN")) token = t;
+  if (ca_cert.empty())
+    if (const char* c = std::getenv("KOJO_CA_CERT")) ca_cert = c;
+  if (!ca_cert.empty() && !std::ifstream(ca_cert)) {
+    LogWarn("--ca-cert {}: cannot read it", ca_cert);
+    return 2;
+  }
   if (server.rfind("http://", 0) != 0 && server.rfind("https://", 0) != 0) {
     LogWarn("--server '{}': expected a URL like http://127.0.0.1:7100", server);
     return 2;
@@ -148,6 +159,7 @@ int main(int argc, char** argv) {
   AgentOptions ao;
   ao.server = server;
   ao.token = token;
+  ao.ca_cert = ca_cert;
   ao.heartbeat_wait_ms = wait_ms;
   ao.report_linger_ms = linger_ms;
   Agent agent(ao, node, **launcher);

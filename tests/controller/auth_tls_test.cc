@@ -77,6 +77,41 @@ TEST_F(AuthTlsTest, ServesHttpsToClientsThatTrustTheCertificate) {
   EXPECT_TRUE(!cleartext || cleartext->status != 200) << "no plain HTTP on a TLS port";
 }
 
+#ifdef KOJO_AGENT_BINARY
+TEST_F(AuthTlsTest, AgentRegistersOverHttpsWithItsCaCertAndRunsAJob) {
+  httplib::Client admin(kojod_->url());
+  admin.set_ca_cert_path(cert_.c_str());
+  admin.set_bearer_token_auth(token_);
+  auto made = admin.Post("/api/v1/tokens", R"({"node": "tls1"})", "application/json");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : httplib::to_string(made.error()));
+  const std::string node_token = Body(made)["secret"];
+  Process agent({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "tls1", "--state-dir", dir_.path() + "/tls1",
+                 "--listen", "127.0.0.1:0", "--emulate-gpus", "1xH100-80GB", "--token", node_token, "--ca-cert", cert_,
+                 "--heartbeat-wait-ms", "200"},
+                dir_.path() + "/tls1.log");
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = admin.Get("/api/v1/nodes/tls1");
+    return r && r->status == 200 && Body(r)["state"] == "UP";
+  }, 15s)) << ReadFile(dir_.path() + "/tls1.log") << kojod_->log();
+  auto sub = admin.Post("/api/v1/jobs", R"({"command": ["true"], "gpus": 1})", "application/json");
+  ASSERT_TRUE(sub && sub->status == 201) << (sub ? sub->body : "no answer");
+  const auto id = Body(sub)["ids"][0].get<std::int64_t>();
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = admin.Get(("/api/v1/jobs/" + std::to_string(id)).c_str());
+    return r && Body(r)["state"] == "COMPLETED";
+  }, 20s));
+  // Without the CA certificate the agent does not trust the controller.
+  Process blind({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "tls2", "--state-dir", dir_.path() + "/tls2",
+                 "--listen", "127.0.0.1:0", "--emulate-gpus", "1xH100-80GB", "--token", node_token,
+                 "--heartbeat-wait-ms", "200"},
+                dir_.path() + "/tls2.log");
+  std::this_thread::sleep_for(1500ms);
+  auto r = admin.Get("/api/v1/nodes/tls2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+}
+#endif  // KOJO_AGENT_BINARY
+
 TEST_F(AuthTlsTest, CliTakesCaCertAndTokenFromFlagsEnvironmentOrConfig) {
   const std::string server = "--server " + kojod_->url();
   auto env = Kojo("KOJO_TOKEN=" + token_, "whoami " + server + " --ca-cert " + cert_);

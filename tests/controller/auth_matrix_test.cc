@@ -246,7 +246,9 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
   EXPECT_EQ(Json::parse(all.second)["rows"].size(), 2u) << all.second;
   auto grants = Call(kMemberB, "GET", "/api/v1/grants");
   ASSERT_EQ(grants.first, 200);
-  for (const auto& g : Json::parse(grants.second)["grants"]) EXPECT_EQ(g["project"], "B") << grants.second;
+  const Json grant_list = Json::parse(grants.second)["grants"];
+  EXPECT_FALSE(grant_list.empty());
+  for (const auto& g : grant_list) EXPECT_EQ(g["project"], "B") << grants.second;
   EXPECT_EQ(Call(kMemberB, "GET", "/api/v1/grants?project=A").first, 404);
   EXPECT_EQ(Call(kMember2A, "GET", "/api/v1/grants?project=A").first, 200);
 }

@@ -13,41 +13,21 @@
 #include <vector>
 
 #include "api/types.h"
+#include "test_support.h"
 
 namespace kojo::agent::testing {
 
-// A fresh folder under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/kojo-agent-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+using kojo::testing::ReadFile;
 
- private:
-  std::string path_;
+// A fresh folder under /tmp, removed with everything in it.
+class TempDir : public kojo::testing::TempDir {
+ public:
+  TempDir() : kojo::testing::TempDir("kojo-agent-test") {}
 };
 
 // Polls `done` every 2 ms until it holds or `timeout_ms` passes.
 inline bool WaitFor(const std::function<bool()>& done, int timeout_ms = 10000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return done();
-}
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return kojo::testing::WaitFor(done, std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(2));
 }
 
 inline api::StartCommand ScriptTask(JobId job, std::string script, int attempt = 1) {

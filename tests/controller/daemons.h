@@ -21,43 +21,13 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
+
 namespace kojo::testing {
 
 using Json = nlohmann::json;
 using JobId = std::int64_t;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/kojo-ctl-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Polls `pred` every 10 ms until it holds or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A child process in its own process group; SIGKILLed (group) on destruction.
 class Process {

@@ -271,6 +271,8 @@ int main(int argc, char** argv) {
                  "  try:    kojo submit --gpus 1 -- nvidia-smi\n"
                  "          kojo queue\n"
                  "          kojo logs <job id>\n"
+                 "          kojo why <job id>      (why it waits, and when it should start)\n"
+                 "          kojo grants            (project default, with a grant, and you as its lead)\n"
                  "  stop:   Ctrl-C\n\n",
                  nvml ? "real GPUs from NVML" : fmt::format("emulated GPUs: {}", gpus).c_str(), url.c_str(),
                  config.c_str(), data_dir.c_str());

@@ -287,7 +287,7 @@ OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,
       auto it = p.projects.find(g.project);
       if (it == p.projects.end()) continue;
       const NormUnits used = spent ? spent(g) : 0;
-      *it->second.grant_left += std::max<NormUnits>(0, g.amount - used);
+      *it->second.grant_left = std::max(*it->second.grant_left, std::max<NormUnits>(0, g.amount - used));
     }
   return p;
 }

@@ -55,11 +55,13 @@ Result<Seconds> ParseIsoTime(std::string_view text);
 
 // The scheduler's view at `now`: programme shares, per-project limits
 // (max_gpus = guaranteed + borrow_limit when a limit is set) and, when
-// `meter_grants`, each project's grant_left = the sum over its grants
-// active at `now` of max(0, amount - spent(grant)), where spent (used +
-// reserved against that grant) comes from the caller's ledger; no callback
-// = nothing spent. Projects with no active grant get grant_left = 0 when
-// metered; projects absent from the config are not in the policy.
+// `meter_grants`, each project's grant_left = the largest remainder
+// max(0, amount - spent(grant)) among its grants active at `now` (a job's
+// reservation is taken from one grant, so that is what one job can use),
+// where spent (used + reserved against that grant) comes from the caller's
+// ledger; no callback = nothing spent. Projects with no active grant get
+// grant_left = 0 when metered; projects absent from the config are not in
+// the policy.
 OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,
                    const std::function<NormUnits(const Grant&)>& spent = {});
 

@@ -88,8 +88,10 @@ struct ProjectLimits {
   double share = 1;
   int guaranteed_gpus = 0;
   std::optional<int> max_gpus;          // guaranteed + borrow limit; none = no cap
-  // Normalised units its active grants have left for new starts (awarded -
-  // used - reserved); none = not metered (e.g. a simulation without grants).
+  // Normalised units one new start may reserve: the largest remainder
+  // (awarded - used - reserved) among its active grants, as a reservation
+  // comes from one grant; none = not metered (e.g. a simulation without
+  // grants).
   std::optional<NormUnits> grant_left;
 };
 

@@ -378,8 +378,10 @@ NormUnits Engine::CostOf(const Allocation& a, Seconds seconds) const {
   return RunCost(org_policy_, snap_.specs, a, seconds);
 }
 
-// grant_left of each project = what its active grants have left, less the
-// reservations of its running jobs (api::PolicyOf's rule, metered here).
+// grant_left of each project = what its active grants have left together,
+// less the reservations of its running jobs. Pooled: the simulator charges
+// a run to several grants when one is not enough (ChargeGrants), where
+// kojod reserves a run from one grant (api::PolicyOf counts the largest).
 void Engine::UpdateGrantsLeft() {
   const Seconds t = now_ + org_->grant_time_offset;
   for (auto& [name, limits] : org_policy_.projects) limits.grant_left = 0;

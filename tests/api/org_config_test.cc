@@ -124,7 +124,11 @@ TEST(OrgConfig, PolicyMetersActiveGrantsOnly) {
   EXPECT_EQ(PolicyOf(*c, july, true, spent).projects.at("vision").grant_left, 60 * kNormPerGpuHour);
   EXPECT_EQ(PolicyOf(*c, 1767225600 - 1, true, spent).projects.at("vision").grant_left, 0);  // before any
   EXPECT_FALSE(PolicyOf(*c, june, false).projects.at("vision").grant_left);
-  EXPECT_EQ(PolicyOf(*c, june, true).projects.at("vision").grant_left, 100 * kNormPerGpuHour + kNormPerGpuHour / 2);
+  // Unspent, both are active: a reservation comes from one grant, so the
+  // larger remainder is what one job can use (not 100.5).
+  EXPECT_EQ(PolicyOf(*c, june, true).projects.at("vision").grant_left, 100 * kNormPerGpuHour);
+  auto g1_spent = [](const Grant& g) -> NormUnits { return g.id == "g1" ? 100 * kNormPerGpuHour : 0; };
+  EXPECT_EQ(PolicyOf(*c, june, true, g1_spent).projects.at("vision").grant_left, kNormPerGpuHour / 2);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
+#include "controller/http_util.h"
 #include "controller/org_http.h"
 #include "controller/routes.h"
 
@@ -19,28 +20,11 @@ namespace {
 
 constexpr std::int64_t kMaxLogChunk = 16 << 20;
 
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-void SendJson(httplib::Response& res, int status, const Json& j) {
-  res.status = status;
-  res.set_content(Dump(j), "application/json");
-}
-
-void SendError(httplib::Response& res, const ApiError& e) {
-  SendJson(res, HttpStatus(e.code), Json{{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}});
-}
-
 std::optional<std::int64_t> ParseInt(std::string_view s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
-}
-
-std::string Shown(std::string_view s) {
-  std::string out;
-  for (char ch : s.substr(0, 64)) out += (ch >= 0x20 && ch < 0x7f && ch != '"') ? ch : '?';
-  return out;
 }
 
 // A query parameter as an integer in [min, max], or an error naming it.
@@ -52,14 +36,6 @@ Outcome<std::int64_t> IntParam(const httplib::Request& req, const char* name, st
   if (!v || *v < min || *v > max)
     return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: expected an integer {}..{}, got \"{}\"", name, min, max, Shown(s))};
   return *v;
-}
-
-// Only the listed query parameters are accepted.
-std::optional<ApiError> OnlyParams(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : req.params)
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
-      return ApiError{ApiCode::kInvalidArgument, fmt::format("{}: unknown query parameter", Shown(k))};
-  return std::nullopt;
 }
 
 Outcome<JobId> JobIdOf(const httplib::Request& req) {

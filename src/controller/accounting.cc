@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "controller/controller.h"
+#include "sched/org_pass.h"
 
 namespace kojo::controller {
 
@@ -67,13 +68,9 @@ std::optional<ApiError> Controller::CheckProject(std::string_view project, Secon
 }
 
 NormUnits Controller::RunCost(const JobRec& rec, Seconds seconds) const {
-  auto c = org_.Config();
-  NormUnits cost = 0;
-  for (const NodeShare& s : rec.alloc.shares) {
-    const std::string& model = s.node >= 0 && s.node < static_cast<int>(nodes_.size()) ? nodes_[s.node].spec.gpu_model : std::string();
-    cost += c->weights.Cost(model, static_cast<int>(s.gpu_indices.size()), s.gpu_milli, seconds);
-  }
-  return cost;
+  return kojo::RunCost(org_.Config()->weights, rec.alloc, seconds, [&](kojo::NodeIndex n) -> std::string_view {
+    return n >= 0 && n < static_cast<kojo::NodeIndex>(nodes_.size()) ? std::string_view(nodes_[n].spec.gpu_model) : "";
+  });
 }
 
 bool Controller::Reserve(JobRec& rec, Seconds now) {

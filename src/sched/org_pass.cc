@@ -67,11 +67,16 @@ bool OrgPass::MayReclaimFrom(const Job& victim, const Job& for_job, std::int64_t
   return InUse(victim.tenant) - taken - victim.demand.TotalGpuMilli() >= Guaranteed(victim.tenant);
 }
 
-NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds) {
+NormUnits RunCost(const GpuWeights& weights, const Allocation& a, Seconds seconds,
+                  const std::function<std::string_view(NodeIndex)>& model_of) {
   NormUnits sum = 0;
   for (const auto& s : a.shares)
-    sum += org.weights.Cost(specs[s.node].gpu_model, static_cast<int>(s.gpu_indices.size()), s.gpu_milli, seconds);
+    sum += weights.Cost(model_of(s.node), static_cast<int>(s.gpu_indices.size()), s.gpu_milli, seconds);
   return sum;
+}
+
+NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds) {
+  return RunCost(org.weights, a, seconds, [&](NodeIndex n) -> std::string_view { return specs[n].gpu_model; });
 }
 
 NormUnits ReservationCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Job& job,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ class OrgPass {
 // share, the weight of the node's GPU model x its GPUs x gpu_milli x time.
 // kojod and the simulator charge a run's end with it.
 NormUnits RunCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Allocation& a, Seconds seconds);
+// The same with the GPU model of each share's node from `model_of` (for
+// callers that keep nodes in their own records, such as kojod).
+NormUnits RunCost(const GpuWeights& weights, const Allocation& a, Seconds seconds,
+                  const std::function<std::string_view(NodeIndex)>& model_of);
 // What starting `job` on `a` reserves against its project's grants: the
 // RunCost for its time limit, or org.default_time_limit without one.
 NormUnits ReservationCost(const OrgPolicy& org, const std::vector<NodeSpec>& specs, const Job& job,

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "common/identity.h"
 #include "agent/cgroups.h"
 #include "agent/gpu_discovery.h"
 #include "agent/launcher.h"
@@ -23,12 +24,6 @@
 #include "agent/log_server.h"
 
 namespace {
-
-std::string HostName() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-  return buf;
-}
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "cli/job_commands.h"
+#include "common/identity.h"
 
 #include "common/files.h"
 
@@ -166,12 +167,6 @@ api::NodeView DecodeNode(const Json& j) {
 }
 
 // ---- submit ----
-
-std::string LoginName() {
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  return std::to_string(getuid());
-}
 
 std::string ReadAll(std::istream& in) {
   std::stringstream ss;

@@ -1,4 +1,5 @@
 #include "controller/bootstrap.h"
+#include "common/identity.h"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -40,13 +41,6 @@ std::string ReadWholeFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string LoginName() {
-  // The same order as the CLI's: the account's name, then $USER.
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  return std::to_string(getuid());
 }
 
 Result<std::string> EnsureAdminTokenFile(TokenStore& tokens, const std::string& path) {

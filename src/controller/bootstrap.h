@@ -24,8 +24,6 @@ struct DevTokens {
 // only in files rewritten at each start).
 Result<DevTokens> MakeDevTokens(TokenStore& tokens, const std::string& user, const std::string& host);
 
-// The login name of this process's user ($USER, else the password file).
-std::string LoginName();
 // The whole file, or "" when it cannot be read.
 std::string ReadWholeFile(const std::string& path);
 

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "api/org_config.h"
+#include "common/identity.h"
 #include "controller/auth.h"
 #include "controller/bootstrap.h"
 #include "controller/controller.h"
@@ -32,12 +33,6 @@
 #include "store/store.h"
 
 namespace {
-
-std::string HostName() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-  return buf;
-}
 
 template <typename... Args>
 void Log(fmt::format_string<Args...> f, Args&&... args) {

@@ -36,13 +36,18 @@ void Name(Fields& f, std::string_view field, std::string& out) {
   if (auto bad = BadName(out)) f.Fail(f.Path(field), *bad);
 }
 
+// A number above 0 and at most `max` (shares, amounts).
+void Positive(Fields& f, std::string_view field, double& out, double max, bool required = false) {
+  f.Num(field, out, 0, max, required);
+  if (f.ok() && out <= 0) f.Fail(f.Path(field), "expected a number above 0, got 0");
+}
+
 Result<Programme> ProgrammeAt(const Json& j, const std::string& path) {
   Fields f(j, path, true);
   Programme p;
   Name(f, "name", p.name);
   f.Str("description", p.description, 1000);
-  f.Num("share", p.share, 0, kMaxShare);
-  if (f.ok() && p.share <= 0) f.Fail(f.Path("share"), "expected a number above 0, got 0");
+  Positive(f, "share", p.share, kMaxShare);
   return Done(f, p);
 }
 
@@ -59,8 +64,7 @@ Result<Project> ProjectAt(const Json& j, const std::string& path) {
   Project p;
   Name(f, "name", p.name);
   Name(f, "organisation", p.organisation);
-  f.Num("share", p.share, 0, kMaxShare);
-  if (f.ok() && p.share <= 0) f.Fail(f.Path("share"), "expected a number above 0, got 0");
+  Positive(f, "share", p.share, kMaxShare);
   f.Int("guaranteed_gpus", p.guaranteed_gpus, 0, kMaxGpus);
   f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus);
   return Done(f, p);
@@ -82,8 +86,7 @@ Result<Grant> GrantAt(const Json& j, const std::string& path) {
   Name(f, "project", g.project);
   if (f.Get("programme", false)) Name(f, "programme", g.programme);
   double hours = 0;
-  f.Num("gpu_hours", hours, 0, kMaxGpuHours, true);
-  if (f.ok() && hours <= 0) f.Fail(f.Path("gpu_hours"), "expected a number above 0, got 0");
+  Positive(f, "gpu_hours", hours, kMaxGpuHours, /*required=*/true);
   g.amount = static_cast<NormUnits>(std::llround(hours * static_cast<double>(kNormPerGpuHour)));
   if (!f.ok()) return f.error();
   auto start = TimeField(f, "start");

@@ -348,7 +348,12 @@ void PrintJob(const api::JobView& v) {
     for (const auto& arg : s.command) {
       std::string shown;
       for (char c : arg) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
-      if (shown.empty() || shown.find_first_of(" \t'\"") != std::string::npos) shown = "'" + shown + "'";
+      // POSIX shell quoting: '...' with each ' written as '\''.
+      if (shown.empty() || shown.find_first_of(" \t'\"\\$`*?[]{}()<>|&;#~!") != std::string::npos) {
+        std::string quoted = "'";
+        for (char c : shown) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        shown = quoted + "'";
+      }
       cmd += (cmd.empty() ? "" : " ") + shown;
     }
     row("command:", Truncate(cmd, 200));

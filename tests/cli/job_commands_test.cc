@@ -444,6 +444,15 @@ TEST_F(LiveCli, SubmitQueueLogsCancel) {
   Outcome show = Kojo({"show", std::to_string(id)});
   EXPECT_EQ(show.code, 0) << show.err;
   EXPECT_THAT(show.out, HasSubstr("COMPLETED"));
+  // The command is shown quoted as a POSIX shell would need it.
+  EXPECT_THAT(show.out, HasSubstr("command:     sh -c 'echo hello-kojo; echo oops >&2'\n")) << show.out;
+  const std::int64_t quoted = Submit({"--", "printf", "%s|", "it's", "a $HOME"});
+  ASSERT_TRUE(WaitState(quoted, "COMPLETED")) << Show(quoted).dump();
+  show = Kojo({"show", std::to_string(quoted)});
+  const std::string shown = "printf '%s|' 'it'\\''s' 'a $HOME'";
+  EXPECT_THAT(show.out, HasSubstr("command:     " + shown + "\n")) << show.out;
+  Outcome replay = Kojo({"logs", std::to_string(quoted)});
+  EXPECT_EQ(replay.out, "it's|a $HOME|");
 
   // Cancel a sleeping job.
   const std::int64_t sleeper = Submit({"--", "sleep", "300"});

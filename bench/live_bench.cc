@@ -169,6 +169,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "also append the Markdown table to this file");
   app.add_option("--tmp-dir", tmp, "where the run's folder (kojod's data, the agents' state and task logs) goes")
       ->capture_default_str();
+  std::string agent_tmp;
+  app.add_option("--agent-tmp-dir", agent_tmp,
+                 "where the agents' state and task logs go instead, to tell the two costs apart (default: --tmp-dir)");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, OnSignal);
@@ -180,11 +183,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string dir = tmpl;
+  std::string agents_dir = dir;
+  if (!agent_tmp.empty()) {
+    std::string t = agent_tmp + "/kojo-bench-agents-XXXXXX";
+    if (!mkdtemp(t.data())) {
+      std::fprintf(stderr, "cannot create a folder in %s\n", agent_tmp.c_str());
+      return 1;
+    }
+    agents_dir = t;
+  }
   std::vector<pid_t> pids;
   auto cleanup = [&] {
     for (pid_t p : pids) Stop(p);
     std::error_code ec;
     fs::remove_all(dir, ec);
+    if (agents_dir != dir) fs::remove_all(agents_dir, ec);
   };
 
   pids.push_back(Spawn({kojod, "--data-dir", dir + "/kojod", "--listen", "127.0.0.1:0", "--http-threads", "160"},
@@ -198,7 +211,7 @@ int main(int argc, char** argv) {
   url.erase(url.find_last_not_of("\n ") + 1);
   for (int i = 0; i < nodes; ++i)
     pids.push_back(Spawn({agent, "--server", url, "--name", fmt::format("node-{:02}", i), "--state-dir",
-                          fmt::format("{}/agent-{}", dir, i), "--listen", "127.0.0.1:0", "--emulate-gpus",
+                          fmt::format("{}/agent-{}", agents_dir, i), "--listen", "127.0.0.1:0", "--emulate-gpus",
                           fmt::format("{}xH100-80GB", gpus), "--quiet"},
                          fmt::format("{}/agent-{}.log", dir, i)));
   httplib::Client c(url);

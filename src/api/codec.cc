@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -423,7 +422,11 @@ Result<ArraySpec> ParseArraySpec(std::string_view text) {
     text = text.substr(0, pct);
   }
   if (text.empty()) return bad("no index");
-  std::set<int> indices;
+  std::vector<int> indices;  // sorted and made unique at the end (a set costs a node per index)
+  auto compact = [&] {
+    if (!std::is_sorted(indices.begin(), indices.end())) std::sort(indices.begin(), indices.end());
+    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  };
   while (!text.empty()) {
     std::string_view item = text.substr(0, text.find(','));
     text = item.size() < text.size() ? text.substr(item.size() + 1) : std::string_view();
@@ -438,12 +441,15 @@ Result<ArraySpec> ParseArraySpec(std::string_view text) {
     auto lo = num(item.substr(0, dash));
     auto hi = dash == std::string_view::npos ? lo : num(item.substr(dash + 1));
     if (!lo || !hi || *lo > *hi || *hi > kMaxIndex) return bad(fmt::format("bad range '{}'", item));
-    for (std::int64_t i = *lo; i <= *hi; i += step) {
-      indices.insert(static_cast<int>(i));
-      if (indices.size() > kMaxTasks) return bad(fmt::format("more than {} tasks", kMaxTasks));
-    }
+    const std::int64_t count = (*hi - *lo) / step + 1;
+    if (static_cast<size_t>(count) > kMaxTasks) return bad(fmt::format("more than {} tasks", kMaxTasks));
+    for (std::int64_t i = *lo; i <= *hi; i += step) indices.push_back(static_cast<int>(i));
+    if (indices.size() > 2 * kMaxTasks) compact();
+    if (indices.size() > 2 * kMaxTasks) return bad(fmt::format("more than {} tasks", kMaxTasks));
   }
-  a.indices.assign(indices.begin(), indices.end());
+  compact();
+  if (indices.size() > kMaxTasks) return bad(fmt::format("more than {} tasks", kMaxTasks));
+  a.indices = std::move(indices);
   return a;
 }
 

@@ -4,6 +4,7 @@
 // them, so that `kojod --dev` is all a newcomer needs to start.
 //
 // Foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM.
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
@@ -44,6 +45,9 @@ void Log(fmt::format_string<Args...> f, Args&&... args) {
 int main(int argc, char** argv) {
   using namespace kojo;
   using namespace kojo::controller;
+  // Grow the heap in steps of 16 MiB: an array of thousands of jobs would
+  // otherwise extend it (one mprotect or brk each) a hundred times.
+  mallopt(M_TOP_PAD, 16 << 20);
 
   CLI::App app{"kojod: the kojo controller (REST API, scheduler, durable state).\n"
                "  kojod --dev            controller and one agent on this machine, for trying kojo\n"

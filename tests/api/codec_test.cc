@@ -62,6 +62,20 @@ TEST(ArraySpec, Forms) {
   EXPECT_FALSE(ParseArraySpec("0-9%0").ok());
 }
 
+TEST(ArraySpec, OverlapsCountOnceAndTheLimitIsOnDistinctTasks) {
+  auto a = ParseArraySpec("8,0-5,3-8,5");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->indices, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+  auto full = ParseArraySpec("0-99999,0-99999,50000-99999:7");
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  EXPECT_EQ(full->indices.size(), 100000u);
+  EXPECT_EQ(full->indices.back(), 99999);
+  auto over = ParseArraySpec("0-99999,100000");
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("more than 100000 tasks"), std::string::npos) << over.error().message;
+  EXPECT_FALSE(ParseArraySpec("0-50000,50001-99999,100001-100002").ok());
+}
+
 TEST(Heartbeat, RoundTrip) {
   Heartbeat h;
   h.node.name = "n1";

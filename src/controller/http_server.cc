@@ -271,16 +271,18 @@ void HttpServer::Routes() {
         };
         break;
       case RouteId::kListNodes:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {})) return SendError(res, *e);
           Json nodes = Json::array();
-          for (const auto& n : c_.ListNodes()) nodes.push_back(api::ToJson(n));
+          for (auto& n : c_.ListNodes()) nodes.push_back(api::ToJson(VisibleJobsOnly(std::move(n), who)));
           SendJson(res, 200, Json{{"nodes", std::move(nodes)}});
         };
         break;
       case RouteId::kShowNode:
-        h = [this](const httplib::Request& req, httplib::Response& res) {
-          Reply(res, c_.ShowNode(std::string(req.matches[1])), NodeJson);
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          auto n = c_.ShowNode(std::string(req.matches[1]));
+          if (!n.ok()) return SendError(res, n.error());
+          SendJson(res, 200, NodeJson(VisibleJobsOnly(std::move(n.value()), who)));
         };
         break;
       case RouteId::kDrainNode:
@@ -384,6 +386,15 @@ Outcome<api::JobView> HttpServer::ReachJob(const httplib::Request& req, const Pr
                                 "of project {}, or the role operator or admin",
                                 id.value(), who.name, v.value().spec.project)};
   return v;
+}
+
+api::NodeView HttpServer::VisibleJobsOnly(api::NodeView n, const Principal& who) const {
+  if (auth_.Reach(who, "", "") == JobReach::kActs) return n;  // sees every job
+  std::erase_if(n.jobs, [&](JobId id) {
+    auto v = c_.ShowJob(id);
+    return !v.ok() || auth_.Reach(who, v.value().spec.project, v.value().spec.user) == JobReach::kHidden;
+  });
+  return n;
 }
 
 namespace {

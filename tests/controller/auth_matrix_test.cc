@@ -41,8 +41,8 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kHoldJob,        "yyfyyfnffuu"},
     {RouteId::kReleaseJob,     "yyfyyfnffuu"},
     {RouteId::kJobLogs,        "yyyyyynffuu"},
-    {RouteId::kListNodes,      "yyyffffffuu"},
-    {RouteId::kShowNode,       "yyyffffffuu"},
+    {RouteId::kListNodes,      "yyyyyyyffuu"},  // members too: they pick GPU models from it
+    {RouteId::kShowNode,       "yyyyyyyffuu"},
     {RouteId::kDrainNode,      "yyfffffffuu"},
     {RouteId::kResumeNode,     "yyfffffffuu"},
     {RouteId::kAgentRegister,  "ffffffffyuu"},
@@ -226,6 +226,22 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
     EXPECT_EQ(Json::parse(hidden.second)["error"]["message"].get<std::string>().find("secret"), std::string::npos);
   }
   EXPECT_EQ(Call(kAdmin, "GET", fmt::format("/api/v1/jobs/{}", job_a_)).first, 200) << "the job is there";
+  // Nodes: B's member sees n1 and what B runs there, not A's running job.
+  auto sleeper = Call(kMemberA, "POST", "/api/v1/jobs",
+                      Json{{"command", {"sleep", "30"}}, {"project", "A"}, {"gpus", 1}}.dump());
+  ASSERT_EQ(sleeper.first, 201) << sleeper.second;
+  const JobId running_a = Json::parse(sleeper.second)["ids"][0].get<JobId>();
+  auto jobs_on_n1 = [&](int who) {
+    auto r = Call(who, "GET", "/api/v1/nodes/n1");
+    return r.first == 200 ? Json::parse(r.second)["jobs"] : Json();
+  };
+  ASSERT_TRUE(WaitFor([&] { return jobs_on_n1(kAdmin) == Json::array({running_a}); }, 15s)) << jobs_on_n1(kAdmin);
+  EXPECT_EQ(jobs_on_n1(kMember2A), Json::array({running_a})) << "a member sees the project's jobs";
+  EXPECT_EQ(jobs_on_n1(kMemberB), Json::array()) << "B's member does not see A's job on the node";
+  auto listed = Call(kMemberB, "GET", "/api/v1/nodes");
+  ASSERT_EQ(listed.first, 200) << listed.second;
+  for (const auto& n : Json::parse(listed.second)["nodes"]) EXPECT_TRUE(n["jobs"].empty()) << n.dump();
+  EXPECT_EQ(Call(kAdmin, "POST", fmt::format("/api/v1/jobs/{}/cancel", running_a)).first, 200);
   // B sees its own log; A's member sees A's.
   auto log_b = Call(kMemberB, "GET", fmt::format("/api/v1/jobs/{}/logs", job_b_));
   EXPECT_EQ(log_b.first, 200);

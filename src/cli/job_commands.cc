@@ -476,6 +476,7 @@ struct LogsArgs {
   std::string job;
   bool err = false, follow = false;
   int rank = 0;
+  int attempt = 0;  // 0 = the current one
 };
 
 int RunLogs(const LogsArgs& a) {
@@ -486,8 +487,10 @@ int RunLogs(const LogsArgs& a) {
   std::int64_t offset = 0;
   const auto poll = std::chrono::milliseconds(300);
   while (true) {
-    HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit={}&rank={}", id, stream,
-                                         offset, kChunk, a.rank));
+    HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit={}&rank={}{}", id, stream,
+                                         offset, kChunk, a.rank,
+                                         a.attempt > 0 ? fmt::format("&attempt={}", a.attempt) : std::string()));
+    if (r.status == 404 && a.attempt > 0) client.Fail(r);  // the controller says which attempts have logs
     if (r.status == 404) {
       // No such job, not started yet, or placed and not yet launched by its
       // agent: tell them apart.
@@ -524,7 +527,7 @@ int RunLogs(const LogsArgs& a) {
     }
     if (a.conn.json) {
       if (!r.body.empty() || eof || !a.follow) {
-        std::string line = Json{{"job", id}, {"stream", stream}, {"rank", a.rank}, {"offset", offset},
+        std::string line = Json{{"job", id}, {"stream", stream}, {"rank", a.rank}, {"attempt", a.attempt > 0 ? Json(a.attempt) : Json(nullptr)}, {"offset", offset},
                                 {"next_offset", next}, {"eof", eof}, {"text", r.body}}
                                .dump(-1, ' ', false, Json::error_handler_t::replace);
         std::puts(line.c_str());
@@ -658,6 +661,8 @@ void AddJobCommands(CLI::App& app) {
     sub->add_flag("--stderr", a->err, "The standard error stream instead of standard output");
     sub->add_flag("-f,--follow", a->follow, "Keep printing until the job ends (waits for a pending job to start)");
     sub->add_option("--rank", a->rank, "The task of a gang job (0-based)")->check(CLI::Range(0, 100000));
+    sub->add_option("--attempt", a->attempt, "An earlier attempt of a requeued job (1 = the first run; default the current one)")
+        ->check(CLI::Range(1, 1000000));
     AddConn(sub, a->conn);
     sub->callback([a] { RunLogs(*a); });
   }

@@ -259,6 +259,12 @@ void Controller::MaybeFinish(JobRec& rec) {
   const StopReason stop = rec.stop;
   rec.stop = StopReason::kNone;
   auto requeue = [&](std::string reason, std::string message) {
+    if (!rec.view.placement.empty()) {
+      PastAttempt past{rec.view.attempt, {}};
+      for (const auto& p : rec.view.placement) past.nodes.push_back(p.node);
+      rec.past.push_back(std::move(past));
+      if (rec.past.size() > kMaxPastAttempts) rec.past.erase(rec.past.begin());
+    }
     SetState(rec, JobState::kPending);
     rec.view.reason = std::move(reason);
     rec.view.message = std::move(message);
@@ -604,20 +610,38 @@ Outcome<api::JobView> Controller::Release(JobId id) {
   });
 }
 
-Outcome<LogSource> Controller::FindLogs(JobId id, int rank) const {
+Outcome<LogSource> Controller::FindLogs(JobId id, int rank, std::optional<int> attempt) const {
   std::lock_guard lock(mu_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return NotFoundJob(id);
   const JobRec& rec = it->second;
-  if (rec.view.placement.empty())
-    return ApiError{ApiCode::kNotFound, fmt::format("job {} has not started yet ({}): no log", id, api::ToString(rec.view.state))};
-  if (rank < 0 || rank >= static_cast<int>(rec.view.placement.size()))
-    return ApiError{ApiCode::kInvalidArgument,
-                    fmt::format("rank: expected 0..{}, got {}", rec.view.placement.size() - 1, rank)};
-  const int n = NodeIndex(rec.view.placement[rank].node);
+  std::vector<std::string> nodes;
+  bool ended = api::IsTerminal(rec.view.state);
+  if (attempt && *attempt != rec.view.attempt) {
+    // An earlier attempt of a requeued job: ended, on the nodes it ran on.
+    auto past = std::find_if(rec.past.begin(), rec.past.end(), [&](const PastAttempt& p) { return p.attempt == *attempt; });
+    if (past == rec.past.end()) {
+      std::string known;
+      for (const auto& p : rec.past) known += fmt::format("{}, ", p.attempt);
+      if (!rec.view.placement.empty()) known += fmt::format("{}, ", rec.view.attempt);
+      return ApiError{ApiCode::kNotFound,
+                      known.empty() ? fmt::format("job {} has no attempt {}: it has not started yet", id, *attempt)
+                                    : fmt::format("job {} has no attempt {} with logs; attempts with logs: {}", id,
+                                                  *attempt, known.substr(0, known.size() - 2))};
+    }
+    nodes = past->nodes;
+    ended = true;
+  } else {
+    if (rec.view.placement.empty())
+      return ApiError{ApiCode::kNotFound, fmt::format("job {} has not started yet ({}): no log", id, api::ToString(rec.view.state))};
+    for (const auto& p : rec.view.placement) nodes.push_back(p.node);
+  }
+  if (rank < 0 || rank >= static_cast<int>(nodes.size()))
+    return ApiError{ApiCode::kInvalidArgument, fmt::format("rank: expected 0..{}, got {}", nodes.size() - 1, rank)};
+  const int n = NodeIndex(nodes[rank]);
   if (n < 0 || nodes_[n].info.agent_url.empty())
-    return ApiError{ApiCode::kBadGateway, fmt::format("node {} has no known agent address", rec.view.placement[rank].node)};
-  return LogSource{nodes_[n].info.agent_url, id, rec.view.attempt, api::IsTerminal(rec.view.state)};
+    return ApiError{ApiCode::kBadGateway, fmt::format("node {} has no known agent address", nodes[rank])};
+  return LogSource{nodes_[n].info.agent_url, id, attempt.value_or(rec.view.attempt), ended};
 }
 
 // ---- nodes ----

@@ -96,7 +96,9 @@ class Controller {
   Outcome<api::JobView> Cancel(JobId id);
   Outcome<api::JobView> Hold(JobId id);
   Outcome<api::JobView> Release(JobId id);
-  Outcome<LogSource> FindLogs(JobId id, int rank) const;
+  // Where the logs of rank `rank` are: of the current attempt, or of an
+  // earlier one of a requeued job (`attempt`).
+  Outcome<LogSource> FindLogs(JobId id, int rank, std::optional<int> attempt = std::nullopt) const;
 
   std::vector<api::NodeView> ListNodes() const;
   Outcome<api::NodeView> ShowNode(std::string_view name) const;

@@ -231,7 +231,7 @@ void HttpServer::Routes() {
         break;
       case RouteId::kJobLogs:
         ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
-          if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank"})) return SendError(res, *e);
+          if (auto e = OnlyParams(req, {"stream", "offset", "limit", "rank", "attempt"})) return SendError(res, *e);
           if (auto id = JobIdOf(req); !id.ok()) return SendError(res, id.error());
           const std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
           if (stream != "stdout" && stream != "stderr")
@@ -242,9 +242,15 @@ void HttpServer::Routes() {
           if (!limit.ok()) return SendError(res, limit.error());
           auto rank = IntParam(req, "rank", 0, 0, 100000);
           if (!rank.ok()) return SendError(res, rank.error());
+          std::optional<int> attempt;
+          if (req.has_param("attempt")) {
+            auto a = IntParam(req, "attempt", 0, 1, 1000000);
+            if (!a.ok()) return SendError(res, a.error());
+            attempt = static_cast<int>(a.value());
+          }
           auto shown = ReachJob(req, who, false);
           if (!shown.ok()) return SendError(res, shown.error());
-          auto src = c_.FindLogs(shown.value().id, static_cast<int>(rank.value()));
+          auto src = c_.FindLogs(shown.value().id, static_cast<int>(rank.value()), attempt);
           if (!src.ok()) return SendError(res, src.error());
           // Only integers and a fixed word from the request reach the agent.
           const std::string path = fmt::format("/logs/{}?attempt={}&rank={}&stream={}&offset={}&limit={}", src.value().job,

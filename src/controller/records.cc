@@ -92,6 +92,11 @@ Json ExtraJson(const JobRec& rec) {
     j["shares"] = std::move(shares);
   }
   if (rec.stop != StopReason::kNone) j["stop"] = StopName(rec.stop);
+  if (!rec.past.empty()) {
+    Json past = Json::array();
+    for (const auto& p : rec.past) past.push_back(Json{{"attempt", p.attempt}, {"nodes", p.nodes}});
+    j["past"] = std::move(past);
+  }
   j["queued_since"] = rec.queued_since;
   if (rec.attained_gpu_s) j["attained_gpu_s"] = rec.attained_gpu_s;
   if (rec.last_run_s) j["last_run_s"] = rec.last_run_s;
@@ -123,6 +128,17 @@ void ReadExtra(const Json& j, JobRec& rec) {
       if (x.contains("exit_code") && x["exit_code"].is_number_integer()) t.exit_code = x["exit_code"].get<int>();
       if (x.contains("signal") && x["signal"].is_number_integer()) t.signal = x["signal"].get<int>();
       rec.tasks.push_back(std::move(t));
+    }
+  rec.past.clear();
+  if (auto it = j.find("past"); it != j.end() && it->is_array())
+    for (const auto& x : *it) {
+      if (!x.is_object() || !x.value("attempt", Json()).is_number_integer() || !x.value("nodes", Json()).is_array())
+        continue;
+      PastAttempt p;
+      p.attempt = x["attempt"].get<int>();
+      for (const auto& n : x["nodes"])
+        if (n.is_string()) p.nodes.push_back(n.get<std::string>());
+      rec.past.push_back(std::move(p));
     }
   rec.alloc.shares.clear();
   if (auto it = j.find("shares"); it != j.end() && it->is_array())

@@ -29,6 +29,13 @@ struct TaskState {
   std::string reason;    // the agent's: exited, timeout, killed, launch-failed: ...
 };
 
+// Where an earlier attempt of a requeued job ran: its logs stay there.
+struct PastAttempt {
+  int attempt = 0;
+  std::vector<std::string> nodes;  // by rank
+};
+constexpr size_t kMaxPastAttempts = 16;  // the newest are kept
+
 // Why a STOPPING job is stopping, and so what it becomes once its tasks end.
 enum class StopReason { kNone, kCancelled, kPreempted, kFailed, kRequeue, kNodeLost };
 std::string_view KillReason(StopReason r);
@@ -50,6 +57,7 @@ struct JobRec {
   api::JobWhy why;
   // Metering of the current run: the grant it reserved against ("" = not
   // metered) and how much (normalised units); see ledger.h.
+  std::vector<PastAttempt> past;  // earlier attempts, oldest first
   std::string grant;
   NormUnits reserved = 0;
 

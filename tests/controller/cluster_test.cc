@@ -119,7 +119,8 @@ TEST_F(ClusterTest, KilledAgentsNodeGoesDownAndJobsRequeueOrFail) {
   StartKojod();
   StartAgent("n1", 2);
   const std::string pids = dir_.path() + "/pids";
-  const JobId requeue = Submit({{"command", Sh(fmt::format("echo $$ >> {}; sleep 20", pids))}, {"gpus", 1}, {"requeue", true}});
+  const JobId requeue = Submit({{"command", Sh(fmt::format("echo attempt $KOJO_ATTEMPT on $KOJO_NODE; echo $$ >> {}; sleep 20", pids))},
+                                {"gpus", 1}, {"requeue", true}});
   const JobId fail = Submit({{"command", Sh(fmt::format("echo $$ >> {}; sleep 20", pids))}, {"gpus", 1}, {"requeue", false}});
   ASSERT_TRUE(WaitState(requeue, "RUNNING"));
   ASSERT_TRUE(WaitState(fail, "RUNNING"));
@@ -133,6 +134,23 @@ TEST_F(ClusterTest, KilledAgentsNodeGoesDownAndJobsRequeueOrFail) {
   EXPECT_TRUE(WaitState(requeue, "RUNNING")) << Job(requeue).dump();
   EXPECT_EQ(Job(requeue)["attempt"], 2);
   EXPECT_EQ(Job(requeue)["placement"][0]["node"], "n2");
+  // Each attempt's log stays readable: the current one by default, the
+  // first on n1 once its agent is back.
+  auto attempt_log = [&](const std::string& query) {
+    auto r = Client().Get(fmt::format("/api/v1/jobs/{}/logs{}", requeue, query).c_str());
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  };
+  EXPECT_TRUE(WaitFor([&] { return Logs(requeue) == "attempt 2 on n2\n"; }, 10s)) << Logs(requeue);
+  EXPECT_EQ(attempt_log("?attempt=2").second, "attempt 2 on n2\n");
+  StartAgent("n1", 2);
+  auto first = attempt_log("?attempt=1");
+  EXPECT_EQ(first.first, 200) << first.second;
+  EXPECT_EQ(first.second, "attempt 1 on n1\n");
+  auto none = attempt_log("?attempt=3");
+  EXPECT_EQ(none.first, 404);
+  EXPECT_NE(none.second.find("attempts with logs: 1, 2"), std::string::npos) << none.second;
+  EXPECT_EQ(attempt_log("?attempt=0").first, 400);
+  EXPECT_EQ(attempt_log("?attempt=x").first, 400);
   auto c = Client();
   c.Post(fmt::format("/api/v1/jobs/{}/cancel", requeue).c_str(), "", "application/json");
   EXPECT_TRUE(WaitState(requeue, "CANCELLED", 10s));

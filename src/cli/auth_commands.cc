@@ -85,6 +85,23 @@ void AddAuthCommands(CLI::App& app) {
   }
   {
     auto c = std::make_shared<AuthConn>();
+    auto name = std::make_shared<std::string>();
+    auto role = std::make_shared<std::string>();
+    CLI::App* set = user->add_subcommand("set-role", "Change a user's global role (kojo admin user set-role NAME viewer|operator|admin|none)");
+    set->add_option("name", *name, "User name")->required();
+    set->add_option("role", *role, "viewer, operator, admin, or none (projects alone give access)")
+        ->required()
+        ->check(CLI::IsMember({"viewer", "operator", "admin", "none"}));
+    AddConnOptions(set, *c);
+    set->callback([c, name, role] {
+      const Json body{{"role", *role == "none" ? Json(nullptr) : Json(*role)}};
+      const Json j = Connect(*c).PutJson("/api/v1/users/" + *name, body.dump());
+      if (c->json) return Print(j);
+      std::printf("user %s: role %s\n", Str(j, "name").c_str(), Str(j, "role").c_str());
+    });
+  }
+  {
+    auto c = std::make_shared<AuthConn>();
     CLI::App* list = user->add_subcommand("list", "List users");
     AddConnOptions(list, *c);
     list->callback([c] {

@@ -156,6 +156,9 @@ Outcome<UserRec> TokenStore::SetRole(const std::string& name, std::optional<Role
   auto it = users_.find(name);
   if (it == users_.end()) return ApiError{ApiCode::kNotFound, fmt::format("user {} not found", name)};
   UserRec u = it->second;
+  if (u.role == Role::kAdmin && role != Role::kAdmin &&
+      std::none_of(users_.begin(), users_.end(), [&](const auto& kv) { return kv.first != name && kv.second.role == Role::kAdmin; }))
+    return ApiError{ApiCode::kConflict, fmt::format("user {} is the last admin: make another user admin first", name)};
   u.role = role;
   if (auto s = write_({UserDoc(u)}); !s.ok()) return StoreFailed(s.error());
   it->second = u;

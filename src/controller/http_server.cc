@@ -333,6 +333,7 @@ void HttpServer::Routes() {
       case RouteId::kWhoami:
       case RouteId::kListUsers:
       case RouteId::kAddUser:
+      case RouteId::kSetUserRole:
       case RouteId::kListTokens:
       case RouteId::kCreateToken:
       case RouteId::kRevokeToken:
@@ -465,6 +466,23 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
                                    fmt::format("role: expected viewer, operator or admin, got \"{}\"", Shown(role_name.value()))});
         }
         Reply(res, tokens_.AddUser(name.value(), role), [](const UserRec& u) { return ToJson(u); }, 201);
+      };
+    case RouteId::kSetUserRole:
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
+        auto j = ObjectBody(req, {"role"});
+        if (!j.ok()) return SendError(res, j.error());
+        const Json* given = j.value().contains("role") ? &j.value()["role"] : nullptr;
+        if (!given || !(given->is_string() || given->is_null()))
+          return SendError(res, {ApiCode::kInvalidArgument, "role: expected viewer, operator, admin, or null for none"});
+        std::optional<Role> role;
+        if (given->is_string()) {
+          role = ParseRole(given->get<std::string>());
+          if (!role)
+            return SendError(res, {ApiCode::kInvalidArgument,
+                                   fmt::format("role: expected viewer, operator, admin, or null for none, got \"{}\"",
+                                               Shown(given->get<std::string>()))});
+        }
+        Reply(res, tokens_.SetRole(std::string(req.matches[1]), role), [](const UserRec& u) { return ToJson(u); });
       };
     case RouteId::kListTokens:
       return [this](const httplib::Request&, httplib::Response& res, const Principal&) {

@@ -26,6 +26,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kWhoami, "GET", "/api/v1/whoami", true, Access::kAnyone},
       RouteSpec{RouteId::kListUsers, "GET", "/api/v1/users", true, Access::kRead},
       RouteSpec{RouteId::kAddUser, "POST", "/api/v1/users", true, Access::kAdmin},
+      RouteSpec{RouteId::kSetUserRole, "PUT", "/api/v1/users/{name}", true, Access::kAdmin},
       RouteSpec{RouteId::kListTokens, "GET", "/api/v1/tokens", true, Access::kRead},
       RouteSpec{RouteId::kCreateToken, "POST", "/api/v1/tokens", true, Access::kAdmin},
       RouteSpec{RouteId::kRevokeToken, "DELETE", "/api/v1/tokens/{name}", true, Access::kAdmin},

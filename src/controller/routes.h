@@ -28,6 +28,7 @@ enum class RouteId {
   kWhoami,
   kListUsers,
   kAddUser,
+  kSetUserRole,
   kListTokens,
   kCreateToken,
   kRevokeToken,

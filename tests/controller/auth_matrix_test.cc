@@ -50,6 +50,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kWhoami,         "yyyyyyyyyuu"},
     {RouteId::kListUsers,      "yyyffffffuu"},
     {RouteId::kAddUser,        "yffffffffuu"},
+    {RouteId::kSetUserRole,    "yffffffffuu"},
     {RouteId::kListTokens,     "yyyffffffuu"},
     {RouteId::kCreateToken,    "yffffffffuu"},
     {RouteId::kRevokeToken,    "yffffffffuu"},
@@ -154,13 +155,14 @@ class AuthMatrixTest : public ::testing::Test {
       if (at != std::string::npos) path.replace(at, var.size(), value);
     };
     fill("{id}", std::to_string(job_a_));
-    fill("{name}", route == RouteId::kRevokeToken ? "throwaway" : "n9");
+    fill("{name}", route == RouteId::kRevokeToken ? "throwaway" : route == RouteId::kSetUserRole ? "vic" : "n9");
     switch (route) {
       case RouteId::kSubmit:
         return {path, Json{{"command", {"true"}}, {"project", "A"}, {"hold", true}}.dump()};
       case RouteId::kAgentRegister: return {path, RegisterBody("n9")};
       case RouteId::kAgentHeartbeat: return {path, Json{{"node", {{"name", "n9"}}}, {"tasks", Json::array()}}.dump()};
       case RouteId::kAddUser: return {path, Json{{"name", fmt::format("new-{}", who)}}.dump()};
+      case RouteId::kSetUserRole: return {path, Json{{"role", "viewer"}}.dump()};
       case RouteId::kCreateToken: return {path, Json{{"user", "vic"}}.dump()};
       case RouteId::kPutOrg: return {path, Call(kAdmin, "GET", "/api/v1/org").second};  // the same model again
       case RouteId::kAddGrant:
@@ -292,6 +294,41 @@ TEST_F(AuthMatrixTest, NodeTokensSpeakOnlyForTheirNode) {
   auto reg = Call(kAgent, "POST", "/api/v1/agents/register", RegisterBody("n1"));
   EXPECT_EQ(reg.first, 403) << reg.second;
   EXPECT_EQ(NodeState("n1"), "UP");
+}
+
+TEST_F(AuthMatrixTest, RoleChangesTakeEffectAtOnceAndTheLastAdminStays) {
+  auto set_role = [&](int who, const std::string& user, const std::string& body) {
+    return Call(who, "PUT", "/api/v1/users/" + user, body);
+  };
+  EXPECT_EQ(Call(kNoRole, "GET", "/api/v1/users").first, 403);
+  auto up = set_role(kAdmin, "nora", R"({"role": "operator"})");
+  ASSERT_EQ(up.first, 200) << up.second;
+  EXPECT_EQ(Json::parse(up.second)["role"], "operator");
+  EXPECT_EQ(Call(kNoRole, "GET", "/api/v1/users").first, 200) << "the same token, the new role";
+  EXPECT_EQ(Call(kNoRole, "POST", "/api/v1/nodes/n9/drain").first, 200);
+  EXPECT_EQ(Call(kNoRole, "POST", "/api/v1/nodes/n9/resume").first, 200);
+  auto down = set_role(kAdmin, "nora", R"({"role": null})");
+  ASSERT_EQ(down.first, 200) << down.second;
+  EXPECT_EQ(Call(kNoRole, "GET", "/api/v1/users").first, 403);
+  // Bad requests name what is wrong.
+  auto missing = set_role(kAdmin, "nobody", R"({"role": "viewer"})");
+  EXPECT_EQ(missing.first, 404);
+  EXPECT_NE(missing.second.find("nobody"), std::string::npos) << missing.second;
+  auto bad = set_role(kAdmin, "nora", R"({"role": "king"})");
+  EXPECT_EQ(bad.first, 400);
+  EXPECT_NE(bad.second.find("role: expected viewer, operator, admin"), std::string::npos) << bad.second;
+  EXPECT_EQ(set_role(kAdmin, "nora", "{}").first, 400);
+  EXPECT_EQ(set_role(kAdmin, "nora", R"({"role": "viewer", "x": 1})").first, 400);
+  EXPECT_EQ(set_role(kOperator, "nora", R"({"role": "admin"})").first, 403) << "only an admin changes roles";
+  // The last admin cannot lose the role; with a second admin it can.
+  const std::string admin = Json::parse(Call(kAdmin, "GET", "/api/v1/whoami").second)["name"];
+  auto last = set_role(kAdmin, admin, R"({"role": "viewer"})");
+  EXPECT_EQ(last.first, 409) << last.second;
+  EXPECT_NE(last.second.find("last admin"), std::string::npos) << last.second;
+  ASSERT_EQ(set_role(kAdmin, "otto", R"({"role": "admin"})").first, 200);
+  EXPECT_EQ(set_role(kAdmin, admin, R"({"role": "viewer"})").first, 200);
+  EXPECT_EQ(set_role(kAdmin, "nora", R"({"role": "viewer"})").first, 403) << "no longer an admin";
+  EXPECT_EQ(set_role(kOperator, admin, R"({"role": "admin"})").first, 200) << "otto is an admin now";
 }
 
 TEST_F(AuthMatrixTest, RevokedTokensStopWorkingAndSecretsAreStoredHashed) {

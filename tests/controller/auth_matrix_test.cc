@@ -242,7 +242,8 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
   EXPECT_EQ(jobs_on_n1(kMemberB), Json::array()) << "B's member does not see A's job on the node";
   auto listed = Call(kMemberB, "GET", "/api/v1/nodes");
   ASSERT_EQ(listed.first, 200) << listed.second;
-  for (const auto& n : Json::parse(listed.second)["nodes"]) EXPECT_TRUE(n["jobs"].empty()) << n.dump();
+  const Json listed_nodes = Json::parse(listed.second)["nodes"];
+  for (const auto& n : listed_nodes) EXPECT_TRUE(n["jobs"].empty()) << n.dump();
   EXPECT_EQ(Call(kAdmin, "POST", fmt::format("/api/v1/jobs/{}/cancel", running_a)).first, 200);
   // B sees its own log; A's member sees A's.
   auto log_b = Call(kMemberB, "GET", fmt::format("/api/v1/jobs/{}/logs", job_b_));

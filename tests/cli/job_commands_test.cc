@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -338,8 +339,11 @@ class LiveCli : public JobCommands {
     fs::create_directories(data);
     std::vector<std::string> argv = {KOJOD_BINARY, "--dev", "--data-dir", data.string(), "--listen", "127.0.0.1:0",
                                      "--gpus", "4xH100-80GB", "--kill-grace", "1"};
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test process, even one that aborts
+      if (getppid() != parent) _exit(1);
       setpgid(0, 0);
       const int fd = ::open((dir_ / "kojod.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, 1);

@@ -113,15 +113,16 @@ void AddAuthCommands(CLI::App& app) {
     });
   }
 
-  CLI::App* token = admin->add_subcommand("token", "Tokens of users and of nodes (agents)");
+  CLI::App* token = admin->add_subcommand(
+      "token", "Tokens of users and of nodes (agents); any user may create, list and revoke its own");
   token->require_subcommand(1);
   {
     auto c = std::make_shared<AuthConn>();
     auto req = std::make_shared<std::array<std::string, 3>>();  // user, node, name
     auto expires_in = std::make_shared<std::int64_t>(0);
     CLI::App* create = token->add_subcommand(
-        "create", "Create a token and print its secret (shown once): --user NAME, or --node NODE for an agent");
-    auto* u = create->add_option("--user", (*req)[0], "The user the token stands for");
+        "create", "Create a token and print its secret (shown once): your own, or (admins) --user NAME or --node NODE for an agent");
+    auto* u = create->add_option("--user", (*req)[0], "The user the token stands for (default: you)");
     auto* n = create->add_option("--node", (*req)[1], "The node whose agent sends it (opens only the agent endpoints)");
     u->excludes(n);
     create->add_option("--name", (*req)[2], "The token's name (default: generated)");
@@ -129,7 +130,6 @@ void AddAuthCommands(CLI::App& app) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{100} * 365 * 86400));
     AddConnOptions(create, *c);
     create->callback([c, req, expires_in] {
-      if ((*req)[0].empty() == (*req)[1].empty()) UsageError("kojo admin token create: give --user NAME or --node NODE");
       Json body = Json::object();
       if (!(*req)[0].empty()) body["user"] = (*req)[0];
       if (!(*req)[1].empty()) body["node"] = (*req)[1];
@@ -160,7 +160,7 @@ void AddAuthCommands(CLI::App& app) {
     list->callback([c] {
       const Json j = Connect(*c).GetJson("/api/v1/tokens");
       if (c->json) return Print(j);
-      std::printf("%-28s %-8s %-24s %s\n", "TOKEN", "OWNER", "NAME", "EXPIRES");
+      std::printf("%-28s %-8s %-24s %s\n", "TOKEN", "KIND", "OWNER", "EXPIRES");
       for (const auto& t : j.value("tokens", Json::array())) {
         const bool node = t.contains("node") && t["node"].is_string();
         const std::string expires = t.contains("expires") && t["expires"].is_number()

@@ -395,6 +395,11 @@ Outcome<api::JobView> HttpServer::ReachJob(const httplib::Request& req, const Pr
   return v;
 }
 
+std::optional<ApiError> HttpServer::UserTokensOnly(const Principal& who) const {
+  if (who.kind != Principal::Kind::kNode || who.open || who.shared) return std::nullopt;
+  return ApiError{ApiCode::kForbidden, fmt::format("node token {}: a node token opens only the agent endpoints", who.token)};
+}
+
 api::NodeView HttpServer::VisibleJobsOnly(api::NodeView n, const Principal& who) const {
   if (auth_.Reach(who, "", "") == JobReach::kActs) return n;  // sees every job
   std::erase_if(n.jobs, [&](JobId id) {
@@ -484,14 +489,20 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
         }
         Reply(res, tokens_.SetRole(std::string(req.matches[1]), role), [](const UserRec& u) { return ToJson(u); });
       };
+    // Tokens: an admin manages all of them, readers list all of them, and
+    // every user lists, creates and revokes its own (a token for CI, say).
     case RouteId::kListTokens:
-      return [this](const httplib::Request&, httplib::Response& res, const Principal&) {
+      return [this](const httplib::Request&, httplib::Response& res, const Principal& who) {
+        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
+        const bool all = !auth_.Allow(who, Access::kRead, "");
         Json list = Json::array();
-        for (const auto& t : tokens_.Tokens()) list.push_back(ToJson(t));
+        for (const auto& t : tokens_.Tokens())
+          if (all || (t.node.empty() && t.user == who.name)) list.push_back(ToJson(t));
         SendJson(res, 200, Json{{"tokens", std::move(list)}});
       };
     case RouteId::kCreateToken:
-      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
         auto j = ObjectBody(req, {"name", "user", "node", "expires"});
         if (!j.ok()) return SendError(res, j.error());
         TokenRequest tr;
@@ -505,12 +516,29 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
             return SendError(res, {ApiCode::kInvalidArgument, "expires: expected Unix seconds (an integer)"});
           tr.expires = j.value()["expires"].get<Seconds>();
         }
+        if (auth_.Allow(who, Access::kAdmin, "")) {  // not an admin: a token of its own
+          if (!tr.node.empty())
+            return SendError(res, {ApiCode::kForbidden, fmt::format("user {}: only an admin creates node tokens", who.name)});
+          if (!tr.user.empty() && tr.user != who.name)
+            return SendError(res, {ApiCode::kForbidden,
+                                   fmt::format("user {}: only an admin creates tokens for another user", who.name)});
+          tr.user = who.name;
+        }
         Reply(res, tokens_.CreateToken(tr),
               [](const CreatedToken& t) { return Json{{"token", ToJson(t.token)}, {"secret", t.secret}}; }, 201);
       };
     case RouteId::kRevokeToken:
-      return [this](const httplib::Request& req, httplib::Response& res, const Principal&) {
-        Reply(res, tokens_.Revoke(std::string(req.matches[1])), [](const TokenRec& t) { return ToJson(t); });
+      return [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
+        const std::string name(req.matches[1]);
+        if (auth_.Allow(who, Access::kAdmin, "")) {  // not an admin: only its own; others' answer like missing ones
+          const auto tokens = tokens_.Tokens();
+          const bool own = std::any_of(tokens.begin(), tokens.end(), [&](const TokenRec& t) {
+            return t.name == name && t.node.empty() && t.user == who.name;
+          });
+          if (!own) return SendError(res, {ApiCode::kNotFound, fmt::format("token {} not found", name)});
+        }
+        Reply(res, tokens_.Revoke(name), [](const TokenRec& t) { return ToJson(t); });
       };
     default:
       return [](const httplib::Request&, httplib::Response& res, const Principal&) {

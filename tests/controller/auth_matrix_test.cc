@@ -51,9 +51,9 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kListUsers,      "yyyffffffuu"},
     {RouteId::kAddUser,        "yffffffffuu"},
     {RouteId::kSetUserRole,    "yffffffffuu"},
-    {RouteId::kListTokens,     "yyyffffffuu"},
-    {RouteId::kCreateToken,    "yffffffffuu"},
-    {RouteId::kRevokeToken,    "yffffffffuu"},
+    {RouteId::kListTokens,     "yyyyyyyyfuu"},  // everyone its own; readers all
+    {RouteId::kCreateToken,    "yfyffffffuu"},  // for vic: vic (the viewer) may, for itself
+    {RouteId::kRevokeToken,    "ynynnnnnfuu"},  // vic's token: others' answer like missing ones
     {RouteId::kGetOrg,         "yyyffffffuu"},
     {RouteId::kPutOrg,         "yffffffffuu"},
     {RouteId::kListProjects,   "yyyffffffuu"},
@@ -330,6 +330,44 @@ TEST_F(AuthMatrixTest, RoleChangesTakeEffectAtOnceAndTheLastAdminStays) {
   EXPECT_EQ(set_role(kAdmin, admin, R"({"role": "viewer"})").first, 200);
   EXPECT_EQ(set_role(kAdmin, "nora", R"({"role": "viewer"})").first, 403) << "no longer an admin";
   EXPECT_EQ(set_role(kOperator, admin, R"({"role": "admin"})").first, 200) << "otto is an admin now";
+}
+
+TEST_F(AuthMatrixTest, UsersManageTheirOwnTokensOnly) {
+  // A member makes a token for itself (for CI, say): it stands for the member.
+  auto made = Call(kMemberA, "POST", "/api/v1/tokens", R"({"name": "mia-ci", "expires": 4102444800})");
+  ASSERT_EQ(made.first, 201) << made.second;
+  const Json created = Json::parse(made.second);
+  EXPECT_EQ(created["token"]["user"], "mia");
+  const std::string secret = created["secret"];
+  const auto as_new = [&](const std::string& path) {
+    auto c = kojod_->Client();
+    auto r = c.Get(path.c_str(), httplib::Headers{{"Authorization", "Bearer " + secret}});
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  };
+  EXPECT_EQ(Json::parse(as_new("/api/v1/whoami").second)["name"], "mia");
+  // Not for another user, not for a node.
+  auto other = Call(kMemberA, "POST", "/api/v1/tokens", R"({"user": "bob"})");
+  EXPECT_EQ(other.first, 403);
+  EXPECT_NE(other.second.find("only an admin creates tokens for another user"), std::string::npos) << other.second;
+  auto node = Call(kMemberA, "POST", "/api/v1/tokens", R"({"node": "n1"})");
+  EXPECT_EQ(node.first, 403);
+  EXPECT_NE(node.second.find("only an admin creates node tokens"), std::string::npos) << node.second;
+  // The list holds its own tokens only; a reader sees them all.
+  const Json mine = Json::parse(Call(kMemberA, "GET", "/api/v1/tokens").second)["tokens"];
+  ASSERT_EQ(mine.size(), 2u) << mine.dump();  // the test's token and mia-ci
+  for (const auto& t : mine) EXPECT_EQ(t["user"], "mia") << t.dump();
+  const Json everyone = Json::parse(Call(kViewer, "GET", "/api/v1/tokens").second)["tokens"];
+  EXPECT_GT(everyone.size(), mine.size());
+  // Another user's token answers like a missing one; its own goes.
+  std::string bobs;
+  for (const auto& t : everyone)
+    if (t["user"] == "bob") bobs = t["name"];
+  ASSERT_FALSE(bobs.empty());
+  EXPECT_EQ(Call(kMemberA, "DELETE", "/api/v1/tokens/" + bobs).first, 404);
+  EXPECT_EQ(Call(kMemberB, "GET", "/api/v1/whoami").first, 200) << "bob's token still works";
+  EXPECT_EQ(Call(kMemberA, "DELETE", "/api/v1/tokens/mia-ci").first, 200);
+  EXPECT_EQ(as_new("/api/v1/whoami").first, 401);
+  EXPECT_EQ(Call(kAgent, "GET", "/api/v1/tokens").first, 403) << "node tokens have no tokens to manage";
 }
 
 TEST_F(AuthMatrixTest, RevokedTokensStopWorkingAndSecretsAreStoredHashed) {

@@ -78,6 +78,16 @@ class Engine {
   void AddRunning(int j, JobEntry entry);
   JobEntry TakeRunning(int j);
   void RecordPoint();
+  // The recorded points are a step function (each held until the next, the
+  // last until now_), cut into at most config_.series_points equal buckets.
+  struct BucketGrid {
+    Seconds horizon = 1, width = 1;
+    int count = 0;
+  };
+  BucketGrid Grid() const;
+  // Calls add(k, bucket, seconds) for each piece of point k inside a bucket.
+  template <typename Add>
+  void ForEachPiece(const BucketGrid& g, Add add) const;
   std::vector<SeriesPoint> Buckets() const;
   ProgrammeSeries ProgrammeBuckets() const;
 
@@ -416,31 +426,44 @@ void Engine::ChargeGrants(const std::string& project, NormUnits units) {
   grant_used_[active[0]] += units;
 }
 
+Engine::BucketGrid Engine::Grid() const {
+  BucketGrid g;
+  g.horizon = std::max<Seconds>(1, now_);
+  const int n = config_.series_points;
+  g.width = std::max<Seconds>(1, (g.horizon + n - 1) / n);
+  g.count = static_cast<int>((g.horizon + g.width - 1) / g.width);
+  return g;
+}
+
+template <typename Add>
+void Engine::ForEachPiece(const BucketGrid& g, Add add) const {
+  for (size_t k = 0; k < points_.size(); ++k) {
+    Seconds a = points_[k].t;
+    const Seconds b = k + 1 < points_.size() ? points_[k + 1].t : g.horizon;
+    while (a < b) {
+      const int i = static_cast<int>(a / g.width);
+      if (i >= g.count) break;
+      const Seconds stop = std::min(b, (i + 1) * g.width);
+      add(k, i, static_cast<double>(stop - a));
+      a = stop;
+    }
+  }
+}
+
 ProgrammeSeries Engine::ProgrammeBuckets() const {
   ProgrammeSeries out;
   if (!org_ || points_.empty() || config_.series_points <= 0) return out;
   out.programmes = programmes_;
   const size_t np = programmes_.size();
-  const Seconds horizon = std::max<Seconds>(1, now_);
-  const int n = config_.series_points;
-  const Seconds width = std::max<Seconds>(1, (horizon + n - 1) / n);
-  const int buckets = static_cast<int>((horizon + width - 1) / width);
+  const BucketGrid g = Grid();
+  const int buckets = g.count;
   std::vector<std::vector<double>> busy(np, std::vector<double>(buckets, 0));
-  for (size_t k = 0; k < points_.size(); ++k) {
-    Seconds a = points_[k].t;
-    Seconds b = k + 1 < points_.size() ? points_[k + 1].t : horizon;
-    while (a < b) {
-      int i = static_cast<int>(a / width);
-      if (i >= buckets) break;
-      Seconds stop = std::min(b, (i + 1) * width);
-      for (size_t p = 0; p < np; ++p)
-        busy[p][i] += static_cast<double>(programme_points_[k][p]) * static_cast<double>(stop - a);
-      a = stop;
-    }
-  }
+  ForEachPiece(g, [&](size_t k, int i, double dt) {
+    for (size_t p = 0; p < np; ++p) busy[p][i] += static_cast<double>(programme_points_[k][p]) * dt;
+  });
   out.share.assign(np, std::vector<double>(buckets, 0));
   for (int i = 0; i < buckets; ++i) {
-    out.t.push_back(i * width);
+    out.t.push_back(i * g.width);
     double total = 0;
     for (size_t p = 0; p < np; ++p) total += busy[p][i];
     if (total > 0)
@@ -452,26 +475,15 @@ ProgrammeSeries Engine::ProgrammeBuckets() const {
 std::vector<SeriesPoint> Engine::Buckets() const {
   std::vector<SeriesPoint> out;
   if (points_.empty() || config_.series_points <= 0) return out;
-  const Seconds horizon = std::max<Seconds>(1, now_);
-  const int n = config_.series_points;
-  const Seconds width = std::max<Seconds>(1, (horizon + n - 1) / n);
-  const int buckets = static_cast<int>((horizon + width - 1) / width);
-  std::vector<double> busy(buckets, 0), pend(buckets, 0);
-  for (size_t k = 0; k < points_.size(); ++k) {
-    Seconds a = points_[k].t;
-    Seconds b = k + 1 < points_.size() ? points_[k + 1].t : horizon;
-    while (a < b) {
-      int i = static_cast<int>(a / width);
-      if (i >= buckets) break;
-      Seconds stop = std::min(b, (i + 1) * width);
-      busy[i] += static_cast<double>(points_[k].busy) * static_cast<double>(stop - a);
-      pend[i] += static_cast<double>(points_[k].pending) * static_cast<double>(stop - a);
-      a = stop;
-    }
-  }
-  for (int i = 0; i < buckets; ++i) {
-    const Seconds t0 = i * width;
-    const double w = static_cast<double>(std::min(horizon, t0 + width) - t0);
+  const BucketGrid g = Grid();
+  std::vector<double> busy(g.count, 0), pend(g.count, 0);
+  ForEachPiece(g, [&](size_t k, int i, double dt) {
+    busy[i] += static_cast<double>(points_[k].busy) * dt;
+    pend[i] += static_cast<double>(points_[k].pending) * dt;
+  });
+  for (int i = 0; i < g.count; ++i) {
+    const Seconds t0 = i * g.width;
+    const double w = static_cast<double>(std::min(g.horizon, t0 + g.width) - t0);
     SeriesPoint p;
     p.t = t0;
     p.gpu_utilization = total_milli_ > 0 ? busy[i] / w / static_cast<double>(total_milli_) : 0;

@@ -186,17 +186,25 @@ Json ToJson(const JobWhy& w) {
               {"as_of_unix", OptJson(w.as_of)}};
 }
 
+namespace {
+
+// The required field "state": a job state's name.
+void JobStateField(Fields& f, JobState& out) {
+  std::string state;
+  f.Str("state", state, 32, true);
+  if (!f.ok()) return;
+  auto st = ParseJobState(state);
+  if (!st) f.Fail("state", "unknown job state '" + state + "'");
+  else out = *st;
+}
+
+}  // namespace
+
 Result<JobWhy> JobWhyFromJson(const Json& j) {
   Fields f(j, "", false);
   JobWhy w;
   f.Int("job", w.job, 0, INT64_MAX, true);
-  std::string state;
-  f.Str("state", state, 32, true);
-  if (f.ok()) {
-    auto st = ParseJobState(state);
-    if (!st) f.Fail("state", "unknown job state '" + state + "'");
-    else w.state = *st;
-  }
+  JobStateField(f, w.state);
   f.Str("reason", w.reason);
   f.Str("message", w.message);
   f.OptInt("estimated_start_unix", w.estimated_start, 0, kMaxUnixSeconds);
@@ -213,13 +221,7 @@ Result<JobView> JobViewFromJson(const Json& j) {
   JobView v;
   f.Int("id", v.id, 0, INT64_MAX, true);
   f.Object("spec", v.spec, JobSpecAt, true);
-  std::string state;
-  f.Str("state", state, 32, true);
-  if (f.ok()) {
-    auto st = ParseJobState(state);
-    if (!st) f.Fail("state", "unknown job state '" + state + "'");
-    else v.state = *st;
-  }
+  JobStateField(f, v.state);
   f.Str("reason", v.reason);
   f.Str("message", v.message);
   f.Int("submit_unix", v.submit_time, 0, kMaxUnixSeconds);

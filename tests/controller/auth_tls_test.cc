@@ -13,18 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Runs a shell command; returns its exit status and its output (stdout and stderr).
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 class AuthTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {

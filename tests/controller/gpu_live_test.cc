@@ -17,17 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST(GpuLive, DevModeRunsACudaKernelOnTheGpuItPlaced) {
   if (!controller::NvmlPresent()) GTEST_SKIP() << "NVML (libnvidia-ml.so.1) is absent";
   TempDir dir;

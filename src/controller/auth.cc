@@ -315,6 +315,8 @@ std::optional<ApiError> Authoriser::Allow(const Principal& p, Access access, std
   if (access == Access::kAnyone) return std::nullopt;
   if (is_node) return Forbidden(fmt::format("{}: a node token opens only the agent endpoints", Who(p)));
   switch (access) {
+    case Access::kUser:
+      return std::nullopt;
     case Access::kJobs:
     case Access::kSubmit:
     case Access::kJobAction:

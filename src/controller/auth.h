@@ -146,6 +146,7 @@ enum class Access {
   kPublic,     // no token
   kAgent,      // a node token for the node named in the request
   kAnyone,     // any valid token
+  kUser,       // any user's token, not a node's (the route limits it to what is the caller's own)
   kJobs,       // a global role or a project; each job is then filtered
   kSubmit,     // admin, operator, or a project member (checked per job)
   kJobAction,  // admin, operator, or per job: its project's lead or its own member

@@ -395,11 +395,6 @@ Outcome<api::JobView> HttpServer::ReachJob(const httplib::Request& req, const Pr
   return v;
 }
 
-std::optional<ApiError> HttpServer::UserTokensOnly(const Principal& who) const {
-  if (who.kind != Principal::Kind::kNode || who.open || who.shared) return std::nullopt;
-  return ApiError{ApiCode::kForbidden, fmt::format("node token {}: a node token opens only the agent endpoints", who.token)};
-}
-
 api::NodeView HttpServer::VisibleJobsOnly(api::NodeView n, const Principal& who) const {
   if (auth_.Reach(who, "", "") == JobReach::kActs) return n;  // sees every job
   std::erase_if(n.jobs, [&](JobId id) {
@@ -493,7 +488,6 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
     // every user lists, creates and revokes its own (a token for CI, say).
     case RouteId::kListTokens:
       return [this](const httplib::Request&, httplib::Response& res, const Principal& who) {
-        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
         const bool all = !auth_.Allow(who, Access::kRead, "");
         Json list = Json::array();
         for (const auto& t : tokens_.Tokens())
@@ -502,7 +496,6 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
       };
     case RouteId::kCreateToken:
       return [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
-        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
         auto j = ObjectBody(req, {"name", "user", "node", "expires"});
         if (!j.ok()) return SendError(res, j.error());
         TokenRequest tr;
@@ -529,7 +522,6 @@ HttpServer::AuthedHandler HttpServer::AuthRoute(RouteId id) {
       };
     case RouteId::kRevokeToken:
       return [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
-        if (auto no = UserTokensOnly(who)) return SendError(res, *no);
         const std::string name(req.matches[1]);
         if (auth_.Allow(who, Access::kAdmin, "")) {  // not an admin: only its own; others' answer like missing ones
           const auto tokens = tokens_.Tokens();

@@ -52,8 +52,6 @@ class HttpServer {
   AuthedHandler AuthRoute(RouteId id);
   // The job of the request's path as `who` may reach it: 404 when invisible.
   Outcome<api::JobView> ReachJob(const httplib::Request& req, const Principal& who, bool act);
-  // The token routes are for users: a node token gets 403.
-  std::optional<ApiError> UserTokensOnly(const Principal& who) const;
   // A node as `who` may see it: only the running jobs it may see are listed.
   api::NodeView VisibleJobsOnly(api::NodeView n, const Principal& who) const;
   Controller& c_;

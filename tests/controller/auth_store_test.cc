@@ -192,6 +192,8 @@ TEST(Authoriser, RouteRulesNameWhatIsNeeded) {
   EXPECT_TRUE(r.auth.Allow(node, Access::kAgent, "n2"));
   EXPECT_TRUE(r.auth.Allow(node, Access::kJobs));
   EXPECT_FALSE(r.auth.Allow(node, Access::kAnyone));
+  EXPECT_TRUE(r.auth.Allow(node, Access::kUser)) << "a user's own things: not for a node token";
+  EXPECT_FALSE(r.auth.Allow(r.User("nobody"), Access::kUser));
 }
 
 TEST(Bootstrap, AdminTokenFileIsWrittenOnceAndKept) {

@@ -45,7 +45,14 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
     if (auto bad = ValidateDemand(s.demand)) f.Fail(path.empty() ? "demand" : path, *bad);
   }
   if (f.ok() && !s.array.empty()) {
-    if (auto a = ParseArraySpec(s.array); !a.ok()) f.Fail(f.Path("array"), a.error().message);
+    // Every task of an array carries the same range: decoding a list of
+    // them (recovery, a listing) checks it once, not once per task, which
+    // made a stored 100,000-task array take minutes to load.
+    thread_local std::string last_valid;
+    if (s.array != last_valid) {
+      if (auto a = ParseArraySpec(s.array); !a.ok()) f.Fail(f.Path("array"), a.error().message);
+      else last_valid = s.array;
+    }
   }
   return Done(f, std::move(s));
 }
@@ -402,6 +409,14 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
         r.acknowledged.emplace_back(a["job"].get<JobId>(), a["attempt"].get<int>());
   f.Int("heartbeat_interval_ms", r.heartbeat_interval_ms, 10, 600000);
   return Done(f, std::move(r));
+}
+
+int ArrayMaxRunning(std::string_view text) {
+  const size_t pct = text.find('%');
+  int m = 0;
+  if (pct == std::string_view::npos || std::from_chars(text.data() + pct + 1, text.data() + text.size(), m).ec != std::errc())
+    return 0;
+  return std::max(m, 0);
 }
 
 Result<ArraySpec> ParseArraySpec(std::string_view text) {

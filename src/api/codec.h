@@ -49,6 +49,8 @@ struct ArraySpec {
   int max_running = 0;
 };
 Result<ArraySpec> ParseArraySpec(std::string_view text);
+// The "%N" of an array spec (0: none), without expanding its ranges.
+int ArrayMaxRunning(std::string_view text);
 
 // "ISO 8601" UTC rendering of Unix seconds, e.g. 2026-11-25T13:24:36Z.
 std::string IsoTime(Seconds unix_seconds);

@@ -76,16 +76,23 @@ Status Controller::Load() {
     AddNode(std::move(*n));
   }
   for (const auto& row : st->arrays) {
-    auto recs = JobsFromArrayRow(row);
-    if (!recs.ok()) return recs.error();
-    for (auto& r : *recs) jobs_.emplace(r.view.id, std::move(r));
+    auto a = ArrayFromRow(row);
+    if (!a.ok()) return a.error();
+    fast_->Observe(a->tmpl.job);
+    explain_->Observe(a->tmpl.job);
+    arrays_.Add(std::move(a->tmpl), std::move(a->indices));
   }
   for (const auto& row : st->jobs) {
     auto r = JobFromRow(row);
     if (!r.ok()) return r.error();
+    arrays_.Drop(row.id);  // a task that changed has its own row
+    if (!r->view.array_id) {
+      fast_->Observe(r->job);
+      explain_->Observe(r->job);
+    }
     jobs_.insert_or_assign(row.id, std::move(*r));
   }
-  next_id_ = std::max<JobId>(st->next_job_id, jobs_.empty() ? 1 : jobs_.rbegin()->first + 1);
+  next_id_ = std::max<JobId>({st->next_job_id, jobs_.empty() ? 1 : jobs_.rbegin()->first + 1, arrays_.EndId()});
   // Users and tokens read theirs after Open (LoadedDocs); usage records,
   // the bulk of the documents, stay with the ledger only.
   for (const auto& d : st->docs)
@@ -93,8 +100,6 @@ Status Controller::Load() {
   for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
   if (auto s = LoadAccounting(st->docs); !s.ok()) return s.error();
   for (auto& [id, rec] : jobs_) {
-    fast_->Observe(rec.job);
-    explain_->Observe(rec.job);
     if (rec.view.state == JobState::kPending) {
       pending_.insert(id);
       pending_cpu_only_ += rec.job.demand.gpus == 0;
@@ -342,7 +347,30 @@ void Controller::LoseNode(int n, const std::string& why) {
 
 std::size_t Controller::JobCount() const {
   std::lock_guard lock(mu_);
-  return jobs_.size();
+  return jobs_.size() + arrays_.size();
+}
+
+JobRec* Controller::Touch(JobId id) {
+  if (auto it = jobs_.find(id); it != jobs_.end()) return &it->second;
+  auto rec = arrays_.Take(id);
+  if (!rec) return nullptr;
+  return &jobs_.emplace(id, std::move(*rec)).first->second;
+}
+
+const JobRec* Controller::Peek(JobId id, std::optional<JobRec>& scratch) const {
+  if (auto it = jobs_.find(id); it != jobs_.end()) return &it->second;
+  scratch = arrays_.Peek(id);
+  return scratch ? &*scratch : nullptr;
+}
+
+void Controller::SplitPendingArrays() {
+  if (!arrays_.HasPending()) return;
+  for (JobRec& rec : arrays_.TakePending()) {
+    const JobId id = rec.view.id;
+    pending_.insert(id);
+    pending_cpu_only_ += rec.job.demand.gpus == 0;
+    jobs_.emplace(id, std::move(rec));
+  }
 }
 
 // ---- jobs ----
@@ -441,29 +469,29 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     rec.view.reason = rec.view.spec.hold ? "Held" : "Submitted";
     rec.view.message = rec.view.spec.hold ? "submitted held; release it to queue it" : "waiting for the next scheduling pass";
     rec.view.id = next_id_;
-    const size_t n = indices[i].empty() ? 1 : indices[i].size();
-    if (!indices[i].empty()) {
-      rec.view.array_id = next_id_;
-      rec.view.array_index = indices[i][0];
-      batch_.arrays.push_back(ArrayRowOf(rec, indices[i]));
-    }
     SyncSchedJob(rec);
     fast_->Observe(rec.job);
     explain_->Observe(rec.job);
-    if (indices[i].empty()) Persist(rec);
-    for (size_t k = 0; k < n; ++k) {
-      JobRec copy = k + 1 < n ? rec : std::move(rec);
-      copy.view.id = next_id_ + static_cast<JobId>(k);
-      copy.job.id = copy.view.id;
-      if (!indices[i].empty()) copy.view.array_index = indices[i][k];
-      ids.push_back(copy.view.id);
-      if (copy.view.state == JobState::kPending) {
-        pending_.insert(copy.view.id);
-        pending_cpu_only_ += copy.job.demand.gpus == 0;
-      }
-      jobs_.emplace_hint(jobs_.end(), copy.view.id, std::move(copy));
+    if (!indices[i].empty()) {
+      // One template for the whole array; the scheduling pass splits a
+      // pending one into its tasks, a held one stays whole until its tasks
+      // are released one by one (array_tasks.h).
+      const size_t n = indices[i].size();
+      rec.view.array_id = next_id_;
+      batch_.arrays.push_back(ArrayRowOf(rec, indices[i]));
+      for (size_t k = 0; k < n; ++k) ids.push_back(next_id_ + static_cast<JobId>(k));
+      arrays_.Add(std::move(rec), std::move(indices[i]));
+      next_id_ += static_cast<JobId>(n);
+      continue;
     }
-    next_id_ += static_cast<JobId>(n);
+    Persist(rec);
+    ids.push_back(rec.view.id);
+    if (rec.view.state == JobState::kPending) {
+      pending_.insert(rec.view.id);
+      pending_cpu_only_ += rec.job.demand.gpus == 0;
+    }
+    jobs_.emplace_hint(jobs_.end(), rec.view.id, std::move(rec));
+    next_id_ += 1;
   }
   batch_.next_job_id = next_id_;
   if (!key.empty()) batch_.keys.push_back(store::KeyRow{std::string(key), ids});
@@ -477,34 +505,53 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
 
 Outcome<JobList> Controller::ListJobs(const ListQuery& q) const {
   JobList out;
+  auto match = [&](const api::JobView& v) {
+    if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), v.state) == q.states.end()) return false;
+    if (!q.project.empty() && v.spec.project != q.project) return false;
+    if (!q.user.empty() && v.spec.user != q.user) return false;
+    return !q.visible || q.visible(v);
+  };
   std::lock_guard lock(mu_);
-  for (auto it = jobs_.upper_bound(q.after); it != jobs_.end(); ++it) {
-    const api::JobView& v = it->second.view;
-    if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), v.state) == q.states.end()) continue;
-    if (!q.project.empty() && v.spec.project != q.project) continue;
-    if (!q.user.empty() && v.spec.user != q.user) continue;
-    if (q.visible && !q.visible(v)) continue;
+  // Two streams in id order: the records, and the untouched array tasks
+  // (whose template is matched once for all its tasks).
+  auto it = jobs_.upper_bound(q.after);
+  std::optional<JobId> task = arrays_.Next(q.after, match);
+  std::optional<JobRec> scratch;
+  while (it != jobs_.end() || task) {
+    const bool record = it != jobs_.end() && (!task || it->first < *task);
+    if (record && !match(it->second.view)) {
+      ++it;
+      continue;
+    }
     if (static_cast<int>(out.jobs.size()) == q.limit) {
       out.next_after = out.jobs.back().id;
       break;
     }
-    out.jobs.push_back(v);
+    if (record) {
+      out.jobs.push_back(it->second.view);
+      ++it;
+    } else {
+      out.jobs.push_back(Peek(*task, scratch)->view);
+      task = arrays_.Next(*task, match);
+    }
   }
   return out;
 }
 
 Outcome<api::JobView> Controller::ShowJob(JobId id) const {
   std::lock_guard lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  return it->second.view;
+  std::optional<JobRec> scratch;
+  const JobRec* rec = Peek(id, scratch);
+  if (!rec) return NotFoundJob(id);
+  return rec->view;
 }
 
 Outcome<api::JobWhy> Controller::Why(JobId id) const {
   std::lock_guard lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  const JobRec& rec = it->second;
+  std::optional<JobRec> scratch;
+  const JobRec* found = Peek(id, scratch);
+  if (!found) return NotFoundJob(id);
+  const JobRec& rec = *found;
   api::JobWhy w;
   if (rec.view.state == JobState::kPending && !rec.why.reason.empty()) w = rec.why;
   w.job = id;
@@ -545,10 +592,10 @@ Outcome<api::JobWhy> Controller::Why(JobId id) const {
 Outcome<api::JobView> Controller::ChangeJob(
     JobId id, const std::function<std::optional<ApiError>(JobRec&)>& change) {
   std::unique_lock lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  if (auto refused = change(it->second)) return *refused;
-  api::JobView v = it->second.view;
+  JobRec* rec = Touch(id);
+  if (!rec) return NotFoundJob(id);
+  if (auto refused = change(*rec)) return *refused;
+  api::JobView v = rec->view;
   const std::uint64_t seq = Flush();
   lock.unlock();
   commit_.WaitDurable(seq);
@@ -612,9 +659,10 @@ Outcome<api::JobView> Controller::Release(JobId id) {
 
 Outcome<LogSource> Controller::FindLogs(JobId id, int rank, std::optional<int> attempt) const {
   std::lock_guard lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return NotFoundJob(id);
-  const JobRec& rec = it->second;
+  std::optional<JobRec> scratch;
+  const JobRec* found = Peek(id, scratch);
+  if (!found) return NotFoundJob(id);
+  const JobRec& rec = *found;
   std::vector<std::string> nodes;
   bool ended = api::IsTerminal(rec.view.state);
   if (attempt && *attempt != rec.view.attempt) {

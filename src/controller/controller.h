@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "controller/api_error.h"
+#include "controller/array_tasks.h"
 #include "controller/ledger.h"
 #include "controller/org_registry.h"
 #include "controller/records.h"
@@ -152,6 +153,15 @@ class Controller {
 
   // --- helpers; all expect mu_ held ---
   static Seconds Now();
+  // Job `id`'s record, split off its array first if it was an untouched
+  // task (nullptr: no such job). For changes.
+  JobRec* Touch(JobId id);
+  // Job `id`'s record for reading: an untouched array task's is built in
+  // `scratch` (nullptr: no such job).
+  const JobRec* Peek(JobId id, std::optional<JobRec>& scratch) const;
+  // Arrays submitted PENDING become ordinary pending jobs (the scheduler
+  // needs each task).
+  void SplitPendingArrays();
   void Persist(const JobRec& rec);                // adds the job's row to batch_
   void PersistNode(const NodeRec& node);
   std::uint64_t Flush();                          // queues batch_, returns its seq
@@ -220,6 +230,7 @@ class Controller {
   store::Batch batch_;  // changes made under mu_ and not queued yet
 
   std::map<JobId, JobRec> jobs_;
+  ArrayTasks arrays_;        // untouched array tasks: jobs too, not in jobs_
   std::set<JobId> pending_;  // PENDING
   int pending_cpu_only_ = 0;  // of those, jobs that need no GPU
   std::set<JobId> active_;   // STARTING, RUNNING, STOPPING

@@ -47,9 +47,7 @@ void SyncSchedJob(JobRec& rec) {
   rec.job.demand = s.demand;
   rec.job.submit_time = rec.view.submit_time;
   rec.job.time_limit = s.time_limit_s;
-  if (!s.array.empty()) {
-    if (auto a = api::ParseArraySpec(s.array); a.ok()) rec.max_running = a->max_running;
-  }
+  rec.max_running = api::ArrayMaxRunning(s.array);
 }
 
 namespace {
@@ -182,7 +180,7 @@ store::ArrayRow ArrayRowOf(const JobRec& first, const std::vector<int>& indices)
   return store::ArrayRow{first.view.id, static_cast<std::int64_t>(indices.size()), Dump(j)};
 }
 
-Result<std::vector<JobRec>> JobsFromArrayRow(const store::ArrayRow& row) {
+Result<StoredArray> ArrayFromRow(const store::ArrayRow& row) {
   auto parsed = api::ParseJson(row.json);
   if (!parsed.ok()) return InvalidArgument(fmt::format("array {}: stored record: {}", row.first_id, parsed.error().message));
   const Json& j = *parsed;
@@ -191,19 +189,18 @@ Result<std::vector<JobRec>> JobsFromArrayRow(const store::ArrayRow& row) {
     return InvalidArgument(fmt::format("array {}: stored record is incomplete", row.first_id));
   auto view = api::JobViewFromJson(j["view"]);
   if (!view.ok()) return InvalidArgument(fmt::format("array {}: stored record: {}", row.first_id, view.error().message));
-  JobRec tmpl;
-  tmpl.view = std::move(*view);
-  ReadExtra(j, tmpl);
-  std::vector<JobRec> out;
-  out.reserve(static_cast<size_t>(row.count));
-  const Json& indices = j["indices"];
-  for (std::int64_t i = 0; i < row.count; ++i) {
-    JobRec rec = tmpl;
-    rec.view.id = row.first_id + i;
-    rec.view.array_id = row.first_id;
-    rec.view.array_index = indices[static_cast<size_t>(i)].is_number_integer() ? indices[static_cast<size_t>(i)].get<int>() : 0;
-    SyncSchedJob(rec);
-    out.push_back(std::move(rec));
+  StoredArray out;
+  out.tmpl.view = std::move(*view);
+  ReadExtra(j, out.tmpl);
+  out.tmpl.view.id = row.first_id;
+  out.tmpl.view.array_id = row.first_id;
+  out.tmpl.view.array_index.reset();
+  SyncSchedJob(out.tmpl);
+  out.indices.reserve(static_cast<size_t>(row.count));
+  for (const Json& x : j["indices"]) {
+    if (!x.is_number_integer())
+      return InvalidArgument(fmt::format("array {}: stored record: indices: expected integers", row.first_id));
+    out.indices.push_back(x.get<int>());
   }
   return out;
 }

@@ -97,7 +97,11 @@ Result<JobRec> JobFromRow(const store::JobRow& row);
 // An array row: the template JobView (id = first id, array_index unset) and
 // the indices, in id order.
 store::ArrayRow ArrayRowOf(const JobRec& first, const std::vector<int>& indices);
-Result<std::vector<JobRec>> JobsFromArrayRow(const store::ArrayRow& row);
+struct StoredArray {
+  JobRec tmpl;               // id and array_id = the first id, array_index unset
+  std::vector<int> indices;  // task k has id first + k
+};
+Result<StoredArray> ArrayFromRow(const store::ArrayRow& row);
 store::NodeRow NodeRow(const NodeRec& rec);
 Result<NodeRec> NodeFromRow(const store::NodeRow& row);
 

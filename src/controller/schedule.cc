@@ -58,7 +58,9 @@ void Controller::CheckNodes() {
 }
 
 void Controller::SchedulePass(Seconds now, bool full) {
-  if (pending_.empty() || nodes_.empty()) return;
+  if (nodes_.empty()) return;
+  SplitPendingArrays();
+  if (pending_.empty()) return;
   ClusterSnapshot snap;
   snap.specs.reserve(nodes_.size());
   snap.nodes.reserve(nodes_.size());

@@ -76,6 +76,26 @@ TEST(ArraySpec, OverlapsCountOnceAndTheLimitIsOnDistinctTasks) {
   EXPECT_FALSE(ParseArraySpec("0-50000,50001-99999,100001-100002").ok());
 }
 
+TEST(ArraySpec, MaxRunningIsReadWithoutExpandingTheRanges) {
+  EXPECT_EQ(ArrayMaxRunning("0-99999%4"), 4);
+  EXPECT_EQ(ArrayMaxRunning("0-3,7"), 0);
+  EXPECT_EQ(ArrayMaxRunning(""), 0);
+}
+
+TEST(ArraySpec, ASpecIsCheckedEachTimeItIsDecodedAfterAValidOne) {
+  // Decoding remembers the last valid range; an invalid one after it is
+  // still refused, and the valid one still accepted.
+  auto spec = [](std::string_view array) {
+    return JobSpecFromJson(Json{{"command", {"true"}}, {"array", array}});
+  };
+  EXPECT_TRUE(spec("0-9").ok());
+  auto bad = spec("9-0");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("array"), std::string::npos) << bad.error().message;
+  EXPECT_TRUE(spec("0-9").ok());
+  EXPECT_FALSE(spec("0-9%0").ok());
+}
+
 TEST(Heartbeat, RoundTrip) {
   Heartbeat h;
   h.node.name = "n1";

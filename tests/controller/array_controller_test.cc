@@ -181,25 +181,26 @@ TEST_F(ArrayControllerTest, AHundredThousandTaskArrayRecoversWholeAfterACrash) {
 }
 
 // Regression: recovery decoded each task's row by checking, and
-// expanding, its array's whole range again (twice), so an ended
-// 100,000-task array took minutes to load.
+// expanding, its array's whole range again (twice), so the cost grew with
+// the square of the array's size (an ended 100,000-task array: 31 s
+// instead of 3 s in a release build).
 TEST_F(ArrayControllerTest, AStoredArrayWhoseEveryTaskHasARowRecovers) {
-  constexpr int kTasks = 100000;
+  constexpr int kTasks = 20000;  // indices 0, 5, ..., 99995
   // The rows kojod writes: the array as submitted, then a row per task.
   JobRec tmpl;
   tmpl.view.id = 1;
   tmpl.view.array_id = 1;
   tmpl.view.spec.command = {"true"};
-  tmpl.view.spec.array = "0-99999%50";
+  tmpl.view.spec.array = "0-99999:5%50";
   SyncSchedJob(tmpl);
   std::vector<int> indices(kTasks);
-  for (int k = 0; k < kTasks; ++k) indices[k] = k;
+  for (int k = 0; k < kTasks; ++k) indices[k] = 5 * k;
   store::Batch b;
   b.arrays.push_back(ArrayRowOf(tmpl, indices));
   for (int k = 0; k < kTasks; ++k) {
     JobRec t = tmpl;
     t.view.id = 1 + k;
-    t.view.array_index = k;
+    t.view.array_index = 5 * k;
     t.view.state = k % 2 ? JobState::kCompleted : JobState::kCancelled;
     b.jobs.push_back(JobRow(t));
   }
@@ -208,7 +209,7 @@ TEST_F(ArrayControllerTest, AStoredArrayWhoseEveryTaskHasARowRecovers) {
   Open();
   EXPECT_EQ(c_->JobCount(), static_cast<size_t>(kTasks));
   EXPECT_EQ(Show(kTasks).state, JobState::kCompleted);
-  EXPECT_EQ(Show(kTasks).array_index, kTasks - 1);
+  EXPECT_EQ(Show(kTasks).array_index, 99995);
   EXPECT_EQ(Show(kTasks - 1).state, JobState::kCancelled);
   ListQuery pending;
   pending.states = {JobState::kPending};

@@ -34,14 +34,7 @@ class ArrayControllerTest : public ::testing::Test {
     EXPECT_TRUE(ids.ok()) << ids.error().message;
     return ids.ok() ? ids.value() : std::vector<JobId>{};
   }
-  bool BeatUntil(const std::function<bool()>& pred, int rounds = 400) {
-    for (int i = 0; i < rounds; ++i) {
-      agent_.Beat(*c_);
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return pred();
-  }
+  bool BeatUntil(const std::function<bool()>& pred, int rounds = 400) { return agent_.BeatUntil(*c_, pred, rounds); }
   api::JobView Show(JobId id) { return c_->ShowJob(id).value(); }
   // Every job the query matches, page by page (`page` per request).
   std::vector<api::JobView> ListAll(ListQuery q, int page) {

@@ -58,15 +58,7 @@ class OrgControllerTest : public ::testing::Test {
     if (limit) spec["time_limit_s"] = *limit;
     return c_->Submit(spec.dump(), "");
   }
-  // Heartbeats until `pred` holds (bounded).
-  bool BeatUntil(const std::function<bool()>& pred, int rounds = 400) {
-    for (int i = 0; i < rounds; ++i) {
-      agent_.Beat(*c_);
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return pred();
-  }
+  bool BeatUntil(const std::function<bool()>& pred, int rounds = 400) { return agent_.BeatUntil(*c_, pred, rounds); }
   api::JobView Show(JobId id) { return c_->ShowJob(id).value(); }
   // Every grant: used + reserved within the award.
   void CheckGrants() {

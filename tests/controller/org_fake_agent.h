@@ -2,6 +2,7 @@
 // driven in-process by a fake agent that speaks the heartbeat protocol.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,15 @@ class FakeAgent {
   void Beat(Controller& c) {
     auto r = c.Heartbeat(name_, Hb());
     if (r.ok()) Handle(r.value());
+  }
+  // Heartbeats until `pred` holds (bounded: `rounds` beats 5 ms apart).
+  bool BeatUntil(Controller& c, const std::function<bool()>& pred, int rounds = 400) {
+    for (int i = 0; i < rounds; ++i) {
+      Beat(c);
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
   }
   // Ends a running task with exit code 0.
   bool End(JobId job, int attempt) {

@@ -100,8 +100,11 @@ bool Persist(const Task& t) { return WriteFileAtomic(RecordPath(t), RecordJson(t
 
 // Writes a file in place (creating it if needed): for a first record, which
 // nothing reads until it is complete (no supervisor starts before it is).
+// The file ends up holding exactly `text`; it is cut to that length after
+// the write rather than truncated to 0 before it, so that a reused spare
+// file keeps its disk block (see spare_files.h).
 bool WriteInPlace(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   const char* p = text.data();
   size_t n = text.size();
@@ -112,7 +115,8 @@ bool WriteInPlace(const std::string& path, const std::string& text) {
     p += w;
     n -= static_cast<size_t>(w);
   }
-  return close(fd) == 0 && n == 0;
+  const bool cut = n == 0 && ftruncate(fd, static_cast<off_t>(text.size())) == 0;
+  return close(fd) == 0 && cut;
 }
 
 std::optional<Task> TaskFromRecord(const std::string& text) {

@@ -1,9 +1,11 @@
 #include "agent/spare_files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +13,26 @@
 #include <fmt/format.h>
 
 namespace kojo::agent {
+
+namespace {
+
+// Overwrites every byte of the file with a space, in place.
+bool Blank(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = fstat(fd, &st) == 0;
+  const std::string spaces(ok ? static_cast<size_t>(st.st_size) : 0, ' ');
+  for (size_t done = 0; ok && done < spaces.size();) {
+    const ssize_t w = pwrite(fd, spaces.data() + done, spaces.size() - done, static_cast<off_t>(done));
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) done += static_cast<size_t>(w);
+  }
+  return close(fd) == 0 && ok;
+}
+
+}  // namespace
 
 SpareFiles::SpareFiles(std::string dir, size_t max_files) : dir_(std::move(dir)), max_files_(max_files) {
   std::error_code ec;
@@ -33,7 +55,7 @@ bool SpareFiles::Take(const std::string& path) {
       files_.pop_back();
     }
   }
-  if (!name.empty() && std::rename(name.c_str(), path.c_str()) == 0) return truncate(path.c_str(), 0) == 0;
+  if (!name.empty() && std::rename(name.c_str(), path.c_str()) == 0) return Blank(path);
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   close(fd);

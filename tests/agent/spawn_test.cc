@@ -114,5 +114,22 @@ TEST(SupervisorStatus, OnlyCompleteLinesCount) {
   EXPECT_TRUE(ParseSupervisorStatus("exit 32512 5\n").ended);  // never ran
 }
 
+TEST(SupervisorStatus, TheBlankTailOfAReusedFileIsIgnored) {
+  // A reused status file is blanked with spaces, then written over from
+  // offset 0 (spare_files.h): what follows the lines is whitespace.
+  const std::string blank(40, ' ');
+  EXPECT_EQ(ParseSupervisorStatus(blank).job, 0);
+  EXPECT_FALSE(ParseSupervisorStatus(blank).ended);
+  SupervisorStatus started = ParseSupervisorStatus("pid 12\n" + blank.substr(7));
+  EXPECT_EQ(started.job, 12);
+  EXPECT_FALSE(started.ended);
+  EXPECT_FALSE(ParseSupervisorStatus("pid 12\nexit 25" + blank.substr(15)).ended);  // still being written
+  SupervisorStatus ended = ParseSupervisorStatus("pid 12\nexit 256 1700000000\n" + blank.substr(26));
+  EXPECT_EQ(ended.job, 12);
+  EXPECT_TRUE(ended.ended);
+  EXPECT_EQ(ended.wait_status, 256);
+  EXPECT_EQ(ended.end_unix, 1700000000);
+}
+
 }  // namespace
 }  // namespace kojo::agent

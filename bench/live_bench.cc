@@ -172,6 +172,11 @@ int main(int argc, char** argv) {
   std::string agent_tmp;
   app.add_option("--agent-tmp-dir", agent_tmp,
                  "where the agents' state and task logs go instead, to tell the two costs apart (default: --tmp-dir)");
+  bool keep = false;
+  app.add_flag("--keep", keep,
+               "leave the run's folders in place (say where) instead of deleting them: on ext4 without a journal, "
+               "files created within minutes of a mass deletion cost a scan of the deleted inodes each, so a "
+               "deleted run slows the next one; delete the folders after the last run");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, OnSignal);
@@ -195,6 +200,11 @@ int main(int argc, char** argv) {
   std::vector<pid_t> pids;
   auto cleanup = [&] {
     for (pid_t p : pids) Stop(p);
+    if (keep) {
+      std::fprintf(stderr, "kept %s%s%s\n", dir.c_str(), agents_dir != dir ? " and " : "",
+                   agents_dir != dir ? agents_dir.c_str() : "");
+      return;
+    }
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (agents_dir != dir) fs::remove_all(agents_dir, ec);

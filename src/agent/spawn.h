@@ -37,8 +37,9 @@ struct SpawnRequest {
   std::string stdout_path;           // created or truncated by the supervisor
   std::string stderr_path;           // may equal stdout_path (one file, both streams)
   std::string cgroup_procs;          // "<cgroup>/cgroup.procs" to join before exec; empty = none
-  // The supervisor's notes, written in place (the file should exist and be
-  // empty; it is created if missing): "pid <job pid>\n" once the job runs,
+  // The supervisor's notes, written in place from offset 0 (the file should
+  // exist and be empty or blank -- spaces only, see spare_files.h; it is
+  // created if missing): "pid <job pid>\n" once the job runs,
   // then "exit <wait status> <end unix>\n" when it has ended (first line
   // when it never ran). Read them with ReadSupervisorStatus.
   std::string status_file;

@@ -21,6 +21,7 @@
 
 #include "cli/client.h"
 #include "cli/common.h"
+#include "cli/queue_rows.h"
 #include "cli/sbatch.h"
 
 extern char** environ;
@@ -280,6 +281,7 @@ struct QueueArgs {
   Conn conn;
   std::string state, project, user;
   bool all = false;
+  bool expand = false;  // one row per array task
 };
 
 void RunQueue(const QueueArgs& a) {
@@ -319,11 +321,25 @@ void RunQueue(const QueueArgs& a) {
     PrintJson(Json{{"jobs", std::move(all)}});
     return;
   }
+  std::vector<api::JobView> views;
+  views.reserve(all.size());
+  for (const auto& j : all) views.push_back(DecodeJob(j));
+  std::vector<QueueGroup> groups;
+  if (a.expand)
+    for (size_t i = 0; i < views.size(); ++i) groups.push_back(QueueGroup{i, 1});
+  else
+    groups = FoldArrayTasks(views, NodesOrReason);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& j : all) {
-    const api::JobView v = DecodeJob(j);
+  for (const QueueGroup& g : groups) {
+    const api::JobView& v = views[g.first];
     std::string id = std::to_string(v.id);
-    if (v.array_id && v.array_index) id += fmt::format(" ({}_{})", *v.array_id, *v.array_index);
+    if (g.count > 1) {  // waiting tasks of one array: "<array>_[<indices>]"
+      std::vector<int> indices;
+      for (size_t k = g.first; k < g.first + g.count; ++k) indices.push_back(views[k].array_index.value_or(0));
+      id = fmt::format("{}_[{}]", *v.array_id, IndexRanges(indices));
+    } else if (v.array_id && v.array_index) {
+      id += fmt::format(" ({}_{})", *v.array_id, *v.array_index);
+    }
     rows.push_back({id, Truncate(v.spec.name, 24), v.spec.user, v.spec.project, std::string(api::ToString(v.state)),
                     GpuText(v.spec.demand), Elapsed(v), NodesOrReason(v)});
   }
@@ -622,6 +638,9 @@ void AddJobCommands(CLI::App& app) {
     sub->add_option("--project", a->project, "Only this project");
     sub->add_option("--user", a->user, "Only this user's jobs");
     sub->add_flag("--all,-a", a->all, "Ended jobs too");
+    sub->add_flag("--expand,-r", a->expand,
+                  "One row per array task (by default, adjacent tasks of an array that wait alike share one row, "
+                  "e.g. 12_[0-99]; --json always lists every task)");
     AddConn(sub, a->conn);
     sub->callback([a] { RunQueue(*a); });
   }

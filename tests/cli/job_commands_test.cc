@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -502,6 +503,30 @@ TEST_F(LiveCli, WhyExplainsAWaitInTextAndJson) {
   EXPECT_THAT(text.out, HasSubstr("is HELD: Held"));
   EXPECT_EQ(Kojo({"why", "--server", url_, "999999"}).code, 3);
   Kojo({"cancel", "--server", url_, std::to_string(a), std::to_string(b)});
+}
+
+TEST_F(LiveCli, AHeldArrayIsOneRowOfTheQueueUntilItsTasksChange) {
+  const std::int64_t first = Submit({"--hold", "--array", "0-9", "-J", "sweep", "--", "true"});
+  ASSERT_GT(first, 0);
+  Outcome released = Kojo({"release", "--server", url_, std::to_string(first + 4)});
+  ASSERT_EQ(released.code, 0) << released.err;
+  ASSERT_TRUE(WaitState(first + 4, "COMPLETED")) << Show(first + 4).dump();
+  // Without --all the completed task is not listed: the held ones on
+  // either side of it are adjacent rows and fold into one.
+  Outcome q = Kojo({"queue", "--server", url_});
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_THAT(q.out, HasSubstr(fmt::format("{}_[0-3,5-9]", first))) << q.out;
+  EXPECT_THAT(q.out, ::testing::Not(HasSubstr(fmt::format("({}_1)", first)))) << q.out;
+  Outcome all = Kojo({"queue", "--all", "--server", url_});
+  EXPECT_THAT(all.out, HasSubstr(fmt::format("{}_[0-3]", first))) << all.out;
+  EXPECT_THAT(all.out, HasSubstr(fmt::format("{} ({}_4)", first + 4, first))) << all.out;
+  EXPECT_THAT(all.out, HasSubstr(fmt::format("{}_[5-9]", first))) << all.out;
+  Outcome expanded = Kojo({"queue", "-r", "--server", url_});
+  for (int k : {0, 3, 5, 9}) EXPECT_THAT(expanded.out, HasSubstr(fmt::format("{} ({}_{})", first + k, first, k))) << expanded.out;
+  Outcome json = Kojo({"queue", "--json", "--server", url_});
+  Json jobs = Json::parse(json.out, nullptr, false)["jobs"];
+  ASSERT_TRUE(jobs.is_array()) << json.out;
+  EXPECT_EQ(jobs.size(), 9u);  // every task
 }
 
 TEST_F(LiveCli, LogsOfAJobThatNeverLaunchedSayWhy) {

@@ -28,10 +28,17 @@ ArrayTasks::Map::const_iterator ArrayTasks::Find(JobId id) const {
   return id < it->first + static_cast<JobId>(it->second.indices.size()) ? it : arrays_.end();
 }
 
-bool ArrayTasks::Contains(JobId id) const {
-  auto it = Find(id);
-  return it != arrays_.end() && it->second.untouched[static_cast<size_t>(id - it->first)];
+template <class Self>
+auto ArrayTasks::Locate(Self& self, JobId id) -> std::pair<decltype(self.arrays_.begin()), size_t> {
+  auto it = self.arrays_.upper_bound(id);
+  if (it == self.arrays_.begin()) return {self.arrays_.end(), 0};
+  --it;
+  const size_t k = static_cast<size_t>(id - it->first);
+  if (k >= it->second.indices.size() || !it->second.untouched[k]) return {self.arrays_.end(), 0};
+  return {it, k};
 }
+
+bool ArrayTasks::Contains(JobId id) const { return Locate(*this, id).first != arrays_.end(); }
 
 JobRec ArrayTasks::Make(const Array& a, size_t k) const {
   JobRec rec = a.tmpl;
@@ -53,27 +60,21 @@ void ArrayTasks::Remove(Map::iterator it, size_t k) {
 }
 
 void ArrayTasks::Drop(JobId id) {
-  auto c = Find(id);
-  if (c == arrays_.end()) return;
-  const size_t k = static_cast<size_t>(id - c->first);
-  if (c->second.untouched[k]) Remove(arrays_.find(c->first), k);
+  auto [it, k] = Locate(*this, id);
+  if (it != arrays_.end()) Remove(it, k);
 }
 
 std::optional<JobRec> ArrayTasks::Peek(JobId id) const {
-  auto it = Find(id);
+  auto [it, k] = Locate(*this, id);
   if (it == arrays_.end()) return std::nullopt;
-  const size_t k = static_cast<size_t>(id - it->first);
-  if (!it->second.untouched[k]) return std::nullopt;
   return Make(it->second, k);
 }
 
 std::optional<JobRec> ArrayTasks::Take(JobId id) {
-  auto c = Find(id);
-  if (c == arrays_.end()) return std::nullopt;
-  const size_t k = static_cast<size_t>(id - c->first);
-  if (!c->second.untouched[k]) return std::nullopt;
-  JobRec rec = Make(c->second, k);
-  Remove(arrays_.find(c->first), k);
+  auto [it, k] = Locate(*this, id);
+  if (it == arrays_.end()) return std::nullopt;
+  JobRec rec = Make(it->second, k);
+  Remove(it, k);
   return rec;
 }
 
@@ -97,11 +98,9 @@ std::vector<JobRec> ArrayTasks::TakePending() {
 }
 
 std::optional<JobId> ArrayTasks::Next(JobId after, const std::function<bool(const api::JobView&)>& match) const {
-  auto it = arrays_.upper_bound(after);
-  if (it != arrays_.begin()) {
-    auto prev = std::prev(it);
-    if (after < prev->first + static_cast<JobId>(prev->second.indices.size())) it = prev;
-  }
+  // From the array that holds `after`, else the first one past it.
+  auto it = Find(after);
+  if (it == arrays_.end()) it = arrays_.upper_bound(after);
   for (; it != arrays_.end(); ++it) {
     const Array& a = it->second;
     if (match && !match(a.tmpl.view)) continue;
@@ -110,10 +109,6 @@ std::optional<JobId> ArrayTasks::Next(JobId after, const std::function<bool(cons
       if (a.untouched[k]) return it->first + static_cast<JobId>(k);
   }
   return std::nullopt;
-}
-
-void ArrayTasks::ForEachArray(const std::function<void(const JobRec& tmpl, size_t untouched)>& fn) const {
-  for (const auto& [first, a] : arrays_) fn(a.tmpl, a.left);
 }
 
 JobId ArrayTasks::EndId() const { return end_id_; }

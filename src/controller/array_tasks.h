@@ -50,9 +50,6 @@ class ArrayTasks {
   // template view passes `match` (all when empty); nullopt: none.
   std::optional<JobId> Next(JobId after, const std::function<bool(const api::JobView&)>& match = {}) const;
 
-  // Calls fn once per array with its template and its untouched task count.
-  void ForEachArray(const std::function<void(const JobRec& tmpl, size_t untouched)>& fn) const;
-
   size_t size() const { return size_; }  // untouched tasks in all
   JobId EndId() const;                   // one past the highest id ever added here; 0 if none
 
@@ -67,6 +64,10 @@ class ArrayTasks {
 
   // The array holding id `id` (untouched or not), or end().
   Map::const_iterator Find(JobId id) const;
+  // The array and offset of untouched task `id`; the iterator is end() when
+  // it is not one (const or not, as `self` is).
+  template <class Self>
+  static auto Locate(Self& self, JobId id) -> std::pair<decltype(self.arrays_.begin()), size_t>;
   JobRec Make(const Array& a, size_t k) const;
   // Marks offset k of `it` split off; erases the array when none is left.
   void Remove(Map::iterator it, size_t k);

@@ -100,10 +100,7 @@ Status Controller::Load() {
   for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
   if (auto s = LoadAccounting(st->docs); !s.ok()) return s.error();
   for (auto& [id, rec] : jobs_) {
-    if (rec.view.state == JobState::kPending) {
-      pending_.insert(id);
-      pending_cpu_only_ += rec.job.demand.gpus == 0;
-    }
+    if (rec.view.state == JobState::kPending) NotePending(rec);
     if (!rec.Active()) continue;
     active_.insert(id);
     // Resolve the placement's node names to this run's node indices.
@@ -209,11 +206,13 @@ void Controller::SetState(JobRec& rec, JobState to) {
   }
   if (rec.Active()) active_.erase(id);
   rec.view.state = to;
-  if (to == JobState::kPending) {
-    pending_.insert(id);
-    pending_cpu_only_ += rec.job.demand.gpus == 0;
-  }
+  if (to == JobState::kPending) NotePending(rec);
   if (rec.Active()) active_.insert(id);
+}
+
+void Controller::NotePending(const JobRec& rec) {
+  pending_.insert(rec.view.id);
+  pending_cpu_only_ += rec.job.demand.gpus == 0;
 }
 
 void Controller::Unplace(JobRec& rec) {
@@ -366,9 +365,8 @@ const JobRec* Controller::Peek(JobId id, std::optional<JobRec>& scratch) const {
 void Controller::SplitPendingArrays() {
   if (!arrays_.HasPending()) return;
   for (JobRec& rec : arrays_.TakePending()) {
+    NotePending(rec);
     const JobId id = rec.view.id;
-    pending_.insert(id);
-    pending_cpu_only_ += rec.job.demand.gpus == 0;
     jobs_.emplace(id, std::move(rec));
   }
 }
@@ -486,10 +484,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     }
     Persist(rec);
     ids.push_back(rec.view.id);
-    if (rec.view.state == JobState::kPending) {
-      pending_.insert(rec.view.id);
-      pending_cpu_only_ += rec.job.demand.gpus == 0;
-    }
+    if (rec.view.state == JobState::kPending) NotePending(rec);
     jobs_.emplace_hint(jobs_.end(), rec.view.id, std::move(rec));
     next_id_ += 1;
   }

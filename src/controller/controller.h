@@ -171,6 +171,7 @@ class Controller {
   ClusterSnapshot EmptySnapshot() const;          // specs only, for Infeasible()
   std::optional<std::string> Infeasible(const Job& job) const;
   void SetState(JobRec& rec, api::JobState to);   // keeps pending_/active_ in step
+  void NotePending(const JobRec& rec);            // adds a PENDING job to pending_
   void Unplace(JobRec& rec);                      // drops it from its nodes
   void Stop(JobRec& rec, StopReason why);         // -> STOPPING, kills go out
   void EndTask(JobRec& rec, size_t rank, const TaskState& end);

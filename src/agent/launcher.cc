@@ -98,27 +98,6 @@ std::string StatusPath(const Task& t) { return t.base + ".status"; }
 // Rewrites the record of a task that may be running: atomically.
 bool Persist(const Task& t) { return WriteFileAtomic(RecordPath(t), RecordJson(t).dump(), kRecord).ok(); }
 
-// Writes a file in place (creating it if needed): for a first record, which
-// nothing reads until it is complete (no supervisor starts before it is).
-// The file ends up holding exactly `text`; it is cut to that length after
-// the write rather than truncated to 0 before it, so that a reused spare
-// file keeps its disk block (see spare_files.h).
-bool WriteInPlace(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  const char* p = text.data();
-  size_t n = text.size();
-  while (n > 0) {
-    const ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  const bool cut = n == 0 && ftruncate(fd, static_cast<off_t>(text.size())) == 0;
-  return close(fd) == 0 && cut;
-}
-
 std::optional<Task> TaskFromRecord(const std::string& text) {
   auto j = api::ParseJson(text);
   if (!j.ok() || !j->is_object()) return std::nullopt;
@@ -290,7 +269,7 @@ void ProcessLauncher::Impl::LaunchFailed(Task& t, const std::string& why) {
   t.launch_error = "launch-failed: " + why;
   Finish(t, kLaunchFailedExit << 8, NowUnix());
   // The status makes a restarted agent report the same end.
-  (void)WriteInPlace(StatusPath(t), fmt::format("exit {} {}\n", kLaunchFailedExit << 8, *t.end_unix));
+  (void)WriteFileInPlace(StatusPath(t), fmt::format("exit {} {}\n", kLaunchFailedExit << 8, *t.end_unix));
   Persist(t);
   LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
 }
@@ -397,7 +376,9 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     t.sup = sup;
     t.pidfd = PidfdOpen(sup);
     t.sup_start = ProcessStartTime(sup);
-    return WriteInPlace(RecordPath(t), RecordJson(t).dump());
+    // In place, not atomically: nothing reads the first record until it is
+    // complete (no supervisor starts before it is).
+    return WriteFileInPlace(RecordPath(t), RecordJson(t).dump());
   });
   if (r.supervisor < 0) {
     if (t.pidfd >= 0) close(t.pidfd);

@@ -5,12 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
+
+#include "common/files.h"
 
 namespace kojo::agent {
 
@@ -18,18 +19,9 @@ namespace {
 
 // Overwrites every byte of the file with a space, in place.
 bool Blank(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   struct stat st {};
-  bool ok = fstat(fd, &st) == 0;
-  const std::string spaces(ok ? static_cast<size_t>(st.st_size) : 0, ' ');
-  for (size_t done = 0; ok && done < spaces.size();) {
-    const ssize_t w = pwrite(fd, spaces.data() + done, spaces.size() - done, static_cast<off_t>(done));
-    if (w < 0 && errno == EINTR) continue;
-    ok = w > 0;
-    if (ok) done += static_cast<size_t>(w);
-  }
-  return close(fd) == 0 && ok;
+  if (stat(path.c_str(), &st) != 0) return false;
+  return WriteFileInPlace(path, std::string(static_cast<size_t>(st.st_size), ' '));
 }
 
 }  // namespace

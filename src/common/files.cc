@@ -12,22 +12,32 @@
 
 namespace kojo {
 
+namespace {
+
+// Writes all of `text` at the file offset; false (with errno) on failure.
+bool WriteAll(int fd, std::string_view text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 Status WriteFileAtomic(const std::string& path, const std::string& text, AtomicWriteOptions o) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, o.mode);
   if (fd < 0) return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(errno))};
   ::fchmod(fd, static_cast<mode_t>(o.mode));  // the umask must not widen or narrow it
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(err))};
-    }
-    done += static_cast<size_t>(n);
+  if (!WriteAll(fd, text)) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Error{ErrorCode::kIo, fmt::format("{}: cannot write: {}", tmp, std::strerror(err))};
   }
   if ((o.sync && ::fsync(fd) != 0) | (::close(fd) != 0)) {
     const int err = errno;
@@ -40,6 +50,13 @@ Status WriteFileAtomic(const std::string& path, const std::string& text, AtomicW
     return Error{ErrorCode::kIo, fmt::format("{}: cannot rename into place: {}", path, std::strerror(err))};
   }
   return Ok{};
+}
+
+bool WriteFileInPlace(const std::string& path, std::string_view text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const bool ok = WriteAll(fd, text) && ::ftruncate(fd, static_cast<off_t>(text.size())) == 0;
+  return (::close(fd) == 0) & ok;
 }
 
 std::string RandomHex(int bytes) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -19,6 +20,13 @@ struct AtomicWriteOptions {
 // The folder must exist. Errors name the file.
 Status WriteFileAtomic(const std::string& path, const std::string& text,
                        AtomicWriteOptions options = {});
+
+// Writes `text` over `path` from offset 0 (creating it if missing) and then
+// cuts the file to that length, instead of truncating it to 0 first: a
+// file rewritten this way keeps its disk blocks (see agent/spare_files.h).
+// Not atomic: for files that nothing reads while they are being written.
+// False (with errno) on failure.
+bool WriteFileInPlace(const std::string& path, std::string_view text);
 
 // `bytes` random bytes from /dev/urandom as lower-case hex (tokens, keys).
 std::string RandomHex(int bytes = 16);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -33,6 +34,20 @@ TEST(WriteFileAtomic, ErrorNamesTheFile) {
   auto s = WriteFileAtomic("/no/such/folder/x.json", "{}");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message, ::testing::HasSubstr("/no/such/folder/x.json.tmp"));
+}
+
+TEST(WriteFileInPlace, RewritesTheSameInodeToExactlyTheNewText) {
+  const std::string path = ::testing::TempDir() + "/in-place.txt";
+  std::remove(path.c_str());
+  ASSERT_TRUE(WriteFileInPlace(path, "a first, longer text\n"));  // created
+  struct stat before {};
+  ASSERT_EQ(stat(path.c_str(), &before), 0);
+  ASSERT_TRUE(WriteFileInPlace(path, "short\n"));
+  EXPECT_EQ(Slurp(path), "short\n");  // nothing of the longer text is left
+  struct stat after {};
+  ASSERT_EQ(stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_FALSE(WriteFileInPlace("/no/such/folder/x", "x"));
 }
 
 TEST(RandomHex, LengthAndVariety) {

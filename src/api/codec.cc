@@ -429,8 +429,9 @@ Result<ArraySpec> ParseArraySpec(std::string_view text) {
     if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
     return v;
   };
-  auto bad = [&](std::string_view what) {
-    return InvalidArgument(fmt::format("expected ranges like 0-99, 1,3,5, 0-15:2 or 0-99%4; {} in '{}'", what, text));
+  const std::string_view whole = text;  // `text` is consumed below
+  auto bad = [whole](std::string_view what) {
+    return InvalidArgument(fmt::format("expected ranges like 0-99, 1,3,5, 0-15:2 or 0-99%4; {} in '{}'", what, whole));
   };
   if (size_t pct = text.find('%'); pct != std::string_view::npos) {
     auto m = num(text.substr(pct + 1));

@@ -62,6 +62,17 @@ TEST(ArraySpec, Forms) {
   EXPECT_FALSE(ParseArraySpec("0-9%0").ok());
 }
 
+// Regression: the message quoted what was left of the text once parsing
+// had consumed it (often nothing: "bad range '5-1' in ''").
+TEST(ArraySpec, ErrorsQuoteTheWholeSpec) {
+  auto bad = ParseArraySpec("0-3,5-1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bad range '5-1' in '0-3,5-1'"), std::string::npos) << bad.error().message;
+  auto many = ParseArraySpec("0-200000%4");
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.error().message.find("in '0-200000%4'"), std::string::npos) << many.error().message;
+}
+
 TEST(ArraySpec, OverlapsCountOnceAndTheLimitIsOnDistinctTasks) {
   auto a = ParseArraySpec("8,0-5,3-8,5");
   ASSERT_TRUE(a.ok());

@@ -390,9 +390,13 @@ Status Controller::WriteDocs(std::vector<store::DocRow> docs) {
   return Ok{};
 }
 
-Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view key, const AdmitSpec& admit) {
-  if (key.size() > kMaxKeyLength)
+Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view client_key, const AdmitSpec& admit,
+                                               std::string_view key_owner) {
+  if (client_key.size() > kMaxKeyLength)
     return ApiError{ApiCode::kInvalidArgument, fmt::format("Idempotency-Key: expected at most {} characters", kMaxKeyLength)};
+  // Stored as "owner<US>key": user names never hold the unit separator, so
+  // one user's key can never name another's submission.
+  const std::string key = client_key.empty() ? std::string() : fmt::format("{}\x1f{}", key_owner, client_key);
   auto parsed = api::ParseJson(body);
   if (!parsed.ok()) return FromError(parsed.error());
   const Json& j = *parsed;
@@ -433,7 +437,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
 
   std::unique_lock lock(mu_);
   if (!key.empty()) {
-    if (auto it = keys_.find(std::string(key)); it != keys_.end()) {
+    if (auto it = keys_.find(key); it != keys_.end()) {
       std::vector<JobId> ids = it->second.first;
       const std::uint64_t seq = it->second.second;
       lock.unlock();
@@ -489,9 +493,9 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     next_id_ += 1;
   }
   batch_.next_job_id = next_id_;
-  if (!key.empty()) batch_.keys.push_back(store::KeyRow{std::string(key), ids});
+  if (!key.empty()) batch_.keys.push_back(store::KeyRow{key, ids});
   const std::uint64_t seq = Flush();
-  if (!key.empty()) keys_[std::string(key)] = {ids, seq};
+  if (!key.empty()) keys_[key] = {ids, seq};
   WakeScheduler();
   lock.unlock();
   commit_.WaitDurable(seq);

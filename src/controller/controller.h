@@ -87,8 +87,10 @@ class Controller {
   void Shutdown();
 
   // POST /jobs: `body` is a JobSpec (possibly an array) or {"jobs":[...]}.
+  // An idempotency key belongs to `key_owner` (the caller): the same key
+  // sent by another user is another key.
   Outcome<std::vector<JobId>> Submit(std::string_view body, std::string_view idempotency_key,
-                                     const AdmitSpec& admit = {});
+                                     const AdmitSpec& admit = {}, std::string_view key_owner = "");
   Outcome<JobList> ListJobs(const ListQuery& q) const;
   Outcome<api::JobView> ShowJob(JobId id) const;
   // GET /jobs/{id}/why: why it is not running (or what it is doing) and

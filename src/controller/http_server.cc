@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
+#include "controller/http_conn.h"
 #include "controller/http_util.h"
 #include "controller/org_http.h"
 #include "controller/routes.h"
@@ -74,16 +75,71 @@ std::string PathRegex(std::string_view path) {
 }  // namespace
 
 namespace {
+
 std::unique_ptr<httplib::Server> MakeServer(const HttpConfig& config) {
-  if (config.tls_cert.empty() && config.tls_key.empty()) return std::make_unique<httplib::Server>();
-  return std::make_unique<httplib::SSLServer>(config.tls_cert.c_str(), config.tls_key.c_str());
+  if (config.tls_cert.empty() && config.tls_key.empty())
+    return std::make_unique<GuardedServer>(ConnLimits{std::chrono::milliseconds(config.header_timeout_ms),
+                                                      std::chrono::milliseconds(config.body_timeout_ms)});
+  return std::make_unique<TlsServer>(config.tls_cert.c_str(), config.tls_key.c_str());
 }
+
+bool IsBodyMethod(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+
+// A header value with a control character (a NUL cutting a token short,
+// say) is refused, never read up to the first one.
+std::optional<ApiError> BadHeaders(const httplib::Request& req) {
+  for (const auto& [name, value] : req.headers)
+    for (unsigned char ch : value)
+      if (ch < 0x20 && ch != '\t')
+        return ApiError{ApiCode::kInvalidArgument, fmt::format("header {}: contains a control character", Shown(name))};
+  if (req.get_header_value_count("Content-Length") > 1 || req.get_header_value_count("Transfer-Encoding") > 1 ||
+      (req.has_header("Content-Length") && req.has_header("Transfer-Encoding")))
+    return ApiError{ApiCode::kInvalidArgument, "headers: one Content-Length or one Transfer-Encoding, not both"};
+  return std::nullopt;
+}
+
+// Reads the request's body into req.body, at most `max` bytes whether it
+// has a Content-Length or comes in chunks; none without either.
+std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::ContentReader& read, std::size_t max) {
+  const ApiError too_large{ApiCode::kPayloadTooLarge, fmt::format("body: larger than the limit of {} bytes", max)};
+  std::string body;
+  auto append = [&](const char* data, std::size_t n) {
+    if (body.size() + n > max) return false;
+    body.append(data, n);
+    return true;
+  };
+  if (req.has_header("Transfer-Encoding")) {
+    std::string te = req.get_header_value("Transfer-Encoding");
+    std::transform(te.begin(), te.end(), te.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (te != "chunked")
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("Transfer-Encoding: expected chunked, got \"{}\"", Shown(te))};
+    bool over = false;
+    const bool ok = read([&](const char* data, std::size_t n) { return (over = !append(data, n)) == false; });
+    if (over) return too_large;
+    if (!ok) return ApiError{ApiCode::kInvalidArgument, "body: malformed or incomplete chunked encoding"};
+  } else if (req.has_header("Content-Length")) {
+    const std::string text = req.get_header_value("Content-Length");
+    const auto len = ParseInt(text);
+    if (!len || *len < 0)
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("Content-Length: expected a number of bytes, got \"{}\"", Shown(text))};
+    if (static_cast<std::uint64_t>(*len) > max) return too_large;
+    body.reserve(static_cast<std::size_t>(*len));
+    if (*len > 0 && (!read(append) || body.size() != static_cast<std::size_t>(*len)))
+      return ApiError{ApiCode::kInvalidArgument, fmt::format("body: shorter than its Content-Length of {} bytes", *len)};
+  }
+  // cpp-httplib hands handlers its own (non-const) request as const.
+  const_cast<httplib::Request&>(req).body = std::move(body);
+  return std::nullopt;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& tokens, const Authoriser& auth)
     : c_(controller), config_(std::move(config)), tokens_(tokens), auth_(auth), server_(MakeServer(config_)) {
   const int threads = config_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server_->new_task_queue = [threads] {
+    return new ElasticPool(static_cast<std::size_t>(std::max(threads, 1)), std::chrono::seconds(30));
+  };
   server_->set_keep_alive_max_count(1000000);
   server_->set_keep_alive_timeout(10);
   server_->set_read_timeout(30, 0);
@@ -98,11 +154,15 @@ HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& to
       case 404: e = {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))}; break;
       case 405: e = {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))}; break;
       case 413: e = {ApiCode::kPayloadTooLarge, fmt::format("body: larger than the limit of {} bytes", max_body)}; break;
-      case 400: e = {ApiCode::kInvalidArgument, "malformed HTTP request (a POST needs a Content-Length header, even for an empty body)"}; break;
+      case 400:
+        e = HeadersTimedOut() ? ApiError{ApiCode::kInvalidArgument, "request: its headers did not arrive in time"}
+                              : ApiError{ApiCode::kInvalidArgument, "malformed HTTP request"};
+        break;
       default:
         if (res.status >= 400 && res.status < 500) e = {ApiCode::kInvalidArgument, fmt::format("HTTP error {}", res.status)};
     }
-    const int status = res.status;
+    const int status = HeadersTimedOut() ? 408 : res.status;
+    if (status == 400 || status == 408 || status == 413) CloseAfterReply(res);  // the rest of the request is unread
     SendError(res, e);
     if (status == 405) res.status = 404;
     else if (status != HttpStatus(e.code) && status >= 400) res.status = status;
@@ -118,6 +178,17 @@ HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& to
     }
     SendError(res, {ApiCode::kInternal, what});
   });
+  // Only the body methods' routes read a body (within max_body); any other
+  // request that announces one is refused before it is read.
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (IsBodyMethod(req.method)) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.has_header("Transfer-Encoding") || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
+      CloseAfterReply(res);
+      SendError(res, {ApiCode::kInvalidArgument, fmt::format("body: a {} request carries none", Shown(req.method))});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   Routes();
 }
 
@@ -129,11 +200,19 @@ Result<int> HttpServer::Bind() {
   if (config_.port == 0) {
     const int port = server_->bind_to_any_port(config_.host);
     if (port <= 0) return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:any port", config_.host)};
-    return port;
+    return Backlog(port);
   }
   if (!server_->bind_to_port(config_.host, config_.port))
     return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{} (in use?)", config_.host, config_.port)};
-  return config_.port;
+  return Backlog(config_.port);
+}
+
+Result<int> HttpServer::Backlog(int port) {
+  auto* plain = dynamic_cast<GuardedServer*>(server_.get());
+  auto* tls = dynamic_cast<TlsServer*>(server_.get());
+  if (!(plain ? plain->Relisten(config_.backlog) : tls && tls->Relisten(config_.backlog)))
+    return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{} with a backlog of {}", config_.host, port, config_.backlog)};
+  return port;
 }
 
 void HttpServer::Run() { server_->listen_after_bind(); }
@@ -163,7 +242,7 @@ void HttpServer::Routes() {
             if (!who.open && !who.shared) spec.user = who.name;
             return std::nullopt;
           };
-          auto out = c_.Submit(req.body, req.get_header_value("Idempotency-Key"), admit);
+          auto out = c_.Submit(req.body, req.get_header_value("Idempotency-Key"), admit, who.name);
           Reply(res, std::move(out), [](const std::vector<JobId>& ids) { return Json{{"ids", ids}}; }, 201);
         };
         break;
@@ -352,25 +431,54 @@ void HttpServer::Routes() {
         break;
       }
     }
-    // Every route: authenticate (401), then the route's rule (403).
-    httplib::Server::Handler guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
-                                           const httplib::Request& req, httplib::Response& res) {
-      if (access == Access::kPublic) {
-        if (h) return h(req, res);
-        return ah(req, res, Principal{});
+    // Every route: authenticate (401), then the route's rule (403), and
+    // only then read the body: a refused request's body is never read.
+    auto guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
+                       const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body) {
+      if (auto e = BadHeaders(req)) {
+        CloseAfterReply(res);
+        return SendError(res, *e);
       }
-      auto who = auth_.Authenticate(req.get_header_value("Authorization"));
-      if (!who.ok()) return SendError(res, who.error());
-      if (auto e = auth_.Allow(who.value(), access)) return SendError(res, *e);
+      Principal who;
+      if (access != Access::kPublic) {
+        auto p = auth_.Authenticate(req.get_header_value("Authorization"));
+        std::optional<ApiError> refused = p.ok() ? auth_.Allow(p.value(), access) : p.error();
+        if (refused) {
+          if (body) CloseAfterReply(res);  // its body is left unread
+          return SendError(res, *refused);
+        }
+        who = std::move(p.value());
+      }
+      if (body)
+        if (auto e = ReadBody(req, *body, config_.max_body)) {
+          CloseAfterReply(res);
+          return SendError(res, *e);
+        }
       if (h) return h(req, res);
-      ah(req, res, who.value());
+      ah(req, res, who);
     };
     const std::string re = PathRegex(route.path);
-    if (route.method == "GET") server_->Get(re, std::move(guarded));
-    else if (route.method == "DELETE") server_->Delete(re, std::move(guarded));
-    else if (route.method == "PUT") server_->Put(re, std::move(guarded));
-    else server_->Post(re, std::move(guarded));
+    httplib::Server::HandlerWithContentReader with_body =
+        [guarded](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& body) {
+          guarded(req, res, &body);
+        };
+    if (route.method == "GET")
+      server_->Get(re, [guarded](const httplib::Request& req, httplib::Response& res) { guarded(req, res, nullptr); });
+    else if (route.method == "DELETE") server_->Delete(re, std::move(with_body));
+    else if (route.method == "PUT") server_->Put(re, std::move(with_body));
+    else server_->Post(re, std::move(with_body));
   }
+  // Any other path with a body method: 404 without reading the body (the
+  // library would read it whole first).
+  httplib::Server::HandlerWithContentReader no_route = [](const httplib::Request& req, httplib::Response& res,
+                                                          const httplib::ContentReader&) {
+    CloseAfterReply(res);
+    SendError(res, {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))});
+  };
+  server_->Post(".*", no_route);
+  server_->Put(".*", no_route);
+  server_->Patch(".*", no_route);
+  server_->Delete(".*", no_route);
 }
 
 }  // namespace kojo::controller

@@ -27,8 +27,12 @@ struct HttpConfig {
   int port = 7100;                     // 0 = any free port
   std::string tls_cert;                // PEM files: both set = HTTPS only
   std::string tls_key;
-  std::size_t max_body = 4 << 20;      // 413 beyond this
-  int threads = 256;                   // keep-alive connections and long polls each hold one
+  std::size_t max_body = 4 << 20;      // 413 beyond this, with a Content-Length or chunked
+  int threads = 1024;                  // connections served at once (each keep-alive connection or
+                                       // long poll holds one); started on demand, ended when idle
+  int backlog = 4096;                  // connections waiting to be accepted
+  int header_timeout_ms = 10000;       // to send a request's line and headers
+  int body_timeout_ms = 60000;         // to send its body, once the headers are in
 };
 
 class HttpServer {
@@ -48,6 +52,8 @@ class HttpServer {
  private:
   using AuthedHandler = std::function<void(const httplib::Request&, httplib::Response&, const Principal&)>;
   void Routes();
+  // Listens again with config_.backlog; returns `port`.
+  Result<int> Backlog(int port);
   // Handlers of the user and token routes (whoami, users, tokens).
   AuthedHandler AuthRoute(RouteId id);
   // The job of the request's path as `who` may reach it: 404 when invisible.

@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
   std::string data_dir, listen = "127.0.0.1:7100", policy = "fifo", placer = "bestfit", token, gpus = "8xH100-80GB";
   double node_timeout_s = 30;
   Seconds kill_grace = 10;
-  int http_threads = 256;
+  int http_threads = 1024;
   std::size_t max_body = 4 << 20;
+  double header_timeout_s = 10;
   std::string org_file;
   Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
@@ -86,10 +87,18 @@ int main(int argc, char** argv) {
   app.add_option("--kill-grace", kill_grace, "Seconds between SIGTERM and SIGKILL when a job is stopped")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
-  app.add_option("--http-threads", http_threads, "HTTP worker threads (each keep-alive connection or long poll holds one)")
-      ->check(CLI::Range(4, 4096))
+  app.add_option("--http-threads", http_threads,
+                 "Most connections served at once: a thread each, started on demand and ended when idle (each "
+                 "keep-alive connection or long poll holds one; more wait in the listen backlog)")
+      ->check(CLI::Range(4, 16384))
       ->capture_default_str();
-  app.add_option("--max-body", max_body, "Largest request body in bytes (413 beyond)")->capture_default_str();
+  app.add_option("--max-body", max_body, "Largest request body in bytes, with a Content-Length or chunked (413 beyond)")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--header-timeout", header_timeout_s,
+                 "Seconds a client has to send a request's line and headers (408 and the connection closed after)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   app.add_option("--org", org_file,
                  "Apply this organisation document (docs/org-config.md) at start, like `kojo admin apply -f FILE`");
   app.add_option("--default-time-limit", default_time_limit,
@@ -229,6 +238,7 @@ int main(int argc, char** argv) {
   hc.port = address->second;
   hc.threads = http_threads;
   hc.max_body = max_body;
+  hc.header_timeout_ms = static_cast<int>(header_timeout_s * 1000);
   hc.tls_cert = tls_cert;
   hc.tls_key = tls_key;
   HttpServer http(**controller, hc, tokens, auth);

@@ -33,9 +33,9 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kGetOrg, "GET", "/api/v1/org", true, Access::kRead},
       RouteSpec{RouteId::kPutOrg, "PUT", "/api/v1/org", true, Access::kAdmin},
       RouteSpec{RouteId::kListProjects, "GET", "/api/v1/projects", true, Access::kRead},
-      RouteSpec{RouteId::kListGrants, "GET", "/api/v1/grants", true, Access::kAnyone},
+      RouteSpec{RouteId::kListGrants, "GET", "/api/v1/grants", true, Access::kUser},
       RouteSpec{RouteId::kAddGrant, "POST", "/api/v1/grants", true, Access::kAdmin},
-      RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kAnyone},
+      RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kUser},
   };
   return kRoutes;
 }

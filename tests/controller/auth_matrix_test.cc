@@ -57,9 +57,9 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kGetOrg,         "yyyffffffuu"},
     {RouteId::kPutOrg,         "yffffffffuu"},
     {RouteId::kListProjects,   "yyyffffffuu"},
-    {RouteId::kListGrants,     "yyyyyyyyyuu"},  // each sees the grants of the projects it may see
+    {RouteId::kListGrants,     "yyyyyyyyfuu"},  // each user sees the grants of the projects it may see; nodes none
     {RouteId::kAddGrant,       "yffffffffuu"},
-    {RouteId::kUsage,          "yyyyyyyyyuu"},  // likewise for usage
+    {RouteId::kUsage,          "yyyyyyyyfuu"},  // likewise for usage
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -393,6 +393,32 @@ TEST_F(AuthMatrixTest, RevokedTokensStopWorkingAndSecretsAreStoredHashed) {
   EXPECT_EQ(ReadFile(admin_file_), secret_[kAdmin] + "\n") << "a valid admin token file is kept";
   EXPECT_EQ(Call(kMemberA, "GET", "/api/v1/whoami").first, 200);
   EXPECT_EQ(Call(kViewer, "GET", "/api/v1/whoami").first, 401);
+}
+
+// An idempotency key belongs to the user who sent it: another user's
+// submission with the same key is a submission of its own, and learns
+// nothing of the first.
+TEST_F(AuthMatrixTest, IdempotencyKeysAreEachUsersOwn) {
+  auto submit = [&](int who, const std::string& name) {
+    auto c = kojod_->Client();
+    auto r = c.Post("/api/v1/jobs", {{"Authorization", "Bearer " + secret_[who]}, {"Idempotency-Key", "build-42"}},
+                    Json{{"name", name}, {"command", {"true"}}, {"project", "A"}, {"hold", true}}.dump(),
+                    "application/json");
+    EXPECT_TRUE(r);
+    EXPECT_EQ(r ? r->status : 0, 201) << (r ? r->body : "no answer");
+    return r && r->status == 201 ? Json::parse(r->body)["ids"][0].get<JobId>() : JobId{0};
+  };
+  const JobId mias = submit(kMemberA, "mias");
+  const JobId moes = submit(kMember2A, "moes");
+  ASSERT_NE(mias, 0);
+  ASSERT_NE(moes, 0);
+  EXPECT_NE(mias, moes);
+  EXPECT_EQ(submit(kMemberA, "mias again"), mias);  // a retry still answers the first
+  EXPECT_EQ(submit(kMember2A, "moes again"), moes);
+  auto shown = Call(kMember2A, "GET", fmt::format("/api/v1/jobs/{}", moes));
+  ASSERT_EQ(shown.first, 200) << shown.second;
+  EXPECT_EQ(Json::parse(shown.second)["spec"]["name"], "moes");
+  EXPECT_EQ(Json::parse(shown.second)["spec"]["user"], "moe");
 }
 
 }  // namespace

@@ -1,0 +1,89 @@
+// Connections of kojod's HTTP server. cpp-httplib parses and routes the
+// requests; this file decides how long a client may take and how many are
+// served at once:
+//
+// - GuardedServer reads every connection through a stream that gives each
+//   request a deadline for its headers (and a byte cap on them), then one
+//   for its body, so a client that trickles its request ("slowloris") is
+//   cut off instead of holding a worker; idle keep-alive connections are
+//   closed after the keep-alive time-out.
+// - ElasticPool serves connections on threads that are started when all
+//   are busy, up to a cap, and end when idle, so a few hundred slow or
+//   long-polling clients never keep a health check or a submission waiting
+//   behind them.
+// - Relisten() raises the listen backlog (cpp-httplib's is 5).
+//
+// A handler that answers before reading a request's body (a refusal, a
+// body too large) calls CloseAfterReply(res), so that the unread body is never
+// taken for the next request.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace kojo::controller {
+
+struct ConnLimits {
+  std::chrono::milliseconds header_time{10000};  // from the first wait for a request to its last header line
+  std::chrono::milliseconds body_time{60000};    // to read a body, once the headers are in
+  std::size_t max_header_bytes = 64 << 10;       // request line and headers together
+};
+
+class GuardedServer : public httplib::Server {
+ public:
+  explicit GuardedServer(ConnLimits limits) : limits_(limits) {}
+  // After bind_to_port: listen again with a backlog of `backlog`
+  // connections. False if the socket is not bound.
+  bool Relisten(int backlog);
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  ConnLimits limits_;
+};
+
+// The connection being served on this thread is closed after `res` (which
+// says so: "Connection: close").
+void CloseAfterReply(httplib::Response& res);
+// Whether this thread's request was cut off at its header deadline (for
+// the error handler: 408 rather than 400).
+bool HeadersTimedOut();
+
+// cpp-httplib's HTTPS server, listening with a larger backlog too. TLS
+// connections have the per-read time-outs only (docs/api.md).
+class TlsServer : public httplib::SSLServer {
+ public:
+  using httplib::SSLServer::SSLServer;
+  bool Relisten(int backlog);
+};
+
+// cpp-httplib's TaskQueue, as threads started on demand: `max` at most,
+// each ending after `idle` without work.
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  ElasticPool(std::size_t max, std::chrono::milliseconds idle);
+  ~ElasticPool() override;
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;  // runs what is queued, then joins every thread
+
+ private:
+  void Work();
+  void ReapLocked();  // joins threads that have ended
+  const std::size_t max_;
+  const std::chrono::milliseconds idle_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::list<std::function<void()>> jobs_;
+  std::list<std::thread> threads_;
+  std::list<std::thread::id> ended_;
+  std::size_t waiting_ = 0;  // threads waiting for work
+  bool stop_ = false;
+};
+
+}  // namespace kojo::controller

@@ -1,10 +1,13 @@
 #include "controller/http_conn.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,14 +21,71 @@ using Clock = std::chrono::steady_clock;
 thread_local bool t_close_after_reply = false;
 thread_local bool t_headers_timed_out = false;
 
-// One connection's reads and writes, for cpp-httplib's request parser.
-// Reads are buffered (the parser reads headers a byte at a time) and end at
-// the current phase's deadline; writes wait at most the write time-out.
+// The bytes of one connection: plain or TLS, on a non-blocking socket. A
+// call that cannot go on now says which event it waits for.
+class Transport {
+ public:
+  explicit Transport(int fd, SSL* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
+  int fd() const { return fd_; }
+  // Bytes already decrypted but not read yet.
+  bool Pending() const { return ssl_ && SSL_pending(ssl_) > 0; }
+  // > 0 bytes, 0 at the end, -1 on error; `want` is the event to wait for
+  // (0: a real error).
+  ssize_t Recv(char* buf, size_t n, short& want) {
+    want = 0;
+    if (ssl_) return Tls(SSL_read(ssl_, buf, static_cast<int>(n)), want);
+    ssize_t r;
+    do r = ::recv(fd_, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) want = POLLIN;
+    return r;
+  }
+  ssize_t Send(const char* buf, size_t n, short& want) {
+    want = 0;
+    if (ssl_) return Tls(SSL_write(ssl_, buf, static_cast<int>(n)), want);
+    ssize_t r;
+    do r = ::send(fd_, buf, n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) want = POLLOUT;
+    return r;
+  }
+
+ private:
+  ssize_t Tls(int r, short& want) {
+    if (r > 0) return r;
+    switch (SSL_get_error(ssl_, r)) {
+      case SSL_ERROR_WANT_READ: want = POLLIN; return -1;
+      case SSL_ERROR_WANT_WRITE: want = POLLOUT; return -1;
+      case SSL_ERROR_ZERO_RETURN: return 0;
+      default: return -1;
+    }
+  }
+  const int fd_;
+  SSL* const ssl_;
+};
+
+// Waits for `events` on `fd` until `deadline`, in slices, so that a
+// stopping server (`listening` closed) is noticed.
+bool Wait(int fd, short events, Clock::time_point deadline, const std::atomic<socket_t>& listening) {
+  for (;;) {
+    if (listening == INVALID_SOCKET) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100)));
+    if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
+    if (r < 0 && errno != EINTR) return false;
+  }
+}
+
+// One connection's requests, for cpp-httplib's parser. Reads are buffered
+// (the parser reads headers a byte at a time) and end at the current
+// phase's deadline; writes wait at most the write time-out.
 class ConnStream final : public httplib::Stream {
  public:
-  ConnStream(int fd, const ConnLimits& limits, std::chrono::milliseconds read_timeout,
+  ConnStream(Transport io, const ConnLimits& limits, std::chrono::milliseconds read_timeout,
              std::chrono::milliseconds write_timeout, const std::atomic<socket_t>& listening)
-      : fd_(fd), limits_(limits), read_timeout_(read_timeout), write_timeout_(write_timeout), listening_(listening) {}
+      : io_(io), limits_(limits), read_timeout_(read_timeout), write_timeout_(write_timeout), listening_(listening) {}
 
   // A new request: its line and headers must come within the header time.
   void BeginRequest() {
@@ -40,22 +100,26 @@ class ConnStream final : public httplib::Stream {
   }
   // Waits for the next request on a kept-alive connection.
   bool WaitNextRequest(std::chrono::milliseconds keep_alive) {
-    return pos_ < len_ || Wait(POLLIN, Clock::now() + keep_alive);
+    return pos_ < len_ || io_.Pending() || Wait(io_.fd(), POLLIN, Clock::now() + keep_alive, listening_);
   }
 
-  bool is_readable() const override { return pos_ < len_ || WaitRead(); }
-  bool is_writable() const override { return Wait(POLLOUT, Clock::now() + write_timeout_); }
+  bool is_readable() const override { return pos_ < len_ || io_.Pending() || WaitRead(POLLIN); }
+  bool is_writable() const override { return Wait(io_.fd(), POLLOUT, Clock::now() + write_timeout_, listening_); }
 
   ssize_t read(char* ptr, size_t size) override {
     if (pos_ == len_) {
       if (headers_ && header_bytes_ >= limits_.max_header_bytes) return -1;  // headers too large
-      if (!WaitRead()) return -1;
-      ssize_t n;
-      do n = ::recv(fd_, buf_, sizeof buf_, 0);
-      while (n < 0 && errno == EINTR);
-      if (n <= 0) return n;
-      pos_ = 0;
-      len_ = static_cast<size_t>(n);
+      for (;;) {
+        short want = 0;
+        const ssize_t n = io_.Recv(buf_, sizeof buf_, want);
+        if (n >= 0) {
+          if (n == 0) return 0;
+          pos_ = 0;
+          len_ = static_cast<size_t>(n);
+          break;
+        }
+        if (!want || !WaitRead(want)) return -1;
+      }
     }
     size_t n = std::min(size, len_ - pos_);
     if (headers_) n = std::min(n, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes));
@@ -67,44 +131,33 @@ class ConnStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (!Wait(POLLOUT, Clock::now() + write_timeout_)) return -1;
-    ssize_t n;
-    do n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n;
+    const auto deadline = Clock::now() + write_timeout_;
+    for (;;) {
+      short want = 0;
+      const ssize_t n = io_.Send(ptr, size, want);
+      if (n >= 0) return n;
+      if (!want || !Wait(io_.fd(), want, deadline, listening_)) return -1;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(true, ip, port); }
   void get_local_ip_and_port(std::string& ip, int& port) const override { Address(false, ip, port); }
-  socket_t socket() const override { return fd_; }
+  socket_t socket() const override { return io_.fd(); }
 
  private:
-  // Waits for bytes to read, until the phase's deadline or the read time-out.
-  bool WaitRead() const {
-    if (Wait(POLLIN, std::min(deadline_, Clock::now() + read_timeout_))) return true;
+  // Waits until the connection can be read (`want`: TLS may need to write),
+  // until the phase's deadline or the read time-out.
+  bool WaitRead(short want) const {
+    if (Wait(io_.fd(), want, std::min(deadline_, Clock::now() + read_timeout_), listening_)) return true;
     if (headers_ && Clock::now() >= deadline_) t_headers_timed_out = true;
     return false;
-  }
-
-  // Waits for `events` until `deadline`, in slices, so that a stopping
-  // server is noticed.
-  bool Wait(short events, Clock::time_point deadline) const {
-    for (;;) {
-      if (listening_ == INVALID_SOCKET) return false;
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      pollfd p{fd_, events, 0};
-      const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100)));
-      if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
-      if (r < 0 && errno != EINTR) return false;
-    }
   }
 
   void Address(bool remote, std::string& ip, int& port) const {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
-    const int r = remote ? ::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len)
-                         : ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    const int r = remote ? ::getpeername(io_.fd(), reinterpret_cast<sockaddr*>(&addr), &len)
+                         : ::getsockname(io_.fd(), reinterpret_cast<sockaddr*>(&addr), &len);
     if (r != 0) return;
     char text[INET6_ADDRSTRLEN] = {};
     if (addr.ss_family == AF_INET) {
@@ -119,33 +172,54 @@ class ConnStream final : public httplib::Stream {
     ip = text;
   }
 
-  const int fd_;
+  Transport io_;
   const ConnLimits& limits_;
   const std::chrono::milliseconds read_timeout_, write_timeout_;
   const std::atomic<socket_t>& listening_;
   Clock::time_point deadline_ = Clock::now();
   bool headers_ = true;
   size_t header_bytes_ = 0;
-  char buf_[8192];
+  char buf_[16384];
   size_t pos_ = 0, len_ = 0;
 };
 
 // After a reply sent with the request's body unread: stop writing, then
 // read and drop what the client is still sending (at most 2 s and 4 MiB),
 // so that it reads the reply instead of a reset.
-void LingeringClose(int fd) {
-  ::shutdown(fd, SHUT_WR);
+void LingeringClose(Transport& io, const std::atomic<socket_t>& listening) {
+  ::shutdown(io.fd(), SHUT_WR);
   const auto end = Clock::now() + std::chrono::seconds(2);
   char buf[16384];
   for (size_t dropped = 0; dropped < (4u << 20);) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
-    pollfd p{fd, POLLIN, 0};
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return;
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return;
-    dropped += static_cast<size_t>(n);
+    short want = 0;
+    const ssize_t n = io.Recv(buf, sizeof buf, want);
+    if (n == 0 || (n < 0 && (!want || !Wait(io.fd(), want, end, listening)))) return;
+    if (n > 0) dropped += static_cast<size_t>(n);
   }
 }
+
+// Serves the requests of one connection until it ends, is closed after a
+// reply, or breaks a limit.
+bool Serve(httplib::Server& server, Transport io, const ConnLimits& limits, const std::atomic<socket_t>& listening,
+           std::size_t keep_alive_max, std::chrono::milliseconds keep_alive, std::chrono::milliseconds read_timeout,
+           std::chrono::milliseconds write_timeout,
+           const std::function<bool(httplib::Server&, httplib::Stream&, bool, bool&, const std::function<void(httplib::Request&)>&)>& process) {
+  ConnStream strm(io, limits, read_timeout, write_timeout, listening);
+  bool ok = true;
+  for (size_t left = keep_alive_max; left > 0 && strm.WaitNextRequest(keep_alive); --left) {
+    strm.BeginRequest();
+    t_close_after_reply = t_headers_timed_out = false;
+    bool closed = false;
+    ok = process(server, strm, left == 1 || listening == INVALID_SOCKET, closed,
+                 [&strm](httplib::Request&) { strm.HeadersRead(); });
+    if (!ok || closed || t_close_after_reply || t_headers_timed_out) break;
+  }
+  if (t_close_after_reply) LingeringClose(io, listening);
+  t_close_after_reply = t_headers_timed_out = false;
+  return ok;
+}
+
+void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
 
 std::chrono::milliseconds Ms(time_t sec, time_t usec) {
   return std::chrono::milliseconds(static_cast<long long>(sec) * 1000 + usec / 1000);
@@ -170,23 +244,51 @@ bool TlsServer::Relisten(int backlog) {
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-  ConnStream strm(sock, limits_, Ms(read_timeout_sec_, read_timeout_usec_), Ms(write_timeout_sec_, write_timeout_usec_),
-                  svr_sock_);
-  const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
-  bool ok = true;
-  for (size_t left = keep_alive_max_count_; left > 0 && strm.WaitNextRequest(keep_alive); --left) {
-    strm.BeginRequest();
-    t_close_after_reply = t_headers_timed_out = false;
-    bool closed = false;
-    ok = process_request(strm, left == 1 || svr_sock_ == INVALID_SOCKET, closed,
-                         [&strm](httplib::Request&) { strm.HeadersRead(); });
-    if (!ok || closed || t_close_after_reply || t_headers_timed_out) break;
-  }
-  if (t_close_after_reply) LingeringClose(sock);
-  t_close_after_reply = t_headers_timed_out = false;
+  SetNonBlocking(sock);
+  const bool ok = Serve(*this, Transport(sock), limits_, svr_sock_, keep_alive_max_count_,
+                        std::chrono::seconds(keep_alive_timeout_sec_), Ms(read_timeout_sec_, read_timeout_usec_),
+                        Ms(write_timeout_sec_, write_timeout_usec_), &GuardedServer::Process);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;
+}
+
+bool GuardedServer::Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
+                            const std::function<void(httplib::Request&)>& setup) {
+  return static_cast<GuardedServer&>(self).process_request(strm, close, closed, setup);
+}
+
+// The TLS handshake is part of the first request's header time.
+bool TlsServer::process_and_close_socket(socket_t sock) {
+  SetNonBlocking(sock);
+  bool ok = false;
+  if (SSL* ssl = SSL_new(ssl_context())) {
+    SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    const auto deadline = Clock::now() + limits_.header_time;
+    bool shook = SSL_set_fd(ssl, sock) == 1;
+    while (shook) {
+      const int r = SSL_accept(ssl);
+      if (r == 1) break;
+      const int e = SSL_get_error(ssl, r);
+      const short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+      shook = want && Wait(sock, want, deadline, svr_sock_);
+    }
+    if (shook) {
+      ok = Serve(*this, Transport(sock, ssl), limits_, svr_sock_, keep_alive_max_count_,
+                 std::chrono::seconds(keep_alive_timeout_sec_), Ms(read_timeout_sec_, read_timeout_usec_),
+                 Ms(write_timeout_sec_, write_timeout_usec_), &TlsServer::Process);
+      SSL_shutdown(ssl);  // best effort: the socket does not block
+    }
+    SSL_free(ssl);
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ok;
+}
+
+bool TlsServer::Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
+                        const std::function<void(httplib::Request&)>& setup) {
+  return static_cast<TlsServer&>(self).process_request(strm, close, closed, setup);
 }
 
 // ---- ElasticPool ----

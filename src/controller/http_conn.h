@@ -2,11 +2,12 @@
 // requests; this file decides how long a client may take and how many are
 // served at once:
 //
-// - GuardedServer reads every connection through a stream that gives each
-//   request a deadline for its headers (and a byte cap on them), then one
-//   for its body, so a client that trickles its request ("slowloris") is
-//   cut off instead of holding a worker; idle keep-alive connections are
-//   closed after the keep-alive time-out.
+// - GuardedServer (and TlsServer, for HTTPS) reads every connection through
+//   a non-blocking stream that gives each request a deadline for its
+//   headers (and a byte cap on them), then one for its body, so a client
+//   that trickles its request ("slowloris") is cut off instead of holding a
+//   worker; idle keep-alive connections are closed after the keep-alive
+//   time-out.
 // - ElasticPool serves connections on threads that are started when all
 //   are busy, up to a cap, and end when idle, so a few hundred slow or
 //   long-polling clients never keep a health check or a submission waiting
@@ -14,8 +15,8 @@
 // - Relisten() raises the listen backlog (cpp-httplib's is 5).
 //
 // A handler that answers before reading a request's body (a refusal, a
-// body too large) calls CloseAfterReply(res), so that the unread body is never
-// taken for the next request.
+// body too large) calls CloseAfterReply(res), so that the unread body is
+// never taken for the next request.
 #pragma once
 
 #include <httplib.h>
@@ -45,6 +46,22 @@ class GuardedServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  static bool Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
+                      const std::function<void(httplib::Request&)>& setup);
+  ConnLimits limits_;
+};
+
+// The same over TLS (cpp-httplib's certificate loading, our connections);
+// the handshake counts in the first request's header time.
+class TlsServer : public httplib::SSLServer {
+ public:
+  TlsServer(const char* cert, const char* key, ConnLimits limits) : httplib::SSLServer(cert, key), limits_(limits) {}
+  bool Relisten(int backlog);
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  static bool Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
+                      const std::function<void(httplib::Request&)>& setup);
   ConnLimits limits_;
 };
 
@@ -55,13 +72,6 @@ void CloseAfterReply(httplib::Response& res);
 // the error handler: 408 rather than 400).
 bool HeadersTimedOut();
 
-// cpp-httplib's HTTPS server, listening with a larger backlog too. TLS
-// connections have the per-read time-outs only (docs/api.md).
-class TlsServer : public httplib::SSLServer {
- public:
-  using httplib::SSLServer::SSLServer;
-  bool Relisten(int backlog);
-};
 
 // cpp-httplib's TaskQueue, as threads started on demand: `max` at most,
 // each ending after `idle` without work.

@@ -77,10 +77,10 @@ std::string PathRegex(std::string_view path) {
 namespace {
 
 std::unique_ptr<httplib::Server> MakeServer(const HttpConfig& config) {
-  if (config.tls_cert.empty() && config.tls_key.empty())
-    return std::make_unique<GuardedServer>(ConnLimits{std::chrono::milliseconds(config.header_timeout_ms),
-                                                      std::chrono::milliseconds(config.body_timeout_ms)});
-  return std::make_unique<TlsServer>(config.tls_cert.c_str(), config.tls_key.c_str());
+  const ConnLimits limits{std::chrono::milliseconds(config.header_timeout_ms),
+                          std::chrono::milliseconds(config.body_timeout_ms)};
+  if (config.tls_cert.empty() && config.tls_key.empty()) return std::make_unique<GuardedServer>(limits);
+  return std::make_unique<TlsServer>(config.tls_cert.c_str(), config.tls_key.c_str(), limits);
 }
 
 bool IsBodyMethod(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }

@@ -271,5 +271,29 @@ TEST_F(HttpLimitsTest, ListenBacklogTakesABurst) {
   EXPECT_TRUE(HealthAnswers());
 }
 
+// Over TLS, the handshake counts in the header time: a client that starts
+// one and stalls is cut off (it held a worker for the 30 s read time-out).
+TEST_F(HttpLimitsTest, StalledTlsHandshakesAreCutOffToo) {
+  if (Shell("command -v openssl").first != 0) GTEST_SKIP() << "no openssl CLI";
+  const std::string cert = dir_.path() + "/cert.pem", key = dir_.path() + "/key.pem";
+  auto made = Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                    "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert);
+  ASSERT_EQ(made.first, 0) << made.second;
+  Start({"--tls-cert", cert, "--tls-key", key, "--header-timeout", "1"});
+  Raw stalled(d_->port());
+  ASSERT_TRUE(stalled.Send(std::string("\x16\x03\x01\x02\x00", 5)));  // a ClientHello's record header, then nothing
+  stalled.Read(5s, true);
+  EXPECT_TRUE(stalled.closed()) << "a stalled handshake still holds its connection after 5 s";
+  httplib::Client trusting(d_->url());
+  trusting.set_ca_cert_path(cert.c_str());
+  trusting.enable_server_certificate_verification(true);
+  auto health = trusting.Get("/api/v1/health");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+  auto jobs = trusting.Get("/api/v1/jobs", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(jobs);
+  EXPECT_EQ(jobs->status, 200) << jobs->body;
+}
+
 }  // namespace
 }  // namespace kojo::testing

@@ -57,9 +57,40 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   return Done(f, std::move(s));
 }
 
+// Whether `text` opens more than `max` lists or objects inside one another,
+// counting only brackets outside strings: one pass, no allocation, before
+// the parser builds (and later code walks recursively) any of it.
+bool NestedDeeperThan(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max) return true;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<Json> ParseJson(std::string_view text) {
+  if (NestedDeeperThan(text, kMaxJsonDepth))
+    return InvalidArgument(fmt::format("body: nested deeper than {} levels", kMaxJsonDepth));
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgument("body: malformed JSON");
   return j;

@@ -12,7 +12,15 @@ namespace kojo::api {
 
 using Json = nlohmann::json;
 
-// Parses text; errors name the byte offset.
+// How deep lists and objects may nest in a document ParseJson accepts. Ours
+// need at most 5 (a start command's spec's env inside a heartbeat reply);
+// the bound keeps recursive walks of a parsed value (dump, copy, compare)
+// off the end of the stack.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses text: the one entry point for JSON that comes from outside (request
+// bodies, replies, stored records). Refuses documents nested deeper than
+// kMaxJsonDepth ("body: nested deeper than 64 levels") and malformed ones.
 Result<Json> ParseJson(std::string_view text);
 
 // Strict: unknown fields are errors (a typo must not silently change a job).

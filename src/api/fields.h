@@ -17,10 +17,41 @@
 
 namespace kojo::api {
 
+// Byte length of the longest prefix of `s` of at most `max` bytes that ends
+// on a UTF-8 character boundary.
+inline size_t Utf8Cut(std::string_view s, size_t max) {
+  if (s.size() <= max) return s.size();
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
+// A value as an error message quotes it: at most 40 bytes, and never more
+// than that much of the value serialised. Lists and objects are described
+// ("a list of 3 items"), not dumped: a deeply nested value would overflow
+// the stack of a recursive dump, a huge one would fill the message.
 inline std::string Short(const Json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  constexpr size_t kMax = 40;
+  auto count = [](size_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+  };
+  switch (v.type()) {
+    case Json::value_t::array:
+      return v.empty() ? "an empty list" : "a list of " + count(v.size(), "item", "items");
+    case Json::value_t::object:
+      return v.empty() ? "an empty object" : "an object of " + count(v.size(), "field", "fields");
+    case Json::value_t::string: {
+      // Cut before escaping: only a bounded prefix is ever serialised.
+      const std::string& s = v.get_ref<const std::string&>();
+      const size_t head = Utf8Cut(s, kMax);
+      std::string out = Json(s.substr(0, head)).dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (head == s.size() && out.size() <= kMax) return out;
+      out.resize(Utf8Cut(out, kMax - 3));
+      return out + "...";
+    }
+    default:  // a number, true, false or null: a few bytes
+      return v.dump();
+  }
 }
 
 // Reads the fields of one JSON object, recording the first error. Field

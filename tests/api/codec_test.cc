@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "api/fields.h"
+
 namespace kojo::api {
 namespace {
 
@@ -150,6 +152,70 @@ TEST(JobView, RoundTripAndIsoTime) {
   EXPECT_EQ(back->start_time, v.start_time);
   EXPECT_EQ(IsoTime(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(IsoTime(951782400), "2000-02-29T00:00:00Z");
+}
+
+// Regression: a 100,000-deep list in a body (alone, or as a job's name or
+// env, an org document's field, a heartbeat's node) crashed kojod, whose
+// error message dumped the value recursively. ParseJson, which every
+// route's body goes through, refuses it first, naming the limit.
+std::string Deep(int levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(ParseJson, RefusesDocumentsNestedDeeperThanTheLimit) {
+  const std::string deep = Deep(100000);
+  for (const std::string& body : {deep, R"({"command":["x"],"name":)" + deep + "}",
+                                  R"({"command":["x"],"env":{"A":)" + deep + "}}",
+                                  R"({"programmes":[{"name":)" + deep + "}]}",
+                                  R"({"node":{"name":"n1","gpus":)" + deep + "}}"}) {
+    auto j = ParseJson(body);
+    ASSERT_FALSE(j.ok()) << body.substr(0, 40);
+    EXPECT_EQ(j.error().message, "body: nested deeper than 64 levels");
+  }
+  EXPECT_TRUE(ParseJson(Deep(kMaxJsonDepth)).ok());
+  EXPECT_FALSE(ParseJson(Deep(kMaxJsonDepth + 1)).ok());
+  // Brackets inside strings (escaped quotes included) are text, not nesting.
+  auto text = ParseJson(R"({"script":"\"[[[)" + std::string(1000, '[') + R"("})");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_TRUE(JobSpecFromJson(*text).ok());
+  // Unbalanced closers do not hide an opening run.
+  EXPECT_FALSE(ParseJson("]]]]" + Deep(65)).ok());
+}
+
+// The decoders quote a bad value in their message: never all of it. A
+// value as deep as the parser alone can build (it does not recurse) must
+// not crash them.
+TEST(ParseJson, DecodersQuoteADeepValueWithoutDumpingIt) {
+  const std::string deep = Deep(100000);
+  auto spec = JobSpecFromJson(Json::parse(R"({"command":["x"],"name":)" + deep + "}"));
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.error().message, "name: expected a string, got a list of 1 item");
+  auto env = JobSpecFromJson(Json::parse(R"({"command":["x"],"env":{"A":)" + deep + "}}"));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().message, "env.A: expected a string, got a list of 1 item");
+  auto hb = HeartbeatFromJson(Json::parse(R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"));
+  ASSERT_FALSE(hb.ok());
+  EXPECT_THAT(hb.error().message, HasSubstr("node.cpu_milli: expected an integer"));
+  EXPECT_LT(hb.error().message.size(), 100u);
+}
+
+TEST(Short, IsBoundedAndValidUtf8) {
+  EXPECT_EQ(Short(Json::parse(Deep(100000))), "a list of 1 item");
+  EXPECT_EQ(Short(Json::parse("[1,2,3]")), "a list of 3 items");
+  EXPECT_EQ(Short(Json::parse(R"({"a":1})")), "an object of 1 field");
+  EXPECT_EQ(Short(Json::array()), "an empty list");
+  EXPECT_EQ(Short(Json("two")), "\"two\"");
+  EXPECT_EQ(Short(Json(nullptr)), "null");
+  EXPECT_EQ(Short(Json(12)), "12");
+  const std::string huge = Short(Json(std::string(1 << 20, 'x')));
+  EXPECT_EQ(huge, "\"" + std::string(36, 'x') + "...");
+  // Control characters escape to 6 bytes each: still at most 40 in all.
+  EXPECT_LE(Short(Json(std::string(1000, '\x01'))).size(), 40u);
+  // A cut never splits a character: 100 "é" (2 bytes each).
+  std::string e;
+  for (int i = 0; i < 100; ++i) e += "\xc3\xa9";
+  const std::string cut = Short(Json(e));
+  EXPECT_LE(cut.size(), 40u);
+  EXPECT_NO_THROW((void)Json(cut).dump());  // dump throws on invalid UTF-8
+  EXPECT_EQ(cut.substr(cut.size() - 3), "...");
 }
 
 }  // namespace

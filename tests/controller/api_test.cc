@@ -172,6 +172,25 @@ TEST_F(ApiTest, BadRequestsGetClearErrors) {
   ExpectError(Post("/api/v1/agents/x/heartbeat", R"({"node":{"name":"y"}})"), 400, "node.name");
 }
 
+// Regression: a 100,000-deep body killed kojod (a recursive dump of the
+// value for the error message overflowed the stack), through a job, the
+// organisation document and an agent's heartbeat alike.
+TEST_F(ApiTest, DeeplyNestedBodiesAreRefusedAndKojodStaysUp) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string limit = "body: nested deeper than 64 levels";
+  ExpectError(Post("/api/v1/jobs", deep), 400, limit);
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"name":)" + deep + "}"), 400, limit);
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"env":{"A":)" + deep + "}}"), 400, limit);
+  ExpectError(Post("/api/v1/agents/register", R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"), 400, limit);
+  ExpectError(Post("/api/v1/agents/n1/heartbeat", R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"), 400, limit);
+  auto c = d_->Client();
+  ExpectError(c.Put("/api/v1/org", R"({"programmes":[{"name":)" + deep + "}]}", "application/json"), 400, limit);
+  // Shallow but wrong values are quoted briefly.
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"name":[[[1]]]})"), 400,
+              "name: expected a string, got a list of 1 item");
+  EXPECT_TRUE(d_->process().alive());
+}
+
 // With nodes known, jobs no node can ever run are refused at submit.
 TEST_F(ApiTest, InfeasibleJobsAre422) {
   Json hb{{"node", {{"name", "n1"}, {"cpu_milli", 64000}, {"mem_mib", 512000},

@@ -13,8 +13,13 @@ namespace {
 
 constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
 
-Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
+// `input`: a spec as submitted (JobSpecFromJson), where every string must
+// be free of NUL characters and env keys must be variable names. Specs
+// inside views and start commands were checked when submitted; a stored
+// record from before these checks must still load.
+Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   Fields f(j, path, /*strict=*/true);
+  if (input) f.RefuseNul();
   JobSpec s;
   f.Str("name", s.name, 256);
   f.StrList("command", s.command, 4096, 65536);
@@ -29,7 +34,7 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   f.Int("cpu_milli", s.demand.cpu_milli, 0, 100'000'000);
   f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
   f.Int("tasks", s.demand.tasks, 1, 100000);
-  f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600);
+  f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Str("stdout", s.stdout_path);
   f.Str("stderr", s.stderr_path);
   f.Str("array", s.array, 1024);
@@ -37,6 +42,13 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   f.Bool("hold", s.hold);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
+  if (f.ok() && input)
+    for (const auto& [key, value] : s.env)
+      if (key.empty() || key.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+        f.Fail(f.Path("env"), "expected variable names that are not empty and hold no '=' or NUL character, got " +
+                                  Short(Json(key)));
+        break;
+      }
   if (f.ok() && !s.command.empty() && s.command[0].empty())
     f.Fail(f.Path("command[0]"), "expected a program name, got \"\"");
   if (f.ok() && !s.workdir.empty() && s.workdir[0] != '/')
@@ -56,6 +68,8 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   }
   return Done(f, std::move(s));
 }
+
+Result<JobSpec> StoredSpecAt(const Json& j, const std::string& path) { return JobSpecAt(j, path, /*input=*/false); }
 
 // Whether `text` opens more than `max` lists or objects inside one another,
 // counting only brackets outside strings: one pass, no allocation, before
@@ -96,7 +110,7 @@ Result<Json> ParseJson(std::string_view text) {
   return j;
 }
 
-Result<JobSpec> JobSpecFromJson(const Json& j) { return JobSpecAt(j, ""); }
+Result<JobSpec> JobSpecFromJson(const Json& j) { return JobSpecAt(j, "", /*input=*/true); }
 
 Json ToJson(const JobSpec& s) {
   Json j = Json::object();
@@ -258,7 +272,7 @@ Result<JobView> JobViewFromJson(const Json& j) {
   Fields f(j, "", false);
   JobView v;
   f.Int("id", v.id, 0, INT64_MAX, true);
-  f.Object("spec", v.spec, JobSpecAt, true);
+  f.Object("spec", v.spec, StoredSpecAt, true);
   JobStateField(f, v.state);
   f.Str("reason", v.reason);
   f.Str("message", v.message);
@@ -357,7 +371,7 @@ static Result<StartCommand> StartAt(const Json& j, const std::string& path) {
   StartCommand c;
   f.Int("job", c.job, 0, INT64_MAX, true);
   f.Int("attempt", c.attempt, 0, 1000000, true);
-  f.Object("spec", c.spec, JobSpecAt, true);
+  f.Object("spec", c.spec, StoredSpecAt, true);
   f.Object("placement", c.placement, PlacementAt, true);
   f.StrList("peers", c.peers, 100000, 253);
   f.Int("world_size", c.world_size, 1, 100000);

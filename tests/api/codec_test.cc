@@ -218,5 +218,99 @@ TEST(Short, IsBoundedAndValidUtf8) {
   EXPECT_EQ(cut.substr(cut.size() - 3), "...");
 }
 
+Result<JobSpec> SpecWith(const std::string& fields) { return Spec(R"({"command":["x"],)" + fields + "}"); }
+
+// Regression: "ar\u0000g" ran as "ar"; an env key "A=B" was accepted.
+TEST(JobSpecCodec, RefusesNulCharactersAndBadEnvKeys) {
+  struct Case { std::string body; std::string want; };
+  for (const Case& c : std::vector<Case>{
+           {R"({"command":["ar\u0000g"]})", "command[0]: must not contain a NUL character"},
+           {R"({"command":["x","a\u0000"]})", "command[1]: must not contain a NUL character"},
+           {R"({"script":"echo\u0000"})", "script: must not contain a NUL character"},
+           {R"({"command":["x"],"workdir":"/tmp/\u0000x"})", "workdir: must not contain a NUL character"},
+           {R"({"command":["x"],"name":"a\u0000"})", "name: must not contain a NUL character"},
+           {R"({"command":["x"],"stdout":"/o\u0000"})", "stdout: must not contain a NUL character"},
+           {R"({"command":["x"],"stderr":"/e\u0000"})", "stderr: must not contain a NUL character"},
+           {R"({"command":["x"],"project":"p\u0000"})", "project: must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A":"1\u0000"}})", "env.A: must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A\u0000B":"1"}})", "env: a key must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A=B":"1"}})",
+            "env: expected variable names that are not empty and hold no '=' or NUL character, got \"A=B\""},
+           {R"({"command":["x"],"env":{"":"1"}})", "env: expected variable names that are not empty"},
+       }) {
+    auto s = Spec(c.body);
+    ASSERT_FALSE(s.ok()) << c.body;
+    EXPECT_THAT(s.error().message, HasSubstr(c.want)) << c.body;
+  }
+  EXPECT_TRUE(SpecWith(R"("env":{"A_1":"x=y"})").ok());
+}
+
+// Specs inside views and start commands were checked when submitted: a
+// record stored before these checks still decodes.
+TEST(JobSpecCodec, StoredSpecsDecodeAsBefore) {
+  JobView v;
+  v.id = 1;
+  v.spec.command = {std::string("ar\0g", 4)};
+  v.spec.env["A=B"] = "1";
+  auto back = JobViewFromJson(ToJson(v));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->spec.command[0].size(), 4u);
+}
+
+// Regression: the limits counted bytes but said characters.
+TEST(JobSpecCodec, LengthLimitsCountCharacters) {
+  std::string e256;
+  for (int i = 0; i < 256; ++i) e256 += "\xc3\xa9";  // "é": 2 bytes, 1 character
+  auto ok = JobSpecFromJson(Json{{"command", {"x"}}, {"name", e256}});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->name, e256);
+  auto over = JobSpecFromJson(Json{{"command", {"x"}}, {"name", e256 + "\xc3\xa9"}});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().message, "name: expected at most 256 characters, got 257");
+  auto models = JobSpecFromJson(Json{{"command", {"x"}}, {"gpus", 1}, {"gpu_models", {std::string(65, 'a')}}});
+  ASSERT_FALSE(models.ok());
+  EXPECT_EQ(models.error().message, "gpu_models[0]: expected at most 64 characters, got 65");
+}
+
+// Regression: "gpus": null was taken for "gpus" absent. No field of a job
+// spec is nullable (api/openapi.yaml).
+TEST(JobSpecCodec, NullIsRefusedWhereTheFieldIsNotNullable) {
+  struct Case { const char* fields; const char* want; };
+  for (const Case& c : std::vector<Case>{
+           {R"("gpus":null)", "gpus: expected an integer 0..100000, got null"},
+           {R"("name":null)", "name: expected a string, got null"},
+           {R"("env":null)", "env: expected an object of at most 1024 string values, got null"},
+           {R"("env":{"A":null})", "env.A: expected a string, got null"},
+           {R"("gpu_models":null)", "gpu_models: expected a list of at most 64 strings, got null"},
+           {R"("time_limit_s":null)", "time_limit_s: expected an integer 1..3153600000, got null"},
+           {R"("requeue":null)", "requeue: expected true or false, got null"},
+       }) {
+    auto s = SpecWith(c.fields);
+    ASSERT_FALSE(s.ok()) << c.fields;
+    EXPECT_EQ(s.error().message, c.want) << c.fields;
+  }
+  auto command = Spec(R"({"command":null,"script":"true"})");
+  ASSERT_FALSE(command.ok());
+  EXPECT_EQ(command.error().message, "command: expected a list of at most 4096 strings, got null");
+  // What we emit ourselves still decodes: a spec (no nulls), and a view
+  // whose nullable fields are null.
+  JobSpec s;
+  s.command = {"true"};
+  auto again = JobSpecFromJson(ToJson(s));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  JobView v;
+  v.id = 2;
+  v.spec = s;
+  const Json j = ToJson(v);
+  ASSERT_TRUE(j["start_unix"].is_null());
+  ASSERT_TRUE(j["array_id"].is_null());
+  auto view = JobViewFromJson(j);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_FALSE(view->start_time);
+  TaskReport r{3, 1, true, std::nullopt, std::nullopt, "", 100, std::nullopt};
+  ASSERT_TRUE(ToJson(r)["exit_code"].is_null());
+  EXPECT_TRUE(TaskReportFromJson(ToJson(r)).ok());
+}
+
 }  // namespace
 }  // namespace kojo::api

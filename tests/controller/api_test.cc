@@ -191,6 +191,19 @@ TEST_F(ApiTest, DeeplyNestedBodiesAreRefusedAndKojodStaysUp) {
   EXPECT_TRUE(d_->process().alive());
 }
 
+// Regression: "ar\u0000g" ran as "ar", "A=B" was an env key, "gpus": null
+// was taken for no value.
+TEST_F(ApiTest, NulCharactersEnvKeysAndNullsAreRefused) {
+  ExpectError(Post("/api/v1/jobs", R"({"command":["ar\u0000g"]})"), 400, "command[0]: must not contain a NUL character");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"workdir":"/tmp\u0000/x"})"), 400,
+              "workdir: must not contain a NUL character");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"env":{"A=B":"1"}})"), 400, "env: expected variable names");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"gpus":null})"), 400, "gpus: expected an integer 0..100000, got null");
+  ExpectError(Post("/api/v1/jobs", R"({"jobs":[{"command":["true"]},{"command":["x\u0000"]}]})"), 400,
+              "jobs[1].command[0]: must not contain a NUL character");
+  EXPECT_EQ(Body(Get("/api/v1/jobs"))["jobs"].size(), 0u);
+}
+
 // With nodes known, jobs no node can ever run are refused at submit.
 TEST_F(ApiTest, InfeasibleJobsAre422) {
   Json hb{{"node", {{"name", "n1"}, {"cpu_milli", 64000}, {"mem_mib", 512000},

@@ -11,7 +11,7 @@ namespace kojo::api {
 
 namespace {
 
-constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
+constexpr std::int64_t kMinIsoSeconds = -62135596800;  // 0001-01-01T00:00:00Z
 
 // `input`: a spec as submitted (JobSpecFromJson), where every string must
 // be free of NUL characters and env keys must be variable names. Specs
@@ -517,6 +517,9 @@ Result<ArraySpec> ParseArraySpec(std::string_view text) {
 }
 
 std::string IsoTime(Seconds t) {
+  // What four digits of year hold; clamping also keeps the arithmetic below
+  // from overflowing (which printed hours like 39 for extreme times).
+  t = std::clamp<Seconds>(t, kMinIsoSeconds, kMaxUnixSeconds);
   // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
   std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
   std::int64_t secs = t - days * 86400;

@@ -60,7 +60,12 @@ Result<ArraySpec> ParseArraySpec(std::string_view text);
 // The "%N" of an array spec (0: none), without expanding its ranges.
 int ArrayMaxRunning(std::string_view text);
 
+// The last second of year 9999 (9999-12-31T23:59:59Z): the latest time the
+// API reads or writes.
+inline constexpr std::int64_t kMaxUnixSeconds = 253402300799;
+
 // "ISO 8601" UTC rendering of Unix seconds, e.g. 2026-11-25T13:24:36Z.
+// Times outside years 0001..9999 are shown as the nearest of those ends.
 std::string IsoTime(Seconds unix_seconds);
 
 }  // namespace kojo::api

@@ -1,5 +1,7 @@
 #include "api/codec.h"
 
+#include <regex>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -310,6 +312,18 @@ TEST(JobSpecCodec, NullIsRefusedWhereTheFieldIsNotNullable) {
   TaskReport r{3, 1, true, std::nullopt, std::nullopt, "", 100, std::nullopt};
   ASSERT_TRUE(ToJson(r)["exit_code"].is_null());
   EXPECT_TRUE(TaskReportFromJson(ToJson(r)).ok());
+}
+
+// Regression: extreme times overflowed the date arithmetic (hour 39).
+TEST(IsoTime, AlwaysAValidTime) {
+  EXPECT_EQ(IsoTime(kMaxUnixSeconds), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(IsoTime(INT64_MAX), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(IsoTime(INT64_MIN), "0001-01-01T00:00:00Z");
+  EXPECT_EQ(IsoTime(-1), "1969-12-31T23:59:59Z");
+  const std::regex valid(R"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ)");
+  for (Seconds t : {INT64_MIN, INT64_MIN + 1, -9223372036854775807 / 2, Seconds{-62135596801}, Seconds{0},
+                    Seconds{253402300800}, INT64_MAX / 2, INT64_MAX - 1, INT64_MAX})
+    EXPECT_TRUE(std::regex_match(IsoTime(t), valid)) << t << " -> " << IsoTime(t);
 }
 
 }  // namespace

@@ -204,6 +204,23 @@ TEST_F(ApiTest, NulCharactersEnvKeysAndNullsAreRefused) {
   EXPECT_EQ(Body(Get("/api/v1/jobs"))["jobs"].size(), 0u);
 }
 
+// Regression: extreme from/to were taken as given and printed as dates
+// like "...T39:...".
+TEST_F(ApiTest, UsageTimesAreBoundedToYears1970To9999) {
+  ExpectError(Get("/api/v1/usage?from=-9223372036854775808"), 400, "from: expected a time from 1970-01-01T00:00:00Z");
+  ExpectError(Get("/api/v1/usage?to=9223372036854775807"), 400, "to: expected a time from 1970-01-01T00:00:00Z");
+  ExpectError(Get("/api/v1/usage?from=-1"), 400, "from:");
+  ExpectError(Get("/api/v1/usage?to=253402300800"), 400, "to:");
+  auto r = Get("/api/v1/usage?from=0&to=253402300799");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Body(r)["from"], "1970-01-01T00:00:00Z");
+  EXPECT_EQ(Body(r)["to"], "9999-12-31T23:59:59Z");
+  auto iso = Get("/api/v1/usage?from=2026-01-01&to=9999-12-31T23:59:59Z");
+  ASSERT_TRUE(iso);
+  EXPECT_EQ(iso->status, 200) << iso->body;
+}
+
 // With nodes known, jobs no node can ever run are refused at submit.
 TEST_F(ApiTest, InfeasibleJobsAre422) {
   Json hb{{"node", {{"name", "n1"}, {"cpu_milli", 64000}, {"mem_mib", 512000},

@@ -204,6 +204,14 @@ TEST_F(ApiTest, NulCharactersEnvKeysAndNullsAreRefused) {
   EXPECT_EQ(Body(Get("/api/v1/jobs"))["jobs"].size(), 0u);
 }
 
+// The logs route's limit is the agent's own cap (8 MiB); above it kojod
+// answers 400 itself instead of passing on what the agent refuses.
+TEST_F(ApiTest, LogsLimitIsTheAgentsCap) {
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=8388609"), 400, "limit: expected an integer 1..8388608");
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=16777216"), 400, "limit");
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=8388608"), 404, "job 1 not found");
+}
+
 // Regression: extreme from/to were taken as given and printed as dates
 // like "...T39:...".
 TEST_F(ApiTest, UsageTimesAreBoundedToYears1970To9999) {

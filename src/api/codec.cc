@@ -11,10 +11,15 @@ namespace kojo::api {
 
 namespace {
 
-constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
+constexpr std::int64_t kMinIsoSeconds = -62135596800;  // 0001-01-01T00:00:00Z
 
-Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
+// `input`: a spec as submitted (JobSpecFromJson), where every string must
+// be free of NUL characters and env keys must be variable names. Specs
+// inside views and start commands were checked when submitted; a stored
+// record from before these checks must still load.
+Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   Fields f(j, path, /*strict=*/true);
+  if (input) f.RefuseNul();
   JobSpec s;
   f.Str("name", s.name, 256);
   f.StrList("command", s.command, 4096, 65536);
@@ -29,7 +34,7 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   f.Int("cpu_milli", s.demand.cpu_milli, 0, 100'000'000);
   f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
   f.Int("tasks", s.demand.tasks, 1, 100000);
-  f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600);
+  f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Str("stdout", s.stdout_path);
   f.Str("stderr", s.stderr_path);
   f.Str("array", s.array, 1024);
@@ -37,6 +42,13 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   f.Bool("hold", s.hold);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
+  if (f.ok() && input)
+    for (const auto& [key, value] : s.env)
+      if (key.empty() || key.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+        f.Fail(f.Path("env"), "expected variable names that are not empty and hold no '=' or NUL character, got " +
+                                  Short(Json(key)));
+        break;
+      }
   if (f.ok() && !s.command.empty() && s.command[0].empty())
     f.Fail(f.Path("command[0]"), "expected a program name, got \"\"");
   if (f.ok() && !s.workdir.empty() && s.workdir[0] != '/')
@@ -57,15 +69,48 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path) {
   return Done(f, std::move(s));
 }
 
+Result<JobSpec> StoredSpecAt(const Json& j, const std::string& path) { return JobSpecAt(j, path, /*input=*/false); }
+
+// Whether `text` opens more than `max` lists or objects inside one another,
+// counting only brackets outside strings: one pass, no allocation, before
+// the parser builds (and later code walks recursively) any of it.
+bool NestedDeeperThan(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max) return true;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<Json> ParseJson(std::string_view text) {
+  if (NestedDeeperThan(text, kMaxJsonDepth))
+    return InvalidArgument(fmt::format("body: nested deeper than {} levels", kMaxJsonDepth));
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgument("body: malformed JSON");
   return j;
 }
 
-Result<JobSpec> JobSpecFromJson(const Json& j) { return JobSpecAt(j, ""); }
+Result<JobSpec> JobSpecFromJson(const Json& j) { return JobSpecAt(j, "", /*input=*/true); }
 
 Json ToJson(const JobSpec& s) {
   Json j = Json::object();
@@ -227,7 +272,7 @@ Result<JobView> JobViewFromJson(const Json& j) {
   Fields f(j, "", false);
   JobView v;
   f.Int("id", v.id, 0, INT64_MAX, true);
-  f.Object("spec", v.spec, JobSpecAt, true);
+  f.Object("spec", v.spec, StoredSpecAt, true);
   JobStateField(f, v.state);
   f.Str("reason", v.reason);
   f.Str("message", v.message);
@@ -326,7 +371,7 @@ static Result<StartCommand> StartAt(const Json& j, const std::string& path) {
   StartCommand c;
   f.Int("job", c.job, 0, INT64_MAX, true);
   f.Int("attempt", c.attempt, 0, 1000000, true);
-  f.Object("spec", c.spec, JobSpecAt, true);
+  f.Object("spec", c.spec, StoredSpecAt, true);
   f.Object("placement", c.placement, PlacementAt, true);
   f.StrList("peers", c.peers, 100000, 253);
   f.Int("world_size", c.world_size, 1, 100000);
@@ -472,6 +517,9 @@ Result<ArraySpec> ParseArraySpec(std::string_view text) {
 }
 
 std::string IsoTime(Seconds t) {
+  // What four digits of year hold; clamping also keeps the arithmetic below
+  // from overflowing (which printed hours like 39 for extreme times).
+  t = std::clamp<Seconds>(t, kMinIsoSeconds, kMaxUnixSeconds);
   // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
   std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
   std::int64_t secs = t - days * 86400;

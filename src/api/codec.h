@@ -12,7 +12,15 @@ namespace kojo::api {
 
 using Json = nlohmann::json;
 
-// Parses text; errors name the byte offset.
+// How deep lists and objects may nest in a document ParseJson accepts. Ours
+// need at most 5 (a start command's spec's env inside a heartbeat reply);
+// the bound keeps recursive walks of a parsed value (dump, copy, compare)
+// off the end of the stack.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses text: the one entry point for JSON that comes from outside (request
+// bodies, replies, stored records). Refuses documents nested deeper than
+// kMaxJsonDepth ("body: nested deeper than 64 levels") and malformed ones.
 Result<Json> ParseJson(std::string_view text);
 
 // Strict: unknown fields are errors (a typo must not silently change a job).
@@ -52,7 +60,12 @@ Result<ArraySpec> ParseArraySpec(std::string_view text);
 // The "%N" of an array spec (0: none), without expanding its ranges.
 int ArrayMaxRunning(std::string_view text);
 
+// The last second of year 9999 (9999-12-31T23:59:59Z): the latest time the
+// API reads or writes.
+inline constexpr std::int64_t kMaxUnixSeconds = 253402300799;
+
 // "ISO 8601" UTC rendering of Unix seconds, e.g. 2026-11-25T13:24:36Z.
+// Times outside years 0001..9999 are shown as the nearest of those ends.
 std::string IsoTime(Seconds unix_seconds);
 
 }  // namespace kojo::api

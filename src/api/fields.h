@@ -17,10 +17,48 @@
 
 namespace kojo::api {
 
+// Byte length of the longest prefix of `s` of at most `max` bytes that ends
+// on a UTF-8 character boundary.
+inline size_t Utf8Cut(std::string_view s, size_t max) {
+  if (s.size() <= max) return s.size();
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
+// Characters (code points) of UTF-8 text: the bytes that do not continue one.
+inline size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// A value as an error message quotes it: at most 40 bytes, and never more
+// than that much of the value serialised. Lists and objects are described
+// ("a list of 3 items"), not dumped: a deeply nested value would overflow
+// the stack of a recursive dump, a huge one would fill the message.
 inline std::string Short(const Json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  constexpr size_t kMax = 40;
+  auto count = [](size_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+  };
+  switch (v.type()) {
+    case Json::value_t::array:
+      return v.empty() ? "an empty list" : "a list of " + count(v.size(), "item", "items");
+    case Json::value_t::object:
+      return v.empty() ? "an empty object" : "an object of " + count(v.size(), "field", "fields");
+    case Json::value_t::string: {
+      // Cut before escaping: only a bounded prefix is ever serialised.
+      const std::string& s = v.get_ref<const std::string&>();
+      const size_t head = Utf8Cut(s, kMax);
+      std::string out = Json(s.substr(0, head)).dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (head == s.size() && out.size() <= kMax) return out;
+      out.resize(Utf8Cut(out, kMax - 3));
+      return out + "...";
+    }
+    default:  // a number, true, false or null: a few bytes
+      return v.dump();
+  }
 }
 
 // Reads the fields of one JSON object, recording the first error. Field
@@ -35,11 +73,17 @@ class Fields {
   std::string Path(std::string_view name) const {
     return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
   }
-  const Json* Get(std::string_view name, bool required) {
+  // Refuse NUL characters in every string read (and in map keys): for
+  // what reaches exec and the filesystem, where a NUL silently cuts it.
+  void RefuseNul() { refuse_nul_ = true; }
+  // The field, or null when it is absent. A JSON null counts as absent only
+  // for a `nullable` field (api/openapi.yaml); otherwise it is returned, for
+  // the caller's type check to refuse ("expected ..., got null").
+  const Json* Get(std::string_view name, bool required, bool nullable = false) {
     seen_.insert(std::string(name));
     if (error_ || !j_.is_object()) return nullptr;
     auto it = j_.find(name);
-    if (it == j_.end() || it->is_null()) {
+    if (it == j_.end() || (nullable && it->is_null())) {
       if (required) Fail(Path(name), "required");
       return nullptr;
     }
@@ -61,9 +105,10 @@ class Fields {
     }
     out = static_cast<T>(x);
   }
+  // An optional integer: absent (or null, where `nullable`) leaves `out` empty.
   template <typename T>
-  void OptInt(std::string_view name, std::optional<T>& out, std::int64_t min, std::int64_t max) {
-    if (const Json* v = Get(name, false); v) {
+  void OptInt(std::string_view name, std::optional<T>& out, std::int64_t min, std::int64_t max, bool nullable = true) {
+    if (const Json* v = Get(name, false, nullable); v) {
       T x{};
       seen_.erase(std::string(name));
       Int(name, x, min, max);
@@ -75,7 +120,22 @@ class Fields {
     if (!v) return;
     if (!v->is_string()) { Fail(Path(name), "expected a string, got " + Short(*v)); return; }
     out = v->get<std::string>();
-    if (out.size() > max_len) Fail(Path(name), fmt::format("expected at most {} characters, got {}", max_len, out.size()));
+    Text(Path(name), out, max_len);
+  }
+  // Checks a string read: at most `max_len` characters (code points, not
+  // bytes) and, under RefuseNul, no NUL. False (and the error) if not.
+  bool Text(const std::string& field, std::string_view s, size_t max_len) {
+    if (s.size() > max_len) {
+      if (const size_t n = Utf8Length(s); n > max_len) {
+        Fail(field, fmt::format("expected at most {} characters, got {}", max_len, n));
+        return false;
+      }
+    }
+    if (refuse_nul_ && s.find('\0') != std::string_view::npos) {
+      Fail(field, "must not contain a NUL character");
+      return false;
+    }
+    return true;
   }
   // A finite number in [min, max] (integers are numbers too).
   void Num(std::string_view name, double& out, double min, double max, bool required = false) {
@@ -98,23 +158,28 @@ class Fields {
     const Json* v = Get(name, false);
     if (!v) return;
     if (!v->is_array() || v->size() > max_items) {
-      Fail(Path(name), fmt::format("expected a list of at most {} strings", max_items));
+      Fail(Path(name), fmt::format("expected a list of at most {} strings, got {}", max_items, Short(*v)));
       return;
     }
     out.clear();
     for (size_t i = 0; i < v->size(); ++i) {
       const Json& e = (*v)[i];
-      if (!e.is_string() || e.get<std::string>().size() > max_len) {
-        Fail(fmt::format("{}[{}]", Path(name), i), fmt::format("expected a string of at most {} characters, got {}", max_len, Short(e)));
+      const std::string field = fmt::format("{}[{}]", Path(name), i);
+      if (!e.is_string()) {
+        Fail(field, fmt::format("expected a string of at most {} characters, got {}", max_len, Short(e)));
         return;
       }
+      if (!Text(field, e.get_ref<const std::string&>(), max_len)) return;
       out.push_back(e.get<std::string>());
     }
   }
   void IntList(std::string_view name, std::vector<int>& out, int min, int max, size_t max_items) {
     const Json* v = Get(name, false);
     if (!v) return;
-    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list of integers"); return; }
+    if (!v->is_array() || v->size() > max_items) {
+      Fail(Path(name), fmt::format("expected a list of at most {} integers, got {}", max_items, Short(*v)));
+      return;
+    }
     out.clear();
     for (size_t i = 0; i < v->size(); ++i) {
       const Json& e = (*v)[i];
@@ -129,11 +194,17 @@ class Fields {
     const Json* v = Get(name, false);
     if (!v) return;
     if (!v->is_object() || v->size() > max_items) {
-      Fail(Path(name), fmt::format("expected an object of at most {} string values", max_items));
+      Fail(Path(name), fmt::format("expected an object of at most {} string values, got {}", max_items, Short(*v)));
       return;
     }
     for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_string()) { Fail(fmt::format("{}.{}", Path(name), it.key()), "expected a string, got " + Short(it.value())); return; }
+      if (refuse_nul_ && it.key().find('\0') != std::string::npos) {
+        Fail(Path(name), fmt::format("a key must not contain a NUL character, got {}", Short(Json(it.key()))));
+        return;
+      }
+      const std::string field = fmt::format("{}.{}", Path(name), it.key());
+      if (!it.value().is_string()) { Fail(field, "expected a string, got " + Short(it.value())); return; }
+      if (!Text(field, it.value().get_ref<const std::string&>(), SIZE_MAX)) return;
       out[it.key()] = it.value().get<std::string>();
     }
   }
@@ -142,7 +213,10 @@ class Fields {
   void List(std::string_view name, std::vector<T>& out, F f, size_t max_items = 100000) {
     const Json* v = Get(name, false);
     if (!v) return;
-    if (!v->is_array() || v->size() > max_items) { Fail(Path(name), "expected a list"); return; }
+    if (!v->is_array() || v->size() > max_items) {
+      Fail(Path(name), fmt::format("expected a list of at most {} items, got {}", max_items, Short(*v)));
+      return;
+    }
     out.clear();
     for (size_t i = 0; i < v->size() && ok(); ++i) {
       Result<T> r = f((*v)[i], fmt::format("{}[{}]", Path(name), i));
@@ -177,6 +251,7 @@ class Fields {
   bool strict_;
   std::set<std::string> seen_;
   std::optional<Error> error_;
+  bool refuse_nul_ = false;
 };
 
 template <typename T>

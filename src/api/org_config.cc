@@ -23,7 +23,7 @@ constexpr double kMaxWeight = 1000;
 // URL path segment and a CSV cell without quoting.
 std::optional<std::string> BadName(std::string_view name) {
   if (name.empty()) return "expected a name, got an empty string";
-  if (name.size() > 64) return fmt::format("expected at most 64 characters, got {}", name.size());
+  if (const size_t n = Utf8Length(name); n > 64) return fmt::format("expected at most 64 characters, got {}", n);
   for (char c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '@')
       return fmt::format("expected letters, digits and - _ . @ only, got \"{}\"", name);
@@ -66,7 +66,7 @@ Result<Project> ProjectAt(const Json& j, const std::string& path) {
   Name(f, "organisation", p.organisation);
   Positive(f, "share", p.share, kMaxShare);
   f.Int("guaranteed_gpus", p.guaranteed_gpus, 0, kMaxGpus);
-  f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus);
+  f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus, /*nullable=*/false);
   return Done(f, p);
 }
 
@@ -116,7 +116,8 @@ Result<Member> MemberAt(const Json& j, const std::string& path) {
 
 Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
   GpuWeights w;
-  if (!j.is_object()) return InvalidArgument(fmt::format("{}: expected an object of GPU model -> weight", path));
+  if (!j.is_object())
+    return InvalidArgument(fmt::format("{}: expected an object of GPU model -> weight, got {}", path, Short(j)));
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string field = fmt::format("{}.{}", path, it.key());
     const Json& v = it.value();
@@ -126,7 +127,7 @@ Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
                                          Short(v)));
     const int milli = static_cast<int>(std::lround(x * 1000));
     if (milli < 1) return InvalidArgument(fmt::format("{}: expected a weight of at least 0.001, got {}", field, x));
-    if (it.key().empty() || it.key().size() > 64)
+    if (it.key().empty() || Utf8Length(it.key()) > 64)
       return InvalidArgument(fmt::format("{}: expected a GPU model name of 1..64 characters", field));
     if (it.key() == "default") w.default_milli = milli;
     else w.Set(it.key(), milli);

@@ -47,8 +47,12 @@ Json UsageJson(const std::vector<UsageRow>& rows) {
 Result<Seconds> ParseTimeParam(std::string_view text, std::string_view field) {
   Seconds v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (!text.empty() && ec == std::errc() && p == text.data() + text.size()) return v;
-  auto t = api::ParseIsoTime(text);
+  if (!text.empty() && ec == std::errc() && p == text.data() + text.size()) {
+    if (v >= 0 && v <= api::kMaxUnixSeconds) return v;
+    return InvalidArgument(fmt::format("{}: expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (Unix "
+                                       "seconds 0..{}), got {}", field, api::kMaxUnixSeconds, Shown(text)));
+  }
+  auto t = api::ParseIsoTime(text);  // years 1970..9999 only
   if (t.ok()) return *t;
   return InvalidArgument(fmt::format("{}: expected a time as ISO 8601 (2026-01-01T00:00:00Z or 2026-01-01) or Unix "
                                      "seconds, got \"{}\"", field, Shown(text)));

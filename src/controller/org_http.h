@@ -22,7 +22,8 @@ using OrgRouteHandler = std::function<void(const httplib::Request&, httplib::Res
 // asked for by name answers 404, like one that does not exist).
 OrgRouteHandler OrgHandler(RouteId id, Controller& c);
 
-// "2026-01-01T00:00:00Z", "2026-01-01" or Unix seconds; errors name `field`.
+// "2026-01-01T00:00:00Z", "2026-01-01" or Unix seconds, from 1970 to the end
+// of 9999 (0..api::kMaxUnixSeconds); errors name `field`.
 Result<Seconds> ParseTimeParam(std::string_view text, std::string_view field);
 
 }  // namespace kojo::controller

@@ -1,7 +1,11 @@
 #include "api/codec.h"
 
+#include <regex>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "api/fields.h"
 
 namespace kojo::api {
 namespace {
@@ -150,6 +154,176 @@ TEST(JobView, RoundTripAndIsoTime) {
   EXPECT_EQ(back->start_time, v.start_time);
   EXPECT_EQ(IsoTime(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(IsoTime(951782400), "2000-02-29T00:00:00Z");
+}
+
+// Regression: a 100,000-deep list in a body (alone, or as a job's name or
+// env, an org document's field, a heartbeat's node) crashed kojod, whose
+// error message dumped the value recursively. ParseJson, which every
+// route's body goes through, refuses it first, naming the limit.
+std::string Deep(int levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(ParseJson, RefusesDocumentsNestedDeeperThanTheLimit) {
+  const std::string deep = Deep(100000);
+  for (const std::string& body : {deep, R"({"command":["x"],"name":)" + deep + "}",
+                                  R"({"command":["x"],"env":{"A":)" + deep + "}}",
+                                  R"({"programmes":[{"name":)" + deep + "}]}",
+                                  R"({"node":{"name":"n1","gpus":)" + deep + "}}"}) {
+    auto j = ParseJson(body);
+    ASSERT_FALSE(j.ok()) << body.substr(0, 40);
+    EXPECT_EQ(j.error().message, "body: nested deeper than 64 levels");
+  }
+  EXPECT_TRUE(ParseJson(Deep(kMaxJsonDepth)).ok());
+  EXPECT_FALSE(ParseJson(Deep(kMaxJsonDepth + 1)).ok());
+  // Brackets inside strings (escaped quotes included) are text, not nesting.
+  auto text = ParseJson(R"({"script":"\"[[[)" + std::string(1000, '[') + R"("})");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_TRUE(JobSpecFromJson(*text).ok());
+  // Unbalanced closers do not hide an opening run.
+  EXPECT_FALSE(ParseJson("]]]]" + Deep(65)).ok());
+}
+
+// The decoders quote a bad value in their message: never all of it. A
+// value as deep as the parser alone can build (it does not recurse) must
+// not crash them.
+TEST(ParseJson, DecodersQuoteADeepValueWithoutDumpingIt) {
+  const std::string deep = Deep(100000);
+  auto spec = JobSpecFromJson(Json::parse(R"({"command":["x"],"name":)" + deep + "}"));
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.error().message, "name: expected a string, got a list of 1 item");
+  auto env = JobSpecFromJson(Json::parse(R"({"command":["x"],"env":{"A":)" + deep + "}}"));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().message, "env.A: expected a string, got a list of 1 item");
+  auto hb = HeartbeatFromJson(Json::parse(R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"));
+  ASSERT_FALSE(hb.ok());
+  EXPECT_THAT(hb.error().message, HasSubstr("node.cpu_milli: expected an integer"));
+  EXPECT_LT(hb.error().message.size(), 100u);
+}
+
+TEST(Short, IsBoundedAndValidUtf8) {
+  EXPECT_EQ(Short(Json::parse(Deep(100000))), "a list of 1 item");
+  EXPECT_EQ(Short(Json::parse("[1,2,3]")), "a list of 3 items");
+  EXPECT_EQ(Short(Json::parse(R"({"a":1})")), "an object of 1 field");
+  EXPECT_EQ(Short(Json::array()), "an empty list");
+  EXPECT_EQ(Short(Json("two")), "\"two\"");
+  EXPECT_EQ(Short(Json(nullptr)), "null");
+  EXPECT_EQ(Short(Json(12)), "12");
+  const std::string huge = Short(Json(std::string(1 << 20, 'x')));
+  EXPECT_EQ(huge, "\"" + std::string(36, 'x') + "...");
+  // Control characters escape to 6 bytes each: still at most 40 in all.
+  EXPECT_LE(Short(Json(std::string(1000, '\x01'))).size(), 40u);
+  // A cut never splits a character: 100 "é" (2 bytes each).
+  std::string e;
+  for (int i = 0; i < 100; ++i) e += "\xc3\xa9";
+  const std::string cut = Short(Json(e));
+  EXPECT_LE(cut.size(), 40u);
+  EXPECT_NO_THROW((void)Json(cut).dump());  // dump throws on invalid UTF-8
+  EXPECT_EQ(cut.substr(cut.size() - 3), "...");
+}
+
+Result<JobSpec> SpecWith(const std::string& fields) { return Spec(R"({"command":["x"],)" + fields + "}"); }
+
+// Regression: "ar\u0000g" ran as "ar"; an env key "A=B" was accepted.
+TEST(JobSpecCodec, RefusesNulCharactersAndBadEnvKeys) {
+  struct Case { std::string body; std::string want; };
+  for (const Case& c : std::vector<Case>{
+           {R"({"command":["ar\u0000g"]})", "command[0]: must not contain a NUL character"},
+           {R"({"command":["x","a\u0000"]})", "command[1]: must not contain a NUL character"},
+           {R"({"script":"echo\u0000"})", "script: must not contain a NUL character"},
+           {R"({"command":["x"],"workdir":"/tmp/\u0000x"})", "workdir: must not contain a NUL character"},
+           {R"({"command":["x"],"name":"a\u0000"})", "name: must not contain a NUL character"},
+           {R"({"command":["x"],"stdout":"/o\u0000"})", "stdout: must not contain a NUL character"},
+           {R"({"command":["x"],"stderr":"/e\u0000"})", "stderr: must not contain a NUL character"},
+           {R"({"command":["x"],"project":"p\u0000"})", "project: must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A":"1\u0000"}})", "env.A: must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A\u0000B":"1"}})", "env: a key must not contain a NUL character"},
+           {R"({"command":["x"],"env":{"A=B":"1"}})",
+            "env: expected variable names that are not empty and hold no '=' or NUL character, got \"A=B\""},
+           {R"({"command":["x"],"env":{"":"1"}})", "env: expected variable names that are not empty"},
+       }) {
+    auto s = Spec(c.body);
+    ASSERT_FALSE(s.ok()) << c.body;
+    EXPECT_THAT(s.error().message, HasSubstr(c.want)) << c.body;
+  }
+  EXPECT_TRUE(SpecWith(R"("env":{"A_1":"x=y"})").ok());
+}
+
+// Specs inside views and start commands were checked when submitted: a
+// record stored before these checks still decodes.
+TEST(JobSpecCodec, StoredSpecsDecodeAsBefore) {
+  JobView v;
+  v.id = 1;
+  v.spec.command = {std::string("ar\0g", 4)};
+  v.spec.env["A=B"] = "1";
+  auto back = JobViewFromJson(ToJson(v));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->spec.command[0].size(), 4u);
+}
+
+// Regression: the limits counted bytes but said characters.
+TEST(JobSpecCodec, LengthLimitsCountCharacters) {
+  std::string e256;
+  for (int i = 0; i < 256; ++i) e256 += "\xc3\xa9";  // "é": 2 bytes, 1 character
+  auto ok = JobSpecFromJson(Json{{"command", {"x"}}, {"name", e256}});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->name, e256);
+  auto over = JobSpecFromJson(Json{{"command", {"x"}}, {"name", e256 + "\xc3\xa9"}});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().message, "name: expected at most 256 characters, got 257");
+  auto models = JobSpecFromJson(Json{{"command", {"x"}}, {"gpus", 1}, {"gpu_models", {std::string(65, 'a')}}});
+  ASSERT_FALSE(models.ok());
+  EXPECT_EQ(models.error().message, "gpu_models[0]: expected at most 64 characters, got 65");
+}
+
+// Regression: "gpus": null was taken for "gpus" absent. No field of a job
+// spec is nullable (api/openapi.yaml).
+TEST(JobSpecCodec, NullIsRefusedWhereTheFieldIsNotNullable) {
+  struct Case { const char* fields; const char* want; };
+  for (const Case& c : std::vector<Case>{
+           {R"("gpus":null)", "gpus: expected an integer 0..100000, got null"},
+           {R"("name":null)", "name: expected a string, got null"},
+           {R"("env":null)", "env: expected an object of at most 1024 string values, got null"},
+           {R"("env":{"A":null})", "env.A: expected a string, got null"},
+           {R"("gpu_models":null)", "gpu_models: expected a list of at most 64 strings, got null"},
+           {R"("time_limit_s":null)", "time_limit_s: expected an integer 1..3153600000, got null"},
+           {R"("requeue":null)", "requeue: expected true or false, got null"},
+       }) {
+    auto s = SpecWith(c.fields);
+    ASSERT_FALSE(s.ok()) << c.fields;
+    EXPECT_EQ(s.error().message, c.want) << c.fields;
+  }
+  auto command = Spec(R"({"command":null,"script":"true"})");
+  ASSERT_FALSE(command.ok());
+  EXPECT_EQ(command.error().message, "command: expected a list of at most 4096 strings, got null");
+  // What we emit ourselves still decodes: a spec (no nulls), and a view
+  // whose nullable fields are null.
+  JobSpec s;
+  s.command = {"true"};
+  auto again = JobSpecFromJson(ToJson(s));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  JobView v;
+  v.id = 2;
+  v.spec = s;
+  const Json j = ToJson(v);
+  ASSERT_TRUE(j["start_unix"].is_null());
+  ASSERT_TRUE(j["array_id"].is_null());
+  auto view = JobViewFromJson(j);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_FALSE(view->start_time);
+  TaskReport r{3, 1, true, std::nullopt, std::nullopt, "", 100, std::nullopt};
+  ASSERT_TRUE(ToJson(r)["exit_code"].is_null());
+  EXPECT_TRUE(TaskReportFromJson(ToJson(r)).ok());
+}
+
+// Regression: extreme times overflowed the date arithmetic (hour 39).
+TEST(IsoTime, AlwaysAValidTime) {
+  EXPECT_EQ(IsoTime(kMaxUnixSeconds), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(IsoTime(INT64_MAX), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(IsoTime(INT64_MIN), "0001-01-01T00:00:00Z");
+  EXPECT_EQ(IsoTime(-1), "1969-12-31T23:59:59Z");
+  const std::regex valid(R"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ)");
+  for (Seconds t : {INT64_MIN, INT64_MIN + 1, -9223372036854775807 / 2, Seconds{-62135596801}, Seconds{0},
+                    Seconds{253402300800}, INT64_MAX / 2, INT64_MAX - 1, INT64_MAX})
+    EXPECT_TRUE(std::regex_match(IsoTime(t), valid)) << t << " -> " << IsoTime(t);
 }
 
 }  // namespace

@@ -59,10 +59,11 @@ TEST(OrgConfig, RoundTripsThroughJson) {
   EXPECT_TRUE(empty->projects.empty());
 }
 
+struct Case {
+  std::string doc, message;
+};
+
 TEST(OrgConfig, ErrorsNameTheField) {
-  struct Case {
-    std::string doc, message;
-  };
   const Case cases[] = {
       {R"({"projects": [{"name": "p", "organisation": "uni-z"}]})",
        "projects[0].organisation: no organisation named \"uni-z\""},
@@ -102,6 +103,56 @@ TEST(OrgConfig, ErrorsNameTheField) {
     EXPECT_NE(r.error().message.find(c.message), std::string::npos)
         << "got: " << r.error().message << "\nexpected: " << c.message;
   }
+}
+
+// Regression: null was taken for a field left out. No field of the
+// document is nullable (api/openapi.yaml), and ToJson writes none.
+TEST(OrgConfig, NullIsRefused) {
+  const Case cases[] = {
+      {R"({"programmes": null})", "programmes: expected a list of at most 100000 items, got null"},
+      {R"({"programmes": [{"name": "a", "share": null}]})", "programmes[0].share: expected a number"},
+      {R"({"programmes": [{"name": null}]})", "programmes[0].name: expected a string, got null"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o", "borrow_limit": null}]})",
+       "projects[0].borrow_limit: expected an integer 0..1000000, got null"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}],
+          "grants": [{"id": "g", "project": "p", "programme": null, "gpu_hours": 1, "start": "2026-01-01",
+                      "end": "2027-01-01"}]})",
+       "grants[0].programme: expected a string, got null"},
+      {R"({"gpu_weights": null})", "gpu_weights: expected an object of GPU model -> weight, got null"},
+  };
+  for (const auto& c : cases) {
+    auto r = Parse(c.doc);
+    ASSERT_FALSE(r.ok()) << c.doc;
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos)
+        << "got: " << r.error().message << "\nexpected: " << c.message;
+  }
+}
+
+// Lengths are in characters; a deep value in the document is described in
+// the message, not dumped (that overflowed the stack).
+TEST(OrgConfig, LimitsCountCharactersAndDeepValuesAreNotDumped) {
+  std::string desc;
+  for (int i = 0; i < 1000; ++i) desc += "\xc3\xa9";  // 1000 characters, 2000 bytes
+  Json doc = Json::parse(kDoc);
+  doc["programmes"][0]["description"] = desc;
+  auto ok = OrgConfigFromJson(doc);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  doc["programmes"][0]["description"] = desc + "x";
+  auto over = OrgConfigFromJson(doc);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().message, "programmes[0].description: expected at most 1000 characters, got 1001");
+  auto name = Parse(R"({"programmes": [{"name": ")" + std::string(65, 'a') + R"("}]})");
+  ASSERT_FALSE(name.ok());
+  EXPECT_EQ(name.error().message, "programmes[0].name: expected at most 64 characters, got 65");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto weight = OrgConfigFromJson(Json::parse(R"({"gpu_weights": {"H100": )" + deep + "}}"));
+  ASSERT_FALSE(weight.ok());
+  EXPECT_EQ(weight.error().message, "gpu_weights.H100: expected a weight above 0 and at most 1000, got a list of 1 item");
+  auto parsed = ParseJson(R"({"gpu_weights": {"H100": )" + deep + "}}");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().message, "body: nested deeper than 64 levels");
 }
 
 TEST(OrgConfig, PolicyMetersActiveGrantsOnly) {

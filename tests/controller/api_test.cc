@@ -172,6 +172,63 @@ TEST_F(ApiTest, BadRequestsGetClearErrors) {
   ExpectError(Post("/api/v1/agents/x/heartbeat", R"({"node":{"name":"y"}})"), 400, "node.name");
 }
 
+// Regression: a 100,000-deep body killed kojod (a recursive dump of the
+// value for the error message overflowed the stack), through a job, the
+// organisation document and an agent's heartbeat alike.
+TEST_F(ApiTest, DeeplyNestedBodiesAreRefusedAndKojodStaysUp) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string limit = "body: nested deeper than 64 levels";
+  ExpectError(Post("/api/v1/jobs", deep), 400, limit);
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"name":)" + deep + "}"), 400, limit);
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"env":{"A":)" + deep + "}}"), 400, limit);
+  ExpectError(Post("/api/v1/agents/register", R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"), 400, limit);
+  ExpectError(Post("/api/v1/agents/n1/heartbeat", R"({"node":{"name":"n1","cpu_milli":)" + deep + "}}"), 400, limit);
+  auto c = d_->Client();
+  ExpectError(c.Put("/api/v1/org", R"({"programmes":[{"name":)" + deep + "}]}", "application/json"), 400, limit);
+  // Shallow but wrong values are quoted briefly.
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"name":[[[1]]]})"), 400,
+              "name: expected a string, got a list of 1 item");
+  EXPECT_TRUE(d_->process().alive());
+}
+
+// Regression: "ar\u0000g" ran as "ar", "A=B" was an env key, "gpus": null
+// was taken for no value.
+TEST_F(ApiTest, NulCharactersEnvKeysAndNullsAreRefused) {
+  ExpectError(Post("/api/v1/jobs", R"({"command":["ar\u0000g"]})"), 400, "command[0]: must not contain a NUL character");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"workdir":"/tmp\u0000/x"})"), 400,
+              "workdir: must not contain a NUL character");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"env":{"A=B":"1"}})"), 400, "env: expected variable names");
+  ExpectError(Post("/api/v1/jobs", R"({"command":["true"],"gpus":null})"), 400, "gpus: expected an integer 0..100000, got null");
+  ExpectError(Post("/api/v1/jobs", R"({"jobs":[{"command":["true"]},{"command":["x\u0000"]}]})"), 400,
+              "jobs[1].command[0]: must not contain a NUL character");
+  EXPECT_EQ(Body(Get("/api/v1/jobs"))["jobs"].size(), 0u);
+}
+
+// The logs route's limit is the agent's own cap (8 MiB); above it kojod
+// answers 400 itself instead of passing on what the agent refuses.
+TEST_F(ApiTest, LogsLimitIsTheAgentsCap) {
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=8388609"), 400, "limit: expected an integer 1..8388608");
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=16777216"), 400, "limit");
+  ExpectError(Get("/api/v1/jobs/1/logs?limit=8388608"), 404, "job 1 not found");
+}
+
+// Regression: extreme from/to were taken as given and printed as dates
+// like "...T39:...".
+TEST_F(ApiTest, UsageTimesAreBoundedToYears1970To9999) {
+  ExpectError(Get("/api/v1/usage?from=-9223372036854775808"), 400, "from: expected a time from 1970-01-01T00:00:00Z");
+  ExpectError(Get("/api/v1/usage?to=9223372036854775807"), 400, "to: expected a time from 1970-01-01T00:00:00Z");
+  ExpectError(Get("/api/v1/usage?from=-1"), 400, "from:");
+  ExpectError(Get("/api/v1/usage?to=253402300800"), 400, "to:");
+  auto r = Get("/api/v1/usage?from=0&to=253402300799");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Body(r)["from"], "1970-01-01T00:00:00Z");
+  EXPECT_EQ(Body(r)["to"], "9999-12-31T23:59:59Z");
+  auto iso = Get("/api/v1/usage?from=2026-01-01&to=9999-12-31T23:59:59Z");
+  ASSERT_TRUE(iso);
+  EXPECT_EQ(iso->status, 200) << iso->body;
+}
+
 // With nodes known, jobs no node can ever run are refused at submit.
 TEST_F(ApiTest, InfeasibleJobsAre422) {
   Json hb{{"node", {{"name", "n1"}, {"cpu_milli", 64000}, {"mem_mib", 512000},

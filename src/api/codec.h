@@ -3,6 +3,8 @@
 // "gpus: expected an integer 0..100000, got \"two\"".
 #pragma once
 
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "api/types.h"
@@ -11,6 +13,13 @@
 namespace kojo::api {
 
 using Json = nlohmann::json;
+
+// Characters (code points) of UTF-8 text: the bytes that do not continue one.
+inline size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
 
 // How deep lists and objects may nest in a document ParseJson accepts. Ours
 // need at most 5 (a start command's spec's env inside a heartbeat reply);

@@ -26,13 +26,6 @@ inline size_t Utf8Cut(std::string_view s, size_t max) {
   return n;
 }
 
-// Characters (code points) of UTF-8 text: the bytes that do not continue one.
-inline size_t Utf8Length(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
 // A value as an error message quotes it: at most 40 bytes, and never more
 // than that much of the value serialised. Lists and objects are described
 // ("a list of 3 items"), not dumped: a deeply nested value would overflow

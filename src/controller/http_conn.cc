@@ -184,13 +184,13 @@ class ConnStream final : public httplib::Stream {
 };
 
 // After a reply sent with the request's body unread: stop writing, then
-// read and drop what the client is still sending (at most 2 s and 4 MiB),
+// read and drop what the client is still sending (at most 2 s and 64 MiB),
 // so that it reads the reply instead of a reset.
 void LingeringClose(Transport& io, const std::atomic<socket_t>& listening) {
   ::shutdown(io.fd(), SHUT_WR);
   const auto end = Clock::now() + std::chrono::seconds(2);
   char buf[16384];
-  for (size_t dropped = 0; dropped < (4u << 20);) {
+  for (size_t dropped = 0; dropped < (64u << 20);) {
     short want = 0;
     const ssize_t n = io.Recv(buf, sizeof buf, want);
     if (n == 0 || (n < 0 && (!want || !Wait(io.fd(), want, end, listening)))) return;

@@ -381,7 +381,7 @@ void HttpServer::Routes() {
             if (!j->is_object()) return SendError(res, {ApiCode::kInvalidArgument, "body: expected a JSON object"});
             for (auto it = j->begin(); it != j->end(); ++it) {
               if (it.key() != "reason") return SendError(res, {ApiCode::kInvalidArgument, fmt::format("{}: unknown field", Shown(it.key()))});
-              if (!it->is_string() || it->get<std::string>().size() > 1024)
+              if (!it->is_string() || api::Utf8Length(it->get_ref<const std::string&>()) > 1024)
                 return SendError(res, {ApiCode::kInvalidArgument, "reason: expected a string of at most 1024 characters"});
               reason = it->get<std::string>();
             }

@@ -73,6 +73,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   hb.node = node_;
   hb.tasks = launcher_.Tasks();
   hb.wait_ms = wait_ms;
+  hb.log_secret = options_.log_secret;
   auto res = client.Post(path.c_str(), api::ToJson(hb).dump(), "application/json");
   if (!res) {
     {

@@ -28,6 +28,7 @@ struct AgentOptions {
   std::string server;              // "http://127.0.0.1:7100"
   std::string token;               // sent as "Authorization: Bearer <token>"; empty = none
   std::string ca_cert;             // https:// server: the CA that signed its certificate; empty = the system's
+  std::string log_secret;          // the log server's key, sent in every register and heartbeat (LogServer)
   int heartbeat_wait_ms = 10000;   // long-poll wait
   int max_backoff_ms = 2000;       // retry delay bound while the controller is away
   int report_linger_ms = 2;        // task changes this close after the first share one heartbeat

@@ -1,14 +1,17 @@
 #include "agent/log_server.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <openssl/crypto.h>
 
 #include "api/codec.h"
 
@@ -29,6 +32,20 @@ std::optional<std::int64_t> ParseInt(std::string_view s, std::int64_t min, std::
 void ErrorReply(httplib::Response& res, int status, const std::string& code, const std::string& message) {
   res.status = status;
   res.set_content(api::Json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+}
+
+// Equal without a timing that depends on where the first difference is
+// (the length is no secret: always 64).
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool Authorized(const std::string& secret, const httplib::Request& req) {
+  if (secret.empty()) return false;
+  const std::string& header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() < kBearer.size() || std::string_view(header).substr(0, kBearer.size()) != kBearer) return false;
+  return ConstantTimeEqual(std::string_view(header).substr(kBearer.size()), secret);
 }
 
 void ServeLog(const Launcher& launcher, const httplib::Request& req, httplib::Response& res) {
@@ -86,6 +103,24 @@ void ServeLog(const Launcher& launcher, const httplib::Request& req, httplib::Re
 
 }  // namespace
 
+Result<std::string> NewLogSecret() {
+  unsigned char buf[32];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    const ssize_t n = getrandom(buf + got, sizeof buf - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error{ErrorCode::kIo, fmt::format("cannot make the log server's key: getrandom: {}", std::strerror(errno))};
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : buf) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
@@ -97,11 +132,16 @@ Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text) 
   return std::make_pair(host, static_cast<int>(*port));
 }
 
-LogServer::LogServer(const Launcher& launcher) : launcher_(launcher), server_(std::make_unique<httplib::Server>()) {
+LogServer::LogServer(const Launcher& launcher, std::string secret)
+    : launcher_(launcher), secret_(std::move(secret)), server_(std::make_unique<httplib::Server>()) {
   server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
   server_->Get(R"(/logs/(.*))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(secret_, req)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return ErrorReply(res, 401, "unauthorized", "logs are read through the controller: GET /api/v1/jobs/{id}/logs");
+    }
     ServeLog(launcher_, req, res);
   });
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {

@@ -1,5 +1,13 @@
-// The agent's small HTTP server: task logs for the controller (and tools),
-// and a health check.
+// The agent's small HTTP server: task logs for the controller, and a
+// health check.
+//
+// Logs are for the controller only, which checks who may see a job before
+// it asks (GET /api/v1/jobs/{id}/logs). The server has a secret key, made
+// at each start (NewLogSecret) and sent to the controller in every
+// register and heartbeat; /logs/ answers only requests with
+// "Authorization: Bearer <key>" (compared in constant time), and 401 to
+// every other, before it looks at the rest of the request. A server
+// without a key refuses every log request.
 //
 //   GET /logs/{job}?attempt=A&rank=R&stream=stdout|stderr&offset=N&limit=M
 //     -> the bytes from offset N (at most M, default 1 MiB, at most 8 MiB),
@@ -7,7 +15,7 @@
 //        once the task has ended and every byte was read. Files are looked
 //        up from the launcher's own task records, never from a path in the
 //        request. 400 for malformed parameters, 404 for unknown tasks.
-//   GET /health -> {"status":"ok"}
+//   GET /health -> {"status":"ok"} (open: it tells nothing of the tasks)
 //
 // Thread safety: Start/Stop from one thread; requests run on the server's
 // threads.
@@ -28,7 +36,8 @@ namespace kojo::agent {
 
 class LogServer {
  public:
-  explicit LogServer(const Launcher& launcher);
+  // `secret`: the key requests for logs must carry; empty refuses them all.
+  LogServer(const Launcher& launcher, std::string secret);
   ~LogServer();
   LogServer(const LogServer&) = delete;
   LogServer& operator=(const LogServer&) = delete;
@@ -40,9 +49,15 @@ class LogServer {
 
  private:
   const Launcher& launcher_;
+  const std::string secret_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
+
+// A new key for the log server: 32 random bytes from the kernel, as 64
+// lower-case hex digits. An error where the kernel gives none (never a
+// guessable key).
+Result<std::string> NewLogSecret();
 
 // "127.0.0.1:0" -> host and port.
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text);

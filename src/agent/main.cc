@@ -139,7 +139,12 @@ int main(int argc, char** argv) {
   }
   if (int n = (*launcher)->adopted()) LogInfo("adopted {} running tasks", n);
 
-  LogServer logs(**launcher);
+  auto log_secret = NewLogSecret();
+  if (!log_secret.ok()) {
+    LogWarn("{}", log_secret.error().message);
+    return 1;
+  }
+  LogServer logs(**launcher, *log_secret);
   auto port = logs.Start(address->first, address->second);
   if (!port.ok()) {
     LogWarn("{}", port.error().message);
@@ -155,6 +160,7 @@ int main(int argc, char** argv) {
   ao.server = server;
   ao.token = token;
   ao.ca_cert = ca_cert;
+  ao.log_secret = *log_secret;
   ao.heartbeat_wait_ms = wait_ms;
   ao.report_linger_ms = linger_ms;
   Agent agent(ao, node, **launcher);

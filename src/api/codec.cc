@@ -421,7 +421,9 @@ Result<TaskReport> TaskReportFromJson(const Json& j) { return TaskAt(j, ""); }
 Json ToJson(const Heartbeat& h) {
   Json tasks = Json::array();
   for (const auto& t : h.tasks) tasks.push_back(ToJson(t));
-  return Json{{"node", ToJson(h.node)}, {"tasks", tasks}, {"wait_ms", h.wait_ms}};
+  Json j{{"node", ToJson(h.node)}, {"tasks", tasks}, {"wait_ms", h.wait_ms}};
+  if (!h.log_secret.empty()) j["log_secret"] = h.log_secret;
+  return j;
 }
 
 Result<Heartbeat> HeartbeatFromJson(const Json& j) {
@@ -430,6 +432,12 @@ Result<Heartbeat> HeartbeatFromJson(const Json& j) {
   f.Object("node", h.node, NodeInfoAt, true);
   f.List("tasks", h.tasks, TaskAt);
   f.Int("wait_ms", h.wait_ms, 0, 60000);
+  // Goes into a request header of the controller's: hex only. The message
+  // never quotes it.
+  f.Str("log_secret", h.log_secret, 128);
+  if (f.ok() && !h.log_secret.empty() &&
+      (h.log_secret.size() < 32 || h.log_secret.find_first_not_of("0123456789abcdef") != std::string::npos))
+    f.Fail(f.Path("log_secret"), "expected 32 to 128 lower-case hexadecimal digits");
   return Done(f, std::move(h));
 }
 

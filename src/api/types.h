@@ -169,6 +169,11 @@ struct Heartbeat {
   NodeInfo node;                   // full on register; name only needed on heartbeat
   std::vector<TaskReport> tasks;   // every task the agent has (running, or ended and not yet acknowledged)
   int wait_ms = 0;                 // long poll: hold the answer up to this long if there is nothing to do
+  // The key of the agent's log server (hex, 32..128 characters): the
+  // controller sends it as "Authorization: Bearer <key>" when it fetches
+  // logs. A credential: kept in memory only, never stored nor shown. Empty:
+  // the controller cannot read this node's logs.
+  std::string log_secret;
 };
 
 struct HeartbeatReply {

@@ -71,6 +71,7 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   }
   NodeRec& node = nodes_[n];
   node.info = hb.node;
+  node.log_secret = hb.log_secret;
   node.spec = SpecOf(hb.node);
   node.registered = true;
   node.down = false;
@@ -96,6 +97,7 @@ Outcome<api::HeartbeatReply> Controller::Heartbeat(std::string_view name, const 
     if (!node.drain) node.reason.clear();
     WakeScheduler();
   }
+  node.log_secret = hb.log_secret;  // none: its logs are refused until one comes
   node.last_seen = std::chrono::steady_clock::now();
   node.last_heartbeat = Now();
   return Beat(n, hb, /*registering=*/false, lock);

@@ -688,7 +688,12 @@ Outcome<LogSource> Controller::FindLogs(JobId id, int rank, std::optional<int> a
   const int n = NodeIndex(nodes[rank]);
   if (n < 0 || nodes_[n].info.agent_url.empty())
     return ApiError{ApiCode::kBadGateway, fmt::format("node {} has no known agent address", nodes[rank])};
-  return LogSource{nodes_[n].info.agent_url, id, attempt.value_or(rec.view.attempt), ended};
+  if (nodes_[n].log_secret.empty())
+    return ApiError{ApiCode::kBadGateway,
+                    fmt::format("node {}: its agent has not sent this controller the key of its log server "
+                                "(it sends it with every heartbeat; an agent of an older version never does)",
+                                nodes[rank])};
+  return LogSource{nodes_[n].info.agent_url, nodes_[n].log_secret, id, attempt.value_or(rec.view.attempt), ended};
 }
 
 // ---- nodes ----

@@ -70,6 +70,7 @@ struct JobList {
 // Where a job's log is: the agent that ran (or runs) the task of `rank`.
 struct LogSource {
   std::string agent_url;
+  std::string agent_secret;  // "Authorization: Bearer <agent_secret>" for the agent; never shown
   JobId job = 0;
   int attempt = 0;
   bool ended = false;  // the job has ended: no more bytes will come

@@ -339,8 +339,11 @@ void HttpServer::Routes() {
           httplib::Client cli(src.value().agent_url);
           cli.set_connection_timeout(2, 0);
           cli.set_read_timeout(15, 0);
+          cli.set_bearer_token_auth(src.value().agent_secret);  // the agent's log key: only kojod has it
           auto r = cli.Get(path);
           if (!r) return SendError(res, {ApiCode::kBadGateway, fmt::format("the agent at {} did not answer: {}", src.value().agent_url, httplib::to_string(r.error()))});
+          if (r->status == 401 || r->status == 403)  // kojod's key, not the caller's token
+            return SendError(res, {ApiCode::kBadGateway, fmt::format("the agent at {} refused this controller's key (HTTP {}); it may have just restarted: try again in a moment", src.value().agent_url, r->status)});
           if (r->status != 200) {
             res.status = r->status >= 400 ? r->status : 502;
             res.set_content(r->body.empty() ? Dump(Json{{"error", {{"code", "bad_gateway"}, {"message", fmt::format("agent answered {}", r->status)}}}}) : r->body,

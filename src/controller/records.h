@@ -82,6 +82,10 @@ struct NodeRec {
   // Kills in the last reply: a long poll does not answer at once with the
   // same kills again while the agent is still stopping those tasks.
   std::set<std::pair<JobId, int>> kills_sent;
+  // The key of its agent's log server, from its latest register or
+  // heartbeat (api::Heartbeat::log_secret). In memory only: never persisted
+  // nor shown; a restarted controller learns it again from the agent.
+  std::string log_secret;
 
   api::NodeState State() const;
 };

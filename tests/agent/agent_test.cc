@@ -51,7 +51,10 @@ class AgentTest : public ::testing::Test {
     auto l = ProcessLauncher::Create(std::move(lo));
     ASSERT_TRUE(l.ok());
     launcher_ = std::move(*l);
-    logs_ = std::make_unique<LogServer>(*launcher_);
+    auto key = NewLogSecret();
+    ASSERT_TRUE(key.ok()) << key.error().message;
+    log_secret_ = *key;
+    logs_ = std::make_unique<LogServer>(*launcher_, log_secret_);
     auto port = logs_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok());
     node_.name = "node-a";
@@ -64,6 +67,7 @@ class AgentTest : public ::testing::Test {
     o.server = server;
     o.token = token;
     o.heartbeat_wait_ms = wait_ms;
+    o.log_secret = log_secret_;
     agent_ = std::make_unique<Agent>(o, node_, *launcher_);
     agent_->Start();
   }
@@ -90,6 +94,7 @@ class AgentTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<FakeController> fake_;
   api::NodeInfo node_;
+  std::string log_secret_;
   std::unique_ptr<ProcessLauncher> launcher_;
   std::unique_ptr<LogServer> logs_;
   std::unique_ptr<Agent> agent_;
@@ -111,6 +116,38 @@ TEST_F(AgentTest, RegistersWithItsNodeAndToken) {
   EXPECT_TRUE(WaitFor([&] { return fake.heartbeats() >= 1; }));  // then the long poll
   EXPECT_EQ(fake.unauthorized(), 0);
   EXPECT_TRUE(agent_->registered());
+}
+
+TEST_F(AgentTest, SendsItsLogKeyInRegisterAndEveryHeartbeatAndItsLogServerWantsIt) {
+  FakeController& fake = Fake();
+  StartAgent(fake.url(), "", 200);
+  ASSERT_EQ(log_secret_.size(), 64u);
+  ASSERT_TRUE(WaitFor([&] { return fake.heartbeats() >= 2; }));
+  auto reg = fake.last_register();
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->log_secret, log_secret_);
+  auto beat = fake.last_heartbeat();
+  ASSERT_TRUE(beat);
+  EXPECT_EQ(beat->log_secret, log_secret_) << "a restarted controller learns it from the next heartbeat";
+  EXPECT_EQ(api::ToJson(reg->node).dump().find(log_secret_), std::string::npos) << "not in the node's own part";
+  // What the controller was sent opens the agent's logs; nothing else does.
+  api::StartCommand c = ScriptTask(1, "echo only-for-the-controller\n");
+  c.placement.node = "node-a";
+  fake.Place(c);
+  ASSERT_TRUE(WaitFor([&] { return fake.acknowledged(1, 1); }));
+  httplib::Client logs(node_.agent_url);
+  auto open = logs.Get("/logs/1?attempt=1", httplib::Headers{{"Authorization", "Bearer " + reg->log_secret}});
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->status, 200);
+  EXPECT_EQ(open->body, "only-for-the-controller\n");
+  auto shut = logs.Get("/logs/1?attempt=1");
+  ASSERT_TRUE(shut);
+  EXPECT_EQ(shut->status, 401);
+  EXPECT_EQ(shut->body.find("only-for"), std::string::npos);
+  // Every start makes a new key.
+  auto other = NewLogSecret();
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, log_secret_);
 }
 
 TEST_F(AgentTest, WrongTokenIsRefusedAndRetried) {

@@ -73,6 +73,7 @@ class FakeController {
   int heartbeats() const { std::lock_guard lock(mu_); return heartbeats_; }
   int unauthorized() const { std::lock_guard lock(mu_); return unauthorized_; }
   std::optional<api::Heartbeat> last_register() const { std::lock_guard lock(mu_); return last_register_; }
+  std::optional<api::Heartbeat> last_heartbeat() const { std::lock_guard lock(mu_); return last_heartbeat_; }
   // The latest report of a task, and when it first said running / ended.
   std::optional<api::TaskReport> report(JobId job, int attempt) const {
     std::lock_guard lock(mu_);
@@ -145,6 +146,7 @@ class FakeController {
       last_register_ = *hb;
     } else {
       ++heartbeats_;
+      last_heartbeat_ = *hb;
     }
     for (const auto& t : hb->tasks) reports_[Key{t.job, t.attempt}] = t;
     api::HeartbeatReply reply = Reply(*hb);
@@ -167,7 +169,7 @@ class FakeController {
   bool stopping_ = false;
   long version_ = 0;
   int registrations_ = 0, heartbeats_ = 0, unauthorized_ = 0;
-  std::optional<api::Heartbeat> last_register_;
+  std::optional<api::Heartbeat> last_register_, last_heartbeat_;
   std::map<Key, api::StartCommand> placed_;
   std::map<JobId, int> current_;
   std::map<Key, api::KillCommand> kills_;

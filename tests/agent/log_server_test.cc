@@ -15,6 +15,8 @@ using testing::ScriptTask;
 using testing::TempDir;
 using testing::WaitFor;
 
+const std::string kKey = "5ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4";
+
 class LogServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -25,10 +27,13 @@ class LogServerTest : public ::testing::Test {
     auto l = ProcessLauncher::Create(std::move(o));
     ASSERT_TRUE(l.ok());
     launcher_ = std::move(*l);
-    server_ = std::make_unique<LogServer>(*launcher_);
+    server_ = std::make_unique<LogServer>(*launcher_, kKey);
     auto port = server_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
     client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+    client_->set_bearer_token_auth(kKey);  // the controller's requests
+    bare_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
   }
   void TearDown() override {
     for (const auto& t : launcher_->Tasks())
@@ -50,8 +55,64 @@ class LogServerTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<ProcessLauncher> launcher_;
   std::unique_ptr<LogServer> server_;
-  std::unique_ptr<httplib::Client> client_;
+  int port_ = 0;
+  std::unique_ptr<httplib::Client> client_;  // with the key
+  std::unique_ptr<httplib::Client> bare_;    // with whatever headers a test gives
 };
+
+void ExpectRefused(const httplib::Result& r, const std::string& what) {
+  ASSERT_TRUE(r) << what;
+  EXPECT_EQ(r->status, 401) << what;
+  EXPECT_NE(r->body.find("unauthorized"), std::string::npos) << what << ": " << r->body;
+  EXPECT_EQ(r->body.find("secret"), std::string::npos) << what << ": " << r->body;
+  EXPECT_FALSE(r->has_header("X-Kojo-Log-Offset")) << what;
+}
+
+TEST_F(LogServerTest, LogsNeedTheKey) {
+  launcher_->Start(ScriptTask(3, "echo secret-output\n"));
+  ASSERT_TRUE(WaitFor([&] { return Ended(3); }));
+  ExpectRefused(bare_->Get("/logs/3"), "no header");
+  for (const std::string& auth : std::vector<std::string>{"Bearer ", "Bearer wrong", "Bearer " + kKey.substr(0, 63), "Bearer " + kKey + "0",
+                                 "Bearer " + kKey.substr(0, 63) + "5", "bearer " + kKey, "Basic " + kKey, kKey,
+                                 "Bearer  " + kKey})
+    ExpectRefused(bare_->Get("/logs/3", httplib::Headers{{"Authorization", auth}}), auth);
+  // Refused before the request is looked at: unknown jobs and bad
+  // parameters say nothing either.
+  for (const char* path : {"/logs/999", "/logs/abc", "/logs/3?path=/etc/passwd", "/logs/3?stream=stderr"})
+    ExpectRefused(bare_->Get(path), path);
+  // Not in the query string either.
+  ExpectRefused(bare_->Get(("/logs/3?token=" + kKey).c_str()), "key in the query");
+  auto ok = bare_->Get("/logs/3", httplib::Headers{{"Authorization", "Bearer " + kKey}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "secret-output\n");
+  // The health check stays open and tells nothing of the tasks.
+  auto health = bare_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, R"({"status":"ok"})");
+}
+
+TEST_F(LogServerTest, AServerWithoutAKeyRefusesEveryone) {
+  launcher_->Start(ScriptTask(4, "echo x\n"));
+  ASSERT_TRUE(WaitFor([&] { return Ended(4); }));
+  LogServer keyless(*launcher_, "");
+  auto port = keyless.Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  httplib::Client c("127.0.0.1", *port);
+  ExpectRefused(c.Get("/logs/4"), "no header");
+  ExpectRefused(c.Get("/logs/4", httplib::Headers{{"Authorization", "Bearer "}}), "empty key");
+  ExpectRefused(c.Get("/logs/4", httplib::Headers{{"Authorization", "Bearer " + kKey}}), "another server's key");
+  keyless.Stop();
+}
+
+TEST(NewLogSecret, SixtyFourHexDigitsNewEachTime) {
+  auto a = NewLogSecret(), b = NewLogSecret();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->size(), 64u);
+  EXPECT_EQ(a->find_first_not_of("0123456789abcdef"), std::string::npos) << *a;
+  EXPECT_NE(*a, *b);
+}
 
 TEST_F(LogServerTest, ReadsByOffsetAndSaysEof) {
   launcher_->Start(ScriptTask(1, "printf 'hello world\\n'; printf oops >&2\n"));

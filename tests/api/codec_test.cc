@@ -138,6 +138,31 @@ TEST(Heartbeat, RoundTrip) {
   EXPECT_EQ(rb->acknowledged[0], (std::pair<JobId, int>{6, 1}));
 }
 
+TEST(Heartbeat, LogSecretIsHexAndNeverQuoted) {
+  Heartbeat h;
+  h.node.name = "n1";
+  EXPECT_FALSE(ToJson(h).contains("log_secret")) << "none: not sent";
+  h.log_secret = std::string(64, 'a');
+  auto back = HeartbeatFromJson(ToJson(h));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->log_secret, h.log_secret);
+  EXPECT_FALSE(ToJson(h.node).contains("log_secret")) << "not part of what a node shows";
+  // It becomes a header of the controller's request to the agent: nothing
+  // but hex, long enough to guess at no better than chance.
+  for (const std::string& bad : {std::string(31, 'a'), std::string(129, 'a'), std::string(64, 'A'),
+                                std::string(40, 'a') + "\r\nX-Evil: 1", std::string(40, 'a') + " b"}) {
+    Json j = ToJson(h);
+    j["log_secret"] = bad;
+    auto r = HeartbeatFromJson(j);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("log_secret"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("aaaa"), std::string::npos) << "never quoted: " << r.error().message;
+  }
+  Json j = ToJson(h);
+  j["log_secret"] = 5;
+  EXPECT_FALSE(HeartbeatFromJson(j).ok());
+}
+
 TEST(JobView, RoundTripAndIsoTime) {
   JobView v;
   v.id = 3;

@@ -97,7 +97,8 @@ class AuthMatrixTest : public ::testing::Test {
     secret_[kAgent] = MakeToken(Json{{"node", "n9"}});
     secret_[kBadToken] = "kojo_0123456789abcdef0123456789abcdef01234567";
     // The real agent, with its own node token.
-    const std::string n1_token = MakeToken(Json{{"node", "n1"}});
+    n1_token_ = MakeToken(Json{{"node", "n1"}});
+    const std::string& n1_token = n1_token_;
     agent_ = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "n1", "--state-dir", dir_.path() + "/n1",
                       "--listen", "127.0.0.1:0", "--emulate-gpus", "2xH100-80GB", "--token", n1_token,
                       "--heartbeat-wait-ms", "200"},
@@ -177,6 +178,7 @@ class AuthMatrixTest : public ::testing::Test {
   std::unique_ptr<Kojod> kojod_;
   Process agent_;
   std::string secret_[kCallers];
+  std::string n1_token_;  // the real agent's
   JobId job_a_ = 0, job_b_ = 0;
 };
 
@@ -204,6 +206,47 @@ TEST_F(AuthMatrixTest, EveryRouteForEveryCaller) {
     }
     if (route.id == RouteId::kDrainNode) Call(kAdmin, "POST", "/api/v1/nodes/n9/resume");
   }
+}
+
+// The agent's log server answers kojod only: users read logs through
+// kojod, which checks who may see the job; nobody's token opens the agent.
+TEST_F(AuthMatrixTest, TheAgentsLogServerAnswersKojodOnly) {
+  auto log_a = Call(kMemberA, "GET", fmt::format("/api/v1/jobs/{}/logs", job_a_));
+  EXPECT_EQ(log_a.first, 200);
+  EXPECT_EQ(log_a.second, "secret-of-A\n");
+  auto cli = Shell(fmt::format("env -i HOME={0} XDG_CONFIG_HOME={0}/config KOJO_TOKEN={1} {2} logs --server {3} {4}",
+                               dir_.path(), secret_[kMemberA], KOJO_BINARY, kojod_->url(), job_a_));
+  EXPECT_EQ(cli.first, 0) << cli.second;
+  EXPECT_EQ(cli.second, "secret-of-A\n");
+  EXPECT_EQ(Call(kMemberB, "GET", fmt::format("/api/v1/jobs/{}/logs", job_a_)).first, 404);
+
+  auto node = Call(kAdmin, "GET", "/api/v1/nodes/n1");
+  ASSERT_EQ(node.first, 200) << node.second;
+  const std::string agent_url = Json::parse(node.second)["agent_url"];
+  ASSERT_FALSE(agent_url.empty()) << node.second;
+  EXPECT_EQ(node.second.find("log_secret"), std::string::npos) << node.second;
+  EXPECT_EQ(Call(kAdmin, "GET", "/api/v1/nodes").second.find("log_secret"), std::string::npos);
+  httplib::Client agent(agent_url);
+  agent.set_connection_timeout(5, 0);
+  std::vector<std::pair<std::string, httplib::Headers>> tries = {{"no token", {}}};
+  for (int who : {kAdmin, kMemberA, kMemberB, kAgent})
+    tries.push_back({kCallerNames[who], {{"Authorization", "Bearer " + secret_[who]}}});
+  tries.push_back({"the agent's own node token", {{"Authorization", "Bearer " + n1_token_}}});
+  for (const auto& [who, headers] : tries)
+    for (const std::string& path : {fmt::format("/logs/{}", job_a_), fmt::format("/logs/{}?attempt=1&rank=0", job_a_),
+                                   fmt::format("/logs/{}?stream=stderr", job_b_)}) {
+      auto r = agent.Get(path.c_str(), headers);
+      ASSERT_TRUE(r) << who << " " << path;
+      EXPECT_EQ(r->status, 401) << who << " " << path << ": " << r->body;
+      EXPECT_EQ(r->body.find("secret-of-"), std::string::npos) << who << " " << path;
+    }
+  auto health = agent.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  // The key never reaches the logs either (the agent's own, or kojod's).
+  const std::string agent_log = ReadFile(dir_.path() + "/n1.log");
+  EXPECT_EQ(agent_log.find("log_secret"), std::string::npos) << agent_log;
+  EXPECT_EQ(kojod_->log().find("log_secret"), std::string::npos);
 }
 
 TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {

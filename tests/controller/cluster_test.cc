@@ -73,6 +73,27 @@ TEST_F(ClusterTest, TwoOneGpuJobsSeeDifferentGpus) {
   EXPECT_EQ(Job(a)["exit_code"], 0);
 }
 
+// An open kojod (no users, no tokens) lets anyone read logs through it, but
+// the agent's log server still answers kojod alone.
+TEST_F(ClusterTest, AnOpenKojodStillKeepsTheAgentsLogServerShut) {
+  StartKojod();
+  StartAgent("n1", 1);
+  const JobId id = Submit({{"command", Sh("echo open-log")}});
+  ASSERT_TRUE(WaitState(id, "COMPLETED")) << Job(id).dump();
+  EXPECT_EQ(Logs(id), "open-log\n");
+  const Json node = Body(Client().Get("/api/v1/nodes/n1"));
+  EXPECT_FALSE(node.contains("log_secret")) << node.dump();
+  httplib::Client agent(node["agent_url"].get<std::string>());
+  auto r = agent.Get(fmt::format("/logs/{}", id).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401) << r->body;
+  EXPECT_EQ(r->body.find("open-log"), std::string::npos);
+  // A restarted agent has a new key: kojod learns it at once.
+  agents_["n1"].Kill();
+  StartAgent("n1", 1);
+  EXPECT_TRUE(WaitFor([&] { return Logs(id) == "open-log\n"; }, 10s)) << Logs(id);
+}
+
 TEST_F(ClusterTest, GangJobSpansTwoAgents) {
   StartKojod();
   StartAgent("n1", 2);

@@ -29,6 +29,7 @@ class FakeAgent {
       hb.node.gpus.push_back(api::GpuInfo{i, model_, 80 * 1024, fmt::format("EMU-{}-{}", name_, i)});
     hb.node.emulated_gpus = true;
     hb.node.agent_url = "http://127.0.0.1:1";
+    hb.log_secret = log_secret;
     for (const auto& [k, t] : tasks_) hb.tasks.push_back(t);
     return hb;
   }
@@ -68,6 +69,9 @@ class FakeAgent {
     }
     return pred();
   }
+  // Sent in every register and heartbeat (api::Heartbeat::log_secret).
+  std::string log_secret = std::string(64, 'f');
+
   // Ends a running task with exit code 0.
   bool End(JobId job, int attempt) {
     auto it = tasks_.find({job, attempt});

@@ -1,7 +1,6 @@
 #include "agent/log_server.h"
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "api/codec.h"
+#include "common/files.h"
 
 namespace kojo::agent {
 
@@ -104,21 +104,9 @@ void ServeLog(const Launcher& launcher, const httplib::Request& req, httplib::Re
 }  // namespace
 
 Result<std::string> NewLogSecret() {
-  unsigned char buf[32];
-  size_t got = 0;
-  while (got < sizeof buf) {
-    const ssize_t n = getrandom(buf + got, sizeof buf - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error{ErrorCode::kIo, fmt::format("cannot make the log server's key: getrandom: {}", std::strerror(errno))};
-    got += static_cast<size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : buf) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  auto key = RandomHex(32);
+  if (!key.ok()) return Error{ErrorCode::kIo, fmt::format("cannot make the log server's key: {}", key.error().message)};
+  return key;
 }
 
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text) {

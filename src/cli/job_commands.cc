@@ -255,7 +255,9 @@ int RunSubmit(const std::vector<std::string>& args) {
   }
   ApiClient client(ResolveServer(opts.server.value_or(""), opts.token.value_or(""), ProcessEnv()));
   // The key makes a retried request return the first answer, never two jobs.
-  const std::vector<std::pair<std::string, std::string>> headers = {{"Idempotency-Key", RandomHex()}};
+  auto key = RandomHex();
+  if (!key.ok()) throw CliError(kExitRuntime, key.error().message);
+  const std::vector<std::pair<std::string, std::string>> headers = {{"Idempotency-Key", *key}};
   Json reply = client.PostJson("/api/v1/jobs", body.dump(), headers);
   std::vector<JobId> ids;
   if (reply.is_object() && reply.contains("ids") && reply["ids"].is_array())

@@ -1,6 +1,7 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,21 +60,22 @@ bool WriteFileInPlace(const std::string& path, std::string_view text) {
   return (::close(fd) == 0) & ok;
 }
 
-std::string RandomHex(int bytes) {
+Result<std::string> RandomHex(int bytes) {
   std::vector<unsigned char> buf(static_cast<size_t>(bytes), 0);
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    size_t got = 0;
-    while (got < buf.size()) {
-      const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    ::close(fd);
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::getrandom(buf.data() + got, buf.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error{ErrorCode::kIo, fmt::format("no random bytes from the kernel (getrandom): {}", std::strerror(errno))};
+    got += static_cast<size_t>(n);
   }
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : buf) out += fmt::format("{:02x}", c);
+  out.reserve(buf.size() * 2);
+  for (unsigned char c : buf) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
   return out;
 }
 

@@ -28,7 +28,8 @@ Status WriteFileAtomic(const std::string& path, const std::string& text,
 // False (with errno) on failure.
 bool WriteFileInPlace(const std::string& path, std::string_view text);
 
-// `bytes` random bytes from /dev/urandom as lower-case hex (tokens, keys).
-std::string RandomHex(int bytes = 16);
+// `bytes` random bytes from the kernel (getrandom) as lower-case hex
+// (tokens, keys); an error, never predictable bytes, when it has none.
+Result<std::string> RandomHex(int bytes = 16);
 
 }  // namespace kojo

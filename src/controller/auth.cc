@@ -194,9 +194,11 @@ Outcome<CreatedToken> TokenStore::CreateToken(const TokenRequest& req) {
   t.expires = req.expires;
   if (t.expires && *t.expires <= t.created)
     return ApiError{ApiCode::kInvalidArgument, "expires: expected a time in the future (Unix seconds)"};
-  t.name = req.name.empty() ? (req.user.empty() ? req.node : req.user) + "-" + RandomHex(4) : req.name;
+  auto suffix = RandomHex(4), secret = RandomHex(20);
+  if (!suffix.ok() || !secret.ok()) return ApiError{ApiCode::kInternal, (suffix.ok() ? secret : suffix).error().message};
+  t.name = req.name.empty() ? (req.user.empty() ? req.node : req.user) + "-" + *suffix : req.name;
   if (auto e = CheckName("name", t.name)) return *e;
-  out.secret = "kojo_" + RandomHex(20);
+  out.secret = "kojo_" + *secret;
   t.hash = Sha256Hex(out.secret);
   if (t.hash.empty()) return ApiError{ApiCode::kInternal, "SHA-256 failed"};
   std::lock_guard lock(mu_);

@@ -51,11 +51,12 @@ TEST(WriteFileInPlace, RewritesTheSameInodeToExactlyTheNewText) {
 }
 
 TEST(RandomHex, LengthAndVariety) {
-  const std::string a = RandomHex(), b = RandomHex();
+  const std::string a = RandomHex().value(), b = RandomHex().value();
   EXPECT_EQ(a.size(), 32u);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_NE(a, b);
-  EXPECT_EQ(RandomHex(4).size(), 8u);
+  EXPECT_EQ(RandomHex(4)->size(), 8u);
+  EXPECT_NE(a, std::string(32, '0'));
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ std::string GpuList(const std::vector<int>& gpus) {
 // the field.
 class Reader {
  public:
-  Reader(Scenario& s) : s_(s) {}
+  explicit Reader(Scenario& s) : s_(s) {}
 
   Status Line(int number, const std::string& raw) {
     line_ = number;

@@ -1,9 +1,14 @@
-// Golden tests: a shipped sample trace in, expected metrics out. The
-// expected metrics live in tests/testdata/golden/<trace>.json; to re-pin
-// them after an intended change, run the test with KOJO_UPDATE_GOLDEN=1 and
-// review the diff.
+// Golden tests: a shipped sample trace in, expected metrics out. Every
+// tests/testdata/golden/<name>.json is one case: its "trace" (a file under
+// KOJO_SAMPLES_DIR) and "cluster" say what to replay, the rest is the
+// expected metrics. To re-pin them after an intended change, or to fill in a
+// new case (a file holding just "trace" and "cluster"), run the test with
+// KOJO_UPDATE_GOLDEN=1 and review the diff.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +28,7 @@ struct GoldenCase {
   std::string trace;    // under KOJO_SAMPLES_DIR
   std::string cluster;
 };
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }  // in gtest's messages
 
 nlohmann::json RunAll(const GoldenCase& c) {
   auto jobs = ReadTrace(std::string(KOJO_SAMPLES_DIR) + "/" + c.trace, std::nullopt);
@@ -65,11 +71,31 @@ void ExpectSame(const nlohmann::json& want, const nlohmann::json& got, const std
   }
 }
 
+const std::string kGoldenDir = std::string(KOJO_TESTDATA_DIR) + "/golden";
+
+// The cases: one per file in the golden folder, named after the file.
+std::vector<GoldenCase> ListCases() {
+  std::vector<GoldenCase> cases;
+  for (const auto& entry : std::filesystem::directory_iterator(kGoldenDir)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    std::ifstream f(entry.path());
+    nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+    GoldenCase c{entry.path().stem().string(), "", ""};
+    if (!j.is_discarded() && j.contains("trace") && j["trace"].is_string()) c.trace = j["trace"];
+    if (!j.is_discarded() && j.contains("cluster") && j["cluster"].is_string()) c.cluster = j["cluster"];
+    cases.push_back(c);  // a file without them fails its test, which says so
+  }
+  std::sort(cases.begin(), cases.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return cases;
+}
+
 class Golden : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(Golden, MetricsMatchThePinnedFile) {
   const GoldenCase& c = GetParam();
-  const std::string path = std::string(KOJO_TESTDATA_DIR) + "/golden/" + c.name + ".json";
+  const std::string path = kGoldenDir + "/" + c.name + ".json";
+  ASSERT_FALSE(c.trace.empty() || c.cluster.empty())
+      << path << ": expected a JSON object with string fields \"trace\" and \"cluster\"";
   nlohmann::json got = RunAll(c);
   const char* update = std::getenv("KOJO_UPDATE_GOLDEN");
   if (update && std::string(update) == "1") {
@@ -84,12 +110,11 @@ TEST_P(Golden, MetricsMatchThePinnedFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, Golden,
-                         ::testing::Values(GoldenCase{"philly-sample", "philly-sample.csv", "16x8xV100"},
-                                           GoldenCase{"tiresias-60job", "tiresias-60job.csv", "4x4xV100"}),
+                         ::testing::ValuesIn(ListCases()),
                          [](const auto& info) {
                            std::string n = info.param.name;
                            for (char& ch : n)
-                             if (ch == '-') ch = '_';
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
 

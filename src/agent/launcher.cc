@@ -568,6 +568,9 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::Create(LauncherOptions
   for (const auto& d : {m.tasks_dir, m.logs_dir, m.work_dir, spare_dir}) {
     std::error_code ec;
     fs::create_directories(d, ec);
+    // Tasks' records and default logs are the agent's alone: other local
+    // users read logs through kojod, which checks who may see the job.
+    if (!ec && (d == m.tasks_dir || d == m.logs_dir)) fs::permissions(d, fs::perms::owner_all, fs::perm_options::replace, ec);
     if (ec) return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", d, ec.message())};
   }
   m.spare = std::make_unique<SpareFiles>(spare_dir, kMaxSpare);

@@ -144,6 +144,12 @@ TEST_F(LauncherTest, StdoutAndStderrGoToFiles) {
   EXPECT_EQ(ReadFile(logs->stdout_path), "out\n");
   EXPECT_EQ(ReadFile(logs->stderr_path), "err\n");
   EXPECT_TRUE(logs->ended);
+  // Only the agent's user reads the default logs and the task records.
+  for (const char* d : {"/state/logs", "/state/tasks"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir_.path() + d).c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
 
   api::StartCommand c = ScriptTask(6, "echo out; echo err >&2\n");
   c.spec.stdout_path = Path("job-%j.log");  // stderr empty: the same file

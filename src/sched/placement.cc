@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace kojo {
 
 namespace {
@@ -165,6 +167,31 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
   }
   if (d.gpus < 2 || d.Fractional()) return std::nullopt;
   return PlaceSpread(specs, tie_rank, nodes, job, candidates);
+}
+
+std::optional<std::string> NeverFits(const ClusterSnapshot& snapshot, const Job& job, const Placer& placer) {
+  if (auto bad = ValidateDemand(job.demand)) return *bad;
+  std::vector<NodeState> empty;
+  empty.reserve(snapshot.specs.size());
+  int largest = 0, total = 0;
+  for (const auto& spec : snapshot.specs) {
+    empty.push_back(NodeState::Empty(spec));
+    if (job.demand.gpus > 0 && !job.demand.AllowsModel(spec.gpu_model)) continue;
+    largest = std::max(largest, spec.gpus);
+    total += spec.gpus;
+  }
+  Rng rng(0);  // placement on an empty cluster: any answer will do
+  if (PlaceJobOn(snapshot.specs, snapshot.tie_rank, empty, job, placer, rng)) return std::nullopt;
+  const Demand& d = job.demand;
+  std::string models = d.gpu_models.empty() ? "" : fmt::format(" of model {}", fmt::join(d.gpu_models, "|"));
+  if (d.gpus > 0 && total == 0) return fmt::format("no node has GPUs{}", models);
+  if (d.gpus > total)
+    return fmt::format("needs {} GPUs{}; the cluster has {}", d.gpus, models, total);
+  if (d.tasks > 1 && d.gpus / d.tasks > largest)
+    return fmt::format("each of its {} tasks needs {} GPUs{} on one node; the largest node has {}",
+                       d.tasks, d.gpus / d.tasks, models, largest);
+  return fmt::format("no node can hold its share of {} GPUs{}, {} milli-CPU and {} MiB",
+                     d.gpus, models, d.cpu_milli, d.mem_mib);
 }
 
 }  // namespace kojo

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "sched/placer.h"
@@ -23,5 +24,9 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const std::vector<NodeState>& nodes, const Job& job,
                                      const Placer& placer, Rng& rng,
                                      const std::vector<int>* candidates = nullptr);
+
+// Why `job` can never run on the snapshot's cluster (even empty), or
+// nullopt: it has no placement on the empty cluster (Scheduler::Infeasible).
+std::optional<std::string> NeverFits(const ClusterSnapshot& snapshot, const Job& job, const Placer& placer);
 
 }  // namespace kojo

@@ -3,42 +3,17 @@
 // and keeps no state between calls other than what its policy and placer
 // learned (FGD's task shapes).
 //
-// A pass:
-//  1. orders pending (and, for preemptive policies, running) jobs by policy;
-//  2. for a preemptive policy, picks the jobs that should run (best first,
-//     while GPUs suffice) and preempts running jobs outside that set when a
-//     better pending job needs their GPUs;
-//  3. places pending jobs in order. Without backfill it stops at the first
-//     job that does not fit (strict order). With EASY backfill, the first
-//     job that does not fit gets a reservation at the earliest time enough
-//     running jobs will have ended (by their time limits), and later jobs may
-//     start now only if they do not delay that reservation: they end before
-//     it, or they use none of the GPUs it holds;
-//  4. rejects jobs that could not run even on the empty cluster.
-//
-// With an organisation (ClusterSnapshot::org; Job::tenant is the project):
-//  - Quota: a GPU job that would take its project past max_gpus (GPUs of
-//    its running jobs plus those started or held in this pass) waits with
-//    reason Quota and blocks no one behind it (like Slurm's QOS limits);
-//  - Reclaim: a job that does not fit but stays within its project's
-//    guarantee preempts jobs of projects above their own guarantee, newest
-//    first, only those whose GPUs it really takes, never taking a borrower
-//    below its guarantee; under every policy (reason Preempting);
-//  - Grants: a GPU job starts only if the cost of its placement (GPU weight
-//    of each node's model x GPUs x its time limit, or the policy's default)
-//    fits what its project's grants have left less this pass's
-//    reservations; else it waits with reason GrantExhausted and blocks no
-//    one. CPU-only jobs cost nothing.
-//
-// Explained waits (SchedulerConfig::explain_waits): every waiting job gets
-// a reason and a message saying what it waits for; Priority and Resources
-// waits also count the jobs ahead still waiting and their GPU-hours by time
-// limit. Estimated starts: the head job's from its reservation; the next 31
-// waiting jobs' from one sweep through the future of the pass (running jobs
-// end at their time limits; each job, in queue order, starts at the first
-// time it fits and holds its resources until its own limit), an upper bound
-// unless a better job arrives (EstimateConfidence says how sure). Jobs past
-// the first 32 get no estimate.
+// A pass orders pending (and, for preemptive policies, running) jobs by
+// policy and places them in that order: strictly, or with EASY backfill
+// behind the first job that does not fit (SchedulerConfig::backfill). A
+// preemptive policy preempts worse running jobs for a better pending one;
+// with an organisation (ClusterSnapshot::org; Job::tenant is the project)
+// jobs over their project's quota or grants wait without blocking others,
+// and a project below its guarantee reclaims GPUs from borrowers by
+// preemption. Jobs that could not run even on the empty cluster are
+// rejected. With SchedulerConfig::explain_waits every waiting job gets a
+// reason, a message and, for the first 32, an estimated start. Pass (in
+// sched/pass.h, internal to this module) runs the steps and describes each.
 // Thread safety: none; one caller at a time.
 #pragma once
 

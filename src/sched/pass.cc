@@ -1,0 +1,468 @@
+#include "sched/pass.h"
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "sched/placement.h"
+#include "sched/scheduler.h"
+
+namespace kojo {
+
+namespace {
+
+bool Uses(const Allocation& a, int node, int gpu) {
+  for (const auto& s : a.shares)
+    if (s.node == node && std::find(s.gpu_indices.begin(), s.gpu_indices.end(), gpu) != s.gpu_indices.end())
+      return true;
+  return false;
+}
+
+// True if `a` can be taken again on `nodes` (its resources are still free).
+bool StillFree(const std::vector<NodeState>& nodes, const Allocation& a) {
+  for (const auto& s : a.shares) {
+    const NodeState& n = nodes[s.node];
+    if (n.cpu_free < s.cpu_milli || n.mem_free < s.mem_mib) return false;
+    for (int g : s.gpu_indices)
+      if (n.gpu_free[g] < s.gpu_milli) return false;
+  }
+  return true;
+}
+
+// What a job that does not fit lacks now, in words.
+std::string Missing(const ClusterSnapshot& snap, const std::vector<NodeState>& nodes, const Job& job) {
+  const Demand& d = job.demand;
+  if (d.gpus == 0)
+    return fmt::format("needs {} milli-CPU and {} MiB on one node; no node has them free", d.cpu_milli, d.mem_mib);
+  const std::string kind = d.gpu_models.empty() ? "GPUs" : fmt::format("{} GPUs", fmt::join(d.gpu_models, "|"));
+  int largest = 0, total = 0;
+  MilliGpu most_milli = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeState& n = nodes[i];
+    if (!n.schedulable || !d.AllowsModel(snap.specs[i].gpu_model)) continue;
+    const int whole = n.WholeGpusFree();
+    largest = std::max(largest, whole);
+    total += whole;
+    for (int g = 0; g < n.gpus; ++g) most_milli = std::max(most_milli, n.gpu_free[g]);
+  }
+  if (d.Fractional()) {
+    if (most_milli >= d.gpu_milli)
+      return fmt::format("needs {} milli of one of the {} with {} milli-CPU and {} MiB; no node with such a GPU free has them",
+                         d.gpu_milli, kind, d.cpu_milli, d.mem_mib);
+    return fmt::format("needs {} milli of one of the {}; the most free on one GPU is {}", d.gpu_milli, kind, most_milli);
+  }
+  if (d.tasks > 1) {
+    const int per = d.gpus / d.tasks;
+    if (total == 0) return fmt::format("needs {} tasks of {} {} each on one node; none is free", d.tasks, per, kind);
+    return fmt::format("needs {} tasks of {} {} each on one node; {} are free, at most {} on one node", d.tasks, per,
+                       kind, total, largest);
+  }
+  if (total >= d.gpus)
+    return fmt::format("needs {} {} with {} milli-CPU and {} MiB; enough GPUs are free, but not with that CPU and memory",
+                       d.gpus, kind, d.cpu_milli, d.mem_mib);
+  if (total == 0) return fmt::format("needs {} {}; none is free", d.gpus, kind);
+  return fmt::format("needs {} {}; {} are free, at most {} on one node", d.gpus, kind, total, largest);
+}
+
+Wait MakeWait(JobId job, WaitReason reason, std::string message, std::optional<Seconds> estimate) {
+  Wait w;
+  w.job = job;
+  w.reason = reason;
+  w.message = std::move(message);
+  w.estimated_start = estimate;
+  return w;
+}
+
+// GPU-hours of a job by its time limit (0 without one).
+double GpuHoursByLimit(const Job& job) {
+  if (!job.time_limit) return 0;
+  return static_cast<double>(job.demand.TotalGpuMilli()) / kWholeGpu * static_cast<double>(*job.time_limit) / 3600.0;
+}
+
+void SetConfidence(Wait& w, int no_limit_ahead) {
+  if (!w.estimated_start) {
+    w.confidence = EstimateConfidence::kNone;
+    if (w.confidence_text.empty()) w.confidence_text = "no estimate: what it waits for has no time limit";
+  } else if (no_limit_ahead > 0) {
+    w.confidence = EstimateConfidence::kPartial;
+    w.confidence_text = "partial: some jobs ahead of it have no time limit";
+  } else {
+    w.confidence = EstimateConfidence::kUpperBound;
+    w.confidence_text = "upper bound from the time limits of the jobs it waits for";
+  }
+}
+
+std::vector<NodeState>& Reset(std::vector<NodeState>& scratch, const std::vector<NodeState>& nodes) {
+  scratch = nodes;
+  return scratch;
+}
+
+}  // namespace
+
+Pass::Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& policy, const Placer& placer,
+           const SchedulerConfig& config, std::vector<NodeState>& scratch)
+    : snap_(snap),
+      now_(now),
+      rng_(rng),
+      policy_(policy),
+      placer_(placer),
+      backfill_(config.backfill),
+      explain_(config.explain_waits),
+      nodes_(Reset(scratch, snap.nodes)),
+      plan_(nodes_),
+      preempted_(snap.running.size(), false) {
+  if (snap.org) org_.emplace(snap);
+}
+
+Decisions Pass::Run() {
+  OrderPending();
+  for (const auto& e : snap_.pending) cpu_only_left_ += e.job->demand.gpus == 0;
+  while (!heap_.empty()) {
+    const Item item = PopPending();
+    const Job& job = *snap_.pending[item.index].job;
+    cpu_only_left_ -= job.demand.gpus == 0;
+    if (NothingLaterCanStart(job)) break;
+    if (!QuotaAllows(job)) continue;  // blocks no one behind it
+    if (!blocked_) PlaceInOrder(item);
+    else Backfill(item);
+  }
+  Estimate();
+  return std::move(out_);
+}
+
+// ---- order
+
+bool Pass::Worse(const Item& a, const Item& b) {
+  // Heap order: the best item (not borrowing, smallest key, then id) on top.
+  return std::tie(a.borrows, a.key, a.id) > std::tie(b.borrows, b.key, b.id);
+}
+
+void Pass::OrderPending() {
+  heap_.reserve(snap_.pending.size());
+  const bool guarantees = org_ && org_->AnyGuarantee();
+  for (int i = 0; i < static_cast<int>(snap_.pending.size()); ++i) {
+    const Job& job = *snap_.pending[i].job;
+    const bool borrows = guarantees && job.demand.gpus > 0 &&
+                         org_->InUse(job.tenant) + job.demand.TotalGpuMilli() > org_->Guaranteed(job.tenant);
+    heap_.push_back({policy_.Key(snap_.pending[i], now_), job.id, i, borrows});
+  }
+  std::make_heap(heap_.begin(), heap_.end(), Worse);
+}
+
+Pass::Item Pass::PopPending() {
+  std::pop_heap(heap_.begin(), heap_.end(), Worse);
+  Item it = heap_.back();
+  heap_.pop_back();
+  return it;
+}
+
+// Preemptive policies: running jobs worst first, the order in which they
+// would be preempted. Sorted only once a job needs them: most passes
+// preempt nothing.
+void Pass::OrderRunning() {
+  std::vector<Item> v;
+  for (int i = 0; i < static_cast<int>(snap_.running.size()); ++i)
+    v.push_back({policy_.Key(snap_.running[i], now_), snap_.running[i].job->id, i});
+  std::sort(v.begin(), v.end(), Worse);
+  victim_class_.resize(snap_.running.size());
+  for (const Item& x : v) {
+    victims_.push_back(x.index);
+    victim_class_[x.index] = x.key[0];
+  }
+}
+
+bool Pass::NothingLaterCanStart(const Job& job) const {
+  // Once a job is blocked: nothing later can start (no reclaim either) when
+  // there is no backfill, or when this job needs GPUs, none is free and no
+  // CPU-only job is left; unless someone asked why.
+  return blocked_ && !explain_ && (!org_ || !org_->AnyGuarantee()) &&
+         (!backfill_ || (job.demand.gpus > 0 && !plan_.AnyGpuFree() && cpu_only_left_ == 0));
+}
+
+// ---- place: strict order until the first job that does not fit
+
+void Pass::PlaceInOrder(const Item& item) {
+  const JobEntry& e = snap_.pending[item.index];
+  const Job& job = *e.job;
+  std::optional<Allocation> a;
+  if (plan_.MayFit(job.demand)) a = TryPlace(plan_, job);
+  if (a) {
+    if (GrantAllows(job, *a)) Start(e, std::move(*a), false);
+    return;
+  }
+  if (policy_.Preemptive() && !snap_.running.empty() && Preempt(item, job) != Freed::kNo) return;
+  if (Reclaim(job) != Freed::kNo) return;
+  if (Reject(job)) return;
+  Reserve(job);
+}
+
+std::optional<Allocation> Pass::TryPlace(Plan& plan, const Job& job) {
+  return PlaceJobOn(snap_.specs, snap_.tie_rank, plan.nodes(), job, placer_, rng_, plan.candidates());
+}
+
+void Pass::Start(const JobEntry& e, Allocation a, bool backfilled) {
+  plan_.Take(a);
+  if (org_) org_->Start(*e.job, a);
+  out_.placed.push_back(kojo::Place{e.job->id, std::move(a), backfilled});
+  started_ends_.push_back(e.job->time_limit ? now_ + *e.job->time_limit : kForever);
+}
+
+// ---- quota and grants
+
+bool Pass::QuotaAllows(const Job& job) {
+  if (!org_) return true;
+  auto w = org_->QuotaWait(job);
+  if (!w) return true;
+  if (explain_) {
+    w->confidence_text = "no estimate: it waits for its project's other jobs to end";
+    out_.waiting.push_back(std::move(*w));
+  }
+  return false;
+}
+
+// The grant gate: false (and a GrantExhausted wait) if `a` costs more than
+// the job's project has left.
+bool Pass::GrantAllows(const Job& job, const Allocation& a) {
+  if (!org_) return true;
+  auto w = org_->GrantWait(job, a);
+  if (!w) return true;
+  if (explain_) {
+    w->confidence_text = "no estimate: it waits for its project's grants";
+    out_.waiting.push_back(std::move(*w));
+  }
+  return false;
+}
+
+// ---- preempt and reclaim
+
+// Frees the GPUs of running jobs taken from `order` (indices into
+// snap_.running, from position `from` on; `admit` says of each whether it
+// may go, is skipped, or ends the search) until `job` fits; keeps only the
+// victims whose resources the job really takes, and holds the freed GPUs
+// for the job until they leave (held_). Nothing is preempted unless it
+// returns kYes.
+template <typename Admit>
+Pass::Freed Pass::FreeFor(const Job& job, const std::vector<int>& order, size_t from, Admit&& admit,
+                          const std::string& why) {
+  std::vector<int> chosen;  // released on the plan
+  std::optional<Allocation> a;
+  for (size_t v = from; v < order.size() && !a; ++v) {
+    const int r = order[v];
+    if (preempted_[r]) continue;
+    const Cand c = admit(r);
+    if (c == Cand::kStop) break;
+    if (c == Cand::kSkip) continue;
+    plan_.Give(snap_.running[r].allocation);
+    chosen.push_back(r);
+    if (plan_.MayFit(job.demand)) a = TryPlace(plan_, job);
+  }
+  auto undo = [&] {
+    for (int r : chosen) plan_.Take(snap_.running[r].allocation);
+  };
+  if (!a) { undo(); return Freed::kNo; }
+  if (!GrantAllows(job, *a)) { undo(); return Freed::kGrant; }
+  plan_.Take(*a);
+  std::vector<int> needed;
+  for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {  // the last chosen first
+    const Allocation& va = snap_.running[*it].allocation;
+    if (StillFree(nodes_, va)) plan_.Take(va);  // not in the job's way: it stays
+    else needed.push_back(*it);
+  }
+  for (int r : needed) {
+    preempted_[r] = true;
+    if (org_) org_->Stop(*snap_.running[r].job);
+    out_.preempted.push_back(kojo::Preempt{snap_.running[r].job->id, why});
+  }
+  if (org_) org_->Start(job, *a);
+  held_ = *a;
+  Wait w = MakeWait(job.id, WaitReason::kPreempting,
+                    fmt::format("waiting for {} preempted job(s) to stop", needed.size()), now_);
+  w.confidence = EstimateConfidence::kUpperBound;
+  w.confidence_text = "starts as soon as the preempted jobs have stopped";
+  out_.waiting.push_back(std::move(w));
+  return Freed::kYes;
+}
+
+// The preemptive policy's choice: running jobs of a worse class than
+// `item`, worst first, until `job` fits.
+Pass::Freed Pass::Preempt(const Item& item, const Job& job) {
+  if (victims_.empty()) OrderRunning();
+  while (first_victim_ < victims_.size() && preempted_[victims_[first_victim_]]) ++first_victim_;
+  return FreeFor(job, victims_, first_victim_,
+                 [&](int r) { return victim_class_[r] > item.key[0] ? Cand::kTake : Cand::kStop; },
+                 fmt::format("preempted for job {} of a higher priority queue", job.id));
+}
+
+// Reclaim (organisations): a job within its project's guarantee takes GPUs
+// back from projects above theirs, newest runs first, never taking a
+// borrower below its own guarantee.
+Pass::Freed Pass::Reclaim(const Job& job) {
+  if (!org_ || !org_->MayReclaim(job) || snap_.running.empty()) return Freed::kNo;
+  if (newest_.empty()) {
+    for (int i = 0; i < static_cast<int>(snap_.running.size()); ++i) newest_.push_back(i);
+    std::sort(newest_.begin(), newest_.end(), [&](int a, int b) {
+      const JobEntry &x = snap_.running[a], &y = snap_.running[b];
+      return std::tie(x.started, x.job->id) > std::tie(y.started, y.job->id);
+    });
+  }
+  std::unordered_map<std::string_view, std::int64_t> taken;  // by project, in this attempt
+  return FreeFor(
+      job, newest_, 0,
+      [&](int r) {
+        const Job& v = *snap_.running[r].job;
+        std::int64_t& t = taken[v.tenant];
+        if (!org_->MayReclaimFrom(v, job, t)) return Cand::kSkip;
+        t += v.demand.TotalGpuMilli();
+        return Cand::kTake;
+      },
+      fmt::format("preempted for job {}: project {} reclaims its guaranteed GPUs", job.id, job.tenant));
+}
+
+// ---- reject
+
+bool Pass::Reject(const Job& job) {
+  auto why = NeverFits(snap_, job, placer_);
+  if (!why) return false;
+  out_.rejected.push_back(kojo::Reject{job.id, std::move(*why)});
+  return true;
+}
+
+// ---- reserve and backfill
+
+// Running jobs and those started in this pass, with their ends by time
+// limits: the future the reservation and the estimates look at.
+std::vector<Future::End> Pass::EndsNow() const {
+  std::vector<Future::End> ends;
+  for (size_t i = 0; i < started_ends_.size(); ++i) ends.emplace_back(started_ends_[i], &out_.placed[i].allocation);
+  for (size_t i = 0; i < snap_.running.size(); ++i) {
+    if (preempted_[i]) continue;
+    const JobEntry& e = snap_.running[i];
+    ends.emplace_back(e.job->time_limit ? std::max(now_, e.started + *e.job->time_limit) : kForever, &e.allocation);
+  }
+  return ends;
+}
+
+// `job`, the first that does not fit, becomes the head. EASY reservation:
+// the earliest end (by time limits) of running jobs after which it fits,
+// and where; with backfill, the mask shows what is free outside it.
+void Pass::Reserve(const Job& job) {
+  blocked_ = true;
+  head_id_ = job.id;
+  if (backfill_ || explain_) {
+    Future future(snap_, nodes_, EndsNow(), now_);
+    std::tie(shadow_, reserved_) =
+        future.Fit(job, /*try_now=*/false, [this](Plan& p, const Job& j) { return TryPlace(p, j); });
+  }
+  if (explain_)
+    QueueWait(job, MakeWait(job.id, WaitReason::kResources, "next in line; " + Missing(snap_, nodes_, job),
+                            shadow_ < kForever ? std::optional<Seconds>(shadow_) : std::nullopt));
+  NoteAhead(job);
+  if (backfill_) {
+    mask_ = nodes_;
+    if (reserved_)
+      for (const auto& s : reserved_->shares) {
+        NodeState& n = mask_[s.node];
+        for (int g : s.gpu_indices) n.gpu_free[g] = 0;
+        n.cpu_free = std::max<MilliCpu>(0, n.cpu_free - s.cpu_milli);
+        n.mem_free = std::max<MiB>(0, n.mem_free - s.mem_mib);
+      }
+    masked_.emplace(mask_);
+  }
+}
+
+// Keeps the mask in step with a job that starts or is held: it shows what
+// is free now outside the reservation (whose GPUs it counts as taken), at
+// most what the plan has free (GPUs freed by preemption in this pass it may
+// still count as busy: the job takes only what it shows free).
+void Pass::MaskTake(const Allocation& a) {
+  Allocation outside = a;
+  for (auto& sh : outside.shares) {
+    const NodeState& n = mask_[sh.node];
+    std::erase_if(sh.gpu_indices, [&](int g) {
+      return (reserved_ && Uses(*reserved_, sh.node, g)) || n.gpu_free[g] < sh.gpu_milli;
+    });
+    sh.cpu_milli = std::min(sh.cpu_milli, n.cpu_free);
+    sh.mem_mib = std::min(sh.mem_mib, n.mem_free);
+  }
+  masked_->Take(outside);
+}
+
+void Pass::Backfill(const Item& item) {
+  const JobEntry& e = snap_.pending[item.index];
+  const Job& job = *e.job;
+  std::optional<Allocation> a;
+  if (backfill_ && plan_.MayFit(job.demand)) {
+    const Seconds end = job.time_limit ? now_ + *job.time_limit : kForever;
+    if (end <= shadow_) a = TryPlace(plan_, job);  // ends before the reservation
+    if (!a && masked_->MayFit(job.demand)) a = TryPlace(*masked_, job);  // keeps off its GPUs
+  }
+  if (a) {
+    if (!GrantAllows(job, *a)) return;
+    MaskTake(*a);
+    Start(e, std::move(*a), true);
+    return;
+  }
+  if (const Freed f = Reclaim(job); f != Freed::kNo) {
+    if (f == Freed::kYes && masked_) MaskTake(held_);
+    return;
+  }
+  if (explain_) {
+    QueueWait(job, MakeWait(job.id, WaitReason::kPriority,
+                            no_limit_ahead_ > 0
+                                ? fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits, {} without "
+                                              "one); job {} is next",
+                                              ahead_, gpu_hours_ahead_, no_limit_ahead_, head_id_)
+                                : fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits); job {} is next",
+                                              ahead_, gpu_hours_ahead_, head_id_),
+                            std::nullopt));
+  }
+  NoteAhead(job);
+}
+
+// ---- estimate
+
+void Pass::QueueWait(const Job& job, Wait w) {
+  w.jobs_ahead = ahead_;
+  w.gpu_hours_ahead = gpu_hours_ahead_;
+  queued_.push_back(Queued{out_.waiting.size(), &job, no_limit_ahead_});
+  out_.waiting.push_back(std::move(w));
+}
+
+void Pass::NoteAhead(const Job& job) {
+  ++ahead_;
+  gpu_hours_ahead_ += GpuHoursByLimit(job);
+  no_limit_ahead_ += job.demand.gpus > 0 && !job.time_limit;
+}
+
+// Estimates for the jobs left waiting, in queue order: the head keeps its
+// reservation; the next kEstimated - 1 are fitted one after the other on
+// the future of what this pass leaves running (see Future).
+void Pass::Estimate() {
+  if (!explain_ || queued_.empty()) return;
+  constexpr size_t kEstimated = 32;  // (the text below says so)
+  auto try_place = [this](Plan& p, const Job& j) { return TryPlace(p, j); };
+  std::optional<Future> future;
+  if (queued_.size() > 1) future.emplace(snap_, nodes_, EndsNow(), now_);
+  for (size_t k = 0; k < queued_.size(); ++k) {
+    Wait& w = out_.waiting[queued_[k].wait];
+    if (k > 0 && k < kEstimated) {
+      const Job& job = *queued_[k].job;
+      auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
+      if (a) {
+        w.estimated_start = t;
+        future->Hold(std::move(*a), job.time_limit ? t + *job.time_limit : kForever);
+      }
+    } else if (k == 0 && future && reserved_) {
+      const Job& job = *queued_[0].job;
+      auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
+      if (a) future->Hold(std::move(*a), job.time_limit ? std::max(t, shadow_) + *job.time_limit : kForever);
+    } else if (k >= kEstimated) {
+      w.confidence_text = "no estimate: only the first 32 waiting jobs are planned";
+    }
+    SetConfidence(w, queued_[k].no_limit_ahead);
+  }
+}
+
+}  // namespace kojo

@@ -6,7 +6,7 @@
 // GPU-hours ahead and confidence, rejections) together with the next number
 // the random generator gives (so that the generator's use is pinned too).
 // A digest of that text per configuration lives in
-// tests/testdata/golden/sched-decisions.json, with counts that show which
+// tests/testdata/decisions/sched-decisions.json, with counts that show which
 // paths the scenarios reach. To re-pin after an intended change, run the
 // test with KOJO_UPDATE_GOLDEN=1 and review the counts; to find what
 // changed, run it with KOJO_DUMP_DECISIONS=FILE on both builds and diff the
@@ -203,7 +203,7 @@ TEST(DecisionsGolden, EveryAnswerOfAPassMatchesThePinnedDigest) {
   for (const auto& [k, v] : total.n) got["counts"][k] = v;
 
   if (const char* path = std::getenv("KOJO_DUMP_DECISIONS")) std::ofstream(path) << dump;
-  const std::string path = std::string(KOJO_TESTDATA_DIR) + "/golden/sched-decisions.json";
+  const std::string path = std::string(KOJO_TESTDATA_DIR) + "/decisions/sched-decisions.json";
   const char* update = std::getenv("KOJO_UPDATE_GOLDEN");
   if (update && std::string(update) == "1") {
     std::ofstream(path) << got.dump(2) << "\n";

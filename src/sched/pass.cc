@@ -451,7 +451,7 @@ void Pass::Estimate() {
       const Job& job = *queued_[k].job;
       auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
       if (a) {
-        w.estimated_start = t;
+        if (t < kForever) w.estimated_start = t;  // else it waits on a job with no time limit: no estimate
         future->Hold(std::move(*a), job.time_limit ? t + *job.time_limit : kForever);
       }
     } else if (k == 0 && future && reserved_) {

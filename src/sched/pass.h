@@ -30,7 +30,10 @@
 //    taking a borrower below its guarantee; under every policy (reason
 //    Preempting);
 //  - reject: a job that could not run even on the empty cluster is
-//    rejected ("never" is not "not now");
+//    rejected ("never" is not "not now"). Only jobs reached before the
+//    queue blocks are checked (the check costs a look at every node):
+//    one behind a blocked head waits (Priority) until it is reached.
+//    kojod refuses such jobs at submission, so this matters to traces;
 //  - reserve: the first job that does not fit becomes the head. With EASY
 //    backfill (or explained waits) it gets a reservation at the earliest
 //    time enough running jobs will have ended (by their time limits), and

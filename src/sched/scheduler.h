@@ -11,7 +11,7 @@
 // jobs over their project's quota or grants wait without blocking others,
 // and a project below its guarantee reclaims GPUs from borrowers by
 // preemption. Jobs that could not run even on the empty cluster are
-// rejected. With SchedulerConfig::explain_waits every waiting job gets a
+// rejected once the pass reaches them before the queue blocks. With SchedulerConfig::explain_waits every waiting job gets a
 // reason, a message and, for the first 32, an estimated start. Pass (in
 // sched/pass.h, internal to this module) runs the steps and describes each.
 // Thread safety: none; one caller at a time.

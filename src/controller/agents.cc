@@ -76,7 +76,7 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   node.registered = true;
   node.down = false;
   if (!node.drain) node.reason.clear();
-  node.last_seen = std::chrono::steady_clock::now();
+  node.last_seen = SteadyNow();
   node.last_heartbeat = Now();
   PersistNode(node);
   WakeScheduler();
@@ -98,7 +98,7 @@ Outcome<api::HeartbeatReply> Controller::Heartbeat(std::string_view name, const 
     WakeScheduler();
   }
   node.log_secret = hb.log_secret;  // none: its logs are refused until one comes
-  node.last_seen = std::chrono::steady_clock::now();
+  node.last_seen = SteadyNow();
   node.last_heartbeat = Now();
   return Beat(n, hb, /*registering=*/false, lock);
 }
@@ -195,7 +195,7 @@ Outcome<api::HeartbeatReply> Controller::Beat(int n, const api::Heartbeat& hb, b
       if (!empty()) break;
     }
     --nodes_[n].polls;
-    nodes_[n].last_seen = std::chrono::steady_clock::now();
+    nodes_[n].last_seen = SteadyNow();
   }
   nodes_[n].kills_sent.clear();
   for (const auto& k : reply.kill) nodes_[n].kills_sent.insert({k.job, k.attempt});

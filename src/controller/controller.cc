@@ -68,7 +68,7 @@ Status Controller::Load() {
   auto st = store_.Load();
   if (!st.ok()) return st.error();
   std::lock_guard lock(mu_);
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = SteadyNow();
   for (const auto& row : st->nodes) {
     auto n = NodeFromRow(row);
     if (!n.ok()) return n.error();
@@ -128,10 +128,6 @@ Status Controller::Load() {
 }
 
 // ---- helpers (mu_ held) ----
-
-Seconds Controller::Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void Controller::Persist(const JobRec& rec) { batch_.jobs.push_back(JobRow(rec)); }
 void Controller::PersistNode(const NodeRec& node) { batch_.nodes.push_back(NodeRow(node)); }

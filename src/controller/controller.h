@@ -46,6 +46,8 @@ struct ControllerConfig {
   Seconds default_time_limit_s = 24 * 3600;
   // Half-life of the usage that fair share counts.
   Seconds usage_half_life_s = 7 * 24 * 3600;
+  // Where the controller reads the time (tests set a ManualClock).
+  std::shared_ptr<const Clock> clock = std::make_shared<SystemClock>();
 };
 
 struct ListQuery {
@@ -155,7 +157,8 @@ class Controller {
                                   const std::function<std::optional<ApiError>(JobRec&)>& change);
 
   // --- helpers; all expect mu_ held ---
-  static Seconds Now();
+  Seconds Now() const { return config_.clock->Wall(); }
+  Clock::Steady SteadyNow() const { return config_.clock->SteadyNow(); }
   // Job `id`'s record, split off its array first if it was an untouched
   // task (nullptr: no such job). For changes.
   JobRec* Touch(JobId id);
@@ -242,7 +245,7 @@ class Controller {
   std::unordered_map<std::string, std::pair<std::vector<JobId>, std::uint64_t>> keys_;  // key -> ids, seq
   std::vector<NodeRec> nodes_;
   std::unordered_map<std::string, int> node_index_;
-  std::chrono::steady_clock::time_point last_explain_{};
+  Clock::Steady last_explain_{};
   std::vector<store::DocRow> loaded_docs_;  // as loaded at start
   std::mutex org_write_mu_;  // one change of the organisation model at a time (taken before mu_)
   OrgRegistry org_;

@@ -180,16 +180,14 @@ int main(int argc, char** argv) {
         applied.value().grants.size());
   }
   if (dev) {
-    const Seconds now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-    if (auto s = (*controller)->EnsureDevDefaults(LoginName(), now); !s.ok()) {
+    if (auto s = (*controller)->EnsureDevDefaults(LoginName(), (*controller)->config().clock->Wall()); !s.ok()) {
       Log("cannot create the --dev project: {}", s.error().message);
       return 1;
     }
   }
   Controller* ctl = controller->get();
   TokenStore tokens([ctl](std::vector<store::DocRow> docs) { return ctl->WriteDocs(std::move(docs)); },
-                    [] { return static_cast<Seconds>(std::time(nullptr)); });
+                    [ctl] { return ctl->config().clock->Wall(); });
   {
     std::vector<store::DocRow> docs = ctl->LoadedDocs("user");
     for (auto& d : ctl->LoadedDocs("token")) docs.push_back(std::move(d));

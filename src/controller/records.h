@@ -11,6 +11,7 @@
 
 #include "api/codec.h"
 #include "api/types.h"
+#include "common/clock.h"
 #include "model/job.h"
 #include "model/node.h"
 #include "sched/snapshot.h"
@@ -18,7 +19,7 @@
 
 namespace kojo::controller {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
+using SteadyTime = Clock::Steady;
 
 // One task of a placed job: the part on one node (placement[rank]).
 struct TaskState {

@@ -43,7 +43,7 @@ void Controller::Loop() {
 }
 
 void Controller::CheckNodes() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = SteadyNow();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     NodeRec& node = nodes_[i];
     if (node.down) continue;
@@ -125,7 +125,7 @@ void Controller::SchedulePass(Seconds now, bool full) {
     snap.org = &policy_;
   }
   snap.usage = &ledger_.fair();
-  const auto steady = std::chrono::steady_clock::now();
+  const auto steady = SteadyNow();
   const bool explain = snap.pending.size() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
   if (explain) last_explain_ = steady;
   Decisions d = (explain ? explain_ : fast_)->Decide(snap, now, rng_);

@@ -167,7 +167,11 @@ int main(int argc, char** argv) {
           return cli.Get(fmt::format("/api/v1/jobs/{}", 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(top))), auth);
         }();
         k.latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        if (!r || r->status >= 400) ++k.errors;
+        if (!r || r->status >= 400) {
+          if (k.errors++ < 3)
+            std::fprintf(stderr, "client %d: %s\n", c,
+                         r ? fmt::format("{} {}", r->status, r->body.substr(0, 200)).c_str() : httplib::to_string(r.error()).c_str());
+        }
       }
     });
   for (auto& t : threads) t.join();

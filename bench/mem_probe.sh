@@ -7,7 +7,8 @@
 #
 #   bash bench/mem_probe.sh [--mode mixed|read] [--seconds 30] [--idle 30] [--seed 1] [--prefill N]
 #                           [--bin build/release] [-- extra kojod flags]
-# Prints one line: mode rss_start rss_load rss_idle rss_restart (MiB, VmRSS) anon_idle and the load's figures.
+# Prints one line: RSS (VmRSS, MiB) at start, after the load, its peak (VmHWM),
+# after the idle time (and RssAnon then), after a restart; and the load's figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release mode=mixed seconds=30 idle=30 seed=1 prefill=0
@@ -52,11 +53,11 @@ if [[ $prefill -gt 0 ]]; then  # jobs for a read-only load, then a fresh process
 fi
 r0=$(rss "$pid" VmRSS)
 load=$("$bin/bench/kojo_api_load" --port "$port" --token "$token" --mode "$mode" --seconds "$seconds" --seed "$seed" --json) || true  # errors are counted in its figures
-r1=$(rss "$pid" VmRSS)
+r1=$(rss "$pid" VmRSS) hwm=$(rss "$pid" VmHWM)
 sleep "$idle"
 r2=$(rss "$pid" VmRSS) a2=$(rss "$pid" RssAnon)
 # A command to look at the idle process (e.g. gdb), given its pid.
 [[ -n ${KOJO_MEM_HOOK:-} ]] && KOJOD_PID=$pid bash -c "$KOJO_MEM_HOOK" >&2
 stop; start "$@"
 r3=$(rss "$pid" VmRSS)
-echo "mode=$mode rss_start=$r0 rss_load=$r1 rss_idle=$r2 anon_idle=$a2 rss_restart=$r3 load=$load"
+echo "mode=$mode rss_start=$r0 rss_load=$r1 rss_peak=$hwm rss_idle=$r2 anon_idle=$a2 rss_restart=$r3 load=$load"

@@ -162,7 +162,11 @@ int main(int argc, char** argv) {
             ++k.list;
             return cli.Get(fmt::format("/api/v1/jobs?limit={}{}", limit, held ? "&state=HELD" : ""), auth);
           }
-          const std::int64_t top = std::max<std::int64_t>(1, max_id.load());
+          const std::int64_t top = max_id.load();
+          if (top == 0) {  // no job yet to show
+            ++k.list;
+            return cli.Get("/api/v1/jobs?limit=1", auth);
+          }
           ++k.show;
           return cli.Get(fmt::format("/api/v1/jobs/{}", 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(top))), auth);
         }();

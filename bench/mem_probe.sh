@@ -41,15 +41,15 @@ start() {
   pid=$!
   for _ in $(seq 100); do [[ -s $tmp/data/kojod.addr ]] && break; sleep 0.1; done
   sleep 2  # the agent registers
+  port=$(sed 's/.*://' "$tmp/data/kojod.addr")
+  token=$(sed 's/.*"token": "\([^"]*\)".*/\1/' "$tmp/config/kojo/dev.json")  # a new one at every start
 }
 stop() { kill "$pid"; wait "$pid" || true; pid=; }
 
 start "$@"
-port=$(sed 's/.*://' "$tmp/data/kojod.addr")
-token=$(sed 's/.*"token": "\([^"]*\)".*/\1/' "$tmp/config/kojo/dev.json")
 if [[ $prefill -gt 0 ]]; then  # jobs for a read-only load, then a fresh process on them
   "$bin/bench/kojo_api_load" --port "$port" --token "$token" --prefill "$prefill" --requests 1 >/dev/null
-  stop; start "$@"; port=$(sed 's/.*://' "$tmp/data/kojod.addr")
+  stop; start "$@"
 fi
 r0=$(rss "$pid" VmRSS)
 load=$("$bin/bench/kojo_api_load" --port "$port" --token "$token" --mode "$mode" --seconds "$seconds" --seed "$seed" --json) || true  # errors are counted in its figures

@@ -41,7 +41,7 @@ TEST(PhillyReader, ReadsJobsRelativeToTheFirstSubmit) {
   ASSERT_EQ(jobs.size(), 3u);
   // Sorted by submit: the second line came first (09:59).
   EXPECT_EQ(jobs[0].submit_time, 0);
-  EXPECT_EQ(jobs[0].tenant, "vcB");
+  EXPECT_EQ(jobs[0].project, "vcB");
   EXPECT_EQ(*jobs[0].true_duration, 1);  // 0.2 s rounds up to at least 1
   EXPECT_EQ(jobs[1].submit_time, 60);
   EXPECT_EQ(jobs[1].demand.gpus, 2);
@@ -119,7 +119,7 @@ TEST(KojoReader, ReadsEveryColumn) {
   EXPECT_EQ(a.id, 1);
   EXPECT_EQ(a.demand.cpu_milli, 4000);
   EXPECT_EQ(a.demand.mem_mib, 1024);
-  EXPECT_EQ(a.tenant, "teamA");
+  EXPECT_EQ(a.project, "teamA");
   EXPECT_EQ(a.user, "alice");
   EXPECT_EQ(*a.time_limit, 100);
   const Job& c = (*r)[1];  // submitted at 5
@@ -164,7 +164,7 @@ TEST(PhillyReader, ReadsTheShippedSample) {
   ASSERT_EQ(r->size(), 1500u);
   EXPECT_EQ((*r)[0].submit_time, 0);
   EXPECT_EQ((*r)[1].submit_time, 597);  // 16:41:58 -> 16:51:55
-  EXPECT_EQ((*r)[0].tenant, "11cb48");
+  EXPECT_EQ((*r)[0].project, "11cb48");
 }
 
 TEST(TraceReaders, NeverCrashOnGarbage) {

@@ -163,7 +163,7 @@ Result<Job> OpenbRow(const CsvTable& t, const CsvRow& row, const std::vector<int
   return CheckDemand(t, row, std::move(job));
 }
 
-// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,tenant,user,time_limit_s,name]
+// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,project,user,time_limit_s,name]
 Result<Job> KojoRow(const CsvTable& t, const CsvRow& row, const std::vector<int>& c,
                     const TraceOptions& opt) {
   Job job;
@@ -314,10 +314,19 @@ Result<std::vector<Job>> ParseTrace(const CsvTable& t, std::optional<TraceFormat
         // id first, then the optional columns in KojoRow's order.
         std::vector<int> idx = {t.Find({"id"}).value_or(-1)};
         idx.insert(idx.end(), cols->index.begin(), cols->index.end());
-        for (auto name : {"gpu_milli", "cpu_milli", "mem_mib", "tasks", "gpu_models", "tenant", "user",
+        for (auto name : {"gpu_milli", "cpu_milli", "mem_mib", "tasks", "gpu_models", "project", "user",
                           "time_limit_s", "name"})
           idx.push_back(t.Find({name}).value_or(-1));
-        cols->index = std::move(idx);
+        // `tenant` is the old name of `project`, still read so that older
+        // files keep working; a file may not have both.
+        if (auto tenant = t.Find({"tenant"})) {
+          if (idx[9] >= 0)
+            cols = t.ErrorAt(1, "columns 'project' and 'tenant' are both present: 'tenant' is the old name of "
+                                "'project', expected only one of them");
+          else
+            idx[9] = *tenant;
+        }
+        if (cols.ok()) cols->index = std::move(idx);
       }
       reader = KojoRow;
       break;

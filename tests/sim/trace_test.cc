@@ -134,6 +134,28 @@ TEST(KojoReader, ReadsEveryColumn) {
   EXPECT_EQ(*b.true_duration, 50);
 }
 
+// Files written before the column was renamed call it `tenant`; they read
+// as before.
+TEST(KojoReader, ReadsTheOldTenantColumnAsTheProject) {
+  auto old = ReadTrace(Fixture("kojo-old-tenant.csv"), std::nullopt);
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  auto now = ReadTrace(Fixture("kojo-good.csv"), std::nullopt);
+  ASSERT_TRUE(now.ok()) << now.error().message;
+  ASSERT_EQ(old->size(), now->size());
+  for (size_t i = 0; i < old->size(); ++i) {
+    EXPECT_EQ((*old)[i].id, (*now)[i].id);
+    EXPECT_EQ((*old)[i].project, (*now)[i].project);
+    EXPECT_EQ((*old)[i].user, (*now)[i].user);
+  }
+  EXPECT_EQ((*old)[0].project, "teamA");
+  EXPECT_EQ((*old)[2].project, "teamB");
+}
+
+TEST(KojoReader, RejectsBothProjectAndTenant) {
+  EXPECT_THAT(ErrorOf("kojo-project-and-tenant.csv"),
+              HasSubstr("kojo-project-and-tenant.csv:1: columns 'project' and 'tenant' are both present"));
+}
+
 TEST(TiresiasReader, ReadsTheShippedSample) {
   auto r = ReadTrace(std::string(KOJO_SAMPLES_DIR) + "/tiresias-60job.csv", std::nullopt);
   ASSERT_TRUE(r.ok()) << r.error().message;

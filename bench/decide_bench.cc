@@ -35,7 +35,7 @@ struct Fixture {
         if (g > 8) g = 8;
         Job& j = jobs.emplace_back();
         j.id = id++;
-        j.tenant = "vc" + std::to_string(gen() % 15);
+        j.project = "vc" + std::to_string(gen() % 15);
         j.demand.gpus = g;
         j.time_limit = 600 + static_cast<Seconds>(gen() % 36000);
         JobEntry e;
@@ -52,7 +52,7 @@ struct Fixture {
     for (int i = 0; i < pending; ++i) {
       Job& j = jobs.emplace_back();
       j.id = id++;
-      j.tenant = "vc" + std::to_string(gen() % 15);
+      j.project = "vc" + std::to_string(gen() % 15);
       j.demand.gpus = gpus();
       j.submit_time = i;
       j.time_limit = 600 + static_cast<Seconds>(gen() % 36000);

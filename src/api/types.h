@@ -23,7 +23,7 @@ struct JobSpec {
   std::string script;
   std::string workdir;                      // absolute; empty = the agent's default
   std::map<std::string, std::string> env;   // added to the job's environment
-  std::string project;                      // the tenant; empty = "default"
+  std::string project;                      // empty = "default"
   std::string user;                         // set by the controller from the caller
   Demand demand;                            // gpus, gpu_milli, cpu_milli, mem_mib, tasks, gpu_models
   std::optional<Seconds> time_limit_s;      // none = no limit

@@ -943,7 +943,7 @@ Resources:
                                0 or UNLIMITED = none
 Job:
   -J, --job-name=NAME          default: the script's or command's name
-  -p, --project=NAME           the project (tenant) to charge; also -A/--account
+  -p, --project=NAME           the project to charge; also -A/--account
   -a, --array=SPEC             0-99, 1,3,5, 0-15:2, optionally %N (at most N running)
   -o, --output=PATTERN         stdout file; %j job, %A array job, %a index, %x name,
                                %t rank, %N node, %u user, %%; relative to --chdir

@@ -224,8 +224,8 @@ void AddReplayOptions(CLI::App& c, ReplayOptions& o, bool compare) {
                                        : "Also write per-job CSV, time series and summary JSON to DIR");
   c.add_flag("--json", o.json, "Print JSON instead of a readable report");
   c.add_option("--org", o.org,
-               "Organisation document (JSON, docs/org-config.md): programmes, shares, quotas and grants; the "
-               "trace's tenant column is the project")
+               "Organisation document (JSON, docs/org-config.md): programmes, shares, quotas and grants for the "
+               "trace's projects")
       ->check(CLI::ExistingFile);
   c.add_option("--synthetic", o.synthetic_load,
                "Instead of a trace: seeded synthetic jobs from every project of --org, each asking for LOAD x "

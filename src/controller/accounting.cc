@@ -83,12 +83,12 @@ bool Controller::Reserve(JobRec& rec, Seconds now) {
     rec.job.time_limit = config_.default_time_limit_s;
   }
   const NormUnits need = RunCost(rec, *rec.view.spec.time_limit_s);
-  auto grant = ledger_.Choose(*c, rec.job.tenant, now, need);
+  auto grant = ledger_.Choose(*c, rec.job.project, now, need);
   if (!grant) {
     rec.view.reason = "GrantExhausted";
     rec.view.message = fmt::format(
         "no active grant of project \"{}\" has the {:.3f} GPU-hours its time limit needs left; it waits for "
-        "running jobs to end or for a new grant", rec.job.tenant, static_cast<double>(need) / kNormPerGpuHour);
+        "running jobs to end or for a new grant", rec.job.project, static_cast<double>(need) / kNormPerGpuHour);
     return false;
   }
   rec.grant = *grant;
@@ -102,7 +102,7 @@ UsageRecord Controller::RecordOf(const JobRec& rec, Seconds now) const {
   u.job = rec.view.id;
   u.attempt = rec.view.attempt;
   u.user = rec.view.spec.user;
-  u.project = rec.job.tenant;
+  u.project = rec.job.project;
   auto c = org_.Config();
   if (const Project* p = c->FindProject(u.project)) u.organisation = p->organisation;
   u.programme = c->ProgrammeOf(u.project);

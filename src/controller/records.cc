@@ -42,7 +42,7 @@ void SyncSchedJob(JobRec& rec) {
   const api::JobSpec& s = rec.view.spec;
   rec.job.id = rec.view.id;
   rec.job.name = s.name;
-  rec.job.tenant = s.project.empty() ? "default" : s.project;
+  rec.job.project = s.project.empty() ? "default" : s.project;
   rec.job.user = s.user;
   rec.job.demand = s.demand;
   rec.job.submit_time = rec.view.submit_time;

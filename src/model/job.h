@@ -39,7 +39,7 @@ struct Demand {
 struct Job {
   JobId id = 0;
   std::string name;
-  std::string tenant;  // project / virtual cluster
+  std::string project;
   std::string user;
   Demand demand;
   Seconds submit_time = 0;

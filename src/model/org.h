@@ -82,7 +82,7 @@ struct Grant {
   bool Active(Seconds now) const { return start <= now && now < end; }
 };
 
-// What the scheduler knows of one project (Job::tenant names it).
+// What the scheduler knows of one project (Job::project names it).
 struct ProjectLimits {
   std::string programme;
   double share = 1;

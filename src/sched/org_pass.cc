@@ -9,7 +9,7 @@ std::string GpuHours(NormUnits units) {
 }
 
 OrgPass::OrgPass(const ClusterSnapshot& snap) : snap_(snap), org_(*snap.org) {
-  for (const auto& e : snap.running) Of(e.job->tenant).milli += e.job->demand.TotalGpuMilli();
+  for (const auto& e : snap.running) Of(e.job->project).milli += e.job->demand.TotalGpuMilli();
   for (const auto& [name, limits] : org_.projects) any_guarantee_ = any_guarantee_ || limits.guaranteed_gpus > 0;
 }
 
@@ -41,16 +41,16 @@ std::int64_t OrgPass::Guaranteed(std::string_view project) const {
 
 std::optional<Wait> OrgPass::QuotaWait(const Job& job) const {
   if (job.demand.gpus == 0) return std::nullopt;
-  auto p = org_.projects.find(job.tenant);
+  auto p = org_.projects.find(job.project);
   if (p == org_.projects.end() || !p->second.max_gpus) return std::nullopt;
-  const std::int64_t used = InUse(job.tenant), need = job.demand.TotalGpuMilli();
+  const std::int64_t used = InUse(job.project), need = job.demand.TotalGpuMilli();
   const std::int64_t limit = std::int64_t{*p->second.max_gpus} * kWholeGpu;
   if (used + need <= limit) return std::nullopt;
   Wait w;
   w.job = job.id;
   w.reason = WaitReason::kQuota;
   w.message = fmt::format("project {} uses {:g} of its {} GPUs (guaranteed {} + borrowable {}); this job needs {:g}",
-                          job.tenant, static_cast<double>(used) / kWholeGpu, *p->second.max_gpus,
+                          job.project, static_cast<double>(used) / kWholeGpu, *p->second.max_gpus,
                           p->second.guaranteed_gpus, *p->second.max_gpus - p->second.guaranteed_gpus,
                           static_cast<double>(need) / kWholeGpu);
   return w;
@@ -58,13 +58,13 @@ std::optional<Wait> OrgPass::QuotaWait(const Job& job) const {
 
 bool OrgPass::MayReclaim(const Job& job) const {
   if (job.demand.gpus == 0) return false;
-  const std::int64_t g = Guaranteed(job.tenant);
-  return g > 0 && InUse(job.tenant) + job.demand.TotalGpuMilli() <= g;
+  const std::int64_t g = Guaranteed(job.project);
+  return g > 0 && InUse(job.project) + job.demand.TotalGpuMilli() <= g;
 }
 
 bool OrgPass::MayReclaimFrom(const Job& victim, const Job& for_job, std::int64_t taken) const {
-  if (victim.tenant == for_job.tenant) return false;
-  return InUse(victim.tenant) - taken - victim.demand.TotalGpuMilli() >= Guaranteed(victim.tenant);
+  if (victim.project == for_job.project) return false;
+  return InUse(victim.project) - taken - victim.demand.TotalGpuMilli() >= Guaranteed(victim.project);
 }
 
 NormUnits RunCost(const GpuWeights& weights, const Allocation& a, Seconds seconds,
@@ -90,9 +90,9 @@ NormUnits OrgPass::Cost(const Job& job, const Allocation& a) const {
 
 std::optional<Wait> OrgPass::GrantWait(const Job& job, const Allocation& a) const {
   if (job.demand.gpus == 0) return std::nullopt;
-  auto p = org_.projects.find(job.tenant);
+  auto p = org_.projects.find(job.project);
   if (p == org_.projects.end() || !p->second.grant_left) return std::nullopt;
-  const Use* u = Find(job.tenant);
+  const Use* u = Find(job.project);
   const NormUnits left = *p->second.grant_left - (u ? u->reserved : 0);
   const NormUnits cost = Cost(job, a);
   if (cost <= left) return std::nullopt;
@@ -100,18 +100,18 @@ std::optional<Wait> OrgPass::GrantWait(const Job& job, const Allocation& a) cons
   w.job = job.id;
   w.reason = WaitReason::kGrant;
   w.message = left > 0 ? fmt::format("project {} has {} GPU-hours left in its active grants; this job reserves {}",
-                                     job.tenant, GpuHours(left), GpuHours(cost))
+                                     job.project, GpuHours(left), GpuHours(cost))
                        : fmt::format("project {} has no GPU-hours left in an active grant; this job reserves {}",
-                                     job.tenant, GpuHours(cost));
+                                     job.project, GpuHours(cost));
   return w;
 }
 
 void OrgPass::Start(const Job& job, const Allocation& a) {
-  Use& u = Of(job.tenant);
+  Use& u = Of(job.project);
   u.milli += job.demand.TotalGpuMilli();
   if (u.limits && u.limits->grant_left) u.reserved += Cost(job, a);
 }
 
-void OrgPass::Stop(const Job& job) { Of(job.tenant).milli -= job.demand.TotalGpuMilli(); }
+void OrgPass::Stop(const Job& job) { Of(job.project).milli -= job.demand.TotalGpuMilli(); }
 
 }  // namespace kojo

@@ -2,7 +2,7 @@
 // an organisation (ClusterSnapshot::org): the GPUs each project holds (its
 // running jobs plus the jobs started or held for preemption in this pass),
 // the grant units reserved in this pass, and the answers to "may this job
-// start under its project's quota and grants?". A project is Job::tenant;
+// start under its project's quota and grants?". A project is Job::project;
 // a project absent from the policy has no limits and no guarantee.
 // Lives for one pass; keys are views into the snapshot's jobs, which
 // outlive it. Thread safety: none.

@@ -145,7 +145,7 @@ void Pass::OrderPending() {
   for (int i = 0; i < static_cast<int>(snap_.pending.size()); ++i) {
     const Job& job = *snap_.pending[i].job;
     const bool borrows = guarantees && job.demand.gpus > 0 &&
-                         org_->InUse(job.tenant) + job.demand.TotalGpuMilli() > org_->Guaranteed(job.tenant);
+                         org_->InUse(job.project) + job.demand.TotalGpuMilli() > org_->Guaranteed(job.project);
     heap_.push_back({policy_.Key(snap_.pending[i], now_), job.id, i, borrows});
   }
   std::make_heap(heap_.begin(), heap_.end(), Worse);
@@ -312,12 +312,12 @@ Pass::Freed Pass::Reclaim(const Job& job) {
       job, newest_, 0,
       [&](int r) {
         const Job& v = *snap_.running[r].job;
-        std::int64_t& t = taken[v.tenant];
+        std::int64_t& t = taken[v.project];
         if (!org_->MayReclaimFrom(v, job, t)) return Cand::kSkip;
         t += v.demand.TotalGpuMilli();
         return Cand::kTake;
       },
-      fmt::format("preempted for job {}: project {} reclaims its guaranteed GPUs", job.id, job.tenant));
+      fmt::format("preempted for job {}: project {} reclaims its guaranteed GPUs", job.id, job.project));
 }
 
 // ---- reject

@@ -24,7 +24,7 @@ class Policy {
  public:
   virtual ~Policy() = default;
   virtual std::string_view Name() const = 0;
-  // Called once per scheduling pass before Key(), e.g. to rank tenants.
+  // Called once per scheduling pass before Key(), e.g. to rank projects.
   virtual void Prepare(const ClusterSnapshot& snapshot, Seconds now) {
     (void)snapshot; (void)now;
   }
@@ -43,9 +43,9 @@ struct PolicyConfig {
   // starve_min_s if it never ran) goes back to the top queue.
   double tiresias_starve_factor = 8.0;
   Seconds tiresias_starve_min_s = 4 * 3600;
-  // fairshare: configured shares per tenant (absent = 1), and per user
-  // inside a tenant (absent = 1). Usage comes from ClusterSnapshot::usage.
-  std::unordered_map<std::string, double> tenant_shares;
+  // fairshare: configured shares per project (absent = 1), and per user
+  // inside a project (absent = 1). Usage comes from ClusterSnapshot::usage.
+  std::unordered_map<std::string, double> project_shares;
 };
 
 std::vector<std::string> PolicyNames();

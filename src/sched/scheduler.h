@@ -7,8 +7,8 @@
 // policy and places them in that order: strictly, or with EASY backfill
 // behind the first job that does not fit (SchedulerConfig::backfill). A
 // preemptive policy preempts worse running jobs for a better pending one;
-// with an organisation (ClusterSnapshot::org; Job::tenant is the project)
-// jobs over their project's quota or grants wait without blocking others,
+// with an organisation (ClusterSnapshot::org) jobs over their project's
+// quota or grants wait without blocking others,
 // and a project below its guarantee reclaims GPUs from borrowers by
 // preemption. Jobs that could not run even on the empty cluster are
 // rejected once the pass reaches them before the queue blocks. With SchedulerConfig::explain_waits every waiting job gets a

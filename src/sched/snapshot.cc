@@ -39,16 +39,16 @@ void UsageLedger::Add(Decayed& d, double v, Seconds now) {
   d.at = std::max(d.at, now);
 }
 
-void UsageLedger::Charge(const std::string& tenant, const std::string& user, double gpu_seconds,
+void UsageLedger::Charge(const std::string& project, const std::string& user, double gpu_seconds,
                          Seconds now) {
-  Add(tenants_[tenant], gpu_seconds, now);
-  Add(users_[tenant + '\0' + user], gpu_seconds, now);
+  Add(projects_[project], gpu_seconds, now);
+  Add(users_[project + '\0' + user], gpu_seconds, now);
 }
 
-void UsageLedger::Charge(const std::string& programme, const std::string& tenant, const std::string& user,
+void UsageLedger::Charge(const std::string& programme, const std::string& project, const std::string& user,
                          double units, Seconds now) {
   Add(programmes_[programme], units, now);
-  Charge(tenant, user, units, now);
+  Charge(project, user, units, now);
 }
 
 double UsageLedger::Programme(const std::string& programme, Seconds now) const {
@@ -56,13 +56,13 @@ double UsageLedger::Programme(const std::string& programme, Seconds now) const {
   return it == programmes_.end() ? 0.0 : DecayTo(it->second, now);
 }
 
-double UsageLedger::Tenant(const std::string& tenant, Seconds now) const {
-  auto it = tenants_.find(tenant);
-  return it == tenants_.end() ? 0.0 : DecayTo(it->second, now);
+double UsageLedger::Project(const std::string& project, Seconds now) const {
+  auto it = projects_.find(project);
+  return it == projects_.end() ? 0.0 : DecayTo(it->second, now);
 }
 
-double UsageLedger::User(const std::string& tenant, const std::string& user, Seconds now) const {
-  auto it = users_.find(tenant + '\0' + user);
+double UsageLedger::User(const std::string& project, const std::string& user, Seconds now) const {
+  auto it = users_.find(project + '\0' + user);
   return it == users_.end() ? 0.0 : DecayTo(it->second, now);
 }
 

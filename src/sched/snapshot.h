@@ -48,24 +48,24 @@ struct JobEntry {
   Allocation allocation;
 };
 
-// Decayed usage per tenant and per tenant/user, in GPU-seconds, for fair
+// Decayed usage per project and per project/user, in GPU-seconds, for fair
 // share. The caller charges a run's usage when the run ends (completion,
 // preemption, kill); the fair-share policy adds the runs still going. sched
 // only reads it. With an organisation (ClusterSnapshot::org) the caller
 // charges normalised units (NormUnits: milli-GPU-seconds x the weight of the
 // GPU model the run used) with the programme-level Charge, so that usage
-// counts at three levels: programme, project (tenant) and user.
+// counts at three levels: programme, project and user.
 class UsageLedger {
  public:
   explicit UsageLedger(Seconds half_life = 7 * 24 * 3600) : half_life_(half_life) {}
-  void Charge(const std::string& tenant, const std::string& user, double gpu_seconds, Seconds now);
+  void Charge(const std::string& project, const std::string& user, double gpu_seconds, Seconds now);
   // Three levels: charges the programme as well as the project and user.
-  void Charge(const std::string& programme, const std::string& tenant, const std::string& user, double units,
+  void Charge(const std::string& programme, const std::string& project, const std::string& user, double units,
               Seconds now);
   double Programme(const std::string& programme, Seconds now) const;
   // Usage decayed to `now`.
-  double Tenant(const std::string& tenant, Seconds now) const;
-  double User(const std::string& tenant, const std::string& user, Seconds now) const;
+  double Project(const std::string& project, Seconds now) const;
+  double User(const std::string& project, const std::string& user, Seconds now) const;
   Seconds half_life() const { return half_life_; }
 
  private:
@@ -76,8 +76,8 @@ class UsageLedger {
   double DecayTo(const Decayed& d, Seconds now) const;
   void Add(Decayed& d, double v, Seconds now);
   Seconds half_life_;
-  std::unordered_map<std::string, Decayed> tenants_;
-  std::unordered_map<std::string, Decayed> users_;  // key: tenant + '\0' + user
+  std::unordered_map<std::string, Decayed> projects_;
+  std::unordered_map<std::string, Decayed> users_;  // key: project + '\0' + user
   std::unordered_map<std::string, Decayed> programmes_;
 };
 

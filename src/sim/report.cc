@@ -45,10 +45,10 @@ std::string CsvField(const std::string& s) {
 }  // namespace
 
 std::string JobsCsv(const std::vector<JobRecord>& jobs) {
-  std::string out = "id,tenant,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state\n";
+  std::string out = "id,project,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state\n";
   out.reserve(jobs.size() * 64);
   for (const JobRecord& r : jobs)
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.id, CsvField(r.tenant), r.gpus, r.gpu_milli,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.id, CsvField(r.project), r.gpus, r.gpu_milli,
                        r.submit, Opt(r.start), Opt(r.end), Opt(r.Jct()), Opt(r.WaitTime()), r.preemptions,
                        ToString(r.outcome));
   return out;

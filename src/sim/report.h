@@ -14,7 +14,7 @@ namespace kojo {
 // Every metric of SimMetrics, with the units in the key (_s = seconds).
 nlohmann::json MetricsToJson(const SimMetrics& m);
 
-// id,tenant,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state
+// id,project,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state
 // (empty start/end/jct/wait where the job never started or ended).
 std::string JobsCsv(const std::vector<JobRecord>& jobs);
 Status WriteJobsCsv(const std::string& path, const std::vector<JobRecord>& jobs);

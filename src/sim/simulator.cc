@@ -183,14 +183,14 @@ JobEntry Engine::TakeRunning(int j) {
     busy_by_programme_[programme_of_[j]] -= m;
     const NormUnits cost = CostOf(e.allocation, ran);
     if (ran > 0)
-      ledger_.Charge(programmes_[programme_of_[j]], e.job->tenant, e.job->user, static_cast<double>(cost), now_);
+      ledger_.Charge(programmes_[programme_of_[j]], e.job->project, e.job->user, static_cast<double>(cost), now_);
     if (!org_->grants.empty()) {
-      reserved_[e.job->tenant] -= job_reserved_[j];
+      reserved_[e.job->project] -= job_reserved_[j];
       job_reserved_[j] = 0;
-      ChargeGrants(e.job->tenant, cost);
+      ChargeGrants(e.job->project, cost);
     }
   } else if (ran > 0) {
-    ledger_.Charge(e.job->tenant, e.job->user, static_cast<double>(m) * static_cast<double>(ran) / kWholeGpu,
+    ledger_.Charge(e.job->project, e.job->user, static_cast<double>(m) * static_cast<double>(ran) / kWholeGpu,
                    now_);
   }
   Release(snap_.nodes, e.allocation);
@@ -290,7 +290,7 @@ Status Engine::PlaceJob(const Place& p) {
   if (org_ && !org_->grants.empty()) {
     const Job& job = jobs_[j];
     job_reserved_[j] = CostOf(p.allocation, job.time_limit ? *job.time_limit : org_policy_.default_time_limit);
-    reserved_[job.tenant] += job_reserved_[j];
+    reserved_[job.project] += job_reserved_[j];
   }
   AddRunning(j, std::move(e));
   return Ok{};
@@ -375,7 +375,7 @@ void Engine::InitOrg(const SimOrg& org) {
   busy_by_programme_.assign(programmes_.size(), 0);
   programme_of_.resize(jobs_.size(), 0);
   for (size_t j = 0; j < jobs_.size(); ++j) {
-    auto p = org_policy_.projects.find(jobs_[j].tenant);
+    auto p = org_policy_.projects.find(jobs_[j].project);
     const std::string& prog = p == org_policy_.projects.end() ? programmes_[0] : p->second.programme;
     programme_of_[j] = static_cast<int>(std::lower_bound(programmes_.begin(), programmes_.end(), prog) -
                                         programmes_.begin());
@@ -516,7 +516,7 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
     }
     JobRecord& r = records_[j];
     r.id = job.id;
-    r.tenant = job.tenant;
+    r.project = job.project;
     r.gpus = job.demand.gpus;
     r.gpu_milli = job.demand.gpu_milli;
     r.submit = job.submit_time;

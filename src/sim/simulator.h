@@ -33,12 +33,12 @@
 
 namespace kojo {
 
-// Programmes, shares, quotas and grants for a replay (SimConfig::org). The
-// trace's tenant is the project. With grants, the simulator meters them as
-// kojod does: a start reserves the job's cost by its time limit (or the
-// policy's default) against its project's grants active at that time; the
-// run's end charges its cost by the time it really ran and frees the
-// reservation. Fair share is charged in normalised units.
+// Programmes, shares, quotas and grants for a replay (SimConfig::org). With
+// grants, the simulator meters them as kojod does: a start reserves the
+// job's cost by its time limit (or the policy's default) against its
+// project's grants active at that time; the run's end charges its cost by
+// the time it really ran and frees the reservation. Fair share is charged in
+// normalised units.
 struct SimOrg {
   OrgPolicy policy;           // grant_left is filled in by the simulator
   std::vector<Grant> grants;  // metered when non-empty
@@ -68,7 +68,7 @@ std::string_view ToString(JobOutcome o);
 
 struct JobRecord {
   JobId id = 0;
-  std::string tenant;
+  std::string project;
   int gpus = 0;
   MilliGpu gpu_milli = kWholeGpu;
   Seconds submit = 0;

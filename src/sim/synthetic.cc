@@ -21,7 +21,7 @@ std::vector<Job> SyntheticWorkload(const SyntheticSpec& spec) {
       t += gap(gen);
       if (t >= static_cast<double>(spec.horizon_s)) break;
       Job j;
-      j.tenant = spec.projects[p];
+      j.project = spec.projects[p];
       j.user = spec.projects[p] + (n % 2 ? "-b" : "-a");
       const double r = u(gen);
       j.demand.gpus = r < 0.6 ? 1 : r < 0.9 ? 2 : 4;

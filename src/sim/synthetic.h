@@ -13,7 +13,7 @@
 namespace kojo {
 
 struct SyntheticSpec {
-  std::vector<std::string> projects;  // tenants, one stream each
+  std::vector<std::string> projects;  // one stream each
   int cluster_gpus = 64;
   double load = 1.5;               // each project's demand / cluster capacity
   Seconds horizon_s = 4 * 86400;   // submits in [0, horizon)

@@ -87,7 +87,7 @@ Result<Job> PhillyRow(const CsvTable& t, const CsvRow& row, const std::vector<in
   job.demand.gpus = static_cast<int>(*g);
   job.true_duration = CeilSeconds(*d);
   job.time_limit = Estimate(*job.true_duration, opt.estimate_factor);
-  if (c[3] >= 0) job.tenant = std::string(row.Text(c[3]));
+  if (c[3] >= 0) job.project = std::string(row.Text(c[3]));
   job.name = fmt::format("philly-{}", row.line());
   return CheckDemand(t, row, std::move(job));
 }
@@ -149,7 +149,7 @@ Result<Job> OpenbRow(const CsvTable& t, const CsvRow& row, const std::vector<int
   job.demand.cpu_milli = *cpu;
   job.demand.mem_mib = *mem;
   job.demand.gpu_milli = (*g == 1 && *milli > 0) ? static_cast<MilliGpu>(*milli) : kWholeGpu;
-  if (c[7] >= 0 && !row.Text(c[7]).empty()) job.tenant = std::string(row.Text(c[7]));
+  if (c[7] >= 0 && !row.Text(c[7]).empty()) job.project = std::string(row.Text(c[7]));
   if (c[9] >= 0) {
     std::string_view spec = row.Text(c[9]);
     while (!spec.empty()) {
@@ -163,7 +163,7 @@ Result<Job> OpenbRow(const CsvTable& t, const CsvRow& row, const std::vector<int
   return CheckDemand(t, row, std::move(job));
 }
 
-// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,tenant,user,time_limit_s,name]
+// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,project,user,time_limit_s,name]
 Result<Job> KojoRow(const CsvTable& t, const CsvRow& row, const std::vector<int>& c,
                     const TraceOptions& opt) {
   Job job;
@@ -214,7 +214,7 @@ Result<Job> KojoRow(const CsvTable& t, const CsvRow& row, const std::vector<int>
       spec.remove_prefix(bar + 1);
     }
   }
-  if (present(9)) job.tenant = std::string(row.Text(c[9]));
+  if (present(9)) job.project = std::string(row.Text(c[9]));
   if (present(10)) job.user = std::string(row.Text(c[10]));
   if (present(11)) {
     auto v = row.Int(c[11], 1, kMaxTraceDuration);
@@ -314,10 +314,19 @@ Result<std::vector<Job>> ParseTrace(const CsvTable& t, std::optional<TraceFormat
         // id first, then the optional columns in KojoRow's order.
         std::vector<int> idx = {t.Find({"id"}).value_or(-1)};
         idx.insert(idx.end(), cols->index.begin(), cols->index.end());
-        for (auto name : {"gpu_milli", "cpu_milli", "mem_mib", "tasks", "gpu_models", "tenant", "user",
+        for (auto name : {"gpu_milli", "cpu_milli", "mem_mib", "tasks", "gpu_models", "project", "user",
                           "time_limit_s", "name"})
           idx.push_back(t.Find({name}).value_or(-1));
-        cols->index = std::move(idx);
+        // `tenant` is the old name of `project`, still read so that older
+        // files keep working; a file may not have both.
+        if (auto tenant = t.Find({"tenant"})) {
+          if (idx[9] >= 0)
+            cols = t.ErrorAt(1, "columns 'project' and 'tenant' are both present: 'tenant' is the old name of "
+                                "'project', expected only one of them");
+          else
+            idx[9] = *tenant;
+        }
+        if (cols.ok()) cols->index = std::move(idx);
       }
       reader = KojoRow;
       break;

@@ -90,7 +90,7 @@ TEST_F(KojoCli, OutWritesPerJobCsv) {
                    out.string());
   ASSERT_EQ(o.code, 0) << o.err;
   std::string csv = Slurp(out / "jobs.csv");
-  EXPECT_EQ(csv.rfind("id,tenant,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state\n", 0), 0u);
+  EXPECT_EQ(csv.rfind("id,project,gpus,gpu_milli,submit,start,end,jct,wait,preemptions,state\n", 0), 0u);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 61);
   EXPECT_THAT(csv, HasSubstr(",completed\n"));
   EXPECT_TRUE(fs::exists(out / "series.csv"));

@@ -62,7 +62,7 @@ TEST_F(SimOrgCli, SyntheticRunWritesTheProgrammeShareFigure) {
   EXPECT_THAT(svg, HasSubstr("seeded synthetic jobs"));  // the credit line
 }
 
-TEST_F(SimOrgCli, TraceTenantsAreProjectsAndGrantsAreMetered) {
+TEST_F(SimOrgCli, TraceClustersAreProjectsAndGrantsAreMetered) {
   // The Philly sample's virtual cluster 6214e9 is project "p" with a grant
   // of 1 normalised GPU-hour: most of its jobs never start.
   Write("org.json", R"({"programmes": [{"name": "x"}], "organisations": [{"name": "o", "programme": "x"}],

@@ -65,7 +65,7 @@ TEST(GrantLedger, SettlesEachRunOnce) {
   r.attempt = 2;
   l.Settle(r);
   EXPECT_EQ(l.Used("v-late"), 2000);
-  EXPECT_GT(l.fair().Tenant("vision", 100), 0);
+  EXPECT_GT(l.fair().Project("vision", 100), 0);
 }
 
 TEST(UsageReport, ProRatesRecordsThatOverlapTheRange) {

@@ -80,7 +80,7 @@ struct Scenario {
       j.demand.mem_mib = pick(0, 96) * 1024;
       if (pick(0, 6) == 0) j.demand.gpu_models = {pick(0, 2) == 0 ? "V100" : pick(0, 1) ? "A100" : "T4"};
       if (pending && pick(0, 30) == 0) j.demand.gpu_models = {"H100"};  // no such node
-      j.tenant = projects[pick(0, 4)];
+      j.project = projects[pick(0, 4)];
       j.user = "u" + std::to_string(pick(0, 2));
       return j;
     };

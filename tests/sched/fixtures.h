@@ -26,7 +26,7 @@ class World {
     Job j;
     j.id = id;
     j.name = "job" + std::to_string(id);
-    j.tenant = "t";
+    j.project = "t";
     j.user = "u";
     j.demand.gpus = gpus;
     j.submit_time = submit;

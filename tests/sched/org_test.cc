@@ -21,7 +21,7 @@ using testing::World;
 Job& ProjectJob(World& w, JobId id, int gpus, const std::string& project, Seconds submit = 0,
                 std::optional<Seconds> limit = std::nullopt) {
   Job& j = w.NewJob(id, gpus, submit, limit);
-  j.tenant = project;
+  j.project = project;
   return j;
 }
 
@@ -372,20 +372,20 @@ TEST(OrgProperties, CapsHoldAndReclaimNeverTakesABorrowerBelowItsGuarantee) {
     std::map<JobId, const Job*> by_id;
     for (const auto& j : w.jobs) by_id[j.id] = &j;
     std::map<std::string, int> after = used;
-    for (const auto& p : d.preempted) after[by_id[p.job]->tenant] -= by_id[p.job]->demand.gpus;
+    for (const auto& p : d.preempted) after[by_id[p.job]->project] -= by_id[p.job]->demand.gpus;
     // Borrowers keep their guarantee (or what they had, if below it).
     for (const auto& [p, n] : after)
       EXPECT_GE(n, std::min(used[p], org.projects[p].guaranteed_gpus)) << "seed " << seed << " project " << p;
-    for (const auto& pl : d.placed) after[by_id[pl.job]->tenant] += by_id[pl.job]->demand.gpus;
+    for (const auto& pl : d.placed) after[by_id[pl.job]->project] += by_id[pl.job]->demand.gpus;
     for (const auto& wt : d.waiting)
-      if (wt.reason == WaitReason::kPreempting) after[by_id[wt.job]->tenant] += by_id[wt.job]->demand.gpus;
+      if (wt.reason == WaitReason::kPreempting) after[by_id[wt.job]->project] += by_id[wt.job]->demand.gpus;
     for (const char* p : {"a", "b"})
       EXPECT_LE(after[p], *org.projects[p].max_gpus) << "seed " << seed << " project " << p;
     // Every waiting job has exactly one reason, and Quota only when the cap is the cause.
     for (const auto& wt : d.waiting)
       if (wt.reason == WaitReason::kQuota) {
         const Job& j = *by_id[wt.job];
-        EXPECT_TRUE(org.projects[j.tenant].max_gpus.has_value());
+        EXPECT_TRUE(org.projects[j.project].max_gpus.has_value());
       }
   }
 }

@@ -93,12 +93,12 @@ TEST(TiresiasScheduler, NeverPreemptsWithinTheSameQueue) {
   EXPECT_TRUE(d.preempted.empty());
 }
 
-TEST(FairSharePolicy, TenantWithLessUsageGoesFirst) {
+TEST(FairSharePolicy, ProjectWithLessUsageGoesFirst) {
   World w("1x1xV100");
   Job& a = w.NewJob(1, 1, 0);
-  a.tenant = "heavy";
+  a.project = "heavy";
   Job& b = w.NewJob(2, 1, 10);
-  b.tenant = "light";
+  b.project = "light";
   w.Pend(a);
   w.Pend(b);
   UsageLedger ledger(3600);
@@ -114,9 +114,9 @@ TEST(FairSharePolicy, TenantWithLessUsageGoesFirst) {
 TEST(FairSharePolicy, SharesScaleEntitlement) {
   World w("1x1xV100");
   Job& a = w.NewJob(1, 1, 0);
-  a.tenant = "big";
+  a.project = "big";
   Job& b = w.NewJob(2, 1, 10);
-  b.tenant = "small";
+  b.project = "small";
   w.Pend(a);
   w.Pend(b);
   UsageLedger ledger(3600);
@@ -124,7 +124,7 @@ TEST(FairSharePolicy, SharesScaleEntitlement) {
   ledger.Charge("small", "u", 1000, 0);  // 1/3 of usage with share 1/10: over
   w.snap.usage = &ledger;
   PolicyConfig pc;
-  pc.tenant_shares = {{"big", 9}, {"small", 1}};
+  pc.project_shares = {{"big", 9}, {"small", 1}};
   Rng rng(1);
   auto s = MakeScheduler("fairshare", "bestfit", false, pc);
   EXPECT_THAT(PlacedIds(s.Decide(w.snap, 20, rng)), ElementsAre(1));
@@ -133,11 +133,11 @@ TEST(FairSharePolicy, SharesScaleEntitlement) {
 TEST(UsageLedger, DecaysWithHalfLife) {
   UsageLedger ledger(100);
   ledger.Charge("t", "u", 800, 0);
-  EXPECT_DOUBLE_EQ(ledger.Tenant("t", 100), 400);
-  EXPECT_DOUBLE_EQ(ledger.Tenant("t", 300), 100);
+  EXPECT_DOUBLE_EQ(ledger.Project("t", 100), 400);
+  EXPECT_DOUBLE_EQ(ledger.Project("t", 300), 100);
   ledger.Charge("t", "u", 100, 300);
   EXPECT_DOUBLE_EQ(ledger.User("t", "u", 300), 200);
-  EXPECT_DOUBLE_EQ(ledger.Tenant("other", 300), 0);
+  EXPECT_DOUBLE_EQ(ledger.Project("other", 300), 0);
 }
 
 TEST(SjfPolicy, ShortestTrueDurationFirst) {

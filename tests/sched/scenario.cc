@@ -96,7 +96,7 @@ class Reader {
     if (what == "tiresias") return Keys(what, words, [&](const std::string& k, const std::string& v) { return TiresiasKey(k, v); });
     if (what == "now") return One(what, words, [&](const std::string& v) { return Set(what, v, s_.now); });
     if (what == "seed") return One(what, words, [&](const std::string& v) { return SetInt(what, v, s_.seed); });
-    if (what == "share") return TenantShare(words);
+    if (what == "share") return ProjectShare(words);
     if (what == "programme" || what == "project" || what == "gpu_weight" || what == "default_limit") return Org(what, words);
     if (what == "usage") return Usage(words);
     if (what == "drain") return One(what, words, [&](const std::string& v) -> Status {
@@ -195,9 +195,9 @@ class Reader {
     if (k == "starve_min") return Set(k, v, c.tiresias_starve_min_s);
     return Fail("tiresias", fmt::format("unknown key '{}'; expected thresholds, starve_factor or starve_min", k));
   }
-  Status TenantShare(const std::vector<std::string>& words) {
+  Status ProjectShare(const std::vector<std::string>& words) {
     if (words.size() != 2) return Fail("share", "expected 'share PROJECT VALUE'");
-    return SetNumber("share", words[1], s_.policy_config.tenant_shares[words[0]]);
+    return SetNumber("share", words[1], s_.policy_config.project_shares[words[0]]);
   }
   Status Org(const std::string& what, const std::vector<std::string>& words) {
     if (!s_.org) s_.org.emplace();
@@ -278,7 +278,7 @@ class Reader {
     if (auto st = SetInt("id", words[0], j.id, 1, INT64_MAX); !st.ok()) return st;
     if (!ids_.insert(j.id).second) return Fail("id", fmt::format("job {} is given twice", j.id));
     j.name = "job" + words[0];
-    j.tenant = "default";
+    j.project = "default";
     j.user = "user";
     bool has_gpus = false, has_started = false, has_queued = false;
     std::int64_t cores = 0, gib = 0;
@@ -292,7 +292,7 @@ class Reader {
       if (k == "mem") return SetInt(k, v, gib, 0, 1 << 24);
       if (k == "tasks") return SetInt(k, v, j.demand.tasks, 1);
       if (k == "models") return j.demand.gpu_models = Split(v, '|'), Ok{};
-      if (k == "project") return j.tenant = v, Ok{};
+      if (k == "project") return j.project = v, Ok{};
       if (k == "user") return j.user = v, Ok{};
       if (k == "submit") return Set(k, v, j.submit_time);
       if (k == "limit") return Set(k, v, j.time_limit.emplace());

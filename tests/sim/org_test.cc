@@ -111,7 +111,7 @@ TEST(OrgSim, QuotaCapsAProjectThroughoutTheReplay) {
   std::vector<std::pair<Seconds, int>> deltas;
   for (const auto& run : r->runs) {
     const Job& j = *by_id[run.job];
-    if (j.tenant != "alpha0") continue;
+    if (j.project != "alpha0") continue;
     deltas.emplace_back(run.start, j.demand.gpus);
     deltas.emplace_back(run.end, -j.demand.gpus);
   }
@@ -128,7 +128,7 @@ TEST(OrgSim, GrantsStopStartsWhenSpentAndChargeTrueRunTime) {
   for (int i = 0; i < 30; ++i) {
     Job j;
     j.id = i + 1;
-    j.tenant = "p";
+    j.project = "p";
     j.demand.gpus = 1;
     j.submit_time = i;
     j.true_duration = 3600;

@@ -27,7 +27,7 @@ Job MakeJob(JobId id, Seconds submit, int gpus, Seconds duration, std::optional<
   j.demand.gpus = gpus;
   j.true_duration = duration;
   j.time_limit = limit ? limit : std::optional<Seconds>(duration);
-  j.tenant = "t";
+  j.project = "t";
   return j;
 }
 
@@ -174,7 +174,7 @@ std::vector<Job> RandomTrace(std::uint64_t seed, int n) {
     if (rng() % 8 == 0) j.demand.gpu_models = {rng() % 2 ? "T4" : "A100"};
     if (rng() % 4 == 0) j.time_limit = *j.true_duration / 2 + 1;
     if (rng() % 4 == 0) j.time_limit = *j.true_duration * 3;
-    j.tenant = "t" + std::to_string(rng() % 3);
+    j.project = "t" + std::to_string(rng() % 3);
     jobs.push_back(j);
   }
   return jobs;

@@ -41,7 +41,7 @@ TEST(PhillyReader, ReadsJobsRelativeToTheFirstSubmit) {
   ASSERT_EQ(jobs.size(), 3u);
   // Sorted by submit: the second line came first (09:59).
   EXPECT_EQ(jobs[0].submit_time, 0);
-  EXPECT_EQ(jobs[0].tenant, "vcB");
+  EXPECT_EQ(jobs[0].project, "vcB");
   EXPECT_EQ(*jobs[0].true_duration, 1);  // 0.2 s rounds up to at least 1
   EXPECT_EQ(jobs[1].submit_time, 60);
   EXPECT_EQ(jobs[1].demand.gpus, 2);
@@ -119,7 +119,7 @@ TEST(KojoReader, ReadsEveryColumn) {
   EXPECT_EQ(a.id, 1);
   EXPECT_EQ(a.demand.cpu_milli, 4000);
   EXPECT_EQ(a.demand.mem_mib, 1024);
-  EXPECT_EQ(a.tenant, "teamA");
+  EXPECT_EQ(a.project, "teamA");
   EXPECT_EQ(a.user, "alice");
   EXPECT_EQ(*a.time_limit, 100);
   const Job& c = (*r)[1];  // submitted at 5
@@ -132,6 +132,28 @@ TEST(KojoReader, ReadsEveryColumn) {
   EXPECT_EQ(b.demand.gpu_models, (std::vector<std::string>{"T4", "A100"}));
   EXPECT_EQ(*b.time_limit, 40);
   EXPECT_EQ(*b.true_duration, 50);
+}
+
+// Files written before the column was renamed call it `tenant`; they read
+// as before.
+TEST(KojoReader, ReadsTheOldTenantColumnAsTheProject) {
+  auto old = ReadTrace(Fixture("kojo-old-tenant.csv"), std::nullopt);
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  auto now = ReadTrace(Fixture("kojo-good.csv"), std::nullopt);
+  ASSERT_TRUE(now.ok()) << now.error().message;
+  ASSERT_EQ(old->size(), now->size());
+  for (size_t i = 0; i < old->size(); ++i) {
+    EXPECT_EQ((*old)[i].id, (*now)[i].id);
+    EXPECT_EQ((*old)[i].project, (*now)[i].project);
+    EXPECT_EQ((*old)[i].user, (*now)[i].user);
+  }
+  EXPECT_EQ((*old)[0].project, "teamA");
+  EXPECT_EQ((*old)[2].project, "teamB");
+}
+
+TEST(KojoReader, RejectsBothProjectAndTenant) {
+  EXPECT_THAT(ErrorOf("kojo-project-and-tenant.csv"),
+              HasSubstr("kojo-project-and-tenant.csv:1: columns 'project' and 'tenant' are both present"));
 }
 
 TEST(TiresiasReader, ReadsTheShippedSample) {
@@ -164,7 +186,7 @@ TEST(PhillyReader, ReadsTheShippedSample) {
   ASSERT_EQ(r->size(), 1500u);
   EXPECT_EQ((*r)[0].submit_time, 0);
   EXPECT_EQ((*r)[1].submit_time, 597);  // 16:41:58 -> 16:51:55
-  EXPECT_EQ((*r)[0].tenant, "11cb48");
+  EXPECT_EQ((*r)[0].project, "11cb48");
 }
 
 TEST(TraceReaders, NeverCrashOnGarbage) {

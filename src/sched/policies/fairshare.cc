@@ -1,5 +1,5 @@
-// Fair share in the style of Slurm's Fair Tree: at each level (tenant, then
-// user inside the tenant) siblings are ranked by level fair share
+// Fair share in the style of Slurm's Fair Tree: at each level (project, then
+// user inside the project) siblings are ranked by level fair share
 // LF = S / U, where S is the sibling's configured share over the sum of its
 // active siblings' shares and U its decayed usage over theirs. Higher LF goes
 // first; a sibling with no usage ranks first. Jobs of one user go by submit
@@ -8,7 +8,7 @@
 //
 // With an organisation (ClusterSnapshot::org) the tree has three levels:
 // programme (shares from OrgPolicy::programme_shares), project inside its
-// programme (ProjectLimits::share; Job::tenant names the project), then
+// programme (ProjectLimits::share), then
 // user; usage is in normalised units (the GPU weight of the model each run
 // is on), the ledger's and the runs still going alike. A project absent
 // from the policy sits in programme "" with share 1.
@@ -26,52 +26,52 @@ namespace {
 
 class FairSharePolicy final : public Policy {
  public:
-  explicit FairSharePolicy(const PolicyConfig& c) : shares_(c.tenant_shares) {}
+  explicit FairSharePolicy(const PolicyConfig& c) : shares_(c.project_shares) {}
   std::string_view Name() const override { return "fairshare"; }
 
   void Prepare(const ClusterSnapshot& snap, Seconds now) override {
     if (snap.org) return PrepareOrg(snap, now);
     org_ = false;
-    // Usage of every active tenant and user (string_views into the jobs,
+    // Usage of every active project and user (string_views into the jobs,
     // which outlive the pass).
-    struct Tenant {
+    struct Project {
       double usage = 0;
       std::unordered_map<std::string_view, double> users;
     };
-    std::unordered_map<std::string_view, Tenant> usage;
-    auto touch = [&](const JobEntry& e) -> std::pair<Tenant&, double&> {
-      auto [it, fresh] = usage.try_emplace(e.job->tenant);
-      if (fresh && snap.usage) it->second.usage = snap.usage->Tenant(e.job->tenant, now);
+    std::unordered_map<std::string_view, Project> usage;
+    auto touch = [&](const JobEntry& e) -> std::pair<Project&, double&> {
+      auto [it, fresh] = usage.try_emplace(e.job->project);
+      if (fresh && snap.usage) it->second.usage = snap.usage->Project(e.job->project, now);
       auto [u, ufresh] = it->second.users.try_emplace(e.job->user, 0.0);
-      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->tenant, e.job->user, now);
+      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->project, e.job->user, now);
       return {it->second, u->second};
     };
     for (const auto& e : snap.pending) touch(e);
     for (const auto& e : snap.running) {
       const double run = static_cast<double>((now - e.started) * std::max(1, e.job->demand.gpus));
-      auto [t, u] = touch(e);
-      t.usage += run;
+      auto [p, u] = touch(e);
+      p.usage += run;
       u += run;
     }
     ranks_.clear();
     std::vector<std::pair<std::string_view, double>> level;
-    for (const auto& [tenant, t] : usage) level.emplace_back(tenant, t.usage);
-    std::unordered_map<std::string_view, std::int64_t> tenant_rank;
-    RankLevel(level, [&](std::string_view name) { return Share(name); }, tenant_rank);
-    for (const auto& [tenant, t] : usage) {
+    for (const auto& [project, p] : usage) level.emplace_back(project, p.usage);
+    std::unordered_map<std::string_view, std::int64_t> project_rank;
+    RankLevel(level, [&](std::string_view name) { return Share(name); }, project_rank);
+    for (const auto& [project, p] : usage) {
       level.clear();
-      for (const auto& [user, u] : t.users) level.emplace_back(user, u);
-      Ranks& r = ranks_[tenant];
-      r.tenant = tenant_rank[tenant];
+      for (const auto& [user, u] : p.users) level.emplace_back(user, u);
+      Ranks& r = ranks_[project];
+      r.project = project_rank[project];
       RankLevel(level, [](std::string_view) { return 1.0; }, r.users);
     }
   }
 
   PriorityKey Key(const JobEntry& e, Seconds) const override {
-    auto t = ranks_.find(e.job->tenant);
-    if (t == ranks_.end()) return {0, 0, e.job->submit_time};
-    auto u = t->second.users.find(e.job->user);
-    return {t->second.tenant, u == t->second.users.end() ? 0 : u->second, e.job->submit_time};
+    auto p = ranks_.find(e.job->project);
+    if (p == ranks_.end()) return {0, 0, e.job->submit_time};
+    auto u = p->second.users.find(e.job->user);
+    return {p->second.project, u == p->second.users.end() ? 0 : u->second, e.job->submit_time};
   }
 
  private:
@@ -89,17 +89,17 @@ class FairSharePolicy final : public Policy {
     };
     std::unordered_map<std::string_view, Project> projects;
     auto touch = [&](const JobEntry& e) -> std::pair<Project&, double&> {
-      auto [it, fresh] = projects.try_emplace(e.job->tenant);
+      auto [it, fresh] = projects.try_emplace(e.job->project);
       if (fresh) {
-        auto p = org.projects.find(e.job->tenant);
+        auto p = org.projects.find(e.job->project);
         if (p != org.projects.end()) {
           it->second.limits = &p->second;
           it->second.programme = p->second.programme;
         }
-        if (snap.usage) it->second.usage = snap.usage->Tenant(e.job->tenant, now);
+        if (snap.usage) it->second.usage = snap.usage->Project(e.job->project, now);
       }
       auto [u, ufresh] = it->second.users.try_emplace(e.job->user, 0.0);
-      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->tenant, e.job->user, now);
+      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->project, e.job->user, now);
       return {it->second, u->second};
     };
     for (const auto& e : snap.pending) touch(e);
@@ -124,7 +124,7 @@ class FairSharePolicy final : public Policy {
       if (fresh && snap.usage) it->second = snap.usage->Programme(std::string(p.programme), now);
     }
     for (const auto& [name, p] : projects) {
-      const double ledger = snap.usage ? snap.usage->Tenant(std::string(name), now) : 0;
+      const double ledger = snap.usage ? snap.usage->Project(std::string(name), now) : 0;
       programmes[p.programme] += p.usage - ledger;  // the runs still going
     }
     std::vector<std::pair<std::string_view, double>> level;
@@ -145,7 +145,7 @@ class FairSharePolicy final : public Policy {
       }, project_rank);
       for (const auto& [name, rank] : project_rank) {
         Ranks& r = ranks_[name];
-        r.tenant = (programme_rank[programme] << 32) | rank;
+        r.project = (programme_rank[programme] << 32) | rank;
         level.clear();
         for (const auto& [user, u] : projects[name].users) level.emplace_back(user, u);
         RankLevel(level, [](std::string_view) { return 1.0; }, r.users);
@@ -153,8 +153,8 @@ class FairSharePolicy final : public Policy {
     }
   }
 
-  double Share(std::string_view tenant) const {
-    auto it = shares_.find(std::string(tenant));
+  double Share(std::string_view project) const {
+    auto it = shares_.find(std::string(project));
     return it == shares_.end() ? 1.0 : it->second;
   }
 
@@ -181,10 +181,10 @@ class FairSharePolicy final : public Policy {
   bool org_ = false;
   std::vector<int> node_weight_;  // GPU weight by node, this pass (organisations)
   struct Ranks {
-    std::int64_t tenant = 0;
+    std::int64_t project = 0;
     std::unordered_map<std::string_view, std::int64_t> users;
   };
-  std::unordered_map<std::string_view, Ranks> ranks_;  // this pass's, by tenant
+  std::unordered_map<std::string_view, Ranks> ranks_;  // this pass's, by project
 };
 
 }  // namespace

@@ -15,7 +15,7 @@ std::unique_ptr<Policy> MakeFifoPolicy();
 std::unique_ptr<Policy> MakeSjfPolicy();
 // Discretized two-dimensional least-attained-service (Gu et al., NSDI'19).
 std::unique_ptr<Policy> MakeTiresiasPolicy(const PolicyConfig& config);
-// Fair Tree style fair share: tenants, then users, by share / decayed usage.
+// Fair Tree style fair share: projects, then users, by share / decayed usage.
 std::unique_ptr<Policy> MakeFairSharePolicy(const PolicyConfig& config);
 
 }  // namespace kojo

@@ -6,6 +6,7 @@
 // Foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM.
 #include <malloc.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,6 +142,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Each connection holds a descriptor: allow as many as the hard limit
+  // (the soft one is often 1024, below --http-threads' default).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto store = store::OpenSqliteStore(data_dir + "/kojo.db");
   if (!store.ok()) {

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   double header_timeout_s = 10;
   std::string org_file;
   Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600;
+  std::uint64_t seed = 1;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
                              "else emulated --gpus); write the address and token to " + DevConfigPath());
   app.add_option("--data-dir", data_dir,
@@ -110,6 +111,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--usage-half-life", usage_half_life, "Seconds: half-life of the usage fair share counts")
       ->check(CLI::Range(Seconds{60}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--seed", seed, "Seed of the scheduler's random choices (the placer's), as `kojo sim --seed`")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
   cc.kill_grace_s = kill_grace;
   cc.default_time_limit_s = default_time_limit;
   cc.usage_half_life_s = usage_half_life;
+  cc.seed = seed;
   const auto load_start = std::chrono::steady_clock::now();
   auto controller = Controller::Open(**store, cc);
   if (!controller.ok()) {

@@ -259,7 +259,7 @@ LiveResult RunLive(const std::vector<NodeSpec>& nodes, const std::vector<Job>& j
       if (j.demand.gpu_milli != kWholeGpu) spec["gpu_milli"] = j.demand.gpu_milli;
       if (j.demand.tasks != 1) spec["tasks"] = j.demand.tasks;
       if (!j.demand.gpu_models.empty()) spec["gpu_models"] = j.demand.gpu_models;
-      if (!j.tenant.empty()) spec["project"] = j.tenant;
+      if (!j.project.empty()) spec["project"] = j.project;
       if (j.time_limit) spec["time_limit_s"] = *j.time_limit;
       batch.push_back(std::move(spec));
       ++k;
@@ -420,7 +420,7 @@ int main(int argc, char** argv) {
       diff = fmt::format("{:+d}", d);
     }
     std::printf("%-6lld %-8s %4d %6lld %5lld %5s | %8s %8s | %8s %8s | %5s %s\n", static_cast<long long>(j.id),
-                j.tenant.substr(0, 8).c_str(), j.demand.gpus, static_cast<long long>(j.submit_time),
+                j.project.substr(0, 8).c_str(), j.demand.gpus, static_cast<long long>(j.submit_time),
                 static_cast<long long>(*j.true_duration), show(j.time_limit).c_str(),
                 sim_rank[i] < 0 ? "-" : std::to_string(sim_rank[i]).c_str(),
                 live_rank[i] < 0 ? "-" : std::to_string(live_rank[i]).c_str(), show(sim_start[i]).c_str(),

@@ -405,7 +405,7 @@ int main(int argc, char** argv) {
   std::printf("# %s on %s, policy %s, placer %s, backfill %s, seed %llu, time scale %g\n", o.trace.c_str(),
               o.cluster.c_str(), o.policy.c_str(), o.placer.c_str(), o.backfill ? "on" : "off",
               static_cast<unsigned long long>(o.seed), o.time_scale);
-  std::printf("%-6s %-8s %4s %6s %5s %5s | %8s %8s | %8s %8s | %5s %s\n", "job", "tenant", "gpus", "submit", "dur",
+  std::printf("%-6s %-8s %4s %6s %5s %5s | %8s %8s | %8s %8s | %5s %s\n", "job", "project", "gpus", "submit", "dur",
               "limit", "sim_rank", "live_rnk", "sim_s", "live_s", "diff", "live_state");
   int both = 0;
   Seconds max_diff = 0;

@@ -35,54 +35,16 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "children.h"
+
 namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Children, for the signal handler: a bench stopped by SIGTERM/SIGINT (e.g.
-// by `timeout`) takes its kojod and agents (own process groups) with it.
-constexpr int kMaxChildren = 1024;
-volatile sig_atomic_t g_children[kMaxChildren];
-volatile sig_atomic_t g_child_count = 0;
-
-void OnSignal(int sig) {
-  for (int i = 0; i < g_child_count; ++i) {
-    kill(-static_cast<pid_t>(g_children[i]), SIGKILL);
-    kill(static_cast<pid_t>(g_children[i]), SIGKILL);
-  }
-  _exit(128 + sig);
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  if (pid > 0 && g_child_count < kMaxChildren) {
-    g_children[g_child_count] = pid;
-    g_child_count = g_child_count + 1;
-  }
-  return pid;
-}
+using kojo::bench::ReadFile;
+using kojo::bench::Spawn;
 
 void Stop(pid_t pid) {
   if (pid <= 0) return;
@@ -179,8 +141,8 @@ int main(int argc, char** argv) {
                "deleted run slows the next one; delete the folders after the last run");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
+  signal(SIGTERM, kojo::bench::KillChildrenAndExit);
+  signal(SIGINT, kojo::bench::KillChildrenAndExit);
 
   std::string tmpl = tmp + "/kojo-bench-XXXXXX";
   if (!mkdtemp(tmpl.data())) {

@@ -53,54 +53,16 @@
 #include "sim/simulator.h"
 #include "sim/trace.h"
 
+#include "children.h"
+
 namespace {
 
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 using namespace kojo;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Children (own process groups), for the signal handler: a run stopped by
-// SIGTERM/SIGINT (e.g. by ctest's timeout) takes kojod and the agents with it.
-constexpr int kMaxChildren = 256;
-volatile sig_atomic_t g_children[kMaxChildren];
-volatile sig_atomic_t g_child_count = 0;
-
-void OnSignal(int sig) {
-  for (int i = 0; i < g_child_count; ++i) {
-    kill(-static_cast<pid_t>(g_children[i]), SIGKILL);
-    kill(static_cast<pid_t>(g_children[i]), SIGKILL);
-  }
-  _exit(128 + sig);
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  if (pid > 0 && g_child_count < kMaxChildren) {
-    g_children[g_child_count] = pid;
-    g_child_count = g_child_count + 1;
-  }
-  return pid;
-}
+using kojo::bench::ReadFile;
+using kojo::bench::Spawn;
 
 // SIGTERM first (kojod and the agents stop their tasks), SIGKILL after 3 s.
 void Stop(pid_t pid) {
@@ -351,8 +313,8 @@ int main(int argc, char** argv) {
   app.add_flag("--require-all", o.require_all, "exit 1 unless every job started in both runs");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
+  signal(SIGTERM, kojo::bench::KillChildrenAndExit);
+  signal(SIGINT, kojo::bench::KillChildrenAndExit);
 
   std::optional<TraceFormat> format;
   if (!o.format.empty()) {

@@ -14,6 +14,7 @@
 
 #include "api/codec.h"
 #include "common/files.h"
+#include "net/http_conn.h"
 
 namespace kojo::agent {
 
@@ -121,7 +122,17 @@ Result<std::pair<std::string, int>> ParseListenAddress(const std::string& text) 
 }
 
 LogServer::LogServer(const Launcher& launcher, std::string secret)
-    : launcher_(launcher), secret_(std::move(secret)), server_(std::make_unique<httplib::Server>()) {
+    : launcher_(launcher), secret_(std::move(secret)), server_(std::make_unique<net::GuardedServer>(net::ConnLimits{})) {
+  // Connections as kojod's: a header deadline, threads on demand, a larger
+  // backlog (net/http_conn.h); requests carry no body.
+  server_->new_task_queue = [] { return new net::ElasticPool(64, std::chrono::seconds(30)); };
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Transfer-Encoding") && (!req.has_header("Content-Length") || req.get_header_value("Content-Length") == "0"))
+      return httplib::Server::HandlerResponse::Unhandled;
+    net::CloseAfterReply(res);
+    ErrorReply(res, 400, "invalid_argument", "body: requests to the agent carry none");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
@@ -145,7 +156,7 @@ LogServer::~LogServer() { Stop(); }
 
 Result<int> LogServer::Start(const std::string& host, int port) {
   int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{}", host, port)};
+  if (bound <= 0 || !server_->Relisten(1024)) return Error{ErrorCode::kIo, fmt::format("cannot listen on {}:{}", host, port)};
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return bound;
 }

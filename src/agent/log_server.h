@@ -28,8 +28,8 @@
 #include "agent/launcher.h"
 #include "common/result.h"
 
-namespace httplib {
-class Server;
+namespace kojo::net {
+class GuardedServer;
 }
 
 namespace kojo::agent {
@@ -50,7 +50,7 @@ class LogServer {
  private:
   const Launcher& launcher_;
   const std::string secret_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<net::GuardedServer> server_;
   std::thread thread_;
 };
 

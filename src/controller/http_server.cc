@@ -8,14 +8,20 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
-#include "controller/http_conn.h"
 #include "controller/http_util.h"
 #include "controller/org_http.h"
 #include "controller/routes.h"
+#include "net/http_conn.h"
 
 namespace kojo::controller {
 
 using api::Json;
+using net::CloseAfterReply;
+using net::ConnLimits;
+using net::ElasticPool;
+using net::GuardedServer;
+using net::HeadersTimedOut;
+using net::TlsServer;
 
 namespace {
 

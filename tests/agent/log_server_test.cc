@@ -215,5 +215,27 @@ TEST(ParseListenAddress, HostAndPort) {
   for (const char* bad : {"", "127.0.0.1", ":80", "host:99999", "host:x"}) EXPECT_FALSE(ParseListenAddress(bad).ok()) << bad;
 }
 
+// The agent's requests carry no body: one that announces one (a chunked
+// upload, say) is refused before it is read, and the server stays up.
+TEST_F(LogServerTest, RequestsWithABodyAreRefusedUnread) {
+  const std::string big(1 << 20, 'x');
+  size_t sent = 0;
+  auto r = client_->Post("/logs/1", httplib::Headers{},
+                         [&](size_t offset, httplib::DataSink& sink) {
+                           const size_t n = std::min<size_t>(64 << 10, big.size() - offset);
+                           sink.write(big.data() + offset, n);
+                           sent += n;
+                           if (offset + n == big.size()) sink.done();
+                           return true;
+                         },
+                         "text/plain");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("carry none"), std::string::npos) << r->body;
+  auto health = bare_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace kojo::agent

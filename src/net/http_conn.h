@@ -1,6 +1,6 @@
-// Connections of kojod's HTTP server. cpp-httplib parses and routes the
-// requests; this file decides how long a client may take and how many are
-// served at once:
+// Connections of kojo's HTTP servers (kojod's API, the agent's logs).
+// cpp-httplib parses and routes the requests; this file decides how long a
+// client may take and how many are served at once:
 //
 // - GuardedServer (and TlsServer, for HTTPS) reads every connection through
 //   a non-blocking stream that gives each request a deadline for its
@@ -29,7 +29,7 @@
 #include <mutex>
 #include <thread>
 
-namespace kojo::controller {
+namespace kojo::net {
 
 struct ConnLimits {
   std::chrono::milliseconds header_time{10000};  // from the first wait for a request to its last header line
@@ -96,4 +96,4 @@ class ElasticPool : public httplib::TaskQueue {
   bool stop_ = false;
 };
 
-}  // namespace kojo::controller
+}  // namespace kojo::net

@@ -1,4 +1,4 @@
-#include "controller/http_conn.h"
+#include "net/http_conn.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace kojo::controller {
+namespace kojo::net {
 
 namespace {
 
@@ -347,4 +347,4 @@ void ElasticPool::ReapLocked() {
   ended_.clear();
 }
 
-}  // namespace kojo::controller
+}  // namespace kojo::net

@@ -593,27 +593,49 @@ Result<std::optional<Seconds>> ParseTimeLimit(std::string_view text) {
 }
 
 Result<MiB> ParseMemory(std::string_view text) {
-  auto bad = [&] {
-    return InvalidArgument(fmt::format("expected an integer amount with an optional unit K, M, G or T "
-                                       "(default M, megabytes), e.g. 4096 or 16G, got {}",
-                                       Quoted(text)));
+  // What sbatch 22.05 accepts (measured with `sbatch --test-only`, see
+  // docs/cli.md): optional leading white space, an optional sign, decimal
+  // digits, then nothing or one unit letter K, M, G or T (either case) that
+  // may be followed by one B or b. "-0" is 0; other negative numbers, "1.5G",
+  // "16GiB", "16B", "16 G", trailing space and "" are refused.
+  auto bad = [&](std::string_view hint = {}) {
+    return InvalidArgument(fmt::format("expected a whole number with an optional unit K, M, G or T (default M; "
+                                       "either case, optionally followed by B: 16G, 16GB, 16gb), got {}{}",
+                                       Quoted(text), hint));
   };
-  if (text.empty()) return bad();
-  char unit = 'M';
-  std::string_view digits = text;
-  if (!std::isdigit(static_cast<unsigned char>(text.back()))) {
-    unit = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
-    digits = text.substr(0, text.size() - 1);
+  std::string_view t = text;
+  while (!t.empty() && IsSpace(t.front())) t.remove_prefix(1);
+  bool negative = false;
+  if (!t.empty() && (t.front() == '+' || t.front() == '-')) {
+    negative = t.front() == '-';
+    t.remove_prefix(1);
   }
+  size_t n = 0;
+  while (n < t.size() && t[n] >= '0' && t[n] <= '9') ++n;
+  std::string_view digits = t.substr(0, n), suffix = t.substr(n);
+  if (digits.empty()) return bad();
+  char unit = 'M';
+  if (!suffix.empty()) {
+    unit = static_cast<char>(std::toupper(static_cast<unsigned char>(suffix.front())));
+    std::string_view rest = suffix.substr(1);
+    if ((unit != 'K' && unit != 'M' && unit != 'G' && unit != 'T') || !(rest.empty() || rest == "B" || rest == "b")) {
+      if (suffix.front() == '.') return bad("; fractions are refused, as sbatch refuses them (write 1536M, not 1.5G)");
+      if (rest == "iB" || rest == "ib" || rest == "i") return bad("; sbatch refuses the \"iB\" spellings (write 16G)");
+      return bad();
+    }
+  }
+  // Digits beyond 4 PiB in any unit are refused below; strip leading zeros so
+  // that "016" is 16, as in sbatch (decimal, never octal).
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
   auto v = ParseCount(digits, 1LL << 50);
-  if (!v) return bad();
+  if (!v) return InvalidArgument(fmt::format("{} is more than 4 PiB", Quoted(text)));
+  if (negative && *v != 0) return bad("; negative sizes are refused, as sbatch refuses them");
   std::int64_t mib = 0;
   switch (unit) {
     case 'K': mib = (*v + 1023) / 1024; break;  // rounds up, as Slurm does
     case 'M': mib = *v; break;
-    case 'G': mib = *v * 1024; break;
+    case 'G': mib = *v > (kMaxMem >> 10) ? kMaxMem + 1 : *v * 1024; break;
     case 'T': mib = *v > (kMaxMem >> 20) ? kMaxMem + 1 : *v * 1024 * 1024; break;
-    default: return bad();
   }
   if (mib > kMaxMem) return InvalidArgument(fmt::format("{} is more than 4 PiB", Quoted(text)));
   return mib;
@@ -836,16 +858,21 @@ Result<api::JobSpec> ResolveJob(SubmitOptions& o, const Payload& p, const Submit
     std::int64_t mib = o.mem->mib;
     switch (o.mem->scope) {
       case SubmitOptions::MemScope::kPerNode:
-        if (mib == 0)
-          o.warnings.push_back("--mem=0 (all of a node's memory in sbatch) is not supported; no memory amount is requested");
         mib *= std::max(nodes, 1);
         break;
       case SubmitOptions::MemScope::kPerCpu: mib *= cpus > 0 ? cpus : ntasks; break;
       case SubmitOptions::MemScope::kPerGpu:
-        if (s.demand.gpus == 0) return InvalidArgument("--mem-per-gpu: the job asks for no GPUs");
+        if (s.demand.gpus == 0 && mib != 0) return InvalidArgument("--mem-per-gpu: the job asks for no GPUs");
         mib *= s.demand.gpus;
         break;
     }
+    // sbatch 22.05 gives a job all of each node's memory for --mem=0,
+    // --mem-per-cpu=0 and --mem-per-gpu=0 alike (scontrol shows mem=<the
+    // node's RealMemory>); kojo cannot reserve "all", so it asks for none.
+    if (o.mem->mib == 0)
+      o.warnings.push_back(fmt::format("{}=0 (all of a node's memory in sbatch) is not supported; "
+                                       "no memory amount is requested",
+                                       o.mem->flag));
     if (mib > kMaxMem) return InvalidArgument(fmt::format("{}: {} MiB in all is more than 4 PiB", o.mem->flag, mib));
     s.demand.mem_mib = mib;
   }
@@ -936,7 +963,8 @@ Resources:
       --ntasks-per-node=N      tasks on each node
   -c, --cpus-per-task=N        CPUs for each task
       --cpus-per-gpu=N         CPUs for each GPU
-      --mem=SIZE               memory per node; SIZE is an integer, unit M (default), K, G or T
+      --mem=SIZE               memory per node; SIZE is a whole number, unit M (default), K, G or T,
+                               either case, optionally with B (16G = 16GB = 16gb); no 1.5G, no GiB
       --mem-per-cpu=SIZE       memory per CPU
       --mem-per-gpu=SIZE       memory per GPU
   -t, --time=TIME              time limit: MIN, MIN:SEC, H:MIN:SEC, D-H, D-H:MIN, D-H:MIN:SEC;

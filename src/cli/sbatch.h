@@ -57,9 +57,12 @@ Result<std::vector<Directive>> ReadDirectives(std::string_view script);
 // which rounds up to whole minutes, kojo keeps the seconds.
 Result<std::optional<Seconds>> ParseTimeLimit(std::string_view text);
 
-// sbatch's memory sizes: an integer with an optional suffix K, M, G or T
-// (either case); the default unit is megabytes (MiB, as in Slurm). Kilobytes
-// round up to whole MiB.
+// sbatch's memory sizes, as Slurm 22.05's sbatch parses them: optional
+// leading white space and sign, a decimal integer, and an optional unit K, M,
+// G or T (either case) optionally followed by B or b ("16GB" = "16G"). The
+// default unit is megabytes (MiB, as in Slurm); kilobytes round up to whole
+// MiB. "-0" is 0; fractions, "iB" units, other negative numbers and anything
+// after the unit are refused, as sbatch refuses them; so is more than 4 PiB.
 Result<MiB> ParseMemory(std::string_view text);
 
 struct GpuCount {

@@ -71,12 +71,64 @@ TEST(Memory, DefaultUnitIsMegabytesAndSuffixesScale) {
   EXPECT_EQ(*ParseMemory("0"), 0);
 }
 
-TEST(Memory, BadFormsAreErrors) {
-  for (const char* bad : {"", "G", "1.5G", "16GB", "16 G", "-1", "1P", "abc", "99999T"}) {
-    auto r = ParseMemory(bad);
-    EXPECT_FALSE(r.ok()) << bad;
+// What Slurm 22.05.8's sbatch (Debian 12) does with each value, measured with
+// `sbatch --test-only --mem=VALUE --wrap true` (and `sbatch -H` + `scontrol
+// show job` for the sizes); see docs/cli.md. A value sbatch refuses has
+// mib = -1. "16T" and the values past 4 PiB parse in sbatch and are refused
+// only by the test cluster's node size; kojo refuses more than 4 PiB itself.
+struct MemCase {
+  const char* value;
+  std::int64_t mib;  // -1: refused
+};
+constexpr MemCase kSlurmMemTable[] = {
+    {"16", 16},           {"16M", 16},          {"16m", 16},          {"16K", 1},         {"16G", 16384},
+    {"16g", 16384},       {"16T", 16777216},    {"16GB", 16384},      {"16gb", 16384},    {"16Gb", 16384},
+    {"16MB", 16},         {"16KB", 1},          {"16TB", 16777216},   {"16tb", 16777216}, {"16Mb", 16},
+    {"16mB", 16},         {"16kB", 1},          {"16Kb", 1},          {"1k", 1},          {"1025K", 2},
+    {"1025KB", 2},        {"0", 0},             {"-0", 0},            {"+0", 0},          {"0G", 0},
+    {"0K", 0},            {"0GB", 0},           {" 16", 16},          {"  16G", 16384},   {"\t16", 16},
+    {" +16", 16},         {"+16", 16},          {"016", 16},          {"16GiB", -1},      {"16Gi", -1},
+    {"1.5G", -1},         {"-1", -1},           {"-16", -1},          {"16X", -1},        {"16 G", -1},
+    {"16 ", -1},          {"", -1},             {"16B", -1},          {"16b", -1},        {"16BB", -1},
+    {"16GBB", -1},        {"16GBX", -1},        {"16Gxyz", -1},       {"16P", -1},        {"16PB", -1},
+    {"16E", -1},          {"0x10", -1},         {"+", -1},            {"G", -1},          {"GB", -1},
+    {"99999999999999999999", -1},
+};
+
+TEST(Memory, MatchesSlurm2205Table) {
+  for (const MemCase& c : kSlurmMemTable) {
+    auto r = ParseMemory(c.value);
+    if (c.mib < 0) {
+      EXPECT_FALSE(r.ok()) << "'" << c.value << "' parsed as " << (r.ok() ? *r : 0);
+      if (!r.ok()) {
+        EXPECT_THAT(r.error().message, HasSubstr(std::string("'") + c.value + "'")) << c.value;
+      }
+    } else {
+      EXPECT_TRUE(r.ok()) << "'" << c.value << "': " << (r.ok() ? "" : r.error().message);
+      if (r.ok()) {
+        EXPECT_EQ(*r, c.mib) << c.value;
+      }
+    }
   }
-  EXPECT_THAT(ParseMemory("16GB").error().message, HasSubstr("K, M, G or T"));
+}
+
+TEST(Memory, RefusalsSayWhy) {
+  EXPECT_THAT(ParseMemory("1.5G").error().message, HasSubstr("fractions"));
+  EXPECT_THAT(ParseMemory("16GiB").error().message, HasSubstr("iB"));
+  EXPECT_THAT(ParseMemory("-1").error().message, HasSubstr("negative"));
+  EXPECT_THAT(ParseMemory("16X").error().message, HasSubstr("K, M, G or T"));
+}
+
+TEST(Memory, BeyondFourPebibytesIsRefused) {
+  // sbatch parses these (its cluster then has no node that big); kojo's limit.
+  EXPECT_EQ(*ParseMemory("4096T"), 1LL << 32);
+  for (const char* big : {"4097T", "4194305G", "4294967297", "99999T", "9223372036854775807", "17592186044415G"}) {
+    auto r = ParseMemory(big);
+    EXPECT_FALSE(r.ok()) << big;
+    if (!r.ok()) {
+      EXPECT_THAT(r.error().message, HasSubstr("4 PiB")) << big;
+    }
+  }
 }
 
 // ---- GPUs ----
@@ -261,6 +313,24 @@ TEST(Options, UniquePrefixesOfLongNamesLikeGetoptLong) {
   p = Cli({"--gpu=2"});
   EXPECT_THAT(p.error, HasSubstr("ambiguous"));
   EXPECT_THAT(p.error, HasSubstr("--gpus-per-node"));
+}
+
+TEST(Memory, EachOptionTakesTheSameForms) {
+  for (const char* flag : {"--mem", "--mem-per-cpu", "--mem-per-gpu"}) {
+    for (const MemCase& c : kSlurmMemTable) {
+      auto p = Cli({std::string(flag) + "=" + c.value});
+      if (c.mib < 0) {
+        EXPECT_THAT(p.error, HasSubstr(flag)) << flag << "=" << c.value;
+        EXPECT_THAT(p.error, HasSubstr(std::string("'") + c.value + "'")) << flag << "=" << c.value;
+      } else {
+        EXPECT_EQ(p.error, "") << flag << "=" << c.value;
+        if (p.error.empty()) {
+          ASSERT_TRUE(p.opts.mem);
+          EXPECT_EQ(p.opts.mem->mib, c.mib) << flag << "=" << c.value;
+        }
+      }
+    }
+  }
 }
 
 TEST(Options, UnknownAndMissingValuesNameTheOption) {
@@ -473,11 +543,20 @@ TEST(Resolve, CpusAndMemoryScale) {
 }
 
 TEST(Resolve, MemZeroWarns) {
-  SubmitOptions o;
-  api::JobSpec s = Ok(Submit("#!/bin/sh\n#SBATCH --mem=0\n", {}, {}, &o));
-  EXPECT_EQ(s.demand.mem_mib, 0);
-  ASSERT_EQ(o.warnings.size(), 1u);
-  EXPECT_THAT(o.warnings[0], HasSubstr("--mem=0"));
+  // sbatch 22.05 gives the job all of a node's memory for any of the three at 0.
+  for (const char* flag : {"--mem", "--mem-per-cpu", "--mem-per-gpu"}) {
+    SubmitOptions o;
+    api::JobSpec s = Ok(Submit(std::string("#!/bin/sh\n#SBATCH ") + flag + "=0GB\n", {}, {}, &o));
+    EXPECT_EQ(s.demand.mem_mib, 0) << flag;
+    ASSERT_EQ(o.warnings.size(), 1u) << flag;
+    EXPECT_THAT(o.warnings[0], HasSubstr(std::string(flag) + "=0")) << flag;
+  }
+}
+
+TEST(Resolve, ScriptTakesSlurmMemorySpellings) {
+  api::JobSpec s = Ok(Submit("#!/bin/sh\n#SBATCH -N 2 --mem=16GB\n"));
+  EXPECT_EQ(s.demand.mem_mib, 2 * 16384);
+  EXPECT_THAT(Submit("#!/bin/sh\n#SBATCH --mem=16GiB\n").error().message, HasSubstr("--mem"));
 }
 
 TEST(Resolve, TimeZeroIsNoLimit) {

@@ -127,8 +127,7 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
   // backlog (net/http_conn.h); requests carry no body.
   server_->new_task_queue = [] { return new net::ElasticPool(64, std::chrono::seconds(30)); };
   server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!req.has_header("Transfer-Encoding") && (!req.has_header("Content-Length") || req.get_header_value("Content-Length") == "0"))
-      return httplib::Server::HandlerResponse::Unhandled;
+    if (!net::AnnouncesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     net::CloseAfterReply(res);
     ErrorReply(res, 400, "invalid_argument", "body: requests to the agent carry none");
     return httplib::Server::HandlerResponse::Handled;

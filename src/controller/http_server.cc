@@ -190,7 +190,7 @@ HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& to
   // request that announces one is refused before it is read.
   server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (IsBodyMethod(req.method)) return httplib::Server::HandlerResponse::Unhandled;
-    if (req.has_header("Transfer-Encoding") || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
+    if (net::AnnouncesBody(req)) {
       CloseAfterReply(res);
       SendError(res, {ApiCode::kInvalidArgument, fmt::format("body: a {} request carries none", Shown(req.method))});
       return httplib::Server::HandlerResponse::Handled;

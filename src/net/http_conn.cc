@@ -233,6 +233,11 @@ void CloseAfterReply(httplib::Response& res) {
 }
 bool HeadersTimedOut() { return t_headers_timed_out; }
 
+bool AnnouncesBody(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
 bool GuardedServer::Relisten(int backlog) {
   const socket_t s = svr_sock_;
   return s != INVALID_SOCKET && ::listen(s, backlog) == 0;

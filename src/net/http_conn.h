@@ -68,6 +68,10 @@ class TlsServer : public httplib::SSLServer {
 // The connection being served on this thread is closed after `res` (which
 // says so: "Connection: close").
 void CloseAfterReply(httplib::Response& res);
+// Whether `req` announces a body (Transfer-Encoding, or a Content-Length
+// other than 0): for servers or methods that take none, to refuse it unread.
+bool AnnouncesBody(const httplib::Request& req);
+
 // Whether this thread's request was cut off at its header deadline (for
 // the error handler: 408 rather than 400).
 bool HeadersTimedOut();

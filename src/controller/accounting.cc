@@ -1,6 +1,7 @@
 // Controller: the organisation model and accounting. Submission rules
-// (known project, active grant), grant reservations at a run's start and
-// settlement at its end (ledger.h), the admin changes to the model and the
+// (known project, active grant), the model handed to the cluster state
+// (which meters grants: reservations at a run's start, settlement at its
+// end), usage records (ledger.h), the admin changes to the model and the
 // grant and usage reports.
 #include <algorithm>
 
@@ -44,10 +45,22 @@ Status Controller::LoadAccounting(const std::vector<store::DocRow>& docs) {
     if (!r.ok()) return InvalidArgument(fmt::format("stored usage {}: {}", row.key, r.error().message));
     records.push_back(std::move(*r));
   }
-  // Fair share decays in time order.
+  // The state meters with the stored model; fair share decays in time order.
+  state_org_ = org_.Config();
+  state_.SetOrg(StateOrg(*state_org_));
   std::stable_sort(records.begin(), records.end(), [](const UsageRecord& a, const UsageRecord& b) { return a.end < b.end; });
-  for (const UsageRecord& r : records) ledger_.Settle(r);
+  for (const UsageRecord& r : records)
+    if (ledger_.Record(r)) state_.ChargeSettled(r.project, r.user, r.grant, r.norm, r.end);
   return Ok{};
+}
+
+std::optional<ClusterOrg> Controller::StateOrg(const api::OrgConfig& c) const {
+  if (c.projects.empty()) return std::nullopt;  // one flat pool: not metered
+  ClusterOrg org;
+  org.policy = api::PolicyOf(c, 0, /*meter_grants=*/false, {});
+  org.policy.default_time_limit = config_.default_time_limit_s;
+  org.grants = c.grants;
+  return org;
 }
 
 std::optional<ApiError> Controller::CheckProject(std::string_view project, Seconds now) const {
@@ -67,37 +80,7 @@ std::optional<ApiError> Controller::CheckProject(std::string_view project, Secon
                               "(kojo admin grant add --project {} ...)", project, api::IsoTime(now), project)};
 }
 
-NormUnits Controller::RunCost(const JobRec& rec, Seconds seconds) const {
-  return kojo::RunCost(org_.Config()->weights, rec.alloc, seconds, [&](kojo::NodeIndex n) -> std::string_view {
-    return n >= 0 && n < static_cast<kojo::NodeIndex>(nodes_.size()) ? std::string_view(nodes_[n].spec.gpu_model) : "";
-  });
-}
-
-bool Controller::Reserve(JobRec& rec, Seconds now) {
-  rec.grant.clear();
-  rec.reserved = 0;
-  auto c = org_.Config();
-  if (c->projects.empty()) return true;  // flat pool: not metered
-  if (!rec.view.spec.time_limit_s) {
-    rec.view.spec.time_limit_s = config_.default_time_limit_s;
-    rec.job.time_limit = config_.default_time_limit_s;
-  }
-  const NormUnits need = RunCost(rec, *rec.view.spec.time_limit_s);
-  auto grant = ledger_.Choose(*c, rec.job.project, now, need);
-  if (!grant) {
-    rec.view.reason = "GrantExhausted";
-    rec.view.message = fmt::format(
-        "no active grant of project \"{}\" has the {:.3f} GPU-hours its time limit needs left; it waits for "
-        "running jobs to end or for a new grant", rec.job.project, static_cast<double>(need) / kNormPerGpuHour);
-    return false;
-  }
-  rec.grant = *grant;
-  rec.reserved = need;
-  ledger_.Reserve(rec.grant, need);
-  return true;
-}
-
-UsageRecord Controller::RecordOf(const JobRec& rec, Seconds now) const {
+UsageRecord Controller::RecordOf(const JobRec& rec, Seconds now, std::optional<NormUnits> charged) const {
   UsageRecord u;
   u.job = rec.view.id;
   u.attempt = rec.view.attempt;
@@ -116,15 +99,22 @@ UsageRecord Controller::RecordOf(const JobRec& rec, Seconds now) const {
     u.gpu_milli = s.gpu_milli;
     u.raw_milli_gpu_s += static_cast<std::int64_t>(s.gpu_indices.size()) * s.gpu_milli * (u.end - u.start);
   }
-  u.norm = RunCost(rec, u.end - u.start);
-  if (!rec.grant.empty()) u.norm = std::min(u.norm, rec.reserved);
+  if (charged) {
+    u.norm = *charged;
+  } else {
+    u.norm = state_.Cost(rec.alloc, u.end - u.start);
+    if (!rec.grant.empty()) u.norm = std::min(u.norm, rec.reserved);
+  }
   return u;
 }
 
 void Controller::Settle(JobRec& rec, Seconds now) {
-  const UsageRecord u = RecordOf(rec, now);
-  ledger_.Release(rec.grant, rec.reserved);
-  ledger_.Settle(u);
+  if (!state_.Running(rec.view.id)) return;  // it never started: no run to settle
+  const Settled settled = state_.Finish(rec.view.id, now, /*requeue=*/false);
+  rec.attained_gpu_s = settled.attained_gpu_s;
+  rec.last_run_s = settled.ran;
+  const UsageRecord u = RecordOf(rec, now, settled.charged);
+  ledger_.Record(u);
   batch_.docs.push_back(UsageDoc(u));  // same batch as the job's end state
   rec.grant.clear();
   rec.reserved = 0;
@@ -225,8 +215,8 @@ std::vector<GrantView> Controller::Grants(std::string_view project) const {
     const JobRec& rec = jobs_.at(id);
     if (rec.grant.empty() || !rec.view.start_time) continue;
     Running& r = running[rec.grant];
-    r.to_date += std::min(rec.reserved, RunCost(rec, std::max<Seconds>(0, now - *rec.view.start_time)));
-    r.per_hour += RunCost(rec, 3600);
+    r.to_date += std::min(rec.reserved, state_.Cost(rec.alloc, std::max<Seconds>(0, now - *rec.view.start_time)));
+    r.per_hour += state_.Cost(rec.alloc, 3600);
   }
   std::vector<GrantView> out;
   for (const Grant& g : c->grants) {
@@ -235,8 +225,8 @@ std::vector<GrantView> Controller::Grants(std::string_view project) const {
     v.grant = g;
     v.active = g.Active(now);
     const Running r = running.count(g.id) ? running.at(g.id) : Running{};
-    v.used = ledger_.Used(g.id) + r.to_date;
-    v.reserved = std::max<NormUnits>(0, ledger_.Reserved(g.id) - r.to_date);
+    v.used = state_.GrantUsed(g.id) + r.to_date;
+    v.reserved = std::max<NormUnits>(0, state_.GrantReserved(g.id) - r.to_date);
     v.left = std::max<NormUnits>(0, g.amount - v.used - v.reserved);
     v.burn_gpu_hours_per_hour = static_cast<double>(r.per_hour) / kNormPerGpuHour;
     if (v.active && r.per_hour > 0) {

@@ -76,6 +76,7 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   node.registered = true;
   node.down = false;
   if (!node.drain) node.reason.clear();
+  SyncNode(n);
   node.last_seen = SteadyNow();
   node.last_heartbeat = Now();
   PersistNode(node);
@@ -95,6 +96,7 @@ Outcome<api::HeartbeatReply> Controller::Heartbeat(std::string_view name, const 
   if (node.down) {  // back after being declared lost: its old tasks are stale
     node.down = false;
     if (!node.drain) node.reason.clear();
+    SyncNode(n);
     WakeScheduler();
   }
   node.log_secret = hb.log_secret;  // none: its logs are refused until one comes

@@ -17,32 +17,46 @@ constexpr size_t kMaxJobsPerRequest = 100000;
 constexpr size_t kMaxKeyLength = 256;
 
 ApiError NotFoundJob(JobId id) { return {ApiCode::kNotFound, fmt::format("job {} not found", id)}; }
+
+// What the cluster state needs of a job record (it keeps &rec.job: records
+// stay at their address in jobs_).
+QueuedJob QueuedOf(const JobRec& rec) {
+  QueuedJob q;
+  q.job = &rec.job;
+  q.queued_since = rec.queued_since;
+  q.attained_gpu_s = rec.attained_gpu_s;
+  q.last_run_s = rec.last_run_s;
+  q.array_id = rec.view.array_id;
+  q.max_running = rec.max_running;
+  return q;
+}
+
+NodeService ServiceOf(const NodeRec& n) {
+  switch (n.State()) {
+    case api::NodeState::kUp: return NodeService::kUp;
+    case api::NodeState::kDraining:
+    case api::NodeState::kDrained: return NodeService::kDraining;
+    default: return NodeService::kDown;  // down, or not registered since this start
+  }
+}
 }  // namespace
 
-Controller::Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> fast,
-                       std::unique_ptr<Scheduler> explain)
+Controller::Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> scheduler)
     : store_(store),
       config_(std::move(config)),
       commit_(store),
-      fast_(std::move(fast)),
-      explain_(std::move(explain)),
+      scheduler_(std::move(scheduler)),
       rng_(config_.seed),
-      ledger_(config_.usage_half_life_s) {}
+      state_(*scheduler_, config_.usage_half_life_s) {}
 
 Result<std::unique_ptr<Controller>> Controller::Open(store::Store& store, ControllerConfig config) {
-  auto make = [&](bool explain) -> Result<std::unique_ptr<Scheduler>> {
-    auto policy = MakePolicy(config.policy);
-    if (!policy.ok()) return policy.error();
-    auto placer = MakePlacer(config.placer);
-    if (!placer.ok()) return placer.error();
-    return std::make_unique<Scheduler>(std::move(*policy), std::move(*placer),
-                                       SchedulerConfig{config.backfill, explain});
-  };
-  auto fast = make(false);
-  if (!fast.ok()) return fast.error();
-  auto explain = make(true);
-  if (!explain.ok()) return explain.error();
-  std::unique_ptr<Controller> c(new Controller(store, std::move(config), std::move(*fast), std::move(*explain)));
+  auto policy = MakePolicy(config.policy);
+  if (!policy.ok()) return policy.error();
+  auto placer = MakePlacer(config.placer);
+  if (!placer.ok()) return placer.error();
+  auto scheduler = std::make_unique<Scheduler>(std::move(*policy), std::move(*placer),
+                                               SchedulerConfig{config.backfill, /*explain_waits=*/false});
+  std::unique_ptr<Controller> c(new Controller(store, std::move(config), std::move(scheduler)));
   if (auto s = c->Load(); !s.ok()) return s.error();
   c->thread_ = std::thread([p = c.get()] { p->Loop(); });
   return c;
@@ -78,8 +92,7 @@ Status Controller::Load() {
   for (const auto& row : st->arrays) {
     auto a = ArrayFromRow(row);
     if (!a.ok()) return a.error();
-    fast_->Observe(a->tmpl.job);
-    explain_->Observe(a->tmpl.job);
+    scheduler_->Observe(a->tmpl.job);
     arrays_.Add(std::move(a->tmpl), std::move(a->indices));
   }
   for (const auto& row : st->jobs) {
@@ -87,8 +100,7 @@ Status Controller::Load() {
     if (!r.ok()) return r.error();
     arrays_.Drop(row.id);  // a task that changed has its own row
     if (!r->view.array_id) {
-      fast_->Observe(r->job);
-      explain_->Observe(r->job);
+      scheduler_->Observe(r->job);
     }
     jobs_.insert_or_assign(row.id, std::move(*r));
   }
@@ -122,7 +134,9 @@ Status Controller::Load() {
       s.gpu_milli = p.gpu_milli;
       nodes_[n].jobs.insert(id);
     }
-    ledger_.Reserve(rec.grant, rec.reserved);  // recovery: reservations come from the records
+    // Recovery: it holds its resources and its reservation (from its record).
+    state_.Restore(id, QueuedOf(rec), rec.alloc, rec.view.start_time.value_or(Now()), rec.grant, rec.reserved);
+    if (rec.view.state == JobState::kStopping) state_.Stop(id);
   }
   return Ok{};
 }
@@ -159,8 +173,11 @@ int Controller::AddNode(NodeRec rec) {
   const int i = static_cast<int>(nodes_.size());
   node_index_[rec.info.name] = i;
   nodes_.push_back(std::move(rec));
+  state_.AddNode(nodes_[i].spec, ServiceOf(nodes_[i]));
   return i;
 }
+
+void Controller::SyncNode(int n) { state_.SetNode(n, nodes_[n].spec, ServiceOf(nodes_[n])); }
 
 api::NodeView Controller::ViewOf(const NodeRec& n) const {
   api::NodeView v;
@@ -180,36 +197,18 @@ api::NodeView Controller::ViewOf(const NodeRec& n) const {
   return v;
 }
 
-ClusterSnapshot Controller::EmptySnapshot() const {
-  ClusterSnapshot snap;
-  for (const auto& n : nodes_) {
-    snap.specs.push_back(n.spec);
-    snap.nodes.push_back(NodeState::Empty(n.spec));
-  }
-  return snap;
-}
-
-std::optional<std::string> Controller::Infeasible(const Job& job) const {
-  if (nodes_.empty()) return std::nullopt;  // no node known yet: it waits
-  return fast_->Infeasible(EmptySnapshot(), job);
-}
-
 void Controller::SetState(JobRec& rec, JobState to) {
   const JobId id = rec.view.id;
-  if (rec.view.state == JobState::kPending) {
-    pending_.erase(id);
-    pending_cpu_only_ -= rec.job.demand.gpus == 0;
-  }
+  // A job the pass started is already running in the state; one leaving
+  // the queue otherwise (held, cancelled, failed) leaves the state's queue.
+  if (rec.view.state == JobState::kPending && to != JobState::kPending) state_.Dequeue(id);
   if (rec.Active()) active_.erase(id);
   rec.view.state = to;
   if (to == JobState::kPending) NotePending(rec);
   if (rec.Active()) active_.insert(id);
 }
 
-void Controller::NotePending(const JobRec& rec) {
-  pending_.insert(rec.view.id);
-  pending_cpu_only_ += rec.job.demand.gpus == 0;
-}
+void Controller::NotePending(JobRec& rec) { state_.Enqueue(rec.view.id, QueuedOf(rec)); }
 
 void Controller::Unplace(JobRec& rec) {
   for (const auto& s : rec.alloc.shares)
@@ -219,6 +218,7 @@ void Controller::Unplace(JobRec& rec) {
 
 void Controller::Stop(JobRec& rec, StopReason why) {
   rec.stop = why;
+  state_.Stop(rec.view.id);
   SetState(rec, JobState::kStopping);
   switch (why) {
     case StopReason::kCancelled: rec.view.reason = "Cancelling"; rec.view.message = "stopping its tasks"; break;
@@ -251,10 +251,7 @@ void Controller::EndTask(JobRec& rec, size_t rank, const TaskState& end) {
 void Controller::MaybeFinish(JobRec& rec) {
   if (!std::all_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& x) { return x.ended; })) return;
   const Seconds now = Now();
-  const Seconds run = rec.view.start_time ? std::max<Seconds>(0, now - *rec.view.start_time) : 0;
-  rec.attained_gpu_s += run * rec.job.demand.gpus;
-  rec.last_run_s = run;
-  if (rec.view.start_time) Settle(rec, now);
+  Settle(rec, now);  // resources, grant and fair share; its usage record
   Unplace(rec);
   const StopReason stop = rec.stop;
   rec.stop = StopReason::kNone;
@@ -329,6 +326,7 @@ void Controller::LoseNode(int n, const std::string& why) {
   NodeRec& node = nodes_[n];
   node.down = true;
   node.reason = why;
+  SyncNode(n);
   const std::vector<JobId> ids(node.jobs.begin(), node.jobs.end());
   for (JobId id : ids) {
     JobRec& rec = jobs_.at(id);
@@ -361,9 +359,8 @@ const JobRec* Controller::Peek(JobId id, std::optional<JobRec>& scratch) const {
 void Controller::SplitPendingArrays() {
   if (!arrays_.HasPending()) return;
   for (JobRec& rec : arrays_.TakePending()) {
-    NotePending(rec);
     const JobId id = rec.view.id;
-    jobs_.emplace(id, std::move(rec));
+    NotePending(jobs_.emplace(id, std::move(rec)).first->second);
   }
 }
 
@@ -445,7 +442,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     Job probe;
     probe.demand = specs[i].demand;
     probe.time_limit = specs[i].time_limit_s;
-    if (auto why = Infeasible(probe))
+    if (auto why = state_.Infeasible(probe))
       return ApiError{ApiCode::kUnschedulable,
                       batch ? fmt::format("jobs[{}]: no node of this cluster can run it: {}", i, *why)
                             : fmt::format("no node of this cluster can run it: {}", *why)};
@@ -468,8 +465,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     rec.view.message = rec.view.spec.hold ? "submitted held; release it to queue it" : "waiting for the next scheduling pass";
     rec.view.id = next_id_;
     SyncSchedJob(rec);
-    fast_->Observe(rec.job);
-    explain_->Observe(rec.job);
+    scheduler_->Observe(rec.job);
     if (!indices[i].empty()) {
       // One template for the whole array; the scheduling pass splits a
       // pending one into its tasks, a held one stays whole until its tasks
@@ -484,8 +480,8 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     }
     Persist(rec);
     ids.push_back(rec.view.id);
-    if (rec.view.state == JobState::kPending) NotePending(rec);
-    jobs_.emplace_hint(jobs_.end(), rec.view.id, std::move(rec));
+    JobRec& stored = jobs_.emplace_hint(jobs_.end(), rec.view.id, std::move(rec))->second;
+    if (stored.view.state == JobState::kPending) NotePending(stored);
     next_id_ += 1;
   }
   batch_.next_job_id = next_id_;
@@ -717,6 +713,7 @@ Outcome<api::NodeView> Controller::Drain(std::string_view name, std::string reas
   if (n < 0) return ApiError{ApiCode::kNotFound, fmt::format("node {} not found", name)};
   nodes_[n].drain = true;
   nodes_[n].reason = reason.empty() ? "drained by an operator" : std::move(reason);
+  SyncNode(n);
   PersistNode(nodes_[n]);
   api::NodeView v = ViewOf(nodes_[n]);
   WakeScheduler();
@@ -732,6 +729,7 @@ Outcome<api::NodeView> Controller::Resume(std::string_view name) {
   if (n < 0) return ApiError{ApiCode::kNotFound, fmt::format("node {} not found", name)};
   nodes_[n].drain = false;
   if (!nodes_[n].down) nodes_[n].reason.clear();
+  SyncNode(n);
   PersistNode(nodes_[n]);
   api::NodeView v = ViewOf(nodes_[n]);
   WakeScheduler();

@@ -1,9 +1,10 @@
 // Controller: kojod's state and rules, without HTTP. Jobs and nodes live in
 // memory, mutated only under one mutex; every change is queued to the store
 // (GroupCommitter) under that mutex, and a call that changed something
-// returns only once its change is durable. A scheduling thread builds a
-// ClusterSnapshot, calls Scheduler::Decide, persists the decisions and wakes
-// the agents' long polls.
+// returns only once its change is durable. What the scheduler sees lives in
+// a ClusterState (state/cluster_state.h), fed with every change to a job or
+// a node; a scheduling thread asks it for a pass, persists what the pass
+// changed and wakes the agents' long polls.
 //
 // Thread safety: every public method may be called from any thread.
 #pragma once
@@ -27,6 +28,7 @@
 #include "controller/org_registry.h"
 #include "controller/records.h"
 #include "sched/scheduler.h"
+#include "state/cluster_state.h"
 #include "store/group_commit.h"
 #include "store/store.h"
 
@@ -146,8 +148,7 @@ class Controller {
   std::size_t JobCount() const;
 
  private:
-  Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> fast,
-             std::unique_ptr<Scheduler> explain);
+  Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> scheduler);
   Status Load();
 
   // A user's change to one job: finds it (404), lets `change` act on it
@@ -174,10 +175,11 @@ class Controller {
   void WakeScheduler();
   void WakeNode(int node);                        // its long poll re-checks
   api::NodeView ViewOf(const NodeRec& n) const;
-  ClusterSnapshot EmptySnapshot() const;          // specs only, for Infeasible()
-  std::optional<std::string> Infeasible(const Job& job) const;
-  void SetState(JobRec& rec, api::JobState to);   // keeps pending_/active_ in step
-  void NotePending(const JobRec& rec);            // adds a PENDING job to pending_
+  // Keeps active_ and the cluster state in step: a job entering PENDING
+  // joins the state's queue, one leaving it (held, cancelled) leaves it.
+  void SetState(JobRec& rec, api::JobState to);
+  void NotePending(JobRec& rec);                  // a PENDING job joins the state's queue
+  void SyncNode(int node);                        // its spec and service into the state
   void Unplace(JobRec& rec);                      // drops it from its nodes
   void Stop(JobRec& rec, StopReason why);         // -> STOPPING, kills go out
   void EndTask(JobRec& rec, size_t rank, const TaskState& end);
@@ -186,14 +188,12 @@ class Controller {
   // Metering (accounting.cc). Refusal of a submission to an unknown
   // project or one without an active grant (flat pool: never).
   std::optional<ApiError> CheckProject(std::string_view project, Seconds now) const;
-  // A run's normalised cost for `seconds` on the nodes of rec.alloc.
-  NormUnits RunCost(const JobRec& rec, Seconds seconds) const;
-  // At a start: reserves the run's cost against a grant (false: none has
-  // enough left; the job must not start). Not metered: true, no grant.
-  bool Reserve(JobRec& rec, Seconds now);
-  // At a run's end: its usage record into batch_, the reservation released.
+  // The organisation model as the cluster state meters it (none: flat pool).
+  std::optional<ClusterOrg> StateOrg(const api::OrgConfig& c) const;
+  // At a run's end: the state settles it; its usage record goes into batch_.
   void Settle(JobRec& rec, Seconds now);
-  UsageRecord RecordOf(const JobRec& rec, Seconds now) const;
+  // The run's usage record: settled (charged, from the state) or to date.
+  UsageRecord RecordOf(const JobRec& rec, Seconds now, std::optional<NormUnits> charged = std::nullopt) const;
   Status LoadAccounting(const std::vector<store::DocRow>& docs);
   // Validates and installs a new model, durable before it returns; the
   // caller holds org_write_mu_ (changes are read-modify-write).
@@ -217,15 +217,12 @@ class Controller {
   // `full`: also when nothing can start (wait reasons, rejections age).
   void SchedulePass(Seconds now, bool full);
   void CheckNodes();
-  // A waiting job's reason once the scheduler has given its own: names the
-  // nodes it needs when those are draining or down.
   void ExplainWait(JobRec& rec, const Wait& w, Seconds now);
 
   store::Store& store_;
   ControllerConfig config_;
   store::GroupCommitter commit_;
-  std::unique_ptr<Scheduler> fast_;     // explain_waits = false
-  std::unique_ptr<Scheduler> explain_;  // explain_waits = true, at most once a second
+  std::unique_ptr<Scheduler> scheduler_;
   Rng rng_;
 
   mutable std::mutex mu_;
@@ -238,8 +235,6 @@ class Controller {
 
   std::map<JobId, JobRec> jobs_;
   ArrayTasks arrays_;        // untouched array tasks: jobs too, not in jobs_
-  std::set<JobId> pending_;  // PENDING
-  int pending_cpu_only_ = 0;  // of those, jobs that need no GPU
   std::set<JobId> active_;   // STARTING, RUNNING, STOPPING
   JobId next_id_ = 1;
   std::unordered_map<std::string, std::pair<std::vector<JobId>, std::uint64_t>> keys_;  // key -> ids, seq
@@ -249,8 +244,9 @@ class Controller {
   std::vector<store::DocRow> loaded_docs_;  // as loaded at start
   std::mutex org_write_mu_;  // one change of the organisation model at a time (taken before mu_)
   OrgRegistry org_;
-  GrantLedger ledger_;
-  OrgPolicy policy_;  // the snapshot's org, rebuilt each pass
+  GrantLedger ledger_;  // settled runs' usage records
+  ClusterState state_;  // what the scheduler sees; waiting explained at most once a second past 1,000
+  std::shared_ptr<const api::OrgConfig> state_org_;  // the model the state meters
 
   std::thread thread_;
 };

@@ -128,48 +128,10 @@ Json ToJson(const GrantView& v) {
   return j;
 }
 
-void GrantLedger::Settle(const UsageRecord& r) {
-  if (!seen_.emplace(KeyOf(r.job, r.attempt), true).second) return;
-  if (!r.grant.empty()) used_[r.grant] += r.norm;
-  // The fair-share policy's units: normalised units at three levels with an
-  // organisation, GPU-seconds at two without one.
-  if (!r.programme.empty())
-    fair_.Charge(r.programme, r.project, r.user, static_cast<double>(r.norm), r.end);
-  else
-    fair_.Charge(r.project, r.user, static_cast<double>(r.norm) / 1000.0, r.end);
+bool GrantLedger::Record(const UsageRecord& r) {
+  if (!seen_.emplace(KeyOf(r.job, r.attempt), true).second) return false;
   records_.push_back(r);
-}
-
-void GrantLedger::Reserve(const std::string& grant, NormUnits n) {
-  if (!grant.empty()) reserved_[grant] += n;
-}
-
-void GrantLedger::Release(const std::string& grant, NormUnits n) {
-  if (grant.empty()) return;
-  auto it = reserved_.find(grant);
-  if (it == reserved_.end()) return;
-  it->second = std::max<NormUnits>(0, it->second - n);
-}
-
-NormUnits GrantLedger::Used(const std::string& grant) const {
-  auto it = used_.find(grant);
-  return it == used_.end() ? 0 : it->second;
-}
-
-NormUnits GrantLedger::Reserved(const std::string& grant) const {
-  auto it = reserved_.find(grant);
-  return it == reserved_.end() ? 0 : it->second;
-}
-
-std::optional<std::string> GrantLedger::Choose(const api::OrgConfig& c, std::string_view project, Seconds now,
-                                               NormUnits need) const {
-  const Grant* best = nullptr;
-  for (const Grant& g : c.grants) {
-    if (g.project != project || !g.Active(now) || g.amount - Spent(g.id) < need) continue;
-    if (!best || g.end < best->end || (g.end == best->end && g.id < best->id)) best = &g;
-  }
-  if (!best) return std::nullopt;
-  return best->id;
+  return true;
 }
 
 }  // namespace kojo::controller

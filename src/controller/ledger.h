@@ -1,14 +1,11 @@
-// The grant ledger: what each grant has used (settled runs) and has
-// reserved (runs going on), the usage records that settled runs leave, and
-// the reports made from them.
-//
-// A run reserves weights.Cost(model, gpus, gpu_milli, time limit) against
-// one active grant of its project when it starts and settles when it ends:
-// its usage record (stored in the same batch as the job's end state) charges
-// the run's normalised cost, capped at the reservation, and the reservation
-// is released. So used + reserved never exceeds what was awarded, whatever
-// the runs do. Reservations are not stored apart: the controller derives
-// them from its job records at start.
+// Usage records: what each settled run (a job attempt) used, stored as
+// documents, and the reports made from them. The metering itself (what a
+// grant has used and reserved, the fair-share usage) is the cluster
+// state's (state/cluster_state.h): a run reserves against one active grant
+// of its project when it starts and settles when it ends, charging the
+// cost of the time it ran, capped at its reservation, so used + reserved
+// never exceeds what was awarded. Its usage record is stored in the same
+// batch as the job's end state.
 //
 // Thread safety: none; the controller uses it under its mutex. The report
 // functions are pure.
@@ -79,34 +76,17 @@ struct GrantView {
 };
 api::Json ToJson(const GrantView& v);
 
+// The settled runs' records, each run once.
 class GrantLedger {
  public:
-  explicit GrantLedger(Seconds half_life = 7 * 24 * 3600) : fair_(half_life) {}
-
-  // A settled run: counts against its grant, keeps the record and charges
-  // fair share (normalised GPU-seconds) at its end. A record of a key seen
-  // before is ignored (each run is charged once).
-  void Settle(const UsageRecord& r);
-  void Reserve(const std::string& grant, NormUnits n);
-  void Release(const std::string& grant, NormUnits n);
-
-  NormUnits Used(const std::string& grant) const;
-  NormUnits Reserved(const std::string& grant) const;
-  NormUnits Spent(const std::string& grant) const { return Used(grant) + Reserved(grant); }
-
-  // The grant of `project` active at `now` with at least `need` left that
-  // ends soonest (ties: smaller id); none if no grant has enough.
-  std::optional<std::string> Choose(const api::OrgConfig& c, std::string_view project, Seconds now,
-                                    NormUnits need) const;
-
+  // Keeps `r` unless a record of its key ("<job>.<attempt>") was kept
+  // before; true if kept (each run is charged once).
+  bool Record(const UsageRecord& r);
   const std::vector<UsageRecord>& records() const { return records_; }
-  const UsageLedger& fair() const { return fair_; }
 
  private:
-  std::unordered_map<std::string, NormUnits> used_, reserved_;
   std::unordered_map<std::string, bool> seen_;  // "<job>.<attempt>"
   std::vector<UsageRecord> records_;
-  UsageLedger fair_;
 };
 
 }  // namespace kojo::controller

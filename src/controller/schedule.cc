@@ -1,8 +1,8 @@
 // Controller: the scheduling loop. Wakes on a change or every tick, marks
-// silent nodes DOWN, builds a ClusterSnapshot, calls Scheduler::Decide and
-// applies the decisions; the agents hear of placements once they are durable.
+// silent nodes DOWN, asks the cluster state for a pass and records what it
+// changed in the jobs' records; the agents hear of placements once they are
+// durable.
 #include <algorithm>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -60,82 +60,30 @@ void Controller::CheckNodes() {
 void Controller::SchedulePass(Seconds now, bool full) {
   if (nodes_.empty()) return;
   SplitPendingArrays();
-  if (pending_.empty()) return;
-  ClusterSnapshot snap;
-  snap.specs.reserve(nodes_.size());
-  snap.nodes.reserve(nodes_.size());
-  for (const NodeRec& n : nodes_) {
-    snap.specs.push_back(n.spec);
-    NodeState s = NodeState::Empty(n.spec);
-    s.schedulable = n.State() == api::NodeState::kUp;
-    snap.nodes.push_back(s);
+  // A new organisation model (PUT /org, a grant added): the state meters it.
+  if (auto org = org_.Config(); org != state_org_) {
+    state_org_ = org;
+    state_.SetOrg(StateOrg(*org));
   }
-  std::unordered_map<JobId, int> array_running;
-  for (JobId id : active_) {
-    const JobRec& rec = jobs_.at(id);
-    JobEntry e;
-    e.job = &rec.job;
-    e.attained_gpu_s = rec.attained_gpu_s;
-    e.queued_since = rec.queued_since;
-    e.last_run_s = rec.last_run_s;
-    e.started = rec.view.start_time.value_or(now);
-    e.allocation = rec.alloc;
-    Apply(snap.nodes, rec.alloc);
-    snap.running.push_back(std::move(e));
-    if (rec.max_running > 0 && rec.view.array_id) ++array_running[*rec.view.array_id];
-  }
-  // Nothing can start (no free GPU, every pending job needs one, and no
-  // preemption): skip the pass until the next change or tick.
-  if (!full && pending_cpu_only_ == 0 && !fast_->policy().Preemptive()) {
-    bool free_gpu = false;
-    for (const NodeState& s : snap.nodes) free_gpu = free_gpu || (s.schedulable && s.GpuMilliFree() > 0);
-    if (!free_gpu) return;
-  }
-  for (JobId id : pending_) {
-    JobRec& rec = jobs_.at(id);
-    if (rec.max_running > 0 && rec.view.array_id) {
-      int& running = array_running[*rec.view.array_id];
-      if (running >= rec.max_running) {  // "%N": the rest of the array waits
-        if (rec.why.reason != "ArrayLimit") {
-          rec.why = api::JobWhy{};
-          rec.why.reason = rec.view.reason = "ArrayLimit";
-          rec.why.message = rec.view.message =
-              fmt::format("array {} runs at most {} tasks at once", *rec.view.array_id, rec.max_running);
-          rec.why.as_of = now;
-          rec.view.estimated_start.reset();
-        }
-        continue;
-      }
-      ++running;
-    }
-    JobEntry e;
-    e.job = &rec.job;
-    e.attained_gpu_s = rec.attained_gpu_s;
-    e.queued_since = rec.queued_since;
-    e.last_run_s = rec.last_run_s;
-    snap.pending.push_back(std::move(e));
-  }
-  // Programmes, quotas and what each project's grants have left (awarded -
-  // used - reserved); none while no project is defined (one flat pool).
-  auto org = org_.Config();
-  if (!org->projects.empty()) {
-    policy_ = api::PolicyOf(*org, now, /*meter_grants=*/true,
-                            [this](const Grant& g) { return ledger_.Spent(g.id); });
-    policy_.default_time_limit = config_.default_time_limit_s;
-    snap.org = &policy_;
-  }
-  snap.usage = &ledger_.fair();
+  // Every waiting job gets a reason; past 1,000 of them, at most once a second.
   const auto steady = SteadyNow();
-  const bool explain = snap.pending.size() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
-  if (explain) last_explain_ = steady;
-  Decisions d = (explain ? explain_ : fast_)->Decide(snap, now, rng_);
+  PassOptions options;
+  options.explain = state_.waiting_count() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
+  options.force = full;
+  Changes c = state_.Pass(now, rng_, options);
+  if (!c.decided) return;
+  if (options.explain) last_explain_ = steady;
 
-  for (Place& p : d.placed) {
-    JobRec& rec = jobs_.at(p.job);
-    rec.alloc = std::move(p.allocation);
-    if (!Reserve(rec, now)) {  // no grant of its project has enough left: it waits
-      rec.alloc.shares.clear();
-      continue;
+  for (Started& st : c.started) {
+    JobRec& rec = jobs_.at(st.job);
+    rec.alloc = std::move(st.allocation);
+    rec.grant = std::move(st.grant);
+    rec.reserved = st.reserved;
+    // Metered without a time limit: the reservation assumed the default
+    // one, so it is enforced.
+    if (!rec.grant.empty() && !rec.view.spec.time_limit_s) {
+      rec.view.spec.time_limit_s = config_.default_time_limit_s;
+      rec.job.time_limit = config_.default_time_limit_s;
     }
     rec.view.placement.clear();
     for (size_t i = 0; i < rec.alloc.shares.size(); ++i) {
@@ -160,21 +108,21 @@ void Controller::SchedulePass(Seconds now, bool full) {
     SetState(rec, JobState::kStarting);
     rec.why = api::JobWhy{};
     rec.view.estimated_start.reset();
-    rec.view.reason = p.backfilled ? "Backfilled" : "";
-    rec.view.message = p.backfilled ? "started ahead of the queue's head without delaying it" : "";
+    rec.view.reason = st.backfilled ? "Backfilled" : "";
+    rec.view.message = st.backfilled ? "started ahead of the queue's head without delaying it" : "";
     rec.view.start_time = now;
     rec.view.end_time.reset();
     rec.view.exit_code.reset();
     rec.view.signal.reset();
     Persist(rec);
   }
-  for (const Preempt& p : d.preempted) {
+  for (const Preempt& p : c.preempted) {
     JobRec& rec = jobs_.at(p.job);
     if (rec.view.state != JobState::kStarting && rec.view.state != JobState::kRunning) continue;
     Stop(rec, StopReason::kPreempted);
     rec.view.message = p.reason;
   }
-  for (const Reject& r : d.rejected) {
+  for (const Reject& r : c.rejected) {
     JobRec& rec = jobs_.at(r.job);
     if (rec.view.state != JobState::kPending) continue;
     SetState(rec, JobState::kFailed);
@@ -183,13 +131,15 @@ void Controller::SchedulePass(Seconds now, bool full) {
     rec.view.end_time = now;
     Persist(rec);
   }
-  for (const Wait& w : d.waiting) {
+  for (const Wait& w : c.waiting) {
     JobRec& rec = jobs_.at(w.job);
     if (rec.view.state != JobState::kPending) continue;
     ExplainWait(rec, w, now);
   }
+  if (c.violation) fmt::print(stderr, "kojod: a scheduling decision was dropped: {}\n", *c.violation);
 }
 
+// A waiting job's reason, as the pass gave it (with the job's estimate).
 void Controller::ExplainWait(JobRec& rec, const Wait& w, Seconds now) {
   api::JobWhy& why = rec.why;
   why = api::JobWhy{};
@@ -201,28 +151,6 @@ void Controller::ExplainWait(JobRec& rec, const Wait& w, Seconds now) {
   why.confidence = std::string(ToString(w.confidence));
   why.confidence_message = std::string(w.confidence_text);
   if (w.estimated_start) why.estimated_start = std::max(now, *w.estimated_start);
-  // Resources missing because the nodes that could run it are draining or
-  // down: say so, and drop an estimate that assumed them.
-  if (w.reason == WaitReason::kResources) {
-    ClusterSnapshot up;
-    std::vector<std::string> out_of_service;
-    bool draining = false;
-    for (const NodeRec& n : nodes_) {
-      const api::NodeState st = n.State();
-      if (st == api::NodeState::kUp) up.specs.push_back(n.spec);
-      else out_of_service.push_back(n.info.name);
-      draining = draining || st == api::NodeState::kDraining || st == api::NodeState::kDrained;
-    }
-    if (!out_of_service.empty() && explain_->Infeasible(up, rec.job)) {
-      why.reason = draining ? "NodeDrain" : "NodeDown";
-      why.message = fmt::format("no node in service can run it; nodes draining or down: {}",
-                                fmt::join(out_of_service.begin(),
-                                          out_of_service.begin() + std::min<size_t>(out_of_service.size(), 8), ", "));
-      why.estimated_start.reset();
-      why.confidence = "none";
-      why.confidence_message = "it starts once a node that can run it is resumed or comes back";
-    }
-  }
   rec.view.reason = why.reason;
   rec.view.message = why.estimated_start && *why.estimated_start > now
                          ? fmt::format("{}; estimated start {}", why.message, api::IsoTime(*why.estimated_start))

@@ -17,6 +17,10 @@ enum class WaitReason {
   kPreempting, // it will start once the jobs being preempted have left
   kQuota,      // its project is at its GPU limit (guaranteed + borrowable)
   kGrant,      // its project's grants have too little left for its reservation
+  // Given by the cluster state around the scheduler (state/cluster_state.h):
+  kArrayLimit, // its array runs as many tasks at once as its "%N" allows
+  kNodeDrain,  // only nodes being drained (or drained) could run it
+  kNodeDown,   // only nodes that are down could run it
 };
 std::string_view ToString(WaitReason r);
 

@@ -21,6 +21,9 @@ std::string_view ToString(WaitReason r) {
     case WaitReason::kPreempting: return "Preempting";
     case WaitReason::kQuota: return "Quota";
     case WaitReason::kGrant: return "GrantExhausted";
+    case WaitReason::kArrayLimit: return "ArrayLimit";
+    case WaitReason::kNodeDrain: return "NodeDrain";
+    case WaitReason::kNodeDown: return "NodeDown";
   }
   return "Unknown";
 }
@@ -41,8 +44,14 @@ std::optional<std::string> Scheduler::Infeasible(const ClusterSnapshot& snapshot
 }
 
 Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng) {
+  return Decide(snap, now, rng, config_.explain_waits);
+}
+
+Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng, bool explain) {
+  SchedulerConfig config = config_;
+  config.explain_waits = explain;
   policy_->Prepare(snap, now);
-  return Pass(snap, now, rng, *policy_, *placer_, config_, scratch_).Run();
+  return Pass(snap, now, rng, *policy_, *placer_, config, scratch_).Run();
 }
 
 }  // namespace kojo

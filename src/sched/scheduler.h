@@ -41,6 +41,8 @@ class Scheduler {
   void Observe(const Job& job) { placer_->Observe(job.demand); }
 
   Decisions Decide(const ClusterSnapshot& snapshot, Seconds now, Rng& rng);
+  // The same, explaining waits or not whatever the configuration says.
+  Decisions Decide(const ClusterSnapshot& snapshot, Seconds now, Rng& rng, bool explain);
 
   // Where `job` would go on `nodes` now, or nullopt if it does not fit.
   // Multi-GPU jobs use as few nodes as possible, one node first.

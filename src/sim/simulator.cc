@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 
-#include "sched/org_pass.h"
 
 namespace kojo {
 
@@ -25,14 +24,13 @@ struct Event {
   bool operator>(const Event& o) const { return t != o.t ? t > o.t : job > o.job; }
 };
 
-// What the simulator knows about one job beyond the snapshot's JobEntry.
+// What the simulator knows about one job beyond the cluster state: its
+// work, which only a replay knows (kojod learns a job's end from its agent).
 struct JobState {
-  int pending_pos = -1;
-  int running_pos = -1;
+  bool running = false;
   Seconds effective = 0;      // work to do: min(true duration, time limit)
   Seconds work_done = 0;      // useful work of finished runs
   Seconds run_penalty = 0;    // restart time paid at the start of this run
-  std::int64_t attained_milli_s = 0;  // milli-GPU-seconds of finished runs
   std::uint32_t gen = 0;      // bumped on preemption: stale completions
   bool restarted = false;
   bool killed_at_limit = false;
@@ -42,16 +40,13 @@ class Engine {
  public:
   Engine(const std::vector<NodeSpec>& nodes, const std::vector<Job>& jobs, Scheduler& scheduler,
          const SimConfig& config)
-      : jobs_(jobs), scheduler_(scheduler), config_(config), ledger_(config.usage_half_life_s),
+      : jobs_(jobs), scheduler_(scheduler), config_(config), state_(scheduler, config.usage_half_life_s),
         rng_(config.seed) {
-    snap_.specs = nodes;
-    snap_.nodes.reserve(nodes.size());
     for (const auto& n : nodes) {
-      snap_.nodes.push_back(NodeState::Empty(n));
+      state_.AddNode(n);
       total_milli_ += static_cast<std::int64_t>(n.gpus) * kWholeGpu;
       total_gpus_ += n.gpus;
     }
-    snap_.usage = &ledger_;
     if (config.org) InitOrg(*config.org);
   }
 
@@ -66,17 +61,13 @@ class Engine {
   void Advance(Seconds t);
   void Arrive(int j);
   void Finish(int j);
-  Status DecideNow(bool* placed, bool* preempted = nullptr);
-  Status PlaceJob(const Place& p);
-  Status PreemptJob(JobId id);
-  void RejectPending(int j, const std::string& reason);
-  Status CheckAllocation(int j, const Allocation& a) const;
-  bool MayPlaceSomething() const;
+  // One pass of the cluster state; `force`: even when nothing could start.
+  Status DecideNow(bool force, bool* placed, bool* preempted = nullptr);
+  void Started(const kojo::Started& s);
+  void Preempted(JobId id, const Settled& settled);
+  // The end of job j's run, from the cluster state's settlement.
+  void Ended(int j, const Settled& s);
 
-  void AddPending(int j, JobEntry entry);
-  JobEntry TakePending(int j);
-  void AddRunning(int j, JobEntry entry);
-  JobEntry TakeRunning(int j);
   void RecordPoint();
   // The recorded points are a step function (each held until the next, the
   // last until now_), cut into at most config_.series_points equal buckets.
@@ -91,41 +82,28 @@ class Engine {
   std::vector<SeriesPoint> Buckets() const;
   ProgrammeSeries ProgrammeBuckets() const;
 
-  // Organisations (config_.org set).
+  // Organisations (config_.org set): programmes for the time series.
   void InitOrg(const SimOrg& org);
-  NormUnits CostOf(const Allocation& a, Seconds seconds) const;
-  void UpdateGrantsLeft();
-  void ChargeGrants(const std::string& project, NormUnits units);
   const SimOrg* org_ = nullptr;
-  bool org_has_guarantee_ = false;
-  OrgPolicy org_policy_;                          // the snapshot's, grant_left kept current
   std::vector<std::string> programmes_;           // sorted
   std::vector<int> programme_of_;                 // by job index
   std::vector<std::int64_t> busy_by_programme_;   // milli-GPUs now
   std::vector<std::vector<std::int64_t>> programme_points_;  // aligned with points_
-  std::vector<NormUnits> grant_used_;             // by grant
-  std::unordered_map<std::string, NormUnits> reserved_;  // by project: running jobs' reservations
-  std::vector<NormUnits> job_reserved_;           // by job index
 
   const std::vector<Job>& jobs_;
   Scheduler& scheduler_;
   const SimConfig& config_;
-  UsageLedger ledger_;
+  ClusterState state_;
   Rng rng_;
-  ClusterSnapshot snap_;
-  std::vector<JobState> state_;
+  std::vector<JobState> state_of_;
   std::vector<JobRecord> records_;
   std::vector<RunRecord> runs_;
   std::unordered_map<JobId, int> index_;
-  std::unordered_map<std::string, std::optional<std::string>> infeasible_;  // by demand shape
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
-  std::map<std::int64_t, int> pending_milli_;  // demand -> count of waiting jobs
-
 
   std::int64_t total_milli_ = 0;
   int total_gpus_ = 0;
-  std::int64_t busy_milli_ = 0;
-  double busy_milli_s_ = 0;  // integral of busy_milli_ over time
+  double busy_milli_s_ = 0;  // integral of busy milli-GPUs over time
   Seconds now_ = 0;
   bool dirty_ = false;       // something arrived or ended since the last pass
   std::int64_t preemptions_ = 0;
@@ -135,295 +113,121 @@ class Engine {
   std::vector<Point> points_;
 };
 
-void Engine::AddPending(int j, JobEntry entry) {
-  state_[j].pending_pos = static_cast<int>(snap_.pending.size());
-  snap_.pending.push_back(std::move(entry));
-  ++pending_milli_[Milli(j)];
-}
-
-JobEntry Engine::TakePending(int j) {
-  int pos = state_[j].pending_pos;
-  JobEntry e = std::move(snap_.pending[pos]);
-  if (pos + 1 != static_cast<int>(snap_.pending.size())) {
-    snap_.pending[pos] = std::move(snap_.pending.back());
-    state_[snap_.pending[pos].job - jobs_.data()].pending_pos = pos;
-  }
-  snap_.pending.pop_back();
-  state_[j].pending_pos = -1;
-  auto it = pending_milli_.find(Milli(j));
-  if (--it->second == 0) pending_milli_.erase(it);
-  return e;
-}
-
-void Engine::AddRunning(int j, JobEntry entry) {
-  state_[j].running_pos = static_cast<int>(snap_.running.size());
-  snap_.running.push_back(std::move(entry));
-  const std::int64_t m = Milli(j);
-  busy_milli_ += m;
-  if (org_) busy_by_programme_[programme_of_[j]] += m;
-}
-
-JobEntry Engine::TakeRunning(int j) {
-  int pos = state_[j].running_pos;
-  JobEntry e = std::move(snap_.running[pos]);
-  if (pos + 1 != static_cast<int>(snap_.running.size())) {
-    snap_.running[pos] = std::move(snap_.running.back());
-    state_[snap_.running[pos].job - jobs_.data()].running_pos = pos;
-  }
-  snap_.running.pop_back();
-  state_[j].running_pos = -1;
-  const std::int64_t m = Milli(j);
-  busy_milli_ -= m;
-  const Seconds ran = now_ - e.started;
-  state_[j].attained_milli_s += m * ran;
-  // Fair share: a run's usage is charged when it ends (snapshot.h); with
-  // an organisation in normalised units, at three levels, and against the
-  // project's grants (by the time it really ran), freeing its reservation.
-  if (org_) {
-    busy_by_programme_[programme_of_[j]] -= m;
-    const NormUnits cost = CostOf(e.allocation, ran);
-    if (ran > 0)
-      ledger_.Charge(programmes_[programme_of_[j]], e.job->project, e.job->user, static_cast<double>(cost), now_);
-    if (!org_->grants.empty()) {
-      reserved_[e.job->project] -= job_reserved_[j];
-      job_reserved_[j] = 0;
-      ChargeGrants(e.job->project, cost);
-    }
-  } else if (ran > 0) {
-    ledger_.Charge(e.job->project, e.job->user, static_cast<double>(m) * static_cast<double>(ran) / kWholeGpu,
-                   now_);
-  }
-  Release(snap_.nodes, e.allocation);
-  if (config_.record_runs) runs_.push_back(RunRecord{e.job->id, e.started, now_, e.allocation});
-  return e;
-}
-
 void Engine::Advance(Seconds t) {
-  busy_milli_s_ += static_cast<double>(busy_milli_) * static_cast<double>(t - now_);
+  busy_milli_s_ += static_cast<double>(state_.busy_milli()) * static_cast<double>(t - now_);
   now_ = t;
 }
 
 void Engine::Arrive(int j) {
   const Job& job = jobs_[j];
   scheduler_.Observe(job);
-  // Whether a job can ever run depends on its demand alone (the cluster's
-  // shape is fixed): traces repeat a few shapes, so remember the answers.
-  const Demand& d = job.demand;
-  std::string shape = fmt::format("{}/{}/{}/{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
-                                  fmt::join(d.gpu_models, "|"));
-  auto it = infeasible_.find(shape);
-  if (it == infeasible_.end()) it = infeasible_.emplace(std::move(shape), scheduler_.Infeasible(snap_, job)).first;
-  if (it->second) {
+  if (auto why = state_.Infeasible(job)) {
     records_[j].outcome = JobOutcome::kRejected;
-    records_[j].reason = *it->second;
+    records_[j].reason = *why;
     return;
   }
-  JobEntry e;
-  e.job = &job;
-  e.queued_since = now_;
-  AddPending(j, std::move(e));
+  QueuedJob q;
+  q.job = &job;
+  q.queued_since = now_;
+  state_.Enqueue(job.id, q);
   dirty_ = true;
 }
 
+void Engine::Ended(int j, const Settled& s) {
+  state_of_[j].running = false;
+  if (org_) busy_by_programme_[programme_of_[j]] -= Milli(j);
+  if (config_.record_runs) runs_.push_back(RunRecord{jobs_[j].id, s.started, now_, s.allocation});
+}
+
 void Engine::Finish(int j) {
-  TakeRunning(j);
-  JobState& s = state_[j];
+  Ended(j, state_.Finish(jobs_[j].id, now_, /*requeue=*/false));
+  JobState& s = state_of_[j];
   s.work_done = s.effective;
   records_[j].end = now_;
   records_[j].outcome = s.killed_at_limit ? JobOutcome::kKilled : JobOutcome::kCompleted;
   dirty_ = true;
 }
 
-void Engine::RejectPending(int j, const std::string& reason) {
-  TakePending(j);
-  records_[j].outcome = JobOutcome::kRejected;
-  records_[j].reason = reason;
-}
-
-Status Engine::CheckAllocation(int j, const Allocation& a) const {
-  const Demand& d = jobs_[j].demand;
-  auto fail = [&](std::string_view what) -> Status {
-    return Error{ErrorCode::kUnsupported,
-                 fmt::format("at t={} the scheduler placed job {} against the rules: {}", now_,
-                             jobs_[j].id, what)};
-  };
-  if (a.GpuCount() != d.gpus) return fail(fmt::format("{} GPUs given, {} asked", a.GpuCount(), d.gpus));
-  if (d.tasks > 1 && static_cast<int>(a.shares.size()) > d.tasks) return fail("more nodes than tasks");
-  std::vector<NodeIndex> seen;
-  for (const NodeShare& s : a.shares) {
-    if (s.node < 0 || s.node >= static_cast<NodeIndex>(snap_.nodes.size())) return fail("no such node");
-    if (std::find(seen.begin(), seen.end(), s.node) != seen.end()) return fail("a node listed twice");
-    seen.push_back(s.node);
-    const NodeState& n = snap_.nodes[s.node];
-    const NodeSpec& spec = snap_.specs[s.node];
-    if (!s.gpu_indices.empty() && !d.AllowsModel(spec.gpu_model)) return fail("GPU model not allowed");
-    if (s.gpu_milli != d.gpu_milli) return fail("wrong GPU share");
-    if (s.cpu_milli > n.cpu_free || s.mem_mib > n.mem_free) return fail("CPU or memory oversubscribed");
-    for (size_t k = 0; k < s.gpu_indices.size(); ++k) {
-      int g = s.gpu_indices[k];
-      if (g < 0 || g >= n.gpus) return fail("no such GPU");
-      if (n.gpu_free[g] < s.gpu_milli) return fail(fmt::format("GPU {} of node {} oversubscribed", g, s.node));
-      for (size_t m = 0; m < k; ++m)
-        if (s.gpu_indices[m] == g) return fail("a GPU listed twice");
-    }
-  }
-  return Ok{};
-}
-
-Status Engine::PlaceJob(const Place& p) {
-  int j = IndexOf(p.job);
-  if (j < 0 || state_[j].pending_pos < 0)
-    return Error{ErrorCode::kUnsupported,
-                 fmt::format("at t={} the scheduler placed job {}, which is not waiting", now_, p.job)};
-  if (config_.check_invariants) {
-    if (auto st = CheckAllocation(j, p.allocation); !st.ok()) return st;
-  }
-  JobEntry e = TakePending(j);
-  Apply(snap_.nodes, p.allocation);
-  JobState& s = state_[j];
-  e.started = now_;
-  e.allocation = p.allocation;
+void Engine::Started(const kojo::Started& st) {
+  const int j = IndexOf(st.job);
+  JobState& s = state_of_[j];
+  s.running = true;
   s.run_penalty = s.restarted ? config_.restart_penalty_s : 0;
   const Seconds end = now_ + s.run_penalty + (s.effective - s.work_done);
   events_.push(Event{end, j, s.gen});
   if (!records_[j].start) records_[j].start = now_;
-  if (org_ && !org_->grants.empty()) {
-    const Job& job = jobs_[j];
-    job_reserved_[j] = CostOf(p.allocation, job.time_limit ? *job.time_limit : org_policy_.default_time_limit);
-    reserved_[job.project] += job_reserved_[j];
-  }
-  AddRunning(j, std::move(e));
-  return Ok{};
+  if (org_) busy_by_programme_[programme_of_[j]] += Milli(j);
 }
 
-Status Engine::PreemptJob(JobId id) {
-  int j = IndexOf(id);
-  if (j < 0 || state_[j].running_pos < 0)
-    return Error{ErrorCode::kUnsupported,
-                 fmt::format("at t={} the scheduler preempted job {}, which is not running", now_, id)};
-  JobEntry e = TakeRunning(j);
-  JobState& s = state_[j];
-  const Seconds ran = now_ - e.started;
-  s.work_done = std::min(s.effective, s.work_done + std::max<Seconds>(0, ran - s.run_penalty));
+// Preempted jobs leave at once here (kojod waits for their agents): the run
+// ends now and the job is queued again, keeping its useful work.
+void Engine::Preempted(JobId id, const Settled& settled) {
+  const int j = IndexOf(id);
+  Ended(j, settled);
+  JobState& s = state_of_[j];
+  s.work_done = std::min(s.effective, s.work_done + std::max<Seconds>(0, settled.ran - s.run_penalty));
   s.restarted = true;
   ++s.gen;
   ++records_[j].preemptions;
   ++preemptions_;
-  JobEntry q;
-  q.job = e.job;
-  q.attained_gpu_s = s.attained_milli_s / kWholeGpu;
-  q.queued_since = now_;
-  q.last_run_s = ran;
-  AddPending(j, std::move(q));
-  return Ok{};
 }
 
-bool Engine::MayPlaceSomething() const {
-  if (snap_.pending.empty()) return false;
-  if (scheduler_.policy().Preemptive() || org_has_guarantee_) return true;  // (reclaim may preempt)
-  return total_milli_ - busy_milli_ >= pending_milli_.begin()->first;
-}
-
-Status Engine::DecideNow(bool* placed, bool* preempted) {
-  if (org_ && !org_->grants.empty()) UpdateGrantsLeft();
-  Decisions d = scheduler_.Decide(snap_, now_, rng_);
+Status Engine::DecideNow(bool force, bool* placed, bool* preempted) {
+  PassOptions options;
+  options.force = force;
+  options.check = config_.check_invariants;
+  options.preempt_at_once = true;
+  Changes c = state_.Pass(now_, rng_, options);
+  if (!c.decided) return Ok{};
   ++decide_calls_;
   dirty_ = false;
-  for (const Preempt& p : d.preempted)
-    if (auto st = PreemptJob(p.job); !st.ok()) return st;
-  for (const Place& p : d.placed)
-    if (auto st = PlaceJob(p); !st.ok()) return st;
-  for (const Reject& r : d.rejected) {
-    int j = IndexOf(r.job);
-    if (j < 0 || state_[j].pending_pos < 0)
-      return Error{ErrorCode::kUnsupported,
-                   fmt::format("at t={} the scheduler rejected job {}, which is not waiting", now_, r.job)};
-    RejectPending(j, r.reason);
+  if (c.violation) return Error{ErrorCode::kUnsupported, *c.violation};
+  for (size_t i = 0; i < c.preempted.size(); ++i) Preempted(c.preempted[i].job, c.preempted_runs[i]);
+  for (const kojo::Started& s : c.started) Started(s);
+  for (const Reject& r : c.rejected) {
+    const int j = IndexOf(r.job);
+    records_[j].outcome = JobOutcome::kRejected;
+    records_[j].reason = r.reason;
   }
-  if (placed) *placed = !d.placed.empty();
-  if (preempted) *preempted = !d.preempted.empty();
+  if (placed) *placed = !c.started.empty();
+  if (preempted) *preempted = !c.preempted.empty();
   return Ok{};
 }
 
 void Engine::RecordPoint() {
-  const std::int64_t pending = static_cast<std::int64_t>(snap_.pending.size());
-  if (!points_.empty() && points_.back().busy == busy_milli_ && points_.back().pending == pending &&
+  const std::int64_t pending = static_cast<std::int64_t>(state_.waiting_count());
+  const std::int64_t busy = state_.busy_milli();
+  if (!points_.empty() && points_.back().busy == busy && points_.back().pending == pending &&
       (!org_ || programme_points_.back() == busy_by_programme_))
     return;
   if (!points_.empty() && points_.back().t == now_) {
-    points_.back().busy = busy_milli_;
+    points_.back().busy = busy;
     points_.back().pending = pending;
     if (org_) programme_points_.back() = busy_by_programme_;
     return;
   }
-  points_.push_back(Point{now_, busy_milli_, pending});
+  points_.push_back(Point{now_, busy, pending});
   if (org_) programme_points_.push_back(busy_by_programme_);
 }
 
 void Engine::InitOrg(const SimOrg& org) {
   org_ = &org;
-  org_policy_ = org.policy;
-  snap_.org = &org_policy_;
-  for (const auto& [name, limits] : org_policy_.projects)
-    org_has_guarantee_ = org_has_guarantee_ || limits.guaranteed_gpus > 0;
+  state_.SetOrg(org);
+  const OrgPolicy& policy = org.policy;
   std::vector<std::string> names = {""};
-  for (const auto& [name, limits] : org_policy_.projects) names.push_back(limits.programme);
-  for (const auto& [name, share] : org_policy_.programme_shares) names.push_back(name);
+  for (const auto& [name, limits] : policy.projects) names.push_back(limits.programme);
+  for (const auto& [name, share] : policy.programme_shares) names.push_back(name);
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   programmes_ = std::move(names);
   busy_by_programme_.assign(programmes_.size(), 0);
   programme_of_.resize(jobs_.size(), 0);
   for (size_t j = 0; j < jobs_.size(); ++j) {
-    auto p = org_policy_.projects.find(jobs_[j].project);
-    const std::string& prog = p == org_policy_.projects.end() ? programmes_[0] : p->second.programme;
+    auto p = policy.projects.find(jobs_[j].project);
+    const std::string& prog = p == policy.projects.end() ? programmes_[0] : p->second.programme;
     programme_of_[j] = static_cast<int>(std::lower_bound(programmes_.begin(), programmes_.end(), prog) -
                                         programmes_.begin());
   }
-  grant_used_.assign(org.grants.size(), 0);
-  job_reserved_.assign(jobs_.size(), 0);
-}
-
-NormUnits Engine::CostOf(const Allocation& a, Seconds seconds) const {
-  return RunCost(org_policy_, snap_.specs, a, seconds);
-}
-
-// grant_left of each project = what its active grants have left together,
-// less the reservations of its running jobs. Pooled: the simulator charges
-// a run to several grants when one is not enough (ChargeGrants), where
-// kojod reserves a run from one grant (api::PolicyOf counts the largest).
-void Engine::UpdateGrantsLeft() {
-  const Seconds t = now_ + org_->grant_time_offset;
-  for (auto& [name, limits] : org_policy_.projects) limits.grant_left = 0;
-  for (size_t g = 0; g < org_->grants.size(); ++g) {
-    const Grant& grant = org_->grants[g];
-    if (!grant.Active(t)) continue;
-    auto p = org_policy_.projects.find(grant.project);
-    if (p == org_policy_.projects.end()) continue;
-    *p->second.grant_left += std::max<NormUnits>(0, grant.amount - grant_used_[g]);
-  }
-  for (auto& [name, limits] : org_policy_.projects) {
-    auto r = reserved_.find(name);
-    if (r != reserved_.end()) limits.grant_left = std::max<NormUnits>(0, *limits.grant_left - r->second);
-  }
-}
-
-// Charges `units` to the project's grants active now, the one ending first
-// first; what none has left goes to the first of them (an overdraft).
-void Engine::ChargeGrants(const std::string& project, NormUnits units) {
-  const Seconds t = now_ + org_->grant_time_offset;
-  std::vector<size_t> active;
-  for (size_t g = 0; g < org_->grants.size(); ++g)
-    if (org_->grants[g].project == project && org_->grants[g].Active(t)) active.push_back(g);
-  if (active.empty()) return;
-  std::sort(active.begin(), active.end(),
-            [&](size_t a, size_t b) { return org_->grants[a].end < org_->grants[b].end; });
-  for (size_t g : active) {
-    const NormUnits take = std::min(units, std::max<NormUnits>(0, org_->grants[g].amount - grant_used_[g]));
-    grant_used_[g] += take;
-    units -= take;
-  }
-  grant_used_[active[0]] += units;
 }
 
 Engine::BucketGrid Engine::Grid() const {
@@ -495,9 +299,9 @@ std::vector<SeriesPoint> Engine::Buckets() const {
 
 Result<SimResult> Engine::Run(const ProgressFn& progress) {
   const auto wall0 = std::chrono::steady_clock::now();
-  if (snap_.specs.empty()) return InvalidArgument("the cluster has no nodes");
+  if (state_.node_count() == 0) return InvalidArgument("the cluster has no nodes");
   const int n = static_cast<int>(jobs_.size());
-  state_.resize(n);
+  state_of_.resize(n);
   records_.resize(n);
   index_.reserve(n);
   for (int j = 0; j < n; ++j) {
@@ -508,7 +312,7 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
       return InvalidArgument(fmt::format("job {} is out of submit order", job.id));
     if (!job.true_duration || *job.true_duration < 1)
       return InvalidArgument(fmt::format("job {} has no true duration (>= 1 s)", job.id));
-    JobState& s = state_[j];
+    JobState& s = state_of_[j];
     s.effective = *job.true_duration;
     if (job.time_limit && *job.time_limit < s.effective) {
       s.effective = std::max<Seconds>(1, *job.time_limit);
@@ -528,22 +332,22 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
   int last_progress = 0;
   bool final_tried = false;
   while (true) {
-    while (!events_.empty() && events_.top().gen != state_[events_.top().job].gen) events_.pop();
+    while (!events_.empty() && events_.top().gen != state_of_[events_.top().job].gen) events_.pop();
     Seconds t = kForever;
     if (next < n) t = jobs_[next].submit_time;
     if (!events_.empty()) t = std::min(t, events_.top().t);
     bool tick = false;
-    if (config_.round_s > 0 && !snap_.pending.empty() && t != kForever) {
+    if (config_.round_s > 0 && state_.waiting_count() > 0 && t != kForever) {
       const Seconds tick_t = (now_ / config_.round_s + 1) * config_.round_s;
       if (tick_t <= t) { t = tick_t; tick = true; }
     }
     if (t == kForever) {
       // Nothing left to happen. Give waiting jobs one last pass on the
       // quiet cluster; if it places nothing, they stay unfinished.
-      if (snap_.pending.empty() || final_tried) break;
+      if (state_.waiting_count() == 0 || final_tried) break;
       final_tried = true;
       bool placed = false;
-      if (auto st = DecideNow(&placed); !st.ok()) return st.error();
+      if (auto st = DecideNow(/*force=*/true, &placed); !st.ok()) return st.error();
       RecordPoint();
       if (!placed) break;
       continue;
@@ -553,16 +357,16 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
     while (!events_.empty() && events_.top().t == now_) {
       Event e = events_.top();
       events_.pop();
-      if (e.gen == state_[e.job].gen && state_[e.job].running_pos >= 0) Finish(e.job);
+      if (e.gen == state_of_[e.job].gen && state_of_[e.job].running) Finish(e.job);
     }
     while (next < n && jobs_[next].submit_time == now_) Arrive(next++);
-    if ((dirty_ || tick) && MayPlaceSomething()) {
+    if (dirty_ || tick) {
       // Preempted jobs leave at once here, so the jobs they made room for
       // start in a second pass at the same time (bounded, in case a
       // policy keeps preempting).
       for (int pass = 0; pass < kMaxPassesPerTime; ++pass) {
         bool preempted = false;
-        if (auto st = DecideNow(nullptr, &preempted); !st.ok()) return st.error();
+        if (auto st = DecideNow(/*force=*/pass > 0, nullptr, &preempted); !st.ok()) return st.error();
         if (!preempted) break;
       }
     }

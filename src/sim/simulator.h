@@ -1,13 +1,14 @@
 // Simulator: discrete-event replay of a job trace on a cluster, driven by
-// the same Scheduler the controller runs. Owns a simulated clock; reads no
-// wall clock except to report its own run time.
+// the cluster state kojod runs (state/cluster_state.h): the same snapshot,
+// the same Scheduler, the same rules around it. Owns a simulated clock;
+// reads no wall clock except to report its own run time.
 //
 // Events are arrivals (submit times) and completions (start + restart
 // penalty + remaining work, or the time limit). After each batch of events
 // at one time, and every `round_s` seconds while jobs wait if round_s > 0,
-// the simulator calls Scheduler::Decide with the snapshot it keeps up to
-// date, and applies the decisions (a pass that preempts is followed at once
-// by another, since preempted jobs leave instantly here):
+// the simulator asks the cluster state for a pass and follows what it
+// changed (a pass that preempts is followed at once by another, since
+// preempted jobs leave instantly here):
 //   Place   - takes the allocation, schedules the completion; a job that
 //             was preempted before pays `restart_penalty_s` first;
 //   Preempt - gives the resources back and requeues the job; it keeps its
@@ -15,9 +16,8 @@
 //   Reject  - the job never runs (counted, with the reason).
 // A job whose time limit is below its true duration is killed when its
 // useful work reaches the limit (the limit bounds work, not restart time).
-// Decide is skipped when it cannot change anything: no job waits, nothing
-// arrived or ended since the last pass, or (for non-preemptive policies)
-// fewer GPUs are free than the smallest waiting job needs.
+// No pass is asked for when nothing arrived or ended since the last one;
+// the cluster state skips Decide when it cannot change anything.
 // Thread safety: none; one simulation per Scheduler at a time.
 #pragma once
 
@@ -30,21 +30,19 @@
 #include "model/job.h"
 #include "model/node.h"
 #include "sched/scheduler.h"
+#include "state/cluster_state.h"
 
 namespace kojo {
 
-// Programmes, shares, quotas and grants for a replay (SimConfig::org). With
-// grants, the simulator meters them as kojod does: a start reserves the
-// job's cost by its time limit (or the policy's default) against its
-// project's grants active at that time; the run's end charges its cost by
-// the time it really ran and frees the reservation. Fair share is charged in
-// normalised units.
-struct SimOrg {
-  OrgPolicy policy;           // grant_left is filled in by the simulator
-  std::vector<Grant> grants;  // metered when non-empty
-  // Grant times are Unix seconds; trace time t is Unix time t + offset.
-  Seconds grant_time_offset = 0;
-};
+// Programmes, shares, quotas and grants for a replay (SimConfig::org),
+// metered by the cluster state exactly as kojod meters them: a start
+// reserves the job's cost by its time limit (or the policy's default)
+// against one of its project's grants active then, the one ending soonest
+// with enough left; the run's end charges the cost of the time it really
+// ran (capped at the reservation) and frees the reservation. Fair share is
+// charged in normalised units. Grant times are Unix seconds; trace time t
+// is Unix time t + grant_time_offset.
+using SimOrg = ClusterOrg;
 
 struct SimConfig {
   Seconds round_s = 0;            // 0 = schedule on events only

@@ -1,4 +1,4 @@
-// The grant ledger, usage reports and the organisation registry's stored
+// Usage records, usage reports and the organisation registry's stored
 // form, without a controller.
 #include <gtest/gtest.h>
 
@@ -29,43 +29,21 @@ constexpr const char* kOrg = R"({
               {"project": "robots", "user": "bob", "role": "lead"}]
 })";
 
-Seconds At(const char* iso) { return *api::ParseIsoTime(iso); }
 
-TEST(GrantLedger, ChoosesTheActiveGrantEndingSoonestWithEnoughLeft) {
-  const api::OrgConfig c = Parse(kOrg);
-  GrantLedger l;
-  const Seconds now = At("2026-03-01");
-  EXPECT_EQ(l.Choose(c, "vision", now, kNormPerGpuHour / 2), "v-soon");
-  l.Reserve("v-soon", kNormPerGpuHour / 2);
-  EXPECT_EQ(l.Choose(c, "vision", now, kNormPerGpuHour / 2), "v-soon");  // exactly enough
-  l.Reserve("v-soon", kNormPerGpuHour / 2);
-  EXPECT_EQ(l.Choose(c, "vision", now, 1), "v-late");
-  EXPECT_EQ(l.Choose(c, "vision", now, 11 * kNormPerGpuHour), std::nullopt);  // no single grant has it
-  // The expired grant never counts, however much it has left.
-  EXPECT_EQ(l.Choose(c, "vision", At("2027-02-01"), 1), std::nullopt);
-  EXPECT_EQ(l.Choose(c, "robots", now, 0), std::nullopt);  // no grant at all
-  l.Release("v-soon", kNormPerGpuHour);
-  EXPECT_EQ(l.Reserved("v-soon"), 0);
-}
-
-TEST(GrantLedger, SettlesEachRunOnce) {
+TEST(GrantLedger, KeepsEachRunOnce) {
   GrantLedger l;
   UsageRecord r;
   r.job = 7;
   r.attempt = 1;
   r.project = "vision";
-  r.user = "ada";
   r.grant = "v-late";
   r.norm = 1000;
-  r.end = 100;
-  l.Settle(r);
-  l.Settle(r);  // replayed: ignored
-  EXPECT_EQ(l.Used("v-late"), 1000);
+  EXPECT_TRUE(l.Record(r));
+  EXPECT_FALSE(l.Record(r));  // replayed: ignored
   EXPECT_EQ(l.records().size(), 1u);
   r.attempt = 2;
-  l.Settle(r);
-  EXPECT_EQ(l.Used("v-late"), 2000);
-  EXPECT_GT(l.fair().Project("vision", 100), 0);
+  EXPECT_TRUE(l.Record(r));
+  EXPECT_EQ(l.records().size(), 2u);
 }
 
 TEST(UsageReport, ProRatesRecordsThatOverlapTheRange) {

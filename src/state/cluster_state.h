@@ -1,0 +1,209 @@
+// ClusterState: the scheduling loop's state machine, the one place where
+// kojod and `kojo sim` keep what the scheduler sees and apply what it
+// decides. No I/O, no clock, no threads: the caller feeds it events with
+// their time and asks for a pass.
+//
+//   kojod    = ClusterState + HTTP, the store, the agents, the wall clock
+//   kojo sim = ClusterState + a trace, an event queue, a simulated clock
+//
+// It holds the nodes (spec, in service or not, free resources), the jobs
+// waiting and running (with what the policies read: attained service, time
+// queued, previous run), the organisation (shares, quotas, grants) and
+// what the grants have used and reserved, and the fair-share usage. A pass
+// (Pass) builds the scheduler's snapshot from that, calls Scheduler::Decide
+// and applies every rule around it:
+//   - an array's "%N": its tasks beyond N running wait (ArrayLimit);
+//   - a start reserves its cost by its time limit (or the organisation's
+//     default) against one active grant of its project, the one ending
+//     soonest with enough left; with none, the job waits (GrantExhausted);
+//   - a waiting job that only nodes out of service could run is told so
+//     (NodeDrain, NodeDown);
+//   - preemptions of jobs already stopping are dropped; a start that needs
+//     resources of jobs preempted in the same pass waits for the next pass
+//     (they hold them until they end);
+//   - a pass is skipped when it cannot change anything (no job waits, or
+//     fewer GPUs are free than the smallest waiting job needs and nothing
+//     may be preempted), unless forced.
+// A run's end (Finish) releases its resources, settles its grant (the cost
+// of the time it ran, capped at its reservation), charges fair share, and
+// either forgets the job or queues it again (requeue, preemption) with its
+// attained service.
+//
+// Jobs are referenced, not copied: the Job given to Enqueue or Restore
+// must stay at its address while the state knows the job.
+//
+// Thread safety: none; the caller serialises.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/org.h"
+#include "sched/scheduler.h"
+
+namespace kojo {
+
+// Only kUp nodes take new work; the others keep what runs on them.
+enum class NodeService { kUp, kDraining, kDown };
+
+// Programmes, shares, quotas and grants, as the state meters them.
+struct ClusterOrg {
+  OrgPolicy policy;           // grant_left is computed by the state
+  std::vector<Grant> grants;  // metered when non-empty
+  // Grant times are Unix seconds; the state's time t is grant time t + offset
+  // (a replayed trace starts at 0).
+  Seconds grant_time_offset = 0;
+};
+
+// A job entering the queue (submission, release, recovery).
+struct QueuedJob {
+  const Job* job = nullptr;
+  Seconds queued_since = 0;
+  Seconds attained_gpu_s = 0;  // earlier runs
+  Seconds last_run_s = 0;
+  std::optional<JobId> array_id;
+  int max_running = 0;  // the array's "%N", 0 = none
+};
+
+// A job the pass started.
+struct Started {
+  JobId job = 0;
+  Allocation allocation;
+  bool backfilled = false;
+  std::string grant;     // reserved against ("" = not metered)
+  NormUnits reserved = 0;
+};
+
+// A run that ended, as settled.
+struct Settled {
+  Seconds started = 0, ran = 0;
+  Allocation allocation;
+  std::string grant;
+  NormUnits reserved = 0;  // what the run had reserved (released now)
+  NormUnits charged = 0;   // its cost, capped at the reservation when metered
+  Seconds attained_gpu_s = 0;  // including this run
+};
+
+// What a pass changed. `waiting` is filled by explaining passes only.
+struct Changes {
+  bool decided = false;  // Decide ran (false: skipped, nothing could change)
+  std::vector<Started> started;
+  std::vector<Preempt> preempted;  // running jobs to stop and requeue
+  // With PassOptions::preempt_at_once: the preempted runs, ended and
+  // requeued already, as settled (in the order of `preempted`).
+  std::vector<Settled> preempted_runs;
+  std::vector<Reject> rejected;    // waiting jobs that can never run; forgotten
+  std::vector<Wait> waiting;
+  // A decision that broke the cluster's rules (PassOptions::check): the
+  // pass stopped applying there. A scheduler defect, never the input's.
+  std::optional<std::string> violation;
+};
+
+struct PassOptions {
+  bool explain = false;  // give every waiting job a reason (Changes::waiting)
+  bool force = false;    // decide even when nothing could start
+  // Check every decision against the cluster (a placement against the free
+  // resources and the job's demand; each job in the state it must be in).
+  bool check = true;
+  // Preempted jobs leave at once (the simulator): their runs end and they
+  // are queued again before the pass's starts are applied. Otherwise
+  // (kojod) they hold their resources until Finish.
+  bool preempt_at_once = false;
+};
+
+class ClusterState {
+ public:
+  ClusterState(Scheduler& scheduler, Seconds usage_half_life);
+
+  // ---- nodes ----
+  NodeIndex AddNode(const NodeSpec& spec, NodeService service = NodeService::kUp);
+  // A node's spec (its agent registered again) and service.
+  void SetNode(NodeIndex n, const NodeSpec& spec, NodeService service);
+  NodeIndex node_count() const { return static_cast<NodeIndex>(snap_.specs.size()); }
+
+  // ---- organisation (none: one flat pool, nothing metered) ----
+  void SetOrg(std::optional<ClusterOrg> org);
+  bool metered() const { return org_ && !org_->grants.empty(); }
+  // A run settled before this state existed (recovery), in end order.
+  void ChargeSettled(const std::string& project, const std::string& user, const std::string& grant,
+                     NormUnits units, Seconds end);
+
+  // ---- jobs ----
+  // Why `job` can never run on these nodes (in service or not), or nullopt.
+  std::optional<std::string> Infeasible(const Job& job);
+  // Submission, release of a held job, recovery of a waiting one.
+  void Enqueue(JobId id, const QueuedJob& q);
+  // A waiting job leaves the queue (held, cancelled): forgotten.
+  void Dequeue(JobId id);
+  // Recovery of a job running at `started` on `a`, with its reservation.
+  void Restore(JobId id, const QueuedJob& q, const Allocation& a, Seconds started, const std::string& grant,
+               NormUnits reserved);
+  // A running job is being stopped: it keeps its resources until Finish
+  // and is not preempted again.
+  void Stop(JobId id);
+  // A run ended at `now`: resources back, grant settled, fair share
+  // charged; `requeue` puts the job back in the queue (queued since now).
+  Settled Finish(JobId id, Seconds now, bool requeue);
+
+  // ---- the pass ----
+  Changes Pass(Seconds now, Rng& rng, PassOptions options);
+
+  // ---- reading ----
+  bool Waiting(JobId id) const;
+  bool Running(JobId id) const;
+  size_t waiting_count() const { return snap_.pending.size(); }
+  size_t running_count() const { return snap_.running.size(); }
+  std::int64_t busy_milli() const { return busy_milli_; }
+  const ClusterSnapshot& snapshot() const { return snap_; }
+  const UsageLedger& fair() const { return fair_; }
+  NormUnits GrantUsed(const std::string& grant) const;
+  NormUnits GrantReserved(const std::string& grant) const;
+  // A run's normalised cost for `seconds` on `a` (the organisation's GPU
+  // weights; 1 per milli-GPU-second without one).
+  NormUnits Cost(const Allocation& a, Seconds seconds) const;
+  const Scheduler& scheduler() const { return scheduler_; }
+
+ private:
+  struct Rec {
+    int pending_pos = -1;
+    int running_pos = -1;
+    bool stopping = false;
+    std::optional<JobId> array_id;
+    int max_running = 0;
+    std::string grant;
+    NormUnits reserved = 0;
+  };
+  void AddPending(JobId id, Rec& r, JobEntry e);
+  JobEntry TakePending(JobId id, Rec& r);
+  void AddRunning(JobId id, Rec& r, JobEntry e);
+  JobEntry TakeRunning(JobId id, Rec& r);
+  bool MayStartSomething() const;
+  // Why `a` breaks the rules for `job` on `nodes` (free resources), or nullopt.
+  std::optional<std::string> CheckAllocation(const Job& job, const Allocation& a,
+                                             const std::vector<NodeState>& nodes) const;
+  void UpdateGrantsLeft(Seconds now);
+  // The grant a start of `need` units reserves against, or none.
+  const Grant* ChooseGrant(const std::string& project, Seconds now, NormUnits need) const;
+  void Charge(const std::string& project, const std::string& user, NormUnits units, Seconds now);
+  // Explaining passes: ArrayLimit waits, NodeDrain/NodeDown reasons.
+  void ExplainOutOfService(Wait& w, const Job& job);
+
+  Scheduler& scheduler_;
+  ClusterSnapshot snap_;
+  std::vector<NodeService> service_;
+  std::unordered_map<JobId, Rec> recs_;
+  std::map<std::int64_t, int> pending_milli_;  // demand -> waiting jobs
+  std::unordered_map<JobId, int> array_running_;  // limited arrays: running tasks
+  int limited_pending_ = 0;  // waiting jobs of arrays with a "%N"
+  std::int64_t busy_milli_ = 0;
+  std::optional<ClusterOrg> org_;
+  bool org_guarantee_ = false;
+  std::unordered_map<std::string, NormUnits> used_, reserved_;  // by grant id
+  UsageLedger fair_;
+  std::unordered_map<std::string, std::optional<std::string>> infeasible_;  // by demand shape
+};
+
+}  // namespace kojo

@@ -1,0 +1,258 @@
+// The cluster state machine on its own: events in, passes, what changed.
+// No clock, no threads: each test gives the time.
+#include "state/cluster_state.h"
+
+#include <deque>
+
+#include <gtest/gtest.h>
+
+#include "model/cluster.h"
+
+namespace kojo {
+namespace {
+
+class ClusterStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Use("fifo", "2x4xA100"); }
+
+  void Use(const std::string& policy, const std::string& cluster) {
+    auto p = MakePolicy(policy);
+    auto q = MakePlacer("bestfit");
+    ASSERT_TRUE(p.ok() && q.ok());
+    sched_ = std::make_unique<Scheduler>(std::move(*p), std::move(*q), SchedulerConfig{/*backfill=*/true, false});
+    state_ = std::make_unique<ClusterState>(*sched_, 3600);
+    auto nodes = ParseClusterSpec(cluster);
+    ASSERT_TRUE(nodes.ok());
+    for (const NodeSpec& n : *nodes) state_->AddNode(n);
+  }
+
+  const Job& NewJob(JobId id, int gpus, std::optional<Seconds> limit = std::nullopt,
+                    const std::string& project = "p") {
+    Job j;
+    j.id = id;
+    j.project = project;
+    j.user = "u";
+    j.demand.gpus = gpus;
+    j.time_limit = limit;
+    jobs_.push_back(j);
+    return jobs_.back();
+  }
+  void Submit(const Job& j, Seconds now, std::optional<JobId> array = std::nullopt, int max_running = 0) {
+    QueuedJob q;
+    q.job = &j;
+    q.queued_since = now;
+    q.array_id = array;
+    q.max_running = max_running;
+    state_->Enqueue(j.id, q);
+  }
+  Changes Pass(Seconds now, bool explain = true) {
+    PassOptions o;
+    o.explain = explain;
+    return state_->Pass(now, rng_, o);
+  }
+  static std::vector<JobId> StartedIds(const Changes& c) {
+    std::vector<JobId> ids;
+    for (const Started& s : c.started) ids.push_back(s.job);
+    return ids;
+  }
+  static const Wait* WaitOf(const Changes& c, JobId id) {
+    for (const Wait& w : c.waiting)
+      if (w.job == id) return &w;
+    return nullptr;
+  }
+
+  std::unique_ptr<Scheduler> sched_;
+  std::unique_ptr<ClusterState> state_;
+  std::deque<Job> jobs_;
+  Rng rng_{1};
+};
+
+TEST_F(ClusterStateTest, StartsWhatFitsAndFreesItAtTheEnd) {
+  Submit(NewJob(1, 4), 0);
+  Submit(NewJob(2, 4), 0);
+  Submit(NewJob(3, 4), 0);
+  Changes c = Pass(10);
+  EXPECT_TRUE(c.decided);
+  EXPECT_EQ(StartedIds(c), (std::vector<JobId>{1, 2}));
+  ASSERT_NE(WaitOf(c, 3), nullptr);
+  EXPECT_EQ(WaitOf(c, 3)->reason, WaitReason::kResources);
+  EXPECT_TRUE(state_->Running(1));
+  EXPECT_TRUE(state_->Waiting(3));
+  EXPECT_EQ(state_->busy_milli(), 8 * kWholeGpu);
+
+  // Nothing is free: the pass is skipped, unless forced.
+  EXPECT_FALSE(Pass(11).decided);
+  PassOptions forced;
+  forced.force = true;
+  EXPECT_TRUE(state_->Pass(11, rng_, forced).decided);
+
+  const Settled s = state_->Finish(1, 110, /*requeue=*/false);
+  EXPECT_EQ(s.started, 10);
+  EXPECT_EQ(s.ran, 100);
+  EXPECT_EQ(s.attained_gpu_s, 400);
+  EXPECT_FALSE(state_->Running(1));
+  EXPECT_EQ(StartedIds(Pass(110)), (std::vector<JobId>{3}));
+  // Fair share saw the run: 400 GPU-seconds (decayed by nothing yet).
+  EXPECT_NEAR(state_->fair().Project("p", 110), 400, 1e-6);
+}
+
+TEST_F(ClusterStateTest, ARequeuedJobKeepsItsAttainedServiceAndQueuesAgain) {
+  Submit(NewJob(1, 2), 0);
+  ASSERT_EQ(StartedIds(Pass(0)), (std::vector<JobId>{1}));
+  state_->Finish(1, 50, /*requeue=*/true);
+  EXPECT_TRUE(state_->Waiting(1));
+  ASSERT_EQ(state_->snapshot().pending.size(), 1u);
+  const JobEntry& e = state_->snapshot().pending[0];
+  EXPECT_EQ(e.attained_gpu_s, 100);
+  EXPECT_EQ(e.queued_since, 50);
+  EXPECT_EQ(e.last_run_s, 50);
+}
+
+TEST_F(ClusterStateTest, HeldAndCancelledJobsLeaveTheQueue) {
+  Submit(NewJob(1, 1), 0);
+  Submit(NewJob(2, 1), 0);
+  state_->Dequeue(1);
+  EXPECT_FALSE(state_->Waiting(1));
+  EXPECT_EQ(StartedIds(Pass(1)), (std::vector<JobId>{2}));
+}
+
+TEST_F(ClusterStateTest, AnArrayRunsAtMostItsLimitAtOnce) {
+  for (JobId id = 1; id <= 4; ++id) Submit(NewJob(id, 1), 0, /*array=*/1, /*max_running=*/2);
+  Changes c = Pass(0);
+  EXPECT_EQ(StartedIds(c), (std::vector<JobId>{1, 2}));
+  for (JobId id : {3, 4}) {
+    const Wait* w = WaitOf(c, id);
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(w->reason, WaitReason::kArrayLimit);
+    EXPECT_EQ(w->message, "array 1 runs at most 2 tasks at once");
+  }
+  state_->Finish(1, 5, false);
+  EXPECT_EQ(StartedIds(Pass(5)), (std::vector<JobId>{3}));
+  // A stopping task still counts against the limit until it ends.
+  state_->Stop(2);
+  EXPECT_TRUE(StartedIds(Pass(6)).empty());
+}
+
+TEST_F(ClusterStateTest, JobsThatCanNeverRunAreKnownAtOnce) {
+  EXPECT_TRUE(state_->Infeasible(NewJob(1, 9)));  // 2x4 holds 8 GPUs in all
+  EXPECT_FALSE(state_->Infeasible(NewJob(2, 4)));
+  // A node with 8 GPUs joins: the answer changes.
+  state_->AddNode(NodeSpec{"big", "A100", 8, 64000, 512 * 1024, 0});
+  EXPECT_FALSE(state_->Infeasible(NewJob(3, 9)));
+}
+
+TEST_F(ClusterStateTest, WaitsNameNodesOutOfService) {
+  Use("fifo", "1x8xH100+1x4xA100");
+  Changes c;
+  NodeSpec big = state_->snapshot().specs[0];
+  state_->SetNode(0, big, NodeService::kDraining);
+  Submit(NewJob(4, 8), 0);
+  PassOptions o;
+  o.explain = o.force = true;
+  c = state_->Pass(2, rng_, o);
+  const Wait* w = WaitOf(c, 4);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->reason, WaitReason::kNodeDrain);
+  EXPECT_NE(w->message.find(big.name), std::string::npos) << w->message;
+  EXPECT_FALSE(w->estimated_start);
+  state_->SetNode(0, big, NodeService::kDown);
+  c = state_->Pass(3, rng_, o);
+  ASSERT_NE(WaitOf(c, 4), nullptr);
+  EXPECT_EQ(WaitOf(c, 4)->reason, WaitReason::kNodeDown);
+  state_->SetNode(0, big, NodeService::kUp);
+  EXPECT_EQ(StartedIds(Pass(4)), (std::vector<JobId>{4}));
+}
+
+TEST_F(ClusterStateTest, ANodeThatChangesShapeKeepsWhatRunsOnIt) {
+  Submit(NewJob(1, 3), 0);
+  ASSERT_EQ(StartedIds(Pass(0)).size(), 1u);
+  const NodeIndex n = state_->snapshot().running[0].allocation.shares[0].node;
+  NodeSpec spec = state_->snapshot().specs[n];
+  spec.gpus = 8;  // its agent registered again with more GPUs
+  state_->SetNode(n, spec, NodeService::kUp);
+  EXPECT_EQ(state_->snapshot().nodes[n].GpuMilliFree(), 5 * kWholeGpu);
+}
+
+TEST_F(ClusterStateTest, NothingStartsOnGpusAPreemptedJobStillHolds) {
+  Use("tiresias", "1x4xA100");
+  // A long-running job in a low-priority queue holds the whole node.
+  const Job& old = NewJob(1, 4);
+  QueuedJob q;
+  q.job = &old;
+  q.attained_gpu_s = 10'000'000;
+  Allocation all;
+  all.shares.push_back(NodeShare{0, {0, 1, 2, 3}, kWholeGpu, 0, 0});
+  state_->Restore(1, q, all, 0, "", 0);
+  Submit(NewJob(2, 2), 100);
+  Submit(NewJob(3, 2), 100);
+  Changes c = Pass(100);
+  ASSERT_EQ(c.preempted.size(), 1u);
+  EXPECT_EQ(c.preempted[0].job, 1);
+  // Job 1 is stopping and still holds its four GPUs: nothing starts on them
+  // (job 3, which the scheduler placed on the two left over, waits).
+  EXPECT_FALSE(c.violation) << *c.violation;
+  EXPECT_TRUE(c.started.empty());
+  state_->Stop(1);
+  EXPECT_TRUE(Pass(101).preempted.empty());  // a stopping job is not preempted twice
+  state_->Finish(1, 102, /*requeue=*/true);
+  EXPECT_EQ(StartedIds(Pass(102)), (std::vector<JobId>{2, 3}));
+  EXPECT_TRUE(state_->Waiting(1));
+}
+
+class MeteredStateTest : public ClusterStateTest {
+ protected:
+  void SetUp() override {
+    Use("fifo", "1x8xA100");
+    ClusterOrg org;
+    org.policy.projects["vision"].programme = "research";
+    org.policy.default_time_limit = 3600;
+    // One GPU-hour each; the sooner grant is chosen first.
+    org.grants.push_back(Grant{"late", "vision", "research", kNormPerGpuHour, 0, 2000});
+    org.grants.push_back(Grant{"soon", "vision", "research", kNormPerGpuHour, 0, 1000});
+    state_->SetOrg(org);
+  }
+};
+
+TEST_F(MeteredStateTest, AStartReservesFromTheGrantEndingSoonestAndSettlesWhatItRan) {
+  Submit(NewJob(1, 1, 3600, "vision"), 0);  // reserves one GPU-hour
+  Changes c = Pass(0);
+  ASSERT_EQ(c.started.size(), 1u);
+  EXPECT_EQ(c.started[0].grant, "soon");
+  EXPECT_EQ(c.started[0].reserved, kNormPerGpuHour);
+  EXPECT_EQ(state_->GrantReserved("soon"), kNormPerGpuHour);
+
+  // No single grant has two GPU-hours left: that job waits.
+  Submit(NewJob(2, 2, 3600, "vision"), 0);
+  c = Pass(1);
+  EXPECT_TRUE(c.started.empty());
+  ASSERT_NE(WaitOf(c, 2), nullptr);
+  EXPECT_EQ(WaitOf(c, 2)->reason, WaitReason::kGrant);
+  // One GPU-hour fits the later grant.
+  Submit(NewJob(3, 1, 3600, "vision"), 0);
+  state_->Dequeue(2);
+  c = Pass(2);
+  ASSERT_EQ(c.started.size(), 1u);
+  EXPECT_EQ(c.started[0].grant, "late");
+
+  // Job 1 ran 900 s: it is charged a quarter hour, its reservation freed.
+  const Settled s = state_->Finish(1, 900, false);
+  EXPECT_EQ(s.grant, "soon");
+  EXPECT_EQ(s.charged, kNormPerGpuHour / 4);
+  EXPECT_EQ(state_->GrantUsed("soon"), kNormPerGpuHour / 4);
+  EXPECT_EQ(state_->GrantReserved("soon"), 0);
+  // A run past its reservation is charged the reservation, never more.
+  const Settled t = state_->Finish(3, 2 + 7200, false);
+  EXPECT_EQ(t.charged, kNormPerGpuHour);
+  EXPECT_EQ(state_->GrantUsed("late") + state_->GrantReserved("late"), kNormPerGpuHour);
+}
+
+TEST_F(MeteredStateTest, AnExpiredGrantNeverCounts) {
+  Submit(NewJob(1, 1, 60, "vision"), 0);
+  Changes c = Pass(5000);  // both grants have ended
+  EXPECT_TRUE(c.started.empty());
+  ASSERT_NE(WaitOf(c, 1), nullptr);
+  EXPECT_EQ(WaitOf(c, 1)->reason, WaitReason::kGrant);
+}
+
+}  // namespace
+}  // namespace kojo

@@ -106,6 +106,7 @@ struct Options {
   std::string policy = "fifo", placer = "bestfit", tmp = "/tmp";
   bool backfill = true;
   std::uint64_t seed = 1;
+  int gather_ms = -1;  // kojod --gather-ms; -1: kojod's default
   std::size_t limit_jobs = 0;
   double time_scale = 1, estimate_factor = 1;
   Seconds max_duration = 0, limit_slack = 1, round_s = 1, usage_half_life = 7 * 24 * 3600;
@@ -172,10 +173,15 @@ LiveResult RunLive(const std::vector<NodeSpec>& nodes, const std::vector<Job>& j
     cleanup();
     return res;
   };
-  pids.push_back(Spawn({o.kojod, "--data-dir", dir + "/kojod", "--listen", "127.0.0.1:0", "--policy", o.policy,
-                        "--placer", o.placer, o.backfill ? "--backfill" : "--no-backfill", "--seed",
-                        std::to_string(o.seed), "--usage-half-life", std::to_string(o.usage_half_life)},
-                       dir + "/kojod.log"));
+  std::vector<std::string> kojod_args = {o.kojod, "--data-dir", dir + "/kojod", "--listen", "127.0.0.1:0",
+                                        "--policy", o.policy, "--placer", o.placer,
+                                        o.backfill ? "--backfill" : "--no-backfill", "--seed", std::to_string(o.seed),
+                                        "--usage-half-life", std::to_string(o.usage_half_life)};
+  if (o.gather_ms >= 0) {
+    kojod_args.push_back("--gather-ms");
+    kojod_args.push_back(std::to_string(o.gather_ms));
+  }
+  pids.push_back(Spawn(kojod_args, dir + "/kojod.log"));
   if (!WaitFor([&] { return !ReadFile(dir + "/kojod/kojod.addr").empty(); }, 20, 0.02)) return fail("kojod did not start");
   std::string url = ReadFile(dir + "/kojod/kojod.addr");
   url.erase(url.find_last_not_of("\n ") + 1);
@@ -295,6 +301,7 @@ int main(int argc, char** argv) {
   app.add_option("--placer", o.placer)->capture_default_str();
   app.add_flag("--backfill,!--no-backfill", o.backfill, "EASY backfill (default on, as kojod)");
   app.add_option("--seed", o.seed, "seed of both runs (kojod --seed, kojo sim --seed)")->capture_default_str();
+  app.add_option("--gather-ms", o.gather_ms, "kojod --gather-ms (default: kojod's own)");
   app.add_option("--limit-jobs", o.limit_jobs, "keep the first N jobs (0 = all)")->capture_default_str();
   app.add_option("--time-scale", o.time_scale, "divide the trace's times by this")->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -153,8 +153,15 @@ std::uint64_t Controller::Flush() {
   return commit_.Enqueue(std::move(b));
 }
 
+void Controller::WakeSchedulerAfterEnd() {
+  if (!sched_dirty_) gather_until_ = std::chrono::steady_clock::now() + config_.gather;
+  sched_dirty_ = true;
+  sched_cv_.notify_one();
+}
+
 void Controller::WakeScheduler() {
   sched_dirty_ = true;
+  sched_urgent_ = true;
   sched_cv_.notify_one();
 }
 
@@ -319,7 +326,7 @@ void Controller::MaybeFinish(JobRec& rec) {
     }
   }
   Persist(rec);
-  WakeScheduler();
+  WakeSchedulerAfterEnd();
 }
 
 void Controller::LoseNode(int n, const std::string& why) {

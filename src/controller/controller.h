@@ -40,6 +40,10 @@ struct ControllerConfig {
   bool backfill = true;
   // A node whose agent is silent this long goes DOWN.
   std::chrono::milliseconds node_timeout{30000};
+  // Runs that end within this long of the first are decided on together,
+  // one pass for all (as kojo sim decides once for the events of one
+  // instant); other changes (submissions, cancels, nodes) pass at once.
+  std::chrono::milliseconds gather{20};
   Seconds kill_grace_s = 10;   // SIGTERM .. SIGKILL for kills the controller asks for
   std::uint64_t seed = 1;      // the scheduler's random generator
   std::string version = "0.1.0";
@@ -173,6 +177,7 @@ class Controller {
   void PersistNode(const NodeRec& node);
   std::uint64_t Flush();                          // queues batch_, returns its seq
   void WakeScheduler();
+  void WakeSchedulerAfterEnd();                   // gathers with other ends (ControllerConfig::gather)
   void WakeNode(int node);                        // its long poll re-checks
   api::NodeView ViewOf(const NodeRec& n) const;
   // Keeps active_ and the cluster state in step: a job entering PENDING
@@ -229,6 +234,8 @@ class Controller {
   std::condition_variable sched_cv_;
   std::condition_variable agents_cv_;
   bool sched_dirty_ = true;
+  bool sched_urgent_ = false;  // a change that does not wait for the gather window
+  std::chrono::steady_clock::time_point gather_until_{};
   bool stopping_ = false;
   std::set<int> placed_nodes_;  // nodes that got placements in this pass
   store::Batch batch_;  // changes made under mu_ and not queued yet

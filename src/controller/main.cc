@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   bool dev = false, backfill = true;
   std::string data_dir, listen = "127.0.0.1:7100", policy = "fifo", placer = "bestfit", token, gpus = "8xH100-80GB";
   double node_timeout_s = 30;
+  int gather_ms = 20;
   Seconds kill_grace = 10;
   int http_threads = 1024;
   std::size_t max_body = 4 << 20;
@@ -77,6 +78,10 @@ int main(int argc, char** argv) {
   app.add_flag("--backfill,!--no-backfill", backfill, "EASY backfill (default on)");
   app.add_option("--node-timeout", node_timeout_s, "Seconds without a heartbeat before a node goes DOWN")
       ->check(CLI::Range(0.2, 86400.0))
+      ->capture_default_str();
+  app.add_option("--gather-ms", gather_ms,
+                 "Runs ending within this many ms of each other are scheduled in one pass (0: a pass per end)")
+      ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   std::string admin_token_file, tls_cert, tls_key;
   app.add_option("--token", token,
@@ -162,6 +167,7 @@ int main(int argc, char** argv) {
   cc.placer = placer;
   cc.backfill = backfill;
   cc.node_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(node_timeout_s * 1000));
+  cc.gather = std::chrono::milliseconds(gather_ms);
   cc.kill_grace_s = kill_grace;
   cc.default_time_limit_s = default_time_limit;
   cc.usage_half_life_s = usage_half_life;

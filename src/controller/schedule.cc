@@ -20,6 +20,10 @@ void Controller::Loop() {
   while (!stopping_) {
     sched_cv_.wait_until(lock, next_tick, [&] { return stopping_ || sched_dirty_; });
     if (stopping_) break;
+    // Only runs ended: let the others that end with them arrive first.
+    if (sched_dirty_ && !sched_urgent_ && config_.gather.count() > 0)
+      sched_cv_.wait_until(lock, std::min(gather_until_, next_tick), [&] { return stopping_ || sched_urgent_; });
+    if (stopping_) break;
     bool full = false;
     if (std::chrono::steady_clock::now() >= next_tick) {
       full = true;
@@ -29,6 +33,7 @@ void Controller::Loop() {
     }
     if (!sched_dirty_) continue;
     sched_dirty_ = false;
+    sched_urgent_ = false;
     placed_nodes_.clear();
     SchedulePass(Now(), full);
     const std::uint64_t before = commit_.queued();

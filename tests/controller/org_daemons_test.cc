@@ -154,7 +154,13 @@ TEST_F(OrgDaemons, GrantNeverOverspentAcrossCancelsAndAControllerKill) {
     }
     return true;
   }, 90s)) << kojod_->log();
-  // Whatever still waits does so for the grant.
+  // Whatever still waits does so for the grant (once a pass after the last
+  // end has explained it: ends are gathered for --gather-ms first).
+  (void)WaitFor([&] {
+    for (JobId id : ids)
+      if (Job(id)["state"] == "PENDING" && Job(id)["reason"] != "GrantExhausted") return false;
+    return true;
+  }, 5s);
   for (JobId id : ids)
     if (Job(id)["state"] == "PENDING") {
       EXPECT_EQ(Job(id)["reason"], "GrantExhausted") << Job(id).dump();

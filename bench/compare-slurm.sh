@@ -175,7 +175,7 @@ wait_until() {
   done
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if(NR==0){print "nan"; exit} print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-fmt1() { awk -v x="$1" 'BEGIN{ if (x=="" || x=="nan") print "n/a"; else if (x>=100) printf "%.0f", x; else if (x>=10) printf "%.1f", x; else printf "%.2f", x }'; }
+fmt1() { awk -v x="$1" 'BEGIN{ if (x=="" || x=="nan") print "n/a"; else if (x>=100) printf "%.0f\n", x; else if (x>=10) printf "%.1f\n", x; else printf "%.2f\n", x }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || b=="" || a=="nan" || b=="nan" || b==0) print "nan"; else printf "%.4g", a/b }'; }
 # CPU seconds of N `true` processes started from a shell loop (their own
 # CPU only: the children's line of `times`).

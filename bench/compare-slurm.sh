@@ -26,8 +26,14 @@
 # $KOJO_BIN_DIR; $KOJO_CLI for another `kojo`) -- `bash scripts/build.sh
 # release` first.
 #
-# Environment: SLURM_SCHED replaces the SchedulerParameters below;
-# SKIP_SLURM=1 measures kojo alone (e.g. two builds of the CLI, KOJO_CLI).
+# Slurm is measured twice, with batch_sched_delay=3 (its default: a batch
+# job's scheduling may wait up to 3 s, so that a burst of submissions is
+# taken in first) and =0 (each job scheduled at once); the ratios are
+# against the better of the two in each figure.
+#
+# Environment: SLURM_DELAYS ("3 0") the batch_sched_delay values to run;
+# SLURM_SCHED the rest of SchedulerParameters (below); SKIP_SLURM=1
+# measures kojo alone (e.g. two builds of the CLI, KOJO_CLI).
 # --check: a short run (N=20, one repetition) that only checks that both
 # systems run every job; exit 77 when Slurm is absent and cannot be installed.
 # The script stops every process it started (everything in its cgroups, or
@@ -49,11 +55,12 @@ while (($#)); do
     *) echo "compare-slurm: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-if ((CHECK)); then N=20 REPS=1 LAT_RUNS=2; fi
+if ((CHECK)); then N=20 REPS=1 LAT_RUNS=2 SLURM_DELAYS=0; fi
 BIN=${KOJO_BIN_DIR:-$ROOT/build/release/src}
 KOJO_CLI=${KOJO_CLI:-$BIN/kojo}  # another build of the CLI, to compare two
 GPUS_PER_NODE=8 NODES=16
-SLURM_SCHED=${SLURM_SCHED-batch_sched_delay=0,default_queue_depth=1000,partition_job_depth=0,max_rpc_cnt=150,sched_min_interval=10000,bf_continue}
+SLURM_SCHED=${SLURM_SCHED-default_queue_depth=1000,partition_job_depth=0,max_rpc_cnt=150,sched_min_interval=10000,bf_continue}
+SLURM_DELAYS=${SLURM_DELAYS:-3 0}
 SKIP_SLURM=${SKIP_SLURM:-0}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -201,8 +208,8 @@ declare -A R   # R[system.figure] = "v1 v2 ..." (one per repetition)
 add() { R[$1]="${R[$1]:-} $2"; }
 
 # --- Slurm ------------------------------------------------------------------
-SL=$WORK/slurm
 slurm_setup() {
+  SL=$WORK/slurm-delay$DELAY
   mkdir -p "$SL"/{munge,munge-sock,ctld,spool,log,gpu,jobs}
   chmod 700 "$SL/munge"; chmod 755 "$SL/munge-sock"
   dd if=/dev/urandom of="$SL/munge/key" bs=128 count=1 status=none
@@ -240,9 +247,7 @@ ReturnToService=2
 # The high-throughput tuning of Slurm's guide (high_throughput.html): no
 # accounting or job completion records, little logging, more jobs kept,
 # a wider scheduling depth, RPC back-pressure, two controller ports, and
-# munged with more threads (below). batch_sched_delay=0: the default 3 s
-# delays each batch job's start by up to 3 s, which only slows every
-# figure here (submit-to-start 3.0 s with it, 0.9 s without).
+# munged with more threads (below); batch_sched_delay: see the top.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -251,7 +256,7 @@ SlurmdDebug=error
 MaxJobCount=200000
 MinJobAge=300
 MessageTimeout=30
-SchedulerParameters=$SLURM_SCHED
+SchedulerParameters=batch_sched_delay=$DELAY,$SLURM_SCHED
 PartitionName=gpu Nodes=node-[00-$(printf %02d $((NODES - 1)))] Default=YES MaxTime=INFINITE State=UP
 EOF
   local i
@@ -265,7 +270,7 @@ EOF
   export SLURM_CONF=$SL/slurm.conf
 }
 slurm_up() {
-  cg_make slurm
+  cg_make slurm-delay$DELAY
   start "$SL/log/munged.out" munged -F --num-threads=10 --socket="$SL/munge-sock/munge.socket" \
     --key-file="$SL/munge/key" --pid-file="$SL/munge/munged.pid" --log-file="$SL/log/munged.log" \
     --seed-file="$SL/munge/seed"
@@ -289,7 +294,7 @@ slurm_latency() {
 slurm_rep() {
   local rep=$1 i lat=() first last t0 t1 t2 c0 c1 done_n aid
   for ((i = 0; i < LAT_RUNS; i++)); do lat+=("$(slurm_latency "$rep-$i")"); done
-  add slurm.latency "$(echo "${lat[*]}" | median)"
+  add $SP.latency "$(echo "${lat[*]}" | median)"
   # Singles from a shell loop of the CLI, the jobs running meanwhile.
   c0=$(cg_cpu); t0=$(now_us)
   in_cg bash -c 'for ((i = 0; i < $1; i++)); do sbatch --parsable -o /dev/null --gres=gpu:1 --wrap true; done' _ "$N" \
@@ -300,9 +305,9 @@ slurm_rep() {
   first=$(head -1 "$SL/jobs/singles-$rep"); last=$(tail -1 "$SL/jobs/singles-$rep")
   done_n=$(squeue -h -t CD -o %i | awk -v a="$first" -v b="$last" '$1>=a && $1<=b' | wc -l)
   ((done_n == N)) || die "Slurm: $done_n of $N singles COMPLETED"
-  add slurm.submit "$(awk -v n="$N" -v d=$((t1 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
-  add slurm.singles "$(awk -v n="$N" -v d=$((t2 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
-  add slurm.singles_cpu "$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN{if(a=="") print ""; else printf "%.4f", (b-a)*1000/n}')"
+  add $SP.submit "$(awk -v n="$N" -v d=$((t1 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
+  add $SP.singles "$(awk -v n="$N" -v d=$((t2 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
+  add $SP.singles_cpu "$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN{if(a=="") print ""; else printf "%.4f", (b-a)*1000/n}')"
   # One array of N.
   c0=$(cg_cpu); t0=$(now_us)
   aid=$(in_cg sbatch --parsable -o /dev/null --gres=gpu:1 --array=0-$((N - 1)) --wrap true)
@@ -310,8 +315,8 @@ slurm_rep() {
   t2=$(now_us); c1=$(cg_cpu)
   done_n=$(squeue -h -r -t CD -j "$aid" -o %i | wc -l)
   ((done_n == N)) || die "Slurm: $done_n of $N array tasks COMPLETED"
-  add slurm.array "$(awk -v n="$N" -v d=$((t2 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
-  add slurm.cpu "$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN{if(a=="") print ""; else printf "%.4f", (b-a)*1000/n}')"
+  add $SP.array "$(awk -v n="$N" -v d=$((t2 - t0)) 'BEGIN{printf "%.2f", n*1e6/d}')"
+  add $SP.cpu "$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN{if(a=="") print ""; else printf "%.4f", (b-a)*1000/n}')"
 }
 
 # --- kojo -------------------------------------------------------------------
@@ -373,13 +378,17 @@ kojo_rep() {
 
 # --- The run --------------------------------------------------------------------
 log "work folder $WORK; N=$N, $REPS repetitions, $LAT_RUNS latency runs each; $NODES nodes x $GPUS_PER_NODE GPUs"
+SPS=()
 if ((SKIP_SLURM == 0)); then
-  slurm_setup
-  log "Slurm $(slurmctld -V | awk '{print $2}'): starting munged, slurmctld, $NODES slurmd"
-  slurm_up
-  slurm_latency warm >/dev/null
-  for ((r = 1; r <= REPS; r++)); do log "Slurm repetition $r"; slurm_rep "$r"; done
-  stop_all "$CUR_CG"; CUR_CG=""
+  for DELAY in $SLURM_DELAYS; do
+    SP=slurm$DELAY SPS+=("$SP")
+    slurm_setup
+    log "Slurm $(slurmctld -V | awk '{print $2}'), batch_sched_delay=$DELAY: starting munged, slurmctld, $NODES slurmd"
+    slurm_up
+    slurm_latency warm >/dev/null
+    for ((r = 1; r <= REPS; r++)); do log "Slurm (batch_sched_delay=$DELAY) repetition $r"; slurm_rep "$r"; done
+    stop_all "$CUR_CG"; CUR_CG=""
+  done
 fi
 log "kojo: starting kojod, $NODES kojo-agents"
 kojo_up
@@ -390,40 +399,50 @@ true_ms=$(awk -v c="$(true_cpu "$N")" -v n="$N" 'BEGIN{printf "%.4f", c*1000/n}'
 
 # --- The table ------------------------------------------------------------------
 m() { echo "${R[$1]:-}" | median; }
-S_LAT=$(m slurm.latency) K_LAT=$(m kojo.latency)
-S_SUB=$(m slurm.submit) K_SUB=$(m kojo.submit)
-S_SIN=$(m slurm.singles) K_SIN=$(m kojo.singles)
-S_ARR=$(m slurm.array) K_ARR=$(m kojo.array)
-S_CPU=$(m slurm.cpu) K_CPU=$(m kojo.cpu)
-S_SCPU=$(m slurm.singles_cpu) K_SCPU=$(m kojo.singles_cpu)
-r_lat=$(ratio "$S_LAT" "$K_LAT") r_sub=$(ratio "$K_SUB" "$S_SUB") r_sin=$(ratio "$K_SIN" "$S_SIN") r_arr=$(ratio "$K_ARR" "$S_ARR")
-r_cpu=$(ratio "$S_CPU" "$K_CPU") r_scpu=$(ratio "$S_SCPU" "$K_SCPU")
-less_true() { awk -v c="$1" -v t="$true_ms" 'BEGIN{ if (c=="" || c=="nan") print "nan"; else printf "%.4f", c-t }'; }
-S_OWN=$(less_true "$S_CPU") K_OWN=$(less_true "$K_CPU")
-r_own=$(ratio "$S_OWN" "$K_OWN")
 vals() { echo "${R[$1]:-}" | xargs -n1 2>/dev/null | while read -r v; do fmt1 "$v"; done | paste -sd, | sed 's/,/, /g'; }
+# Slurm's better median of a figure over its configurations: min or max.
+best() {
+  local fig=$1 how=$2 sp
+  for sp in "${SPS[@]}"; do m "$sp.$fig"; done | grep -v nan |
+    sort -g | { if [[ $how == min ]]; then head -1; else tail -1; fi; } | grep . || echo nan
+}
+less_true() { awk -v c="$1" -v t="$true_ms" 'BEGIN{ if (c=="" || c=="nan") print "nan"; else printf "%.4f", c-t }'; }
+# row LABEL UNIT FIGURE min|max: kojo's advantage is Slurm/kojo for min
+# (times, CPU), kojo/Slurm for max (rates).
+row() {
+  local label=$1 unit=$2 fig=$3 how=$4 sp line k b r
+  line="| $label |"
+  for sp in "${SPS[@]}"; do line+=" $(fmt1 "$(m "$sp.$fig")") $unit |"; done
+  k=$(m "kojo.$fig") b=$(best "$fig" "$how")
+  if [[ $how == min ]]; then r=$(ratio "$b" "$k"); else r=$(ratio "$k" "$b"); fi
+  echo "$line $(fmt1 "$k") $unit | $(fmt1 "$r")x |"
+  RATIO[$fig]=$r
+}
+declare -A RATIO
+for sp in "${SPS[@]}" kojo; do R[$sp.own]=$(less_true "$(m "$sp.cpu")"); done
+header="| figure (median of $REPS) |" rule="|---|"
+for sp in "${SPS[@]}"; do header+=" Slurm, batch_sched_delay=${sp#slurm} |"; rule+="---|"; done
+header+=" kojo | kojo's advantage over Slurm's better |" rule+="---|---|"
 
-cat <<EOF
-
-$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); Slurm $( ((SKIP_SLURM)) && echo skipped || slurmctld -V | awk '{print $2}'); kojo $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); $NODES nodes x $GPUS_PER_NODE GPUs on 127.0.0.1; N=$N; medians of $REPS repetitions
-
-| figure (median of $REPS) | Slurm | kojo | kojo's advantage |
-|---|---|---|---|
-| submit-to-start, idle cluster, CLI to the job's first instruction (median of $LAT_RUNS each) | $(fmt1 "$S_LAT") ms | $(fmt1 "$K_LAT") ms | $(fmt1 "$r_lat")x |
-| CLI submissions from a shell loop while the jobs run ($N \`sbatch\` / \`kojo submit\`) | $(fmt1 "$S_SUB") /s | $(fmt1 "$K_SUB") /s | $(fmt1 "$r_sub")x |
-| end to end, $N singles from that loop, first submission to last end | $(fmt1 "$S_SIN") jobs/s | $(fmt1 "$K_SIN") jobs/s | $(fmt1 "$r_sin")x |
-| end to end, one array of $N | $(fmt1 "$S_ARR") jobs/s | $(fmt1 "$K_ARR") jobs/s | $(fmt1 "$r_arr")x |
-| CPU per job, whole process tree, array run | $(fmt1 "$S_CPU") ms | $(fmt1 "$K_CPU") ms | $(fmt1 "$r_cpu")x |
-| the same less the job's own process ($(fmt1 "$true_ms") ms: N \`true\` alone) | $(fmt1 "$S_OWN") ms | $(fmt1 "$K_OWN") ms | $(fmt1 "$r_own")x |
-| CPU per job, whole process tree, singles run (CLI loop included) | $(fmt1 "$S_SCPU") ms | $(fmt1 "$K_SCPU") ms | $(fmt1 "$r_scpu")x |
-
-Each repetition (Slurm | kojo):
-  submit-to-start ms: $(vals slurm.latency) | $(vals kojo.latency)
-  CLI submissions /s: $(vals slurm.submit) | $(vals kojo.submit)
-  singles jobs/s: $(vals slurm.singles) | $(vals kojo.singles)
-  array jobs/s: $(vals slurm.array) | $(vals kojo.array)
-  CPU ms/job (array): $(vals slurm.cpu) | $(vals kojo.cpu)
-EOF
-min=$(printf '%s\n' "$r_sub" "$r_sin" "$r_arr" "$r_lat" | grep -v nan | sort -g | head -1)
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); Slurm $( ((SKIP_SLURM)) && echo skipped || slurmctld -V | awk '{print $2}'); kojo $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); $NODES nodes x $GPUS_PER_NODE GPUs on 127.0.0.1; N=$N; medians of $REPS repetitions"
+echo
+echo "$header"
+echo "$rule"
+row "submit-to-start, idle cluster, CLI to the job's first instruction (median of $LAT_RUNS each)" ms latency min
+row "CLI submissions from a shell loop while the jobs run ($N \`sbatch\` / \`kojo submit\`)" /s submit max
+row "end to end, $N singles from that loop, first submission to last end" jobs/s singles max
+row "end to end, one array of $N" jobs/s array max
+row "CPU per job, whole process tree, array run" ms cpu min
+row "the same less the job's own process ($(fmt1 "$true_ms") ms: N \`true\` alone)" ms own min
+row "CPU per job, whole process tree, singles run (CLI loop included)" ms singles_cpu min
+echo
+echo "Each repetition (${SPS[*]} kojo):"
+for fig in latency submit singles array cpu; do
+  line="  $fig:"
+  for sp in "${SPS[@]}" kojo; do line+=" $(vals "$sp.$fig") |"; done
+  echo "${line% |}"
+done
+min=$(printf '%s\n' "${RATIO[submit]}" "${RATIO[singles]}" "${RATIO[array]}" "${RATIO[latency]}" | grep -v nan | sort -g | head -1)
 echo
 echo "min_ratio: $(fmt1 "$min")"

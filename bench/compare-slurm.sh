@@ -172,13 +172,17 @@ trap 'exit 143' TERM
 
 # --- Helpers --------------------------------------------------------------
 now_us() { echo "${EPOCHREALTIME/./}"; }
+# nap SECONDS: sleep without starting a process (a read that times out on
+# a pipe nobody writes to), so that polling every millisecond costs little.
+exec {NAP_FD}<> <(:)
+nap() { read -rt "$1" -u "$NAP_FD" || true; }
 # wait_until SECONDS STEP COMMAND...: true once COMMAND succeeds, false at the deadline.
 wait_until() {
   local limit=$1 step=$2; shift 2
   local end=$(($(now_us) + limit * 1000000))
   until "$@"; do
     (($(now_us) > end)) && return 1
-    sleep "$step"
+    nap "$step"
   done
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if(NR==0){print "nan"; exit} print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }

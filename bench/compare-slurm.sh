@@ -448,6 +448,6 @@ for fig in latency submit singles array cpu; do
   for sp in "${SPS[@]}" kojo; do line+=" $(vals "$sp.$fig") |"; done
   echo "${line% |}"
 done
-min=$(printf '%s\n' "${RATIO[submit]}" "${RATIO[singles]}" "${RATIO[array]}" "${RATIO[latency]}" | grep -v nan | sort -g | head -1)
+min=$(printf '%s\n' "${RATIO[submit]}" "${RATIO[singles]}" "${RATIO[array]}" "${RATIO[latency]}" | { grep -v nan || true; } | sort -g | head -1)
 echo
 echo "min_ratio: $(fmt1 "$min")"

@@ -14,9 +14,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <httplib.h>
-
 #include "cli/common.h"
+#include "cli/http.h"
 
 namespace kojo::cli {
 
@@ -220,21 +219,18 @@ ApiClient::ApiClient(ServerConfig config) : config_(std::move(config)) {
   if (!hp->rest.empty())
     throw CliError(kExitUsage, fmt::format("server address {} (from {}): expected no path after HOST:PORT", config_.url,
                                            config_.source));
-  http_ = std::make_unique<httplib::Client>(config_.url);
-  http_->set_connection_timeout(kConnectTimeoutS, 0);
-  http_->set_read_timeout(kReadTimeoutS, 0);
-  http_->set_write_timeout(kReadTimeoutS, 0);
-  http_->set_keep_alive(true);
-  http_->set_tcp_nodelay(true);  // small requests: do not wait for delayed ACKs
-  if (!config_.token.empty()) http_->set_bearer_token_auth(config_.token.c_str());
-  if (hp->scheme == "https") {
-    http_->enable_server_certificate_verification(true);
-    if (!config_.ca_cert.empty()) {
-      if (!std::ifstream(config_.ca_cert))
-        throw CliError(kExitUsage, fmt::format("CA certificate {} (--ca-cert or KOJO_CA_CERT): cannot read it", config_.ca_cert));
-      http_->set_ca_cert_path(config_.ca_cert.c_str());
-    }
+  HttpTarget target;
+  target.tls = hp->scheme == "https";
+  target.host = hp->host;
+  target.port = hp->port;
+  target.connect_timeout_s = kConnectTimeoutS;
+  target.io_timeout_s = kReadTimeoutS;
+  if (target.tls && !config_.ca_cert.empty()) {
+    if (!std::ifstream(config_.ca_cert))
+      throw CliError(kExitUsage, fmt::format("CA certificate {} (--ca-cert or KOJO_CA_CERT): cannot read it", config_.ca_cert));
+    target.ca_cert = config_.ca_cert;
   }
+  http_ = std::make_unique<HttpConnection>(std::move(target));
 }
 
 ApiClient::~ApiClient() = default;
@@ -254,83 +250,61 @@ void ApiClient::Unreachable(const std::string& what, double seconds) const {
                                            config_.url, why, config_.source));
 }
 
-static HttpReply ToReply(const httplib::Response& r) {
-  HttpReply out;
-  out.status = r.status;
-  out.body = r.body;
-  for (const auto& [k, v] : r.headers) out.headers.emplace_back(k, v);
-  return out;
-}
-
-static std::string Describe(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection: return "connection failed";
-    case httplib::Error::ConnectionTimeout: return fmt::format("no answer within {} s", kConnectTimeoutS);
-    case httplib::Error::Read: return "the connection closed or timed out while reading the reply";
-    case httplib::Error::Write: return "the connection closed while sending the request";
-    case httplib::Error::SSLConnection: return "TLS connection failed";
-    case httplib::Error::SSLServerVerification:
-      return "TLS server verification failed (pass the CA certificate with --ca-cert or KOJO_CA_CERT)";
-    default: return httplib::to_string(e);
+static std::string Describe(const HttpResult& r) {
+  switch (r.error) {
+    case HttpError::kConnection: return r.detail.empty() ? "connection failed" : r.detail;
+    case HttpError::kConnectionTimeout: return fmt::format("no answer within {} s", kConnectTimeoutS);
+    case HttpError::kRead: return "the connection closed or timed out while reading the reply";
+    case HttpError::kWrite: return "the connection closed while sending the request";
+    case HttpError::kSslConnection: return "TLS connection failed" + (r.detail.empty() ? "" : " (" + r.detail + ")");
+    case HttpError::kSslServerVerification:
+      return "TLS server verification failed" + (r.detail.empty() ? "" : " (" + r.detail + ")") +
+             " (pass the CA certificate with --ca-cert or KOJO_CA_CERT)";
+    case HttpError::kNone: break;
   }
+  return "no error";
 }
 
 static double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-HttpReply ApiClient::Get(const std::string& path) {
-  const auto start = std::chrono::steady_clock::now();
-  auto r = http_->Get(path.c_str());
-  if (!r) {
-    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()), Since(start));
-    throw CliError(kExitRuntime, fmt::format("GET {}{}: {}", config_.url, path, Describe(r.error())));
-  }
-  return ToReply(*r);
+static HttpReply ToReply(HttpResult&& r) {
+  HttpReply out;
+  out.status = r.status;
+  out.body = std::move(r.body);
+  out.headers = std::move(r.headers);
+  return out;
 }
 
-HttpReply ApiClient::Delete(const std::string& path) {
-  const auto start = std::chrono::steady_clock::now();
-  auto r = http_->Delete(path.c_str());
-  if (!r) {
-    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()), Since(start));
-    throw CliError(kExitRuntime, fmt::format("DELETE {}{}: {}", config_.url, path, Describe(r.error())));
-  }
-  return ToReply(*r);
-}
-
-HttpReply ApiClient::Post(const std::string& path, const std::string& body,
+HttpReply ApiClient::Send(const std::string& method, const std::string& path, const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& headers) {
-  httplib::Headers h;
-  for (const auto& [k, v] : headers) h.emplace(k, v);
-  const bool idempotent = h.count("Idempotency-Key") > 0;
+  std::vector<std::pair<std::string, std::string>> h = headers;
+  if (!config_.token.empty()) h.emplace_back("Authorization", "Bearer " + config_.token);
+  bool idempotent = false;
+  for (const auto& [k, v] : headers) idempotent = idempotent || k == "Idempotency-Key";
   auto start = std::chrono::steady_clock::now();
-  auto r = http_->Post(path.c_str(), h, body, "application/json");
-  if (!r && idempotent && (r.error() == httplib::Error::Read || r.error() == httplib::Error::Write)) {
+  HttpResult r = http_->Exchange(method, path, h, body);
+  if (idempotent && (r.error == HttpError::kRead || r.error == HttpError::kWrite)) {
     // The request may or may not have been taken: with its key, asking
     // again returns the first answer and never makes a second job.
     start = std::chrono::steady_clock::now();
-    r = http_->Post(path.c_str(), h, body, "application/json");
+    r = http_->Exchange(method, path, h, body);
   }
-  if (!r) {
-    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()), Since(start));
-    throw CliError(kExitRuntime, fmt::format("POST {}{}: {}", config_.url, path, Describe(r.error())));
+  if (r.error != HttpError::kNone) {
+    if (r.error == HttpError::kConnection || r.error == HttpError::kConnectionTimeout)
+      Unreachable(Describe(r), Since(start));
+    throw CliError(kExitRuntime, fmt::format("{} {}{}: {}", method, config_.url, path, Describe(r)));
   }
-  return ToReply(*r);
+  return ToReply(std::move(r));
 }
 
-HttpReply ApiClient::Put(const std::string& path, const std::string& body) {
-  const auto start = std::chrono::steady_clock::now();
-  auto r = http_->Put(path.c_str(), body, "application/json");
-  if (!r) {
-    if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
-      Unreachable(Describe(r.error()), Since(start));
-    throw CliError(kExitRuntime, fmt::format("PUT {}{}: {}", config_.url, path, Describe(r.error())));
-  }
-  return ToReply(*r);
+HttpReply ApiClient::Get(const std::string& path) { return Send("GET", path, "", {}); }
+HttpReply ApiClient::Delete(const std::string& path) { return Send("DELETE", path, "", {}); }
+HttpReply ApiClient::Put(const std::string& path, const std::string& body) { return Send("PUT", path, body, {}); }
+HttpReply ApiClient::Post(const std::string& path, const std::string& body,
+                          const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Send("POST", path, body, headers);
 }
 
 int ApiClient::ExitCodeFor(int status) {

@@ -12,11 +12,9 @@
 
 #include "api/codec.h"
 
-namespace httplib {
-class Client;
-}
-
 namespace kojo::cli {
+
+class HttpConnection;
 
 // Exit codes beyond common.h's 0 (ok), 1 (runtime or server failure) and 2
 // (usage or a request the controller rejected as invalid).
@@ -93,9 +91,11 @@ class ApiClient {
  private:
   [[noreturn]] void Unreachable(const std::string& what, double seconds) const;
   api::Json ParseOk(const HttpReply& r, const std::string& what) const;
+  HttpReply Send(const std::string& method, const std::string& path, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& headers);
 
   ServerConfig config_;
-  std::unique_ptr<httplib::Client> http_;
+  std::unique_ptr<HttpConnection> http_;
 };
 
 // "a%2Fb" style escaping of one query value or path segment.

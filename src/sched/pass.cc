@@ -139,6 +139,8 @@ bool Pass::Worse(const Item& a, const Item& b) {
   return std::tie(a.borrows, a.key, a.id) > std::tie(b.borrows, b.key, b.id);
 }
 
+bool Pass::Better(const Item& a, const Item& b) { return Worse(b, a); }  // the worst on top
+
 void Pass::OrderPending() {
   heap_.reserve(snap_.pending.size());
   const bool guarantees = org_ && org_->AnyGuarantee();
@@ -159,18 +161,26 @@ Pass::Item Pass::PopPending() {
 }
 
 // Preemptive policies: running jobs worst first, the order in which they
-// would be preempted. Sorted only once a job needs them: most passes
-// preempt nothing.
+// would be preempted. Ordered only once a job needs them (most passes
+// preempt nothing), and only as far as needed: a heap gives the worst
+// ones one by one (a preemption rarely looks past a few).
 void Pass::OrderRunning() {
-  std::vector<Item> v;
-  for (int i = 0; i < static_cast<int>(snap_.running.size()); ++i)
-    v.push_back({policy_.Key(snap_.running[i], now_), snap_.running[i].job->id, i});
-  std::sort(v.begin(), v.end(), Worse);
+  victim_heap_.reserve(snap_.running.size());
   victim_class_.resize(snap_.running.size());
-  for (const Item& x : v) {
-    victims_.push_back(x.index);
-    victim_class_[x.index] = x.key[0];
+  for (int i = 0; i < static_cast<int>(snap_.running.size()); ++i) {
+    victim_heap_.push_back({policy_.Key(snap_.running[i], now_), snap_.running[i].job->id, i});
+    victim_class_[i] = victim_heap_.back().key[0];
   }
+  std::make_heap(victim_heap_.begin(), victim_heap_.end(), Better);
+}
+
+int Pass::VictimAt(size_t v) {
+  while (victims_.size() <= v && !victim_heap_.empty()) {
+    std::pop_heap(victim_heap_.begin(), victim_heap_.end(), Better);
+    victims_.push_back(victim_heap_.back().index);
+    victim_heap_.pop_back();
+  }
+  return v < victims_.size() ? victims_[v] : -1;
 }
 
 bool Pass::NothingLaterCanStart(const Job& job) const {
@@ -243,13 +253,13 @@ bool Pass::GrantAllows(const Job& job, const Allocation& a) {
 // victims whose resources the job really takes, and holds the freed GPUs
 // for the job until they leave (held_). Nothing is preempted unless it
 // returns kYes.
-template <typename Admit>
-Pass::Freed Pass::FreeFor(const Job& job, const std::vector<int>& order, size_t from, Admit&& admit,
-                          const std::string& why) {
+template <typename Order, typename Admit>
+Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, const std::string& why) {
   std::vector<int> chosen;  // released on the plan
   std::optional<Allocation> a;
-  for (size_t v = from; v < order.size() && !a; ++v) {
-    const int r = order[v];
+  for (size_t v = from; !a; ++v) {
+    const int r = order(v);
+    if (r < 0) break;
     if (preempted_[r]) continue;
     const Cand c = admit(r);
     if (c == Cand::kStop) break;
@@ -288,9 +298,9 @@ Pass::Freed Pass::FreeFor(const Job& job, const std::vector<int>& order, size_t 
 // The preemptive policy's choice: running jobs of a worse class than
 // `item`, worst first, until `job` fits.
 Pass::Freed Pass::Preempt(const Item& item, const Job& job) {
-  if (victims_.empty()) OrderRunning();
-  while (first_victim_ < victims_.size() && preempted_[victims_[first_victim_]]) ++first_victim_;
-  return FreeFor(job, victims_, first_victim_,
+  if (victim_class_.empty()) OrderRunning();
+  while (VictimAt(first_victim_) >= 0 && preempted_[victims_[first_victim_]]) ++first_victim_;
+  return FreeFor(job, [this](size_t v) { return VictimAt(v); }, first_victim_,
                  [&](int r) { return victim_class_[r] > item.key[0] ? Cand::kTake : Cand::kStop; },
                  fmt::format("preempted for job {} of a higher priority queue", job.id));
 }
@@ -309,7 +319,7 @@ Pass::Freed Pass::Reclaim(const Job& job) {
   }
   std::unordered_map<std::string_view, std::int64_t> taken;  // by project, in this attempt
   return FreeFor(
-      job, newest_, 0,
+      job, [this](size_t v) { return v < newest_.size() ? newest_[v] : -1; }, 0,
       [&](int r) {
         const Job& v = *snap_.running[r].job;
         std::int64_t& t = taken[v.project];

@@ -93,6 +93,7 @@ class Pass {
     bool borrows = false;
   };
   static bool Worse(const Item& a, const Item& b);
+  static bool Better(const Item& a, const Item& b);  // Worse reversed: a heap with the worst on top
   // What freeing GPUs by preemption came to: nothing suffices (kNo), done
   // (kYes), or a set suffices but the job's grants cannot pay (kGrant).
   enum class Freed { kNo, kYes, kGrant };
@@ -128,8 +129,9 @@ class Pass {
   // preempt and reclaim
   Freed Preempt(const Item& item, const Job& job);
   Freed Reclaim(const Job& job);
-  template <typename Admit>
-  Freed FreeFor(const Job& job, const std::vector<int>& order, size_t from, Admit&& admit, const std::string& why);
+  // `order(v)`: the running index at position v of the order, -1 past its end.
+  template <typename Order, typename Admit>
+  Freed FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, const std::string& why);
   // reject
   bool Reject(const Job& job);
   // reserve and backfill
@@ -163,8 +165,10 @@ class Pass {
   // Preemption: running jobs worst first (preemptive policies; victims
   // before first_victim_ are all preempted), newest first (reclaim), and
   // what the last successful preemption holds for its job.
-  std::vector<int> victims_;
+  std::vector<int> victims_;                // the worst running jobs, in order, as far as needed
+  std::vector<Item> victim_heap_;           // the rest, worst on top
   std::vector<std::int64_t> victim_class_;  // key[0] by running index
+  int VictimAt(size_t v);                   // victims_[v], taken from the heap on demand; -1 past the end
   size_t first_victim_ = 0;
   std::vector<int> newest_;
   Allocation held_;

@@ -33,6 +33,7 @@ NodeIndex ClusterState::AddNode(const NodeSpec& spec, NodeService service) {
   s.schedulable = service == NodeService::kUp;
   snap_.nodes.push_back(s);
   service_.push_back(service);
+  if (s.schedulable) free_up_milli_ += s.GpuMilliFree();
   infeasible_.clear();
   return static_cast<NodeIndex>(snap_.specs.size() - 1);
 }
@@ -40,27 +41,27 @@ NodeIndex ClusterState::AddNode(const NodeSpec& spec, NodeService service) {
 void ClusterState::SetNode(NodeIndex n, const NodeSpec& spec, NodeService service) {
   service_[n] = service;
   NodeState& s = snap_.nodes[n];
-  s.schedulable = service == NodeService::kUp;
+  if (s.schedulable) free_up_milli_ -= s.GpuMilliFree();
   const NodeSpec& old = snap_.specs[n];
-  if (old.name == spec.name && old.gpus == spec.gpus && old.gpu_model == spec.gpu_model &&
-      old.cpu_milli == spec.cpu_milli && old.mem_mib == spec.mem_mib)
-    return;
-  // A new shape: its free resources are the new spec less what runs there.
-  snap_.specs[n] = spec;
-  s = NodeState::Empty(spec);
-  s.schedulable = service == NodeService::kUp;
-  std::vector<NodeState> one{s};
-  for (const JobEntry& e : snap_.running) {
-    Allocation here;
-    for (NodeShare share : e.allocation.shares)
-      if (share.node == n) {
-        share.node = 0;
-        here.shares.push_back(std::move(share));
-      }
-    Apply(one, here);
+  if (old.name != spec.name || old.gpus != spec.gpus || old.gpu_model != spec.gpu_model ||
+      old.cpu_milli != spec.cpu_milli || old.mem_mib != spec.mem_mib) {
+    // A new shape: its free resources are the new spec less what runs there.
+    snap_.specs[n] = spec;
+    std::vector<NodeState> one{NodeState::Empty(spec)};
+    for (const JobEntry& e : snap_.running) {
+      Allocation here;
+      for (NodeShare share : e.allocation.shares)
+        if (share.node == n) {
+          share.node = 0;
+          here.shares.push_back(std::move(share));
+        }
+      Apply(one, here);
+    }
+    s = one[0];
+    infeasible_.clear();
   }
-  s = one[0];
-  infeasible_.clear();
+  s.schedulable = service == NodeService::kUp;
+  if (s.schedulable) free_up_milli_ += s.GpuMilliFree();
 }
 
 // ---- organisation ----
@@ -178,6 +179,7 @@ JobEntry ClusterState::TakePending(JobId id, Rec& r) {
 void ClusterState::AddRunning(JobId id, Rec& r, JobEntry e) {
   r.running_pos = static_cast<int>(snap_.running.size());
   Apply(snap_.nodes, e.allocation);
+  CountFree(e.allocation, -1);
   busy_milli_ += MilliOf(e.allocation);
   if (r.max_running > 0 && r.array_id) ++array_running_[*r.array_id];
   snap_.running.push_back(std::move(e));
@@ -194,6 +196,7 @@ JobEntry ClusterState::TakeRunning(JobId id, Rec& r) {
   snap_.running.pop_back();
   r.running_pos = -1;
   Release(snap_.nodes, e.allocation);
+  CountFree(e.allocation, +1);
   busy_milli_ -= MilliOf(e.allocation);
   if (r.max_running > 0 && r.array_id && --array_running_[*r.array_id] == 0) array_running_.erase(*r.array_id);
   (void)id;
@@ -292,13 +295,16 @@ bool ClusterState::Running(JobId id) const {
 
 // ---- the pass ----
 
+void ClusterState::CountFree(const Allocation& a, int sign) {
+  for (const NodeShare& s : a.shares)
+    if (snap_.nodes[s.node].schedulable)
+      free_up_milli_ += sign * static_cast<std::int64_t>(s.gpu_indices.size()) * s.gpu_milli;
+}
+
 bool ClusterState::MayStartSomething() const {
   if (snap_.pending.empty()) return false;
   if (scheduler_.policy().Preemptive() || org_guarantee_) return true;  // (reclaim may preempt)
-  std::int64_t free = 0;
-  for (const NodeState& s : snap_.nodes)
-    if (s.schedulable) free += s.GpuMilliFree();
-  return free >= pending_milli_.begin()->first;
+  return free_up_milli_ >= pending_milli_.begin()->first;
 }
 
 std::optional<std::string> ClusterState::CheckAllocation(const Job& job, const Allocation& a,

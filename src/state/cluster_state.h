@@ -199,6 +199,9 @@ class ClusterState {
   std::unordered_map<JobId, int> array_running_;  // limited arrays: running tasks
   int limited_pending_ = 0;  // waiting jobs of arrays with a "%N"
   std::int64_t busy_milli_ = 0;
+  std::int64_t free_up_milli_ = 0;  // free GPU milli on nodes in service
+  // free_up_milli_ += sign x the GPUs of `a` on nodes in service.
+  void CountFree(const Allocation& a, int sign);
   std::optional<ClusterOrg> org_;
   bool org_guarantee_ = false;
   std::unordered_map<std::string, NormUnits> used_, reserved_;  // by grant id

@@ -116,6 +116,7 @@ Result<Member> MemberAt(const Json& j, const std::string& path) {
 
 Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
   GpuWeights w;
+  std::set<std::string> seen;  // lower-case names
   if (!j.is_object())
     return InvalidArgument(fmt::format("{}: expected an object of GPU model -> weight, got {}", path, Short(j)));
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -129,8 +130,16 @@ Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
     if (milli < 1) return InvalidArgument(fmt::format("{}: expected a weight of at least 0.001, got {}", field, x));
     if (it.key().empty() || Utf8Length(it.key()) > 64)
       return InvalidArgument(fmt::format("{}: expected a GPU model name of 1..64 characters", field));
-    if (it.key() == "default") w.default_milli = milli;
-    else w.Set(it.key(), milli);
+    // Names match without regard to case, "default" too: "Default" set a
+    // model named "default", which the document then wrote back as the
+    // default weight. Two spellings of one name would silently pick one.
+    std::string lower(it.key());
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!seen.insert(lower).second)
+      return InvalidArgument(fmt::format("{}: \"{}\" appears twice (GPU model names match without regard to case)",
+                                         field, lower));
+    if (lower == "default") w.default_milli = milli;
+    else w.Set(lower, milli);
   }
   return w;
 }

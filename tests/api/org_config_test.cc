@@ -183,6 +183,28 @@ TEST(OrgConfig, PolicyMetersActiveGrantsOnly) {
   EXPECT_EQ(PolicyOf(*c, june, true, g1_spent).projects.at("vision").grant_left, kNormPerGpuHour / 2);
 }
 
+// Found by fuzzing (fuzz/regressions/api_codec_fuzz/): {"dEfault": 1.0}
+// set the weight of a GPU model named "default", which the document then
+// wrote back as the default weight, so applying it twice changed it. Names
+// match without regard to case, "default" included, and two spellings of
+// one name are refused.
+TEST(OrgConfig, GpuWeightNamesIgnoreCaseDefaultIncluded) {
+  auto c = Parse(R"({"gpu_weights": {"Default": 0.5, "H100": 2}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->weights.default_milli, 500);
+  EXPECT_EQ(c->weights.Of("A100"), 500);
+  EXPECT_EQ(c->weights.milli.count("default"), 0u);
+  auto again = OrgConfigFromJson(ToJson(*c));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(ToJson(*again), ToJson(*c));
+
+  for (const char* doc : {R"({"gpu_weights": {"H100": 2, "h100": 3}})", R"({"gpu_weights": {"default": 1, "DEFAULT": 2}})"}) {
+    auto bad = Parse(doc);
+    ASSERT_FALSE(bad.ok()) << doc;
+    EXPECT_THAT(bad.error().message, ::testing::HasSubstr("appears twice (GPU model names match without regard to case)"));
+  }
+}
+
 // Found by fuzzing (fuzz/regressions/org_config_fuzz/): sscanf's %d read
 // signs and spaces, so "2026-01-01T00:00:-0Z" and "2026- 1- 1" were taken
 // for real times. Digits must stand exactly where the format shows them,

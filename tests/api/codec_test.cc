@@ -139,6 +139,24 @@ TEST(Heartbeat, RoundTrip) {
   EXPECT_EQ(rb->acknowledged[0], (std::pair<JobId, int>{6, 1}));
 }
 
+// Found by fuzzing (fuzz/regressions/heartbeat_fuzz/): a register or
+// heartbeat body for the node "" was accepted; such a node has no path, and
+// the controller checks a node token's node only when a name is given.
+TEST(Heartbeat, RefusesANodeWithoutAName) {
+  for (const char* body : {R"({"node":{"name":""}})", R"({"node":{"name":"","cpu_milli":1000},"tasks":[]})"}) {
+    auto j = ParseJson(body);
+    ASSERT_TRUE(j.ok());
+    auto hb = HeartbeatFromJson(*j);
+    ASSERT_FALSE(hb.ok()) << body;
+    EXPECT_EQ(hb.error().message, "node.name: expected a node name, got \"\"");
+  }
+  auto j = ParseJson(R"({"node":{"name":"gpu-01"}})");
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(HeartbeatFromJson(*j).ok());
+  // A stored record is not held to it: one written before still loads.
+  EXPECT_TRUE(NodeInfoFromJson(Json{{"name", ""}}).ok());
+}
+
 TEST(Heartbeat, LogSecretIsHexAndNeverQuoted) {
   Heartbeat h;
   h.node.name = "n1";

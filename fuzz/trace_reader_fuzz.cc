@@ -3,7 +3,7 @@
 // sanitizer, and every error must have the "name:line: ..." form.
 //
 //   cmake --preset fuzz && cmake --build --preset fuzz -j2
-//   build/fuzz/fuzz/trace_reader_fuzz -max_total_time=60 fuzz/corpus
+//   build/fuzz/fuzz/trace_reader_fuzz -max_total_time=60 CORPUS_COPY fuzz/corpus/trace_reader_fuzz
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -33,6 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (j.submit_time < 0 || !j.true_duration || *j.true_duration < 1) std::abort();
       if (*j.true_duration > kojo::kMaxTraceDuration) std::abort();
     }
+  }
+  // Options: the first jobs only, time limits from an estimate factor.
+  kojo::TraceOptions options;
+  options.limit_jobs = 2;
+  options.estimate_factor = 1.5;
+  if (auto jobs = kojo::ParseTrace(*table, std::nullopt, options); jobs.ok()) {
+    if (jobs->size() > 2) std::abort();
   }
   return 0;
 }

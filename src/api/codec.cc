@@ -430,6 +430,11 @@ Result<Heartbeat> HeartbeatFromJson(const Json& j) {
   Fields f(j, "", false);
   Heartbeat h;
   f.Object("node", h.node, NodeInfoAt, true);
+  // An agent speaks for a node with a name: "" made a node no path can
+  // name, and passed the controller's check that a node token registers
+  // only its own node (which compares names only when one is given).
+  // Stored records are not held to this, so that an old one still loads.
+  if (f.ok() && h.node.name.empty()) f.Fail("node.name", "expected a node name, got \"\"");
   f.List("tasks", h.tasks, TaskAt);
   f.Int("wait_ms", h.wait_ms, 0, 60000);
   // Goes into a request header of the controller's: hex only. The message

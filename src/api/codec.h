@@ -21,6 +21,32 @@ inline size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+// The offset of the first byte of `s` that is not part of well-formed
+// UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
+// U+10FFFF, no cut-off sequence); npos when all of `s` is UTF-8. JSON text
+// is UTF-8: a string that is not cannot be sent (serialising it throws).
+inline size_t Utf8Invalid(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c < 0x80) n = 1;
+    else if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else return i;
+    if (n > 1) {
+      if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return i;
+      for (size_t k = 2; k < n; ++k)
+        if ((b(i + k) & 0xC0) != 0x80) return i;
+    }
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 // How deep lists and objects may nest in a document ParseJson accepts. Ours
 // need at most 5 (a start command's spec's env inside a heartbeat reply);
 // the bound keeps recursive walks of a parsed value (dump, copy, compare)

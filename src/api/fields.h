@@ -68,7 +68,18 @@ class Fields {
   }
   // Refuse NUL characters in every string read (and in map keys): for
   // what reaches exec and the filesystem, where a NUL silently cuts it.
+  // Also refuses strings that are not UTF-8, which a document parsed from
+  // JSON never holds but one built in memory (the CLI's job from a script
+  // and its command line) may: it could not be sent.
   void RefuseNul() { refuse_nul_ = true; }
+  // Under RefuseNul: that `s` is UTF-8 without NUL; else the error message.
+  std::optional<std::string> BadInputText(std::string_view s) const {
+    if (!refuse_nul_) return std::nullopt;
+    if (s.find('\0') != std::string_view::npos) return "must not contain a NUL character";
+    if (const size_t at = Utf8Invalid(s); at != std::string_view::npos)
+      return fmt::format("expected UTF-8 text, got the byte 0x{:02X} at offset {}", static_cast<unsigned char>(s[at]), at);
+    return std::nullopt;
+  }
   // The field, or null when it is absent. A JSON null counts as absent only
   // for a `nullable` field (api/openapi.yaml); otherwise it is returned, for
   // the caller's type check to refuse ("expected ..., got null").
@@ -116,7 +127,7 @@ class Fields {
     Text(Path(name), out, max_len);
   }
   // Checks a string read: at most `max_len` characters (code points, not
-  // bytes) and, under RefuseNul, no NUL. False (and the error) if not.
+  // bytes) and, under RefuseNul, UTF-8 without NUL. False (and the error) if not.
   bool Text(const std::string& field, std::string_view s, size_t max_len) {
     if (s.size() > max_len) {
       if (const size_t n = Utf8Length(s); n > max_len) {
@@ -124,8 +135,8 @@ class Fields {
         return false;
       }
     }
-    if (refuse_nul_ && s.find('\0') != std::string_view::npos) {
-      Fail(field, "must not contain a NUL character");
+    if (auto bad = BadInputText(s)) {
+      Fail(field, *bad);
       return false;
     }
     return true;
@@ -193,6 +204,11 @@ class Fields {
     for (auto it = v->begin(); it != v->end(); ++it) {
       if (refuse_nul_ && it.key().find('\0') != std::string::npos) {
         Fail(Path(name), fmt::format("a key must not contain a NUL character, got {}", Short(Json(it.key()))));
+        return;
+      }
+      if (const size_t at = refuse_nul_ ? Utf8Invalid(it.key()) : std::string::npos; at != std::string::npos) {
+        Fail(Path(name), fmt::format("expected keys of UTF-8 text, got the byte 0x{:02X} at offset {} of a key",
+                                     static_cast<unsigned char>(it.key()[at]), at));
         return;
       }
       const std::string field = fmt::format("{}.{}", Path(name), it.key());

@@ -116,6 +116,7 @@ Result<Member> MemberAt(const Json& j, const std::string& path) {
 
 Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
   GpuWeights w;
+  std::set<std::string> seen;  // lower-case names
   if (!j.is_object())
     return InvalidArgument(fmt::format("{}: expected an object of GPU model -> weight, got {}", path, Short(j)));
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -129,8 +130,16 @@ Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
     if (milli < 1) return InvalidArgument(fmt::format("{}: expected a weight of at least 0.001, got {}", field, x));
     if (it.key().empty() || Utf8Length(it.key()) > 64)
       return InvalidArgument(fmt::format("{}: expected a GPU model name of 1..64 characters", field));
-    if (it.key() == "default") w.default_milli = milli;
-    else w.Set(it.key(), milli);
+    // Names match without regard to case, "default" too: "Default" set a
+    // model named "default", which the document then wrote back as the
+    // default weight. Two spellings of one name would silently pick one.
+    std::string lower(it.key());
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!seen.insert(lower).second)
+      return InvalidArgument(fmt::format("{}: \"{}\" appears twice (GPU model names match without regard to case)",
+                                         field, lower));
+    if (lower == "default") w.default_milli = milli;
+    else w.Set(lower, milli);
   }
   return w;
 }
@@ -192,19 +201,23 @@ std::string OrgConfig::ProgrammeOf(std::string_view project) const {
 }
 
 Result<Seconds> ParseIsoTime(std::string_view text) {
-  // 2026-01-01 or 2026-01-01T00:00:00Z
+  // 2026-01-01 or 2026-01-01T00:00:00Z, digits exactly where shown (no
+  // signs or spaces, which sscanf's %d let through: "T00:00:-0Z").
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char tail = 0;
-  const std::string t(text);
-  int n = 0;
-  bool ok = false;
-  if (t.size() == 10) {
-    ok = std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10;
-  } else if (t.size() == 20) {
-    ok = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &s, &tail, &n) == 7 &&
-         n == 20 && tail == 'Z';
-  }
-  if (ok) ok = t[4] == '-' && t[7] == '-';
+  auto digits = [text](size_t at, size_t n, int& out) {
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  auto at = [text](size_t i, char c) { return text[i] == c; };
+  bool ok = (text.size() == 10 || text.size() == 20) && at(4, '-') && at(7, '-') && digits(0, 4, y) &&
+            digits(5, 2, mo) && digits(8, 2, d);
+  if (ok && text.size() == 20)
+    ok = at(10, 'T') && at(13, ':') && at(16, ':') && at(19, 'Z') && digits(11, 2, h) && digits(14, 2, mi) &&
+         digits(17, 2, s);
   if (!ok || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
     return InvalidArgument(fmt::format(
         "expected an ISO 8601 UTC time such as 2026-01-01 or 2026-01-01T00:00:00Z, got \"{}\"", text));

@@ -294,7 +294,7 @@ Status Apply(const OptionDef& d, const std::string& value, Origin origin, Submit
     case Id::kHelp: o.help = true; break;
     case Id::kHold: o.hold = true; break;
     case Id::kJobName:
-      if (value.empty() || value.size() > 256)
+      if (value.empty() || api::Utf8Length(value) > 256)
         return InvalidArgument(fmt::format("{}{}: expected a name of 1..256 characters", where, flag));
       o.name = value;
       break;
@@ -792,7 +792,15 @@ Result<api::JobSpec> ResolveJob(SubmitOptions& o, const Payload& p, const Submit
                            "a script file, or --wrap");
   }
   s.name = o.name.value_or(default_name);
-  if (s.name.size() > 256) s.name.resize(256);
+  // The API takes names of up to 256 characters: a longer one is cut there,
+  // between two characters (a cut inside one leaves text that is not UTF-8).
+  if (api::Utf8Length(s.name) > 256) {
+    size_t chars = 0, cut = 0;
+    while (cut < s.name.size() &&
+           ((static_cast<unsigned char>(s.name[cut]) & 0xC0) == 0x80 || ++chars <= 256))
+      ++cut;
+    s.name.resize(cut);
+  }
   s.user = ctx.user;
   s.project = o.project.value_or("");
 

@@ -1,5 +1,6 @@
 #include "api/codec.h"
 
+#include <functional>
 #include <regex>
 
 #include <gmock/gmock.h>
@@ -138,6 +139,24 @@ TEST(Heartbeat, RoundTrip) {
   EXPECT_EQ(rb->acknowledged[0], (std::pair<JobId, int>{6, 1}));
 }
 
+// Found by fuzzing (fuzz/regressions/heartbeat_fuzz/): a register or
+// heartbeat body for the node "" was accepted; such a node has no path, and
+// the controller checks a node token's node only when a name is given.
+TEST(Heartbeat, RefusesANodeWithoutAName) {
+  for (const char* body : {R"({"node":{"name":""}})", R"({"node":{"name":"","cpu_milli":1000},"tasks":[]})"}) {
+    auto j = ParseJson(body);
+    ASSERT_TRUE(j.ok());
+    auto hb = HeartbeatFromJson(*j);
+    ASSERT_FALSE(hb.ok()) << body;
+    EXPECT_EQ(hb.error().message, "node.name: expected a node name, got \"\"");
+  }
+  auto j = ParseJson(R"({"node":{"name":"gpu-01"}})");
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(HeartbeatFromJson(*j).ok());
+  // A stored record is not held to it: one written before still loads.
+  EXPECT_TRUE(NodeInfoFromJson(Json{{"name", ""}}).ok());
+}
+
 TEST(Heartbeat, LogSecretIsHexAndNeverQuoted) {
   Heartbeat h;
   h.node.name = "n1";
@@ -270,6 +289,46 @@ TEST(JobSpecCodec, RefusesNulCharactersAndBadEnvKeys) {
     EXPECT_THAT(s.error().message, HasSubstr(c.want)) << c.body;
   }
   EXPECT_TRUE(SpecWith(R"("env":{"A_1":"x=y"})").ok());
+}
+
+// Found by fuzzing (fuzz/regressions/sbatch_fuzz/): a spec built in memory
+// (kojo submit's, from a script that is not UTF-8) passed the decoder and
+// then could not be serialised. A submitted spec's strings must be UTF-8.
+TEST(JobSpecCodec, RefusesTextThatIsNotUtf8) {
+  auto spec = [](auto edit) {
+    JobSpec s;
+    s.command = {"x"};
+    edit(s);
+    return JobSpecFromJson(ToJson(s));
+  };
+  struct Case { std::function<void(JobSpec&)> edit; std::string want; };
+  for (const Case& c : std::vector<Case>{
+           {[](JobSpec& s) { s.command = {}; s.script = "#!/bin/sh\n# caf\xE9\n"; },
+            "script: expected UTF-8 text, got the byte 0xE9 at offset 15"},
+           {[](JobSpec& s) { s.command = {"echo", "\xC1\x81"}; }, "command[1]: expected UTF-8 text, got the byte 0xC1"},
+           {[](JobSpec& s) { s.name = "a\xE2\x82"; }, "name: expected UTF-8 text, got the byte 0xE2 at offset 1"},
+           {[](JobSpec& s) { s.workdir = "/\xED\xA0\x80"; }, "workdir: expected UTF-8 text"},  // a surrogate
+           {[](JobSpec& s) { s.env["A"] = "\xF4\x90\x80\x80"; }, "env.A: expected UTF-8 text"},  // above U+10FFFF
+           {[](JobSpec& s) { s.env["\xFF"] = "1"; }, "env: expected keys of UTF-8 text, got the byte 0xFF at offset 0"},
+       }) {
+    auto r = spec(c.edit);
+    ASSERT_FALSE(r.ok()) << c.want;
+    EXPECT_THAT(r.error().message, HasSubstr(c.want));
+  }
+  auto ok = spec([](JobSpec& s) { s.name = "caf\xC3\xA9 \xF0\x9F\x9A\x80"; s.env["A"] = "\xE2\x82\xAC"; });
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+TEST(Utf8Invalid, FindsTheFirstBadByte) {
+  EXPECT_EQ(Utf8Invalid(""), std::string_view::npos);
+  EXPECT_EQ(Utf8Invalid("plain \xC3\xA9\xE2\x82\xAC\xF0\x9F\x9A\x80"), std::string_view::npos);
+  EXPECT_EQ(Utf8Invalid("ab\x80"), 2u);              // a continuation byte alone
+  EXPECT_EQ(Utf8Invalid("\xC0\xAF"), 0u);           // overlong '/'
+  EXPECT_EQ(Utf8Invalid("x\xE0\x80\xAF"), 1u);      // overlong, three bytes
+  EXPECT_EQ(Utf8Invalid("\xED\xA0\x80"), 0u);       // surrogate
+  EXPECT_EQ(Utf8Invalid("\xF4\x90\x80\x80"), 0u);   // above U+10FFFF
+  EXPECT_EQ(Utf8Invalid("ok\xE2\x82"), 2u);          // cut off
+  EXPECT_EQ(Utf8Invalid("\xF5\x80\x80\x80"), 0u);
 }
 
 // Specs inside views and start commands were checked when submitted: a

@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "api/org_config.h"
@@ -180,6 +181,50 @@ TEST(OrgConfig, PolicyMetersActiveGrantsOnly) {
   EXPECT_EQ(PolicyOf(*c, june, true).projects.at("vision").grant_left, 100 * kNormPerGpuHour);
   auto g1_spent = [](const Grant& g) -> NormUnits { return g.id == "g1" ? 100 * kNormPerGpuHour : 0; };
   EXPECT_EQ(PolicyOf(*c, june, true, g1_spent).projects.at("vision").grant_left, kNormPerGpuHour / 2);
+}
+
+// Found by fuzzing (fuzz/regressions/api_codec_fuzz/): {"dEfault": 1.0}
+// set the weight of a GPU model named "default", which the document then
+// wrote back as the default weight, so applying it twice changed it. Names
+// match without regard to case, "default" included, and two spellings of
+// one name are refused.
+TEST(OrgConfig, GpuWeightNamesIgnoreCaseDefaultIncluded) {
+  auto c = Parse(R"({"gpu_weights": {"Default": 0.5, "H100": 2}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->weights.default_milli, 500);
+  EXPECT_EQ(c->weights.Of("A100"), 500);
+  EXPECT_EQ(c->weights.milli.count("default"), 0u);
+  auto again = OrgConfigFromJson(ToJson(*c));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(ToJson(*again), ToJson(*c));
+
+  for (const char* doc : {R"({"gpu_weights": {"H100": 2, "h100": 3}})", R"({"gpu_weights": {"default": 1, "DEFAULT": 2}})"}) {
+    auto bad = Parse(doc);
+    ASSERT_FALSE(bad.ok()) << doc;
+    EXPECT_THAT(bad.error().message, ::testing::HasSubstr("appears twice (GPU model names match without regard to case)"));
+  }
+}
+
+// Found by fuzzing (fuzz/regressions/org_config_fuzz/): sscanf's %d read
+// signs and spaces, so "2026-01-01T00:00:-0Z" and "2026- 1- 1" were taken
+// for real times. Digits must stand exactly where the format shows them,
+// and every accepted time is the one IsoTime writes back.
+TEST(IsoTime, OnlyDigitsWhereTheFormatShowsThem) {
+  for (const char* bad : {"2026-01-01T00:00:-0Z", "2026-01-01T-1:-1:-1Z", "2026-01-01T 1: 1: 1Z", "2026- 1- 1",
+                          "2026-+1-01", "+026-01-01", " 2026-01-01", "2026-01-0x", "2026-01-01T00:00:00z",
+                          "2026-01-01 00:00:00Z", "2026-01-01T00:00:0Z", "1969-12-31", "2026-00-10", "2026-02-30"}) {
+    auto t = ParseIsoTime(bad);
+    EXPECT_FALSE(t.ok()) << bad << " read as " << (t.ok() ? IsoTime(*t) : "");
+    if (!t.ok()) EXPECT_THAT(t.error().message, ::testing::HasSubstr(bad));
+  }
+  for (const char* good : {"1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "9999-12-31T23:59:59Z"}) {
+    auto t = ParseIsoTime(good);
+    ASSERT_TRUE(t.ok()) << good << ": " << t.error().message;
+    EXPECT_EQ(IsoTime(*t), good);
+  }
+  auto d = ParseIsoTime("2026-03-01");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(IsoTime(*d), "2026-03-01T00:00:00Z");
 }
 
 }  // namespace

@@ -658,5 +658,45 @@ TEST(Resolve, TheJsonIsWhatTheApiAccepts) {
   EXPECT_EQ(j["mem_mib"], 2048);
 }
 
+// Found by fuzzing (fuzz/regressions/sbatch_fuzz/): a script that is not
+// UTF-8 resolved into a job that `kojo submit` then failed to serialise
+// ("[json.exception.type_error.316] invalid UTF-8 byte"). It is refused
+// with the field and the byte.
+TEST(Resolve, ScriptThatIsNotUtf8IsRefusedWithTheByte) {
+  auto r = Submit("#!/bin/sh\n#SBATCH -t 5\necho caf\xE9\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("script: expected UTF-8 text, got the byte 0xE9 at offset 31"));
+  r = Submit("#!/bin/sh\n#SBATCH --job-name=\xC1x\necho\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("expected UTF-8 text, got the byte 0xC1"));
+  auto ok = Submit("#!/bin/sh\n# caf\xC3\xA9\necho \xE2\x82\xAC\n");
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+// A default name (the command's or the script's file name) beyond the
+// API's 256 characters is cut after the 256th character, never inside one
+// (which left text that is not UTF-8); --job-name counts characters, not
+// bytes, as the API does.
+TEST(Resolve, LongNamesAreCutBetweenCharacters) {
+  std::string e_acute;
+  for (int i = 0; i < 300; ++i) e_acute += "\xC3\xA9";
+  SubmitOptions o;
+  Payload p;
+  p.command = {"/opt/" + e_acute, "x"};
+  api::JobSpec s = Ok(ResolveJob(o, p, Ctx()));
+  EXPECT_EQ(s.name, e_acute.substr(0, 512));
+  EXPECT_EQ(api::Utf8Length(s.name), 256u);
+  p.command = {"/opt/" + std::string(300, 'x')};
+  s = Ok(ResolveJob(o, p, Ctx()));
+  EXPECT_EQ(s.name, std::string(256, 'x'));
+
+  const std::string name256 = "a" + e_acute.substr(0, 510);  // 256 characters in 511 bytes
+  s = Ok(Submit("#!/bin/sh\necho\n", {"--job-name=" + name256}));
+  EXPECT_EQ(s.name, name256);
+  auto r = Submit("#!/bin/sh\necho\n", {"--job-name=" + name256 + "b"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("--job-name: expected a name of 1..256 characters"));
+}
+
 }  // namespace
 }  // namespace kojo::cli

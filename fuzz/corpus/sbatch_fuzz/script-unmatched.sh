@@ -1,0 +1,1 @@
+0#SBATCH --job-name='open

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages kojo builds with, only those missing.
+# Installs the Debian 12 packages kojo builds with, only those missing;
+# `--fuzz` adds clang and its libFuzzer runtime (the fuzz preset).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libfmt-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       libsqlite3-dev libcpp-httplib-dev libssl-dev openssl)
+if [[ ${1:-} == --fuzz ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,8 +17,7 @@ read -r -a targets <<<"${KOJO_FUZZ_TARGETS:-api_codec_fuzz sbatch_fuzz org_confi
 declare -A dicts=([api_codec_fuzz]=api [org_config_fuzz]=api [heartbeat_fuzz]=api [sbatch_fuzz]=sbatch
                   [trace_reader_fuzz]=trace)
 
-command -v clang++ >/dev/null || { echo "kojo fuzz: clang++ not found (apt-get install clang)" >&2; exit 1; }
-bash scripts/deps.sh
+bash scripts/deps.sh --fuzz  # clang and libFuzzer's runtime, if missing
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/kojo-ccache}
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset fuzz >/dev/null

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -357,9 +358,20 @@ std::vector<Future::End> Pass::EndsNow() const {
 // `job`, the first that does not fit, becomes the head. EASY reservation:
 // the earliest end (by time limits) of running jobs after which it fits,
 // and where; with backfill, the mask shows what is free outside it.
+// Without explanations (and without reclaim, which could hold resources
+// meanwhile) it is worked out only once a later job could backfill: the
+// plan has not changed by then, and most passes end before that.
 void Pass::Reserve(const Job& job) {
   blocked_ = true;
   head_id_ = job.id;
+  if (backfill_ && !explain_ && (!org_ || !org_->AnyGuarantee())) {
+    lazy_head_ = &job;
+    return;
+  }
+  ReserveFor(job);
+}
+
+void Pass::ReserveFor(const Job& job) {
   if (backfill_ || explain_) {
     Future future(snap_, nodes_, EndsNow(), now_);
     std::tie(shadow_, reserved_) =
@@ -404,6 +416,7 @@ void Pass::Backfill(const Item& item) {
   const Job& job = *e.job;
   std::optional<Allocation> a;
   if (backfill_ && plan_.MayFit(job.demand)) {
+    if (lazy_head_) ReserveFor(*std::exchange(lazy_head_, nullptr));
     const Seconds end = job.time_limit ? now_ + *job.time_limit : kForever;
     if (end <= shadow_) a = TryPlace(plan_, job);  // ends before the reservation
     if (!a && masked_->MayFit(job.demand)) a = TryPlace(*masked_, job);  // keeps off its GPUs

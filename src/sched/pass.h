@@ -137,6 +137,7 @@ class Pass {
   // reserve and backfill
   std::vector<Future::End> EndsNow() const;
   void Reserve(const Job& job);
+  void ReserveFor(const Job& job);  // the reservation itself (Reserve may defer it)
   void MaskTake(const Allocation& a);
   // estimate
   void QueueWait(const Job& job, Wait w);
@@ -180,6 +181,7 @@ class Pass {
   std::optional<Allocation> reserved_;
   std::vector<NodeState> mask_;  // nodes_ without the reserved GPUs
   std::optional<Plan> masked_;
+  const Job* lazy_head_ = nullptr;  // the head whose reservation is not worked out yet
 
   // Explained waits.
   std::vector<Queued> queued_;

@@ -152,15 +152,14 @@ std::optional<std::string> ClusterState::Infeasible(const Job& job) {
   return answer;
 }
 
-void ClusterState::AddPending(JobId id, Rec& r, JobEntry e) {
+void ClusterState::AddPending(Rec& r, JobEntry e) {
   r.pending_pos = static_cast<int>(snap_.pending.size());
   ++pending_milli_[MilliOf(*e.job)];
   if (r.max_running > 0) ++limited_pending_;
   snap_.pending.push_back(std::move(e));
-  (void)id;
 }
 
-JobEntry ClusterState::TakePending(JobId id, Rec& r) {
+JobEntry ClusterState::TakePending(Rec& r) {
   const int pos = r.pending_pos;
   JobEntry e = std::move(snap_.pending[pos]);
   if (pos + 1 != static_cast<int>(snap_.pending.size())) {
@@ -172,21 +171,19 @@ JobEntry ClusterState::TakePending(JobId id, Rec& r) {
   auto it = pending_milli_.find(MilliOf(*e.job));
   if (--it->second == 0) pending_milli_.erase(it);
   if (r.max_running > 0) --limited_pending_;
-  (void)id;
   return e;
 }
 
-void ClusterState::AddRunning(JobId id, Rec& r, JobEntry e) {
+void ClusterState::AddRunning(Rec& r, JobEntry e) {
   r.running_pos = static_cast<int>(snap_.running.size());
   Apply(snap_.nodes, e.allocation);
   CountFree(e.allocation, -1);
   busy_milli_ += MilliOf(e.allocation);
   if (r.max_running > 0 && r.array_id) ++array_running_[*r.array_id];
   snap_.running.push_back(std::move(e));
-  (void)id;
 }
 
-JobEntry ClusterState::TakeRunning(JobId id, Rec& r) {
+JobEntry ClusterState::TakeRunning(Rec& r) {
   const int pos = r.running_pos;
   JobEntry e = std::move(snap_.running[pos]);
   if (pos + 1 != static_cast<int>(snap_.running.size())) {
@@ -199,7 +196,6 @@ JobEntry ClusterState::TakeRunning(JobId id, Rec& r) {
   CountFree(e.allocation, +1);
   busy_milli_ -= MilliOf(e.allocation);
   if (r.max_running > 0 && r.array_id && --array_running_[*r.array_id] == 0) array_running_.erase(*r.array_id);
-  (void)id;
   return e;
 }
 
@@ -213,13 +209,13 @@ void ClusterState::Enqueue(JobId id, const QueuedJob& q) {
   e.queued_since = q.queued_since;
   e.attained_gpu_s = q.attained_gpu_s;
   e.last_run_s = q.last_run_s;
-  AddPending(id, r, std::move(e));
+  AddPending(r, std::move(e));
 }
 
 void ClusterState::Dequeue(JobId id) {
   auto it = recs_.find(id);
   if (it == recs_.end() || it->second.pending_pos < 0) return;
-  TakePending(id, it->second);
+  TakePending(it->second);
   recs_.erase(it);
 }
 
@@ -239,7 +235,7 @@ void ClusterState::Restore(JobId id, const QueuedJob& q, const Allocation& a, Se
   e.last_run_s = q.last_run_s;
   e.started = started;
   e.allocation = a;
-  AddRunning(id, r, std::move(e));
+  AddRunning(r, std::move(e));
 }
 
 void ClusterState::Stop(JobId id) {
@@ -252,7 +248,7 @@ Settled ClusterState::Finish(JobId id, Seconds now, bool requeue) {
   auto it = recs_.find(id);
   if (it == recs_.end() || it->second.running_pos < 0) return out;
   Rec& r = it->second;
-  JobEntry e = TakeRunning(id, r);
+  JobEntry e = TakeRunning(r);
   out.started = e.started;
   out.ran = std::max<Seconds>(0, now - e.started);
   out.grant = r.grant;
@@ -279,7 +275,7 @@ Settled ClusterState::Finish(JobId id, Seconds now, bool requeue) {
   q.attained_gpu_s = out.attained_gpu_s;
   q.queued_since = now;
   q.last_run_s = out.ran;
-  AddPending(id, r, std::move(q));
+  AddPending(r, std::move(q));
   return out;
 }
 
@@ -469,13 +465,13 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
       grant = g->id;
       reserved_[grant] += need;
     }
-    JobEntry e = TakePending(p.job, r);
+    JobEntry e = TakePending(r);
     e.started = now;
     e.allocation = p.allocation;
     r.grant = grant;
     r.reserved = need;
     if (!after.empty()) Apply(after, e.allocation);
-    AddRunning(p.job, r, std::move(e));
+    AddRunning(r, std::move(e));
     out.started.push_back(Started{p.job, std::move(p.allocation), p.backfilled, std::move(grant), need});
   }
   for (Reject& rj : d.rejected) {
@@ -484,7 +480,7 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
       if (options.check) return broken(fmt::format("rejected job {}, which is not waiting", rj.job));
       continue;
     }
-    TakePending(rj.job, it->second);
+    TakePending(it->second);
     recs_.erase(it);
     out.rejected.push_back(std::move(rj));
   }

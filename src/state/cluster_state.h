@@ -176,10 +176,10 @@ class ClusterState {
     std::string grant;
     NormUnits reserved = 0;
   };
-  void AddPending(JobId id, Rec& r, JobEntry e);
-  JobEntry TakePending(JobId id, Rec& r);
-  void AddRunning(JobId id, Rec& r, JobEntry e);
-  JobEntry TakeRunning(JobId id, Rec& r);
+  void AddPending(Rec& r, JobEntry e);
+  JobEntry TakePending(Rec& r);
+  void AddRunning(Rec& r, JobEntry e);
+  JobEntry TakeRunning(Rec& r);
   bool MayStartSomething() const;
   // Why `a` breaks the rules for `job` on `nodes` (free resources), or nullopt.
   std::optional<std::string> CheckAllocation(const Job& job, const Allocation& a,

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/slurm_env.h"
 #include "controller/controller.h"
 
 namespace kojo::controller {
@@ -53,6 +54,7 @@ api::StartCommand StartOf(const JobRec& rec, int rank) {
     c.spec.env["KOJO_ARRAY_JOB_ID"] = std::to_string(*rec.view.array_id);
     c.spec.env["KOJO_ARRAY_TASK_ID"] = std::to_string(rec.view.array_index.value_or(0));
   }
+  for (auto& [k, v] : api::SlurmEnv(rec.view, rank)) c.spec.env[k] = std::move(v);
   c.placement = rec.view.placement[rank];
   for (const auto& p : rec.view.placement) c.peers.push_back(p.node);
   c.world_size = static_cast<int>(rec.view.placement.size());

@@ -111,6 +111,56 @@ TEST_F(ClusterTest, GangJobSpansTwoAgents) {
   EXPECT_EQ(Logs(id, 1), fmt::format("rank=1 of 2 peers={} gpus=0,1\n", peers));
 }
 
+// Slurm's variables, read from inside real tasks of a gang job and of an
+// array task.
+TEST_F(ClusterTest, TasksSeeSlurmsEnvironment) {
+  StartKojod();
+  StartAgent("n1", 2);
+  StartAgent("n2", 2);
+  const std::string vars =
+      "SLURM_JOB_ID SLURM_JOBID SLURM_JOB_NAME SLURM_JOB_ACCOUNT SLURM_CLUSTER_NAME SLURM_SUBMIT_DIR "
+      "SLURM_JOB_NODELIST SLURM_NODELIST SLURM_JOB_NUM_NODES SLURM_NNODES SLURM_NTASKS SLURM_NPROCS "
+      "SLURM_TASKS_PER_NODE SLURM_PROCID SLURM_NODEID SLURM_LOCALID SLURM_CPUS_PER_TASK SLURM_JOB_GPUS "
+      "SLURM_GPUS_ON_NODE SLURM_JOB_PARTITION SLURM_ARRAY_JOB_ID SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT "
+      "SLURM_ARRAY_TASK_MIN SLURM_ARRAY_TASK_MAX SLURM_ARRAY_TASK_STEP CUDA_VISIBLE_DEVICES";
+  const std::string print = "for v in " + vars + "; do eval \"echo $v=\\${$v-unset}\"; done";
+  const JobId id = Submit({{"name", "gang"}, {"command", Sh(print)}, {"gpus", 4}, {"tasks", 2},
+                           {"cpu_milli", 4000}, {"workdir", dir_.path()}});
+  ASSERT_TRUE(WaitState(id, "COMPLETED")) << Job(id).dump();
+  const Json job = Job(id);
+  ASSERT_EQ(job["placement"].size(), 2u);
+  const std::string first = job["placement"][0]["node"], second = job["placement"][1]["node"];
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string gpus = job["placement"][rank]["gpus"] == Json{0, 1} ? "0,1" : "?";
+    EXPECT_EQ(Logs(id, rank),
+              fmt::format("SLURM_JOB_ID={0}\nSLURM_JOBID={0}\nSLURM_JOB_NAME=gang\nSLURM_JOB_ACCOUNT=default\n"
+                          "SLURM_CLUSTER_NAME=kojo\nSLURM_SUBMIT_DIR={1}\nSLURM_JOB_NODELIST={2}\nSLURM_NODELIST={2}\n"
+                          "SLURM_JOB_NUM_NODES=2\nSLURM_NNODES=2\nSLURM_NTASKS=2\nSLURM_NPROCS=2\n"
+                          "SLURM_TASKS_PER_NODE=1(x2)\nSLURM_PROCID={3}\nSLURM_NODEID={3}\nSLURM_LOCALID=0\n"
+                          "SLURM_CPUS_PER_TASK=2\nSLURM_JOB_GPUS={4}\nSLURM_GPUS_ON_NODE=2\nSLURM_JOB_PARTITION=unset\n"
+                          "SLURM_ARRAY_JOB_ID=unset\nSLURM_ARRAY_TASK_ID=unset\nSLURM_ARRAY_TASK_COUNT=unset\n"
+                          "SLURM_ARRAY_TASK_MIN=unset\nSLURM_ARRAY_TASK_MAX=unset\nSLURM_ARRAY_TASK_STEP=unset\n"
+                          "CUDA_VISIBLE_DEVICES={4}\n",
+                          id, dir_.path(), first == "n1" ? "n[1-2]" : "n[2,1]", rank, gpus))
+        << "rank " << rank;
+  }
+
+  const auto r = Client().Post("/api/v1/jobs", Json{{"command", Sh(print)}, {"array", "1-5:2"}}.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+  const Json ids = Body(r)["ids"];
+  ASSERT_EQ(ids.size(), 3u) << ids.dump();
+  const JobId task = ids[1].get<JobId>(), array = ids[0].get<JobId>();
+  ASSERT_TRUE(WaitState(task, "COMPLETED")) << Job(task).dump();
+  const std::string out = Logs(task);
+  for (const std::string& line :
+       {fmt::format("SLURM_JOB_ID={}\n", task), fmt::format("SLURM_ARRAY_JOB_ID={}\n", array),
+        std::string("SLURM_ARRAY_TASK_ID=3\n"), std::string("SLURM_ARRAY_TASK_COUNT=3\n"),
+        std::string("SLURM_ARRAY_TASK_MIN=1\n"), std::string("SLURM_ARRAY_TASK_MAX=5\n"),
+        std::string("SLURM_ARRAY_TASK_STEP=2\n"), std::string("SLURM_NTASKS=1\n"),
+        std::string("SLURM_CPUS_PER_TASK=unset\n"), std::string("SLURM_JOB_GPUS=unset\n")})
+    EXPECT_NE(out.find(line), std::string::npos) << line << out;
+}
+
 TEST_F(ClusterTest, TimeLimitCancelAndExitCodes) {
   StartKojod();
   StartAgent("n1", 4);

@@ -2,6 +2,14 @@
 // histogram's cumulative buckets.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "api/codec.h"
 
 #include "common/histogram.h"
 #include "controller/metrics.h"
@@ -113,6 +121,59 @@ TEST(Metrics, EscapesLabelValues) {
     EXPECT_TRUE(line.rfind("# ", 0) == 0 || line.rfind("kojo_", 0) == 0) << line;
     start = end + 1;
   }
+}
+
+std::string ReadDoc(const std::string& name) {
+  std::ifstream in(std::string(KOJO_TESTDATA_DIR) + "/../../docs/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// docs/metrics.md has a row for every metric kojod renders, with its type,
+// and the sample dashboard is JSON whose queries name only such metrics.
+TEST(Metrics, EveryMetricIsDocumentedAndTheDashboardUsesThem) {
+  Metrics m;
+  m.jobs_by_state = {{"PENDING", 1}};
+  m.pending_by_reason = {{"Priority", 1}};
+  m.gpus_by_model = {{"H100", {1, 1, 0}}};
+  m.grants[{"p", "a"}] = {1, 1, 0};
+  m.heartbeat_age_s = {{"n1", 1}};
+  m.api_requests[{"GET", "/metrics"}] = HistogramSnapshot{{1}, {1}, 0.1, 1};
+  const std::string text = RenderMetrics(m);
+  const std::string doc = ReadDoc("metrics.md");
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> names;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    const std::string type = line.substr(line.rfind(' ') + 1);
+    names.insert(name);
+    EXPECT_NE(doc.find(fmt::format("| `{}` | {} |", name, type)), std::string::npos) << name << " (" << type << ") is not in docs/metrics.md";
+  }
+  EXPECT_EQ(names.size(), 16u);
+
+  auto dash = api::ParseJson(ReadDoc("grafana-kojo.json"));
+  ASSERT_TRUE(dash.ok()) << dash.error().message;
+  ASSERT_TRUE((*dash)["panels"].is_array());
+  int queries = 0;
+  for (const auto& panel : (*dash)["panels"])
+    for (const auto& target : panel["targets"]) {
+      const std::string expr = target["expr"].get<std::string>();
+      for (size_t at = expr.find("kojo_"); at != std::string::npos; at = expr.find("kojo_", at + 1)) {
+        size_t end = at;
+        while (end < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_')) ++end;
+        std::string name = expr.substr(at, end - at);
+        for (const char* suffix : {"_bucket", "_sum", "_count"})
+          if (!names.count(name) && name.size() > std::strlen(suffix) && name.ends_with(suffix))
+            name.resize(name.size() - std::strlen(suffix));
+        EXPECT_TRUE(names.count(name)) << expr;
+        at = end - 1;
+      }
+      ++queries;
+    }
+  EXPECT_GE(queries, 5);
 }
 
 }  // namespace

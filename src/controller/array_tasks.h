@@ -50,6 +50,11 @@ class ArrayTasks {
   // template view passes `match` (all when empty); nullopt: none.
   std::optional<JobId> Next(JobId after, const std::function<bool(const api::JobView&)>& match = {}) const;
 
+  // Calls `f` with each array's template and how many of its tasks are untouched.
+  void ForEachArray(const std::function<void(const JobRec& tmpl, size_t untouched)>& f) const {
+    for (const auto& [first, a] : arrays_) f(a.tmpl, a.left);
+  }
+
   size_t size() const { return size_; }  // untouched tasks in all
   JobId EndId() const;                   // one past the highest id ever added here; 0 if none
 

@@ -280,6 +280,7 @@ void Controller::MaybeFinish(JobRec& rec) {
     rec.tasks.clear();
     rec.queued_since = now;
   };
+  if (stop == StopReason::kPreempted || stop == StopReason::kRequeue) counters_.requeued += 1;
   if (stop == StopReason::kPreempted) {
     requeue("Preempted", fmt::format("preempted after attempt {}; waiting to run again", rec.view.attempt));
   } else if (stop == StopReason::kRequeue) {
@@ -492,6 +493,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
     next_id_ += 1;
   }
   batch_.next_job_id = next_id_;
+  counters_.submitted += ids.size();
   if (!key.empty()) batch_.keys.push_back(store::KeyRow{key, ids});
   const std::uint64_t seq = Flush();
   if (!key.empty()) keys_[key] = {ids, seq};

@@ -25,6 +25,7 @@
 #include "controller/api_error.h"
 #include "controller/array_tasks.h"
 #include "controller/ledger.h"
+#include "controller/metrics.h"
 #include "controller/org_registry.h"
 #include "controller/records.h"
 #include "sched/scheduler.h"
@@ -150,6 +151,10 @@ class Controller {
 
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;
+  // GET /metrics: what the controller holds now, its event counters and
+  // its histograms (metrics.h); the API's request durations are the HTTP
+  // server's to add.
+  Metrics MetricsSnapshot() const;
 
  private:
   Controller(store::Store& store, ControllerConfig config, std::unique_ptr<Scheduler> scheduler);
@@ -254,6 +259,9 @@ class Controller {
   GrantLedger ledger_;  // settled runs' usage records
   ClusterState state_;  // what the scheduler sees; waiting explained at most once a second past 1,000
   std::shared_ptr<const api::OrgConfig> state_org_;  // the model the state meters
+
+  MetricCounters counters_;
+  Histogram pass_duration_;  // SchedulePass, seconds
 
   std::thread thread_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include <fmt/format.h>
 
@@ -429,6 +430,18 @@ void HttpServer::Routes() {
       case RouteId::kRevokeToken:
         ah = AuthRoute(route.id);
         break;
+      case RouteId::kMetrics:
+        h = [this](const httplib::Request& req, httplib::Response& res) {
+          if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          Metrics m = c_.MetricsSnapshot();
+          for (const RouteSpec& r : RouteTable()) {
+            HistogramSnapshot took = request_durations_.at(r.id)->Read();
+            if (took.count > 0) m.api_requests[{std::string(r.method), std::string(r.path)}] = std::move(took);
+          }
+          res.status = 200;
+          res.set_content(RenderMetrics(m), std::string(kMetricsContentType));
+        };
+        break;
       case RouteId::kGetOrg:
       case RouteId::kPutOrg:
       case RouteId::kListProjects:
@@ -444,8 +457,8 @@ void HttpServer::Routes() {
     }
     // Every route: authenticate (401), then the route's rule (403), and
     // only then read the body: a refused request's body is never read.
-    auto guarded = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
-                       const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body) {
+    auto serve = [this, access = route.access, h = std::move(h), ah = std::move(ah)](
+                     const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body) {
       if (auto e = BadHeaders(req)) {
         CloseAfterReply(res);
         return SendError(res, *e);
@@ -467,6 +480,13 @@ void HttpServer::Routes() {
         }
       if (h) return h(req, res);
       ah(req, res, who);
+    };
+    Histogram* took = (request_durations_[route.id] = std::make_unique<Histogram>()).get();
+    auto guarded = [serve = std::move(serve), took](const httplib::Request& req, httplib::Response& res,
+                                                    const httplib::ContentReader* body) {
+      const auto start = std::chrono::steady_clock::now();
+      serve(req, res, body);
+      took->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     };
     const std::string re = PathRegex(route.path);
     httplib::Server::HandlerWithContentReader with_body =

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "common/histogram.h"
 #include "common/result.h"
 #include "controller/auth.h"
 #include "controller/controller.h"
@@ -65,6 +67,9 @@ class HttpServer {
   TokenStore& tokens_;
   const Authoriser& auth_;
   std::unique_ptr<httplib::Server> server_;
+  // How long each route took to answer, in seconds (GET /metrics); one per
+  // route, made before serving starts.
+  std::map<RouteId, std::unique_ptr<Histogram>> request_durations_;
 };
 
 }  // namespace kojo::controller

@@ -36,6 +36,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kListGrants, "GET", "/api/v1/grants", true, Access::kUser},
       RouteSpec{RouteId::kAddGrant, "POST", "/api/v1/grants", true, Access::kAdmin},
       RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kUser},
+      RouteSpec{RouteId::kMetrics, "GET", "/metrics", true, Access::kRead},
   };
   return kRoutes;
 }

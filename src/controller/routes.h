@@ -39,12 +39,14 @@ enum class RouteId {
   kListGrants,
   kAddGrant,
   kUsage,
+  // Monitoring.
+  kMetrics,
 };
 
 struct RouteSpec {
   RouteId id;
   std::string_view method;  // "GET", "POST", "PUT"
-  std::string_view path;    // OpenAPI style: /api/v1/jobs/{id}
+  std::string_view path;    // OpenAPI style: /api/v1/jobs/{id}; /metrics where Prometheus looks
   bool needs_token;
   // Who may call it (auth.h); a route given none is for admins only.
   Access access = Access::kAdmin;

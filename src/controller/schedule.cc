@@ -35,7 +35,9 @@ void Controller::Loop() {
     sched_dirty_ = false;
     sched_urgent_ = false;
     placed_nodes_.clear();
+    const auto pass_start = std::chrono::steady_clock::now();
     SchedulePass(Now(), full);
+    pass_duration_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_start).count());
     const std::uint64_t before = commit_.queued();
     const std::uint64_t seq = Flush();
     if (seq != before) {
@@ -111,6 +113,7 @@ void Controller::SchedulePass(Seconds now, bool full) {
     rec.stop = StopReason::kNone;
     rec.view.attempt += 1;
     SetState(rec, JobState::kStarting);
+    counters_.started += 1;
     rec.why = api::JobWhy{};
     rec.view.estimated_start.reset();
     rec.view.reason = st.backfilled ? "Backfilled" : "";
@@ -125,6 +128,7 @@ void Controller::SchedulePass(Seconds now, bool full) {
     JobRec& rec = jobs_.at(p.job);
     if (rec.view.state != JobState::kStarting && rec.view.state != JobState::kRunning) continue;
     Stop(rec, StopReason::kPreempted);
+    counters_.preempted += 1;
     rec.view.message = p.reason;
   }
   for (const Reject& r : c.rejected) {

@@ -1,5 +1,6 @@
 #include "store/group_commit.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -63,7 +64,9 @@ void GroupCommitter::Run() {
     pending_ = Batch{};
     const std::uint64_t seq = queued_seq_;
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
     Status s = store_.Apply(batch);
+    commit_duration_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!s.ok()) on_fatal_(s.error().message);
     lock.lock();
     ++stats_.transactions;

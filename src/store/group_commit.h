@@ -19,6 +19,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/histogram.h"
+
 #include "store/store.h"
 
 namespace kojo::store {
@@ -45,6 +47,8 @@ class GroupCommitter {
     std::uint64_t batches = 0;
   };
   Stats stats() const;
+  // How long each transaction (Store::Apply) took, in seconds.
+  HistogramSnapshot commit_durations() const { return commit_duration_.Read(); }
 
  private:
   void Run();
@@ -58,6 +62,7 @@ class GroupCommitter {
   std::uint64_t queued_seq_ = 0;
   std::uint64_t durable_seq_ = 0;
   Stats stats_;
+  Histogram commit_duration_;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -2,6 +2,9 @@
 // batches, and every kind of bad request (4xx, clear message, daemon up).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "daemons.h"
@@ -268,6 +271,115 @@ TEST(ApiAuth, TokenIsRequiredExceptForHealth) {
   auto allowed = c.Get("/api/v1/jobs", {{"Authorization", "Bearer s3cret"}});
   ASSERT_TRUE(allowed);
   EXPECT_EQ(allowed->status, 200);
+}
+
+
+// The value of one series ("name" or "name{labels}") in Prometheus text.
+std::optional<double> SampleOf(const std::string& text, const std::string& series) {
+  const std::string at = "\n" + series + " ";
+  const size_t pos = ("\n" + text).find(at);
+  if (pos == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(pos + at.size() - 1));
+}
+
+// GET /metrics of a kojod with one node, a metered project and jobs in
+// every waiting state: the counts, GPUs, grant amounts and histograms.
+TEST(ApiMetrics, CountJobsGpusGrantsAndDurations) {
+  TempDir dir;
+  const std::string org = dir.path() + "/org.json";
+  {
+    std::ofstream out(org);
+    out << R"({"programmes": [{"name": "research"}],
+               "organisations": [{"name": "uni", "programme": "research"}],
+               "projects": [{"name": "A", "organisation": "uni"}],
+               "grants": [{"id": "ga", "project": "A", "gpu_hours": 1000, "start": "2020-01-01", "end": "2099-01-01"}]})";
+  }
+  Kojod d(dir.path() + "/data", {"--org", org});
+  ASSERT_TRUE(d.ok()) << d.log();
+  auto c = d.Client();
+  Json hb{{"node", {{"name", "n1"}, {"cpu_milli", 64000}, {"mem_mib", 512000},
+                    {"gpus", {{{"index", 0}, {"model", "H100"}}, {{"index", 1}, {"model", "H100"}}}}}}};
+  auto reg = c.Post("/api/v1/agents/register", hb.dump(), "application/json");
+  ASSERT_TRUE(reg);
+  ASSERT_EQ(reg->status, 200) << reg->body;
+  for (const char* spec : {R"({"command":["true"],"gpus":1,"project":"A","time_limit_s":3600})",
+                           R"({"command":["true"],"gpus":2,"project":"A","time_limit_s":3600})",
+                           R"({"command":["true"],"project":"A","hold":true,"array":"0-2"})"}) {
+    auto r = c.Post("/api/v1/jobs", spec, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+
+  // The first job starts (its agent never confirms: STARTING); the second
+  // waits for the GPU the first holds; the array's three tasks are held.
+  std::string text;
+  std::string pending_reason;
+  const bool settled = WaitFor([&] {
+    auto job = c.Get("/api/v1/jobs/2");
+    if (!job || job->status != 200) return false;
+    pending_reason = Body(job)["reason"].get<std::string>();
+    auto r = c.Get("/metrics");
+    if (!r || r->status != 200) return false;
+    text = r->body;
+    return SampleOf(text, "kojo_jobs_started_total") == 1.0 &&
+           SampleOf(text, fmt::format("kojo_pending_jobs{{reason=\"{}\"}}", pending_reason)) == 1.0 &&
+           pending_reason != "Submitted";
+  }, 10s);
+  ASSERT_TRUE(settled) << pending_reason << "\n" << text;
+  auto r = c.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  text = r->body;
+
+  EXPECT_EQ(SampleOf(text, "kojo_jobs_submitted_total"), 5.0) << text;
+  EXPECT_EQ(SampleOf(text, "kojo_jobs_preempted_total"), 0.0);
+  EXPECT_EQ(SampleOf(text, "kojo_jobs_requeued_total"), 0.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_jobs{state="STARTING"})"), 1.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_jobs{state="PENDING"})"), 1.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_jobs{state="HELD"})"), 3.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_jobs{state="COMPLETED"})"), 0.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_pending_jobs{reason="Held"})"), std::nullopt);  // held jobs apart
+  EXPECT_EQ(SampleOf(text, R"(kojo_gpus{model="H100"})"), 2.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_gpus_allocated{model="H100"})"), 1.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_gpus_idle{model="H100"})"), 1.0);
+  const auto age = SampleOf(text, R"(kojo_agent_heartbeat_age_seconds{node="n1"})");
+  ASSERT_TRUE(age);
+  EXPECT_GE(*age, 0);
+  EXPECT_LT(*age, 60);
+
+  // 1,000 GPU-hours awarded; the running job reserves part of what is left.
+  const std::string grant = R"({programme="research",project="A"})";
+  EXPECT_EQ(SampleOf(text, "kojo_grant_awarded_gpu_seconds" + grant), 3'600'000.0);
+  const auto used = SampleOf(text, "kojo_grant_used_gpu_seconds" + grant);
+  const auto left = SampleOf(text, "kojo_grant_left_gpu_seconds" + grant);
+  ASSERT_TRUE(used && left) << text;
+  EXPECT_GE(*used, 0);
+  EXPECT_LT(*left, 3'600'000.0 - *used);
+
+  EXPECT_GE(SampleOf(text, "kojo_schedule_pass_duration_seconds_count").value_or(0), 1.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_schedule_pass_duration_seconds_bucket{le="+Inf"})"),
+            SampleOf(text, "kojo_schedule_pass_duration_seconds_count"));
+  EXPECT_GE(SampleOf(text, "kojo_store_commit_duration_seconds_count").value_or(0), 4.0);  // node, 3 submissions
+  EXPECT_EQ(SampleOf(text, R"(kojo_api_request_duration_seconds_count{method="POST",route="/api/v1/jobs"})"), 3.0);
+  EXPECT_EQ(SampleOf(text, R"(kojo_api_request_duration_seconds_count{method="POST",route="/api/v1/agents/register"})"), 1.0);
+  EXPECT_EQ(text.find("user="), std::string::npos);  // no per-user or per-job labels
+  EXPECT_EQ(text.find("job="), std::string::npos);
+}
+
+// With authentication on, a Prometheus scraper needs a token, as for the
+// other cluster-wide reads.
+TEST(ApiMetrics, NeedsAToken) {
+  TempDir dir;
+  Kojod d(dir.path(), {"--token", "s3cret"});
+  ASSERT_TRUE(d.ok()) << d.log();
+  auto c = d.Client();
+  auto denied = c.Get("/metrics");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto allowed = c.Get("/metrics", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200);
+  EXPECT_NE(allowed->body.find("# TYPE kojo_jobs gauge\n"), std::string::npos);
 }
 
 }  // namespace

@@ -60,6 +60,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kListGrants,     "yyyyyyyyfuu"},  // each user sees the grants of the projects it may see; nodes none
     {RouteId::kAddGrant,       "yffffffffuu"},
     {RouteId::kUsage,          "yyyyyyyyfuu"},  // likewise for usage
+    {RouteId::kMetrics,        "yyyffffffuu"},
 };
 
 class AuthMatrixTest : public ::testing::Test {

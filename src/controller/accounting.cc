@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "controller/controller.h"
-#include "sched/org_pass.h"
 
 namespace kojo::controller {
 

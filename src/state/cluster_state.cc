@@ -159,15 +159,20 @@ void ClusterState::AddPending(Rec& r, JobEntry e) {
   snap_.pending.push_back(std::move(e));
 }
 
-JobEntry ClusterState::TakePending(Rec& r) {
-  const int pos = r.pending_pos;
-  JobEntry e = std::move(snap_.pending[pos]);
-  if (pos + 1 != static_cast<int>(snap_.pending.size())) {
-    snap_.pending[pos] = std::move(snap_.pending.back());
-    recs_.at(snap_.pending[pos].job->id).pending_pos = pos;
+JobEntry ClusterState::SwapRemove(std::vector<JobEntry>& v, int Rec::*pos, Rec& r) {
+  const int at = r.*pos;
+  JobEntry e = std::move(v[at]);
+  if (at + 1 != static_cast<int>(v.size())) {
+    v[at] = std::move(v.back());
+    recs_.at(v[at].job->id).*pos = at;
   }
-  snap_.pending.pop_back();
-  r.pending_pos = -1;
+  v.pop_back();
+  r.*pos = -1;
+  return e;
+}
+
+JobEntry ClusterState::TakePending(Rec& r) {
+  JobEntry e = SwapRemove(snap_.pending, &Rec::pending_pos, r);
   auto it = pending_milli_.find(MilliOf(*e.job));
   if (--it->second == 0) pending_milli_.erase(it);
   if (r.max_running > 0) --limited_pending_;
@@ -184,14 +189,7 @@ void ClusterState::AddRunning(Rec& r, JobEntry e) {
 }
 
 JobEntry ClusterState::TakeRunning(Rec& r) {
-  const int pos = r.running_pos;
-  JobEntry e = std::move(snap_.running[pos]);
-  if (pos + 1 != static_cast<int>(snap_.running.size())) {
-    snap_.running[pos] = std::move(snap_.running.back());
-    recs_.at(snap_.running[pos].job->id).running_pos = pos;
-  }
-  snap_.running.pop_back();
-  r.running_pos = -1;
+  JobEntry e = SwapRemove(snap_.running, &Rec::running_pos, r);
   Release(snap_.nodes, e.allocation);
   CountFree(e.allocation, +1);
   busy_milli_ -= MilliOf(e.allocation);

@@ -176,6 +176,9 @@ class ClusterState {
     std::string grant;
     NormUnits reserved = 0;
   };
+  // Takes r's entry out of `v` (at r.*pos), moving the last entry into its
+  // place; r.*pos becomes -1.
+  JobEntry SwapRemove(std::vector<JobEntry>& v, int Rec::*pos, Rec& r);
   void AddPending(Rec& r, JobEntry e);
   JobEntry TakePending(Rec& r);
   void AddRunning(Rec& r, JobEntry e);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "model/cluster.h"
+#include "sched/fixtures.h"
 
 namespace kojo {
 namespace {
@@ -16,10 +17,8 @@ class ClusterStateTest : public ::testing::Test {
   void SetUp() override { Use("fifo", "2x4xA100"); }
 
   void Use(const std::string& policy, const std::string& cluster) {
-    auto p = MakePolicy(policy);
-    auto q = MakePlacer("bestfit");
-    ASSERT_TRUE(p.ok() && q.ok());
-    sched_ = std::make_unique<Scheduler>(std::move(*p), std::move(*q), SchedulerConfig{/*backfill=*/true, false});
+    // Explanations are asked for per pass (PassOptions::explain).
+    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler(policy, "bestfit", /*backfill=*/true));
     state_ = std::make_unique<ClusterState>(*sched_, 3600);
     auto nodes = ParseClusterSpec(cluster);
     ASSERT_TRUE(nodes.ok());

@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "common/identity.h"
 #include "agent/cgroups.h"
+#include "model/node_rule.h"
 #include "agent/gpu_discovery.h"
 #include "agent/launcher.h"
 #include "agent/log.h"
@@ -45,6 +46,10 @@ int main(int argc, char** argv) {
                  "Folder for task records, logs (logs/) and the default working directory (work/)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT of the log server (port 0 = any free port)")->capture_default_str();
+  std::string features;
+  app.add_option("--features", features,
+                 "Node features for jobs' constraints (-C), comma-separated, e.g. nvlink,ib,rack1; "
+                 "the GPU model counts as one");
   app.add_option("--emulate-gpus", emulate,
                  "Made-up GPUs instead of NVML, e.g. 8xH100-80GB or 2xA100,2xT4");
   app.add_option("--token", token, "Bearer token for the controller (default: $KOJO_TOKEN)");
@@ -101,6 +106,18 @@ int main(int argc, char** argv) {
   node.cpu_milli = HostCpuMilli();
   node.mem_mib = HostMemMib();
   node.version = "0.1.0";
+  for (size_t at = 0; at <= features.size() && !features.empty();) {
+    const size_t comma = std::min(features.find(',', at), features.size());
+    std::string f = features.substr(at, comma - at);
+    at = comma + 1;
+    if (f.empty()) continue;
+    auto parsed = ParseConstraint(f);
+    if (!parsed.ok() || parsed->any_of.size() != 1 || parsed->any_of[0].size() != 1 || parsed->counts) {
+      LogWarn("--features: expected names of letters, digits and _-.:+/ separated by commas, got '{}'", f);
+      return 2;
+    }
+    node.features.push_back(f);
+  }
   std::unique_ptr<GpuDiscovery> discovery;
   if (!emulate.empty()) {
     auto d = EmulatedDiscovery::Create(emulate, name);

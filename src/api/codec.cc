@@ -1,6 +1,7 @@
 #include "api/codec.h"
 
 #include "api/fields.h"
+#include "api/slurm_env.h"
 
 #include <algorithm>
 #include <charconv>
@@ -17,6 +18,29 @@ constexpr std::int64_t kMinIsoSeconds = -62135596800;  // 0001-01-01T00:00:00Z
 // be free of NUL characters and env keys must be variable names. Specs
 // inside views and start commands were checked when submitted; a stored
 // record from before these checks must still load.
+// A job's node rule: "constraint" (Slurm's syntax), "partitions" (names),
+// "nodelist" and "exclude" (node names or hostlists such as "gpu[01-04]").
+void NodeRuleAt(Fields& f, NodeRule& rule) {
+  std::string constraint;
+  f.Str("constraint", constraint, 1024);
+  if (f.ok() && !constraint.empty())
+    if (auto st = rule.SetConstraint(constraint); !st.ok()) f.Fail(f.Path("constraint"), st.error().message);
+  f.StrList("partitions", rule.partitions, 64, 128);
+  for (auto [name, list] : {std::pair{"nodelist", &rule.nodelist}, std::pair{"exclude", &rule.exclude}}) {
+    std::vector<std::string> given;
+    f.StrList(name, given, 10000, 4096);
+    for (const auto& g : given) {
+      if (!f.ok()) break;
+      auto names = ExpandHostlist(g, 10000);
+      if (!names.ok()) {
+        f.Fail(f.Path(name), names.error().message);
+        break;
+      }
+      list->insert(list->end(), names->begin(), names->end());
+    }
+  }
+}
+
 Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   Fields f(j, path, /*strict=*/true);
   if (input) f.RefuseNul();
@@ -34,6 +58,7 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Int("cpu_milli", s.demand.cpu_milli, 0, 100'000'000);
   f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
   f.Int("tasks", s.demand.tasks, 1, 100000);
+  NodeRuleAt(f, s.demand.nodes);
   f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Str("stdout", s.stdout_path);
   f.Str("stderr", s.stderr_path);
@@ -127,6 +152,11 @@ Json ToJson(const JobSpec& s) {
   j["cpu_milli"] = s.demand.cpu_milli;
   j["mem_mib"] = s.demand.mem_mib;
   j["tasks"] = s.demand.tasks;
+  const NodeRule& rule = s.demand.nodes;
+  if (!rule.constraint.empty()) j["constraint"] = rule.constraint;
+  if (!rule.partitions.empty()) j["partitions"] = rule.partitions;
+  if (!rule.nodelist.empty()) j["nodelist"] = rule.nodelist;
+  if (!rule.exclude.empty()) j["exclude"] = rule.exclude;
   if (s.time_limit_s) j["time_limit_s"] = *s.time_limit_s;
   if (!s.stdout_path.empty()) j["stdout"] = s.stdout_path;
   if (!s.stderr_path.empty()) j["stderr"] = s.stderr_path;
@@ -295,7 +325,7 @@ Json ToJson(const NodeInfo& n) {
     gpus.push_back({{"index", g.index}, {"model", g.model}, {"mem_mib", g.mem_mib}, {"uuid", g.uuid}});
   return Json{{"name", n.name}, {"cpu_milli", n.cpu_milli}, {"mem_mib", n.mem_mib},
               {"gpus", gpus}, {"emulated_gpus", n.emulated_gpus}, {"cgroups", n.cgroups},
-              {"agent_url", n.agent_url}, {"version", n.version}};
+              {"agent_url", n.agent_url}, {"version", n.version}, {"features", n.features}};
 }
 
 static Result<GpuInfo> GpuAt(const Json& j, const std::string& path) {
@@ -319,6 +349,7 @@ static Result<NodeInfo> NodeInfoAt(const Json& j, const std::string& path) {
   f.Bool("cgroups", n.cgroups);
   f.Str("agent_url", n.agent_url, 512);
   f.Str("version", n.version, 64);
+  f.StrList("features", n.features, 64, 64);
   if (f.ok() && n.name.find_first_of("/ \t\n") != std::string::npos)
     f.Fail(f.Path("name"), "expected a node name without '/' or spaces");
   return Done(f, std::move(n));

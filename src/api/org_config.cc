@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "api/fields.h"
+#include "api/slurm_env.h"
 
 namespace kojo::api {
 
@@ -114,6 +115,34 @@ Result<Member> MemberAt(const Json& j, const std::string& path) {
   return Done(f, m);
 }
 
+// A partition: {"name", "nodes": "gpu[01-16]" (a hostlist; absent = every
+// node), "features": "a100&ib" (nodes with them), "max_time_s",
+// "default_time_s", "projects": [...] (absent = every project), "default"}.
+Result<Partition> PartitionAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Partition p;
+  Name(f, "name", p.name);
+  std::string nodes;
+  f.Str("nodes", nodes, 65536);
+  if (f.ok() && !nodes.empty()) {
+    auto names = ExpandHostlist(nodes, 100000);
+    if (names.ok()) p.nodes = std::move(*names);
+    else f.Fail(f.Path("nodes"), names.error().message);
+  }
+  f.Str("features", p.features, 1024);
+  if (f.ok() && !p.features.empty())
+    if (auto c = ParseConstraint(p.features); !c.ok()) f.Fail(f.Path("features"), c.error().message);
+  constexpr Seconds kMaxTime = 100LL * 365 * 24 * 3600;
+  f.OptInt("max_time_s", p.max_time, 1, kMaxTime, false);
+  f.OptInt("default_time_s", p.default_time, 1, kMaxTime, false);
+  f.StrList("projects", p.projects, 10000, 64);
+  f.Bool("default", p.is_default);
+  if (f.ok() && p.max_time && p.default_time && *p.default_time > *p.max_time)
+    f.Fail(f.Path("default_time_s"), fmt::format("expected at most max_time_s ({}), got {}", *p.max_time,
+                                                 *p.default_time));
+  return Done(f, p);
+}
+
 Result<GpuWeights> WeightsAt(const Json& j, const std::string& path) {
   GpuWeights w;
   std::set<std::string> seen;  // lower-case names
@@ -158,6 +187,14 @@ Status CheckReferences(const OrgConfig& c) {
   if (auto e = dup(c.projects, [](const Project& p) { return p.name; }, "projects")) return *e;
   if (auto e = dup(c.grants, [](const Grant& g) { return g.id; }, "grants")) return *e;
   if (auto e = dup(c.members, [](const Member& m) { return m.project + "/" + m.user; }, "members")) return *e;
+  if (auto e = dup(c.partitions, [](const Partition& p) { return p.name; }, "partitions")) return *e;
+  // A partition's projects must exist where the document lists projects.
+  if (!c.projects.empty())
+    for (size_t i = 0; i < c.partitions.size(); ++i)
+      for (size_t k = 0; k < c.partitions[i].projects.size(); ++k)
+        if (!c.FindProject(c.partitions[i].projects[k]))
+          return InvalidArgument(fmt::format("partitions[{}].projects[{}]: no project named \"{}\"", i, k,
+                                             c.partitions[i].projects[k]));
   for (size_t i = 0; i < c.organisations.size(); ++i)
     if (!c.FindProgramme(c.organisations[i].programme))
       return InvalidArgument(fmt::format("organisations[{}].programme: no programme named \"{}\"", i,
@@ -244,6 +281,7 @@ Result<OrgConfig> OrgConfigFromJson(const Json& j) {
   f.List("projects", c.projects, ProjectAt);
   f.List("grants", c.grants, GrantAt);
   f.List("members", c.members, MemberAt);
+  f.List("partitions", c.partitions, PartitionAt, 1000);
   auto done = Done(f, std::move(c));
   if (!done.ok()) return done;
   OrgConfig& out = done.value();
@@ -282,6 +320,19 @@ Json ToJson(const OrgConfig& c) {
   j["members"] = Json::array();
   for (const auto& m : c.members)
     j["members"].push_back({{"project", m.project}, {"user", m.user}, {"role", std::string(ToString(m.role))}});
+  if (!c.partitions.empty()) {
+    j["partitions"] = Json::array();
+    for (const auto& p : c.partitions) {
+      Json x = {{"name", p.name}};
+      if (!p.nodes.empty()) x["nodes"] = CompressHostlist(p.nodes);
+      if (!p.features.empty()) x["features"] = p.features;
+      if (p.max_time) x["max_time_s"] = *p.max_time;
+      if (p.default_time) x["default_time_s"] = *p.default_time;
+      if (!p.projects.empty()) x["projects"] = p.projects;
+      if (p.is_default) x["default"] = true;
+      j["partitions"].push_back(x);
+    }
+  }
   return j;
 }
 

@@ -11,7 +11,10 @@
 //    "grants": [{"id": "g-2026-1", "project": "vision", "programme": "research",
 //                "gpu_hours": 5000, "start": "2026-01-01T00:00:00Z",
 //                "end": "2027-01-01T00:00:00Z"}],
-//    "members": [{"project": "vision", "user": "ada", "role": "lead"}]}
+//    "members": [{"project": "vision", "user": "ada", "role": "lead"}],
+//    "partitions": [{"name": "gpu", "nodes": "node[01-16]", "features": "a100",
+//                    "max_time_s": 172800, "default_time_s": 3600,
+//                    "projects": ["vision"], "default": true}]}
 //
 // Every section is optional. Parsing is strict: unknown fields, wrong types,
 // dangling references (a project's organisation, a grant's project or
@@ -27,6 +30,7 @@
 
 #include "api/codec.h"
 #include "common/result.h"
+#include "model/node_rule.h"
 #include "model/org.h"
 
 namespace kojo::api {
@@ -38,6 +42,7 @@ struct OrgConfig {
   std::vector<Project> projects;
   std::vector<Grant> grants;
   std::vector<Member> members;
+  std::vector<Partition> partitions;  // named sets of nodes with limits (model/node_rule.h)
 
   const Programme* FindProgramme(std::string_view name) const;
   const Organisation* FindOrganisation(std::string_view name) const;

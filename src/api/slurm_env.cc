@@ -131,6 +131,59 @@ void ArrayStats(const std::string& spec, std::map<std::string, std::string>& env
 
 }  // namespace
 
+Result<std::vector<std::string>> ExpandHostlist(std::string_view text, size_t max_hosts) {
+  std::vector<std::string> out;
+  auto fail = [&](std::string_view why) {
+    return InvalidArgument(fmt::format("hostlist '{}': {}", text, why));
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    // One item: PREFIX[RANGES]SUFFIX or a plain name, up to a comma outside brackets.
+    size_t end = i;
+    int depth = 0;
+    while (end < text.size() && (depth > 0 || text[end] != ',')) {
+      if (text[end] == '[') ++depth;
+      if (text[end] == ']') --depth;
+      if (depth < 0 || depth > 1) return fail("unbalanced brackets");
+      ++end;
+    }
+    if (depth != 0) return fail("unbalanced brackets");
+    std::string_view item = text.substr(i, end - i);
+    i = end + 1;
+    if (item.empty()) continue;
+    const size_t open = item.find('[');
+    if (open == std::string_view::npos) {
+      out.emplace_back(item);
+    } else {
+      const size_t close = item.find(']', open);
+      std::string_view prefix = item.substr(0, open), ranges = item.substr(open + 1, close - open - 1),
+                       suffix = item.substr(close + 1);
+      if (suffix.find('[') != std::string_view::npos) return fail("one bracket per name is supported");
+      while (!ranges.empty()) {
+        std::string_view r = ranges.substr(0, ranges.find(','));
+        ranges = r.size() < ranges.size() ? ranges.substr(r.size() + 1) : std::string_view();
+        const size_t dash = r.find('-');
+        std::string_view lo = r.substr(0, dash), hi = dash == std::string_view::npos ? lo : r.substr(dash + 1);
+        auto num = [](std::string_view s) -> std::optional<std::int64_t> {
+          if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return std::nullopt;
+          std::int64_t v = 0;
+          for (char c : s) v = v * 10 + (c - '0');
+          return v;
+        };
+        auto a = num(lo), b = num(hi);
+        if (!a || !b || *b < *a) return fail(fmt::format("expected a range such as 01-04, got '{}'", r));
+        if (out.size() + static_cast<size_t>(*b - *a + 1) > max_hosts)
+          return fail(fmt::format("more than {} names", max_hosts));
+        for (std::int64_t k = *a; k <= *b; ++k)
+          out.push_back(fmt::format("{}{:0{}}{}", prefix, k, lo.size(), suffix));
+      }
+    }
+    if (out.size() > max_hosts) return fail(fmt::format("more than {} names", max_hosts));
+  }
+  return out;
+}
+
 std::string CompressHostlist(const std::vector<std::string>& hosts) {
   std::string out;
   size_t i = 0;
@@ -188,6 +241,7 @@ std::map<std::string, std::string> SlurmEnv(const JobView& v, int rank) {
   if (!v.spec.user.empty()) env["SLURM_JOB_USER"] = v.spec.user;
   env["SLURM_JOB_ACCOUNT"] = v.spec.project.empty() ? "default" : v.spec.project;
   env["SLURM_CLUSTER_NAME"] = "kojo";
+  if (!v.spec.demand.nodes.partitions.empty()) env["SLURM_JOB_PARTITION"] = v.spec.demand.nodes.partitions[0];
   if (!v.spec.workdir.empty()) env["SLURM_SUBMIT_DIR"] = v.spec.workdir;
   if (v.attempt > 1) env["SLURM_RESTART_COUNT"] = std::to_string(v.attempt - 1);
 

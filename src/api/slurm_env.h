@@ -5,9 +5,11 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/types.h"
+#include "common/result.h"
 
 namespace kojo::api {
 
@@ -17,6 +19,10 @@ namespace kojo::api {
 // {gpu01, gpu02, gpu03, gpu07, cpu1} is "gpu[01-03,07],cpu1". Zero padding
 // is kept ("n[09-10]"); a name without a numeric suffix stays as it is.
 std::string CompressHostlist(const std::vector<std::string>& hosts);
+
+// The names of a hostlist ("gpu[01-03,07],cpu1"), in order, zero padding
+// kept; an error names what is wrong. At most `max_hosts` names.
+Result<std::vector<std::string>> ExpandHostlist(std::string_view text, size_t max_hosts = 100000);
 
 // "1(x3)" for {1, 1, 1}; "2(x2),1" for {2, 2, 1}: Slurm's
 // SLURM_TASKS_PER_NODE form of a count per node.

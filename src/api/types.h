@@ -25,7 +25,8 @@ struct JobSpec {
   std::map<std::string, std::string> env;   // added to the job's environment
   std::string project;                      // empty = "default"
   std::string user;                         // set by the controller from the caller
-  Demand demand;                            // gpus, gpu_milli, cpu_milli, mem_mib, tasks, gpu_models
+  Demand demand;                            // gpus, gpu_milli, cpu_milli, mem_mib, tasks, gpu_models,
+                                            // nodes (constraint, partitions, nodelist, exclude)
   std::optional<Seconds> time_limit_s;      // none = no limit
   std::string stdout_path;                  // optional; %j job id, %A array id, %a index, %x name
   std::string stderr_path;                  // optional; empty = same file as stdout when stdout set
@@ -122,6 +123,7 @@ struct NodeInfo {
   bool cgroups = false;            // CPU/memory limits enforced with cgroup v2
   std::string agent_url;           // where the agent serves logs, e.g. http://127.0.0.1:7101
   std::string version;
+  std::vector<std::string> features;  // the agent's --features (the GPU model counts as one too)
 };
 
 struct NodeView {

@@ -386,6 +386,7 @@ void PrintJob(const api::JobView& v) {
   if (!d.gpu_models.empty()) demand += fmt::format(" ({})", fmt::join(d.gpu_models, " or "));
   demand += fmt::format(", CPUs {}, memory {}", CpuText(d.cpu_milli), MemText(d.mem_mib));
   row("demand:", demand);
+  if (!d.nodes.Empty()) row("where:", d.nodes.Describe());
   row("time limit:", s.time_limit_s ? Duration(*s.time_limit_s) : "none");
   row("submitted:", api::IsoTime(v.submit_time));
   row("started:", Time(v.start_time));
@@ -586,9 +587,10 @@ void RunNodes(const NodesArgs& a) {
     rows.push_back({n.info.name, std::string(api::ToString(n.state)),
                     fmt::format("{}/{}", n.gpus_used, n.info.gpus.size()), model, CpuText(n.info.cpu_milli),
                     MemText(n.info.mem_mib), n.info.cgroups ? "yes" : "no", std::to_string(n.jobs.size()),
+                    n.info.features.empty() ? "-" : fmt::format("{}", fmt::join(n.info.features, ",")),
                     n.reason.empty() ? "" : n.reason});
   }
-  PrintTable({"NAME", "STATE", "GPUS", "MODEL", "CPUS", "MEM", "CGROUPS", "JOBS", "REASON"}, rows);
+  PrintTable({"NAME", "STATE", "GPUS", "MODEL", "CPUS", "MEM", "CGROUPS", "JOBS", "FEATURES", "REASON"}, rows);
 }
 
 struct NodeActionArgs {

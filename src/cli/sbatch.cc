@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/codec.h"
+#include "api/slurm_env.h"
 
 namespace kojo::cli {
 
@@ -53,7 +54,7 @@ enum class Id {
   kArray, kProject, kChdir, kCpusPerGpu, kCpusPerTask, kError, kExport, kGpus, kGpusPerNode, kGpusPerTask,
   kGres, kHelp, kHold, kJobName, kMem, kMemPerCpu, kMemPerGpu, kNoRequeue, kRequeue, kNodes, kNtasks,
   kNtasksPerNode, kOutput, kParsable, kQuiet, kVerbose, kTime, kWrap, kTestOnly, kGpuModel, kGpuMilli, kEnv,
-  kDryRun, kJson, kServer, kToken, kOther,
+  kDryRun, kJson, kServer, kToken, kPartition, kConstraint, kNodelist, kExclude, kOther,
 };
 
 struct OptionDef {
@@ -98,6 +99,10 @@ constexpr OptionDef kOptions[] = {
     {"time", 't', 't', Arg::kRequired, Kind::kSupported, Id::kTime, ""},
     {"wrap", 0, 0, Arg::kRequired, Kind::kSupported, Id::kWrap, ""},
     {"test-only", 0, 0, Arg::kNone, Kind::kSupported, Id::kTestOnly, ""},
+    {"partition", 0, 'p', Arg::kRequired, Kind::kSupported, Id::kPartition, ""},
+    {"constraint", 'C', 'C', Arg::kRequired, Kind::kSupported, Id::kConstraint, ""},
+    {"nodelist", 'w', 'w', Arg::kRequired, Kind::kSupported, Id::kNodelist, ""},
+    {"exclude", 'x', 'x', Arg::kRequired, Kind::kSupported, Id::kExclude, ""},
     // kojo's own.
     {"project", 'p', 0, Arg::kRequired, Kind::kKojo, Id::kProject, ""},
     {"gpu-model", 0, 0, Arg::kRequired, Kind::kKojo, Id::kGpuModel, ""},
@@ -108,7 +113,6 @@ constexpr OptionDef kOptions[] = {
     {"server", 0, 0, Arg::kRequired, Kind::kCli, Id::kServer, ""},
     {"token", 0, 0, Arg::kRequired, Kind::kCli, Id::kToken, ""},
     // Accepted and ignored, with a warning.
-    {"partition", 0, 'p', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo has one pool of nodes; choose GPUs with --gpu-model or --gres=gpu:TYPE:N"},
     {"qos", 'q', 'q', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo has no QOS; its queue policy orders jobs"},
     {"comment", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo keeps no job comments"},
     {"mail-type", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo sends no mail"},
@@ -146,40 +150,37 @@ constexpr OptionDef kOptions[] = {
     // Refused: they would change what runs or where, and kojo cannot honour them.
     {"begin", 'b', 'b', Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no deferred start"},
     {"dependency", 'd', 'd', Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no job dependencies"},
-    {"deadline", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no deadlines"},
-    {"constraint", 'C', 'C', Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no node features; choose GPUs with --gpu-model"},
-    {"cluster-constraint", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has one cluster"},
-    {"clusters", 'M', 'M', Arg::kRequired, Kind::kReject, Id::kOther, "kojo has one cluster"},
+    {"deadline", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo keeps no deadlines: the job is not cancelled when it cannot end in time"},
+    {"cluster-constraint", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo runs one cluster"},
+    {"clusters", 'M', 'M', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo runs one cluster: the job goes to it"},
     {"container", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo runs no containers itself"},
-    {"contiguous", 0, 0, Arg::kNone, Kind::kReject, Id::kOther, "kojo knows no node order"},
-    {"exclude", 'x', 'x', Arg::kRequired, Kind::kReject, Id::kOther, "kojo does not take node lists; drain a node instead"},
-    {"nodelist", 'w', 'w', Arg::kRequired, Kind::kReject, Id::kOther, "kojo does not take node lists"},
+    {"contiguous", 0, 0, Arg::kNone, Kind::kWarn, Id::kOther, "kojo knows no node order"},
     {"nodefile", 'F', 'F', Arg::kRequired, Kind::kReject, Id::kOther, "kojo does not take node lists"},
     {"input", 'i', 'i', Arg::kRequired, Kind::kReject, Id::kOther, "kojo jobs read no standard input"},
     {"immediate", 'I', 'I', Arg::kOptional, Kind::kReject, Id::kOther, "kojo always queues"},
-    {"licenses", 'L', 'L', Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no licenses"},
-    {"reservation", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no reservations"},
-    {"signal", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo sends SIGTERM, then SIGKILL after a grace period"},
+    {"licenses", 'L', 'L', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo tracks no licenses: the job does not wait for them"},
+    {"reservation", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo has no reservations yet: the job is queued as usual"},
+    {"signal", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo sends SIGTERM, then SIGKILL after a grace period, at the time limit"},
     {"uid", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "jobs run as the agent's user"},
     {"gid", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "jobs run as the agent's user"},
     {"wait", 'W', 'W', Arg::kNone, Kind::kReject, Id::kOther, "use `kojo logs -f JOB` to wait for a job"},
-    {"batch", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no batch-host features"},
+    {"batch", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo has no batch-host features"},
     {"bb", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no burst buffers"},
     {"bbf", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo has no burst buffers"},
     {"export-file", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "use --export or --env"},
-    {"extra-node-info", 'B', 'B', Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no sockets, cores or threads"},
-    {"sockets-per-node", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no sockets"},
-    {"cores-per-socket", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no sockets"},
-    {"threads-per-core", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no hardware threads"},
+    {"extra-node-info", 'B', 'B', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no sockets, cores or threads"},
+    {"sockets-per-node", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no sockets"},
+    {"cores-per-socket", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no sockets"},
+    {"threads-per-core", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no hardware threads"},
     {"gpus-per-socket", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no sockets; use --gpus-per-node"},
-    {"ntasks-per-core", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no cores"},
-    {"ntasks-per-socket", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no sockets"},
+    {"ntasks-per-core", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no cores"},
+    {"ntasks-per-socket", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo knows no sockets"},
     {"ntasks-per-gpu", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "use --gpus-per-task"},
-    {"mincpus", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "use --cpus-per-task"},
-    {"overcommit", 'O', 'O', Arg::kNone, Kind::kReject, Id::kOther, "kojo never overcommits"},
-    {"priority", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "the queue policy sets priorities"},
-    {"core-spec", 'S', 'S', Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no cores"},
-    {"thread-spec", 0, 0, Arg::kRequired, Kind::kReject, Id::kOther, "kojo knows no hardware threads"},
+    {"mincpus", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "use --cpus-per-task to ask for CPUs"},
+    {"overcommit", 'O', 'O', Arg::kNone, Kind::kWarn, Id::kOther, "kojo never overcommits: every task gets the CPUs it asks for"},
+    {"priority", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "the queue policy sets priorities"},
+    {"core-spec", 'S', 'S', Arg::kRequired, Kind::kWarn, Id::kOther, "kojo reserves no cores for the system"},
+    {"thread-spec", 0, 0, Arg::kRequired, Kind::kWarn, Id::kOther, "kojo reserves no threads for the system"},
     {"version", 'V', 'V', Arg::kNone, Kind::kReject, Id::kOther, "run `kojo --version`"},
 };
 
@@ -291,6 +292,37 @@ Status Apply(const OptionDef& d, const std::string& value, Origin origin, Submit
       o.gpus = SubmitOptions::Gpus{scope, *g, flag};
       break;
     }
+    case Id::kPartition: {
+      std::vector<std::string> names;
+      for (std::string_view v = value; !v.empty();) {
+        std::string_view one = v.substr(0, v.find(','));
+        v = one.size() < v.size() ? v.substr(one.size() + 1) : std::string_view();
+        if (!one.empty()) names.emplace_back(one);
+      }
+      if (names.empty()) return InvalidArgument(fmt::format("{}{}: expected a partition name or a comma list", where, flag));
+      o.partitions = std::move(names);
+      break;
+    }
+    case Id::kConstraint: {
+      auto c = ParseConstraint(value);
+      if (!c.ok()) return InvalidArgument(fmt::format("{}{}: {}", where, flag, c.error().message));
+      if (c->counts)
+        o.warnings.push_back(fmt::format("{}{}={}: kojo asks every node of the job for a counted feature (\"f*N\"), "
+                                         "not N of them",
+                                         where, flag, value));
+      o.constraint = value;
+      break;
+    }
+    case Id::kNodelist:
+    case Id::kExclude: {
+      if (value.find('/') != std::string::npos)
+        return InvalidArgument(fmt::format("{}{}: node list files are not supported; list the nodes, e.g. gpu[01-04]",
+                                           where, flag));
+      auto names = api::ExpandHostlist(value, 10000);
+      if (!names.ok()) return InvalidArgument(fmt::format("{}{}: {}", where, flag, names.error().message));
+      (d.id == Id::kNodelist ? o.nodelist : o.exclude) = std::move(*names);
+      break;
+    }
     case Id::kHelp: o.help = true; break;
     case Id::kHold: o.hold = true; break;
     case Id::kJobName:
@@ -320,9 +352,8 @@ Status Apply(const OptionDef& d, const std::string& value, Origin origin, Submit
         if (!lo || !hi || *lo < 1 || *hi < *lo)
           return InvalidArgument(fmt::format("{}{}: expected a node count like 2, got {}", where, flag, Quoted(value)));
         if (*lo != *hi)
-          return InvalidArgument(fmt::format("{}{}: a range of node counts ({}) is not supported: kojo runs a job on "
-                                             "a fixed number of nodes",
-                                             where, flag, value));
+          o.warnings.push_back(fmt::format("{}{}={}: kojo runs a job on a fixed number of nodes: {}", where, flag,
+                                           value, *lo));
         o.nodes = static_cast<int>(*lo);
         break;
       }
@@ -392,7 +423,8 @@ Status Apply(const OptionDef& d, const std::string& value, Origin origin, Submit
 }
 
 // %-patterns of -o/-e: the agent expands %j %A %a %x %t %N %%; %u (the
-// user) is expanded here; anything else is refused rather than left as is.
+// user) is expanded here, %J %n %s become what they mean for a batch job;
+// anything else is refused rather than left as is.
 Result<std::string> OutputPattern(const std::string& text, const std::string& flag, const std::string& user) {
   if (EqualsNoCase(text, "none")) return std::string("/dev/null");
   std::string out;
@@ -409,12 +441,17 @@ Result<std::string> OutputPattern(const std::string& text, const std::string& fl
     if (k == 'u') {
       out += user;
       ++i;
+    } else if (k == 'J' || k == 'n' || k == 's') {
+      // Slurm's jobid.stepid (a batch script's output has no step: the job
+      // id), node index (kojo runs one task per node: the rank), step.
+      out += k == 'J' ? "%j" : k == 'n' ? "%t" : "batch";
+      ++i;
     } else if (std::string_view("jAaxtN%").find(k) != std::string_view::npos) {
       out += '%';
       out += k;
       ++i;
     } else {
-      return InvalidArgument(fmt::format("{}: %{} in {} is not supported (kojo knows %j %A %a %x %t %N %u and %%)", flag,
+      return InvalidArgument(fmt::format("{}: %{} in {} is not supported (kojo knows %j %J %A %a %x %t %n %s %N %u and %%)", flag,
                                          k, Quoted(text)));
     }
   }
@@ -848,6 +885,19 @@ Result<api::JobSpec> ResolveJob(SubmitOptions& o, const Payload& p, const Submit
   if (o.gpu_models) s.demand.gpu_models = *o.gpu_models;
   else if (!type.empty()) s.demand.gpu_models = {type};
 
+  // Where it may run: features, partitions, node lists.
+  if (o.constraint)
+    if (auto st = s.demand.nodes.SetConstraint(*o.constraint); !st.ok()) return InvalidArgument(st.error().message);
+  if (o.partitions) s.demand.nodes.partitions = *o.partitions;
+  if (o.nodelist) {
+    s.demand.nodes.nodelist = *o.nodelist;
+    if (static_cast<int>(o.nodelist->size()) > std::max(1, gang))
+      o.warnings.push_back(fmt::format("--nodelist names {} nodes for a job of {}: kojo runs it on nodes of the list, "
+                                       "not on all of them",
+                                       o.nodelist->size(), std::max(1, gang)));
+  }
+  if (o.exclude) s.demand.nodes.exclude = *o.exclude;
+
   // CPUs.
   std::int64_t cpus = 0;
   if (o.cpus) {
@@ -977,12 +1027,17 @@ Resources:
       --mem-per-gpu=SIZE       memory per GPU
   -t, --time=TIME              time limit: MIN, MIN:SEC, H:MIN:SEC, D-H, D-H:MIN, D-H:MIN:SEC;
                                0 or UNLIMITED = none
+Where:
+  -C, --constraint=EXPR        node features: a100|h100, nvlink&ib, [rack1|rack2] (the GPU model is one)
+      --partition=P[,P...]     any of these partitions (default: the default ones)
+  -w, --nodelist=LIST          only these nodes (gpu[01-04],gpu07)
+  -x, --exclude=LIST           never these nodes
 Job:
   -J, --job-name=NAME          default: the script's or command's name
   -p, --project=NAME           the project to charge; also -A/--account
   -a, --array=SPEC             0-99, 1,3,5, 0-15:2, optionally %N (at most N running)
-  -o, --output=PATTERN         stdout file; %j job, %A array job, %a index, %x name,
-                               %t rank, %N node, %u user, %%; relative to --chdir
+  -o, --output=PATTERN         stdout file; %j (or %J) job, %A array job, %a index, %x name,
+                               %t (or %n) rank, %N node, %u user, %%; relative to --chdir
   -e, --error=PATTERN          stderr file (default: with stdout)
   -D, --chdir=DIR              working directory (default: the current one)
       --export=ALL|NONE|VAR[=VALUE],...   pass variables from here (default NONE)
@@ -997,10 +1052,11 @@ Output:
       --server=URL, --token=T  the controller (default: see `kojo --help`)
 
 Directives: lines at the top of a script that start with #SBATCH (sbatch's
-options and meanings; -p there is --partition, ignored) or #KOJO (kojo's).
+options and meanings; -p there is --partition) or #KOJO (kojo's).
 Reading stops at the first line that is neither blank nor a comment.
-Options sbatch has and kojo cannot honour are refused, naming the option;
-informational ones (--mail-user, --partition, ...) are ignored with a warning.
+Options sbatch has that kojo cannot honour are ignored with a warning that
+says what kojo does instead (--mail-user, --licenses, ...), or refused,
+naming the option, where running the script would be wrong (--dependency).
 See docs/cli.md for the full table.
 )";
 }

@@ -104,6 +104,8 @@ struct SubmitOptions {
   std::optional<Mem> mem;
   std::optional<Cpus> cpus;
   std::optional<std::vector<std::string>> gpu_models;
+  std::optional<std::string> constraint;
+  std::optional<std::vector<std::string>> partitions, nodelist, exclude;
   std::optional<bool> hold, requeue;
   std::vector<std::pair<std::string, std::string>> env;  // --env K=V, in order
 

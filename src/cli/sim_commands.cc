@@ -58,12 +58,14 @@ struct Inputs {
   std::string format;
   std::vector<NodeSpec> nodes;
   std::unique_ptr<SimOrg> org;  // null without --org
+  std::vector<Partition> partitions;  // the --org document's
   std::string credit;           // the workload's source, for figures
 };
 
 // --org FILE: the organisation document (docs/org-config.md). Trace time is
 // aligned so that the first submit falls at the earliest grant's start.
-std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>& jobs) {
+std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>& jobs,
+                                std::vector<Partition>* partitions = nullptr) {
   std::ifstream f(path, std::ios::binary);
   if (!f) UsageError(fmt::format("--org: cannot read {}", path));
   api::Json j;
@@ -75,6 +77,7 @@ std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>&
   auto config = api::OrgConfigFromJson(j);
   if (!config.ok()) UsageError(fmt::format("--org: {}: {}", path, config.error().message));
   auto org = std::make_unique<SimOrg>();
+  if (partitions) *partitions = config->partitions;
   org->grants = config->grants;
   Seconds first_grant = 0;
   for (size_t i = 0; i < org->grants.size(); ++i)
@@ -94,7 +97,7 @@ Inputs LoadInputs(const ReplayOptions& o) {
     if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
     in.nodes = std::move(*nodes);
     if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
-    in.org = LoadOrg(o.org, {});
+    in.org = LoadOrg(o.org, {}, &in.partitions);
     SyntheticSpec spec;
     for (const auto& [name, limits] : in.org->policy.projects) spec.projects.push_back(name);
     std::sort(spec.projects.begin(), spec.projects.end());
@@ -125,7 +128,7 @@ Inputs LoadInputs(const ReplayOptions& o) {
   if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
   in.nodes = std::move(*nodes);
   if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
-  if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs);
+  if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs, &in.partitions);
   in.credit = CreditFor(in.format);
   return in;
 }
@@ -155,6 +158,7 @@ SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& po
   cfg.restart_penalty_s = o.restart_penalty_s;
   cfg.usage_half_life_s = static_cast<Seconds>(o.half_life_h * 3600);
   cfg.org = in.org.get();
+  cfg.partitions = in.partitions;
   auto r = Simulate(in.nodes, in.jobs, scheduler, cfg, progress);
   if (!r.ok()) throw CliError(kExitRuntime, r.error().message);
   return std::move(*r);

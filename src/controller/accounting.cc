@@ -47,6 +47,7 @@ Status Controller::LoadAccounting(const std::vector<store::DocRow>& docs) {
   // The state meters with the stored model; fair share decays in time order.
   state_org_ = org_.Config();
   state_.SetOrg(StateOrg(*state_org_));
+  state_.SetPartitions(state_org_->partitions);
   std::stable_sort(records.begin(), records.end(), [](const UsageRecord& a, const UsageRecord& b) { return a.end < b.end; });
   for (const UsageRecord& r : records)
     if (ledger_.Record(r)) state_.ChargeSettled(r.project, r.user, r.grant, r.norm, r.end);

@@ -448,8 +448,18 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
   }
   for (size_t i = 0; i < specs.size(); ++i) {
     Job probe;
+    probe.project = specs[i].project;
     probe.demand = specs[i].demand;
     probe.time_limit = specs[i].time_limit_s;
+    // Partitions: which ones it may use, and its time limit by default.
+    auto admitted = state_.Admit(probe);
+    if (!admitted.ok())
+      return ApiError{ApiCode::kInvalidArgument, batch ? fmt::format("jobs[{}].{}", i, admitted.error().message)
+                                                       : admitted.error().message};
+    specs[i].demand.nodes.partitions = admitted->partitions;
+    specs[i].time_limit_s = admitted->time_limit;
+    probe.demand.nodes.partitions = admitted->partitions;
+    probe.time_limit = admitted->time_limit;
     if (auto why = state_.Infeasible(probe))
       return ApiError{ApiCode::kUnschedulable,
                       batch ? fmt::format("jobs[{}]: no node of this cluster can run it: {}", i, *why)

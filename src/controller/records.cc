@@ -35,6 +35,7 @@ NodeSpec SpecOf(const api::NodeInfo& info) {
   }
   s.cpu_milli = info.cpu_milli;
   s.mem_mib = info.mem_mib;
+  s.features = NodeFeatures(info.features, s.gpu_model);
   return s;
 }
 

@@ -71,6 +71,7 @@ void Controller::SchedulePass(Seconds now, bool full) {
   if (auto org = org_.Config(); org != state_org_) {
     state_org_ = org;
     state_.SetOrg(StateOrg(*org));
+    state_.SetPartitions(org->partitions);
   }
   // Every waiting job gets a reason; past 1,000 of them, at most once a second.
   const auto steady = SteadyNow();

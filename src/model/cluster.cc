@@ -109,6 +109,7 @@ Result<std::vector<NodeSpec>> ReadNodeCsv(const std::string& path) {
   auto cpu = t.Find({"cpu_milli"});
   auto mem = t.Find({"memory_mib", "mem_mib"});
   auto gmem = t.Find({"gpu_mem_mib"});
+  auto features = t.Find({"features"});  // "nvlink|ib|rack1"
   if (!name) return t.ErrorAt(1, "missing column 'name' (or 'sn')");
   if (!gpus) return t.ErrorAt(1, "missing column 'gpu' (or 'gpus')");
   if (!model) return t.ErrorAt(1, "missing column 'model' (or 'gpu_model')");
@@ -140,6 +141,16 @@ Result<std::vector<NodeSpec>> ReadNodeCsv(const std::string& path) {
       auto gm = row.Int(*gmem, 0, 1 << 24);
       if (!gm.ok()) return gm.error();
       n.gpu_mem_mib = *gm;
+    }
+    if (features) {
+      std::string_view list = row.Text(*features);
+      while (!list.empty()) {
+        size_t bar = list.find('|');
+        std::string_view f = list.substr(0, bar);
+        if (!f.empty()) n.features.emplace_back(f);
+        if (bar == std::string_view::npos) break;
+        list.remove_prefix(bar + 1);
+      }
     }
     nodes.push_back(std::move(n));
   }

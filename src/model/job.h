@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/node.h"
+#include "model/node_rule.h"
 #include "model/units.h"
 
 namespace kojo {
@@ -27,6 +29,7 @@ struct Demand {
   MiB mem_mib = 0;
   int tasks = 1;
   std::vector<std::string> gpu_models;  // allowed GPU models; empty = any
+  NodeRule nodes;  // features, partitions, node lists; empty = any node
 
   bool Fractional() const { return gpus == 1 && gpu_milli < kWholeGpu; }
   // Total GPU demand in milli-GPUs.
@@ -34,6 +37,10 @@ struct Demand {
     return static_cast<std::int64_t>(gpus) * gpu_milli;
   }
   bool AllowsModel(const std::string& model) const;
+  // The node's GPU model (GPU jobs) and the node rule allow it.
+  bool AllowsNode(const NodeSpec& spec) const {
+    return (gpus == 0 || AllowsModel(spec.gpu_model)) && (nodes.Empty() || nodes.Allows(spec));
+  }
 };
 
 struct Job {

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "model/units.h"
 
@@ -15,6 +16,10 @@ struct NodeSpec {
   MilliCpu cpu_milli = 0;
   MiB mem_mib = 0;
   MiB gpu_mem_mib = 0;    // memory of one GPU, 0 if unknown
+  // Node features (NodeFeatures: lower case, sorted; the GPU model always
+  // counts as one) and the partitions that hold the node (PartitionsOf).
+  std::vector<std::string> features;
+  std::vector<std::string> partitions;
 };
 
 // The free resources of one node at one moment. Value type, cheap to copy

@@ -37,12 +37,13 @@ std::string Missing(const ClusterSnapshot& snap, const std::vector<NodeState>& n
   const Demand& d = job.demand;
   if (d.gpus == 0)
     return fmt::format("needs {} milli-CPU and {} MiB on one node; no node has them free", d.cpu_milli, d.mem_mib);
-  const std::string kind = d.gpu_models.empty() ? "GPUs" : fmt::format("{} GPUs", fmt::join(d.gpu_models, "|"));
+  std::string kind = d.gpu_models.empty() ? "GPUs" : fmt::format("{} GPUs", fmt::join(d.gpu_models, "|"));
+  if (!d.nodes.Empty()) kind += fmt::format(" (on nodes with its {})", d.nodes.Describe());
   int largest = 0, total = 0;
   MilliGpu most_milli = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeState& n = nodes[i];
-    if (!n.schedulable || !d.AllowsModel(snap.specs[i].gpu_model)) continue;
+    if (!n.schedulable || !d.AllowsNode(snap.specs[i])) continue;
     const int whole = n.WholeGpusFree();
     largest = std::max(largest, whole);
     total += whole;

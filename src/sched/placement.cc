@@ -77,7 +77,7 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
   int total = 0;
   ForNodes(nodes, candidates, d.gpus, [&](int i) {
     const NodeState& n = nodes[i];
-    if (!n.schedulable || !d.AllowsModel(specs[i].gpu_model)) return;
+    if (!n.schedulable || !d.AllowsNode(specs[i])) return;
     int w = n.WholeGpusFree();
     if (w == 0) return;
     free.push_back({i, w});
@@ -104,7 +104,7 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
     const int node = free[pick].node;
     const int take = std::min(left, free[pick].whole);
     TaskShape part{take, kWholeGpu, Prorate(d.cpu_milli, take, d.gpus),
-                   Prorate(d.mem_mib, take, d.gpus), &d.gpu_models};
+                   Prorate(d.mem_mib, take, d.gpus), &d.gpu_models, &d.nodes};
     if (!Fits(specs[node], nodes[node], part)) continue;  // CPU or memory short there
     alloc.shares.push_back(NodeShare{node, DefaultGpus(nodes[node], part), kWholeGpu,
                                      part.cpu_milli, part.mem_mib});
@@ -120,7 +120,7 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
                                     const std::vector<int>* candidates) {
   const Demand& d = job.demand;
   TaskShape task{d.gpus / d.tasks, d.gpu_milli, d.cpu_milli / d.tasks, d.mem_mib / d.tasks,
-                 &d.gpu_models};
+                 &d.gpu_models, &d.nodes};
   std::vector<NodeState> plan = nodes;  // gangs are rare: a private copy is fine
   Allocation alloc;
   for (int t = 0; t < d.tasks; ++t) {
@@ -154,9 +154,22 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const Placer& placer, Rng& rng,
                                      const std::vector<int>* candidates) {
   const Demand& d = job.demand;
+  // A matching OR ("[rack1|rack2]") puts every node of a job that spans
+  // nodes on the same alternative: try them in turn.
+  if (d.nodes.parsed.matching && (d.tasks > 1 || d.gpus > 1)) {
+    std::vector<NodeRule> alternatives = d.nodes.Alternatives();
+    if (alternatives.size() > 1) {
+      Job one = job;
+      for (NodeRule& rule : alternatives) {
+        one.demand.nodes = std::move(rule);
+        if (auto a = PlaceJobOn(specs, tie_rank, nodes, one, placer, rng, candidates)) return a;
+      }
+      return std::nullopt;
+    }
+  }
   if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng, candidates);
   if (d.gpus <= kMaxGpusPerNode) {
-    TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models};
+    TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models, &d.nodes};
     Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng, candidates);
     if (c.node >= 0) {
       Allocation a;
@@ -176,7 +189,7 @@ std::optional<std::string> NeverFits(const ClusterSnapshot& snapshot, const Job&
   int largest = 0, total = 0;
   for (const auto& spec : snapshot.specs) {
     empty.push_back(NodeState::Empty(spec));
-    if (job.demand.gpus > 0 && !job.demand.AllowsModel(spec.gpu_model)) continue;
+    if (!job.demand.AllowsNode(spec)) continue;
     largest = std::max(largest, spec.gpus);
     total += spec.gpus;
   }
@@ -184,6 +197,12 @@ std::optional<std::string> NeverFits(const ClusterSnapshot& snapshot, const Job&
   if (PlaceJobOn(snapshot.specs, snapshot.tie_rank, empty, job, placer, rng)) return std::nullopt;
   const Demand& d = job.demand;
   std::string models = d.gpu_models.empty() ? "" : fmt::format(" of model {}", fmt::join(d.gpu_models, "|"));
+  if (!d.nodes.Empty()) {
+    const bool any = std::any_of(snapshot.specs.begin(), snapshot.specs.end(),
+                                 [&](const NodeSpec& s) { return d.nodes.Allows(s); });
+    if (!any) return fmt::format("no node matches its {}", d.nodes.Describe());
+    models += fmt::format(" on nodes with its {}", d.nodes.Describe());
+  }
   if (d.gpus > 0 && total == 0) return fmt::format("no node has GPUs{}", models);
   if (d.gpus > total)
     return fmt::format("needs {} GPUs{}; the cluster has {}", d.gpus, models, total);

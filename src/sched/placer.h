@@ -26,6 +26,7 @@ struct TaskShape {
   MilliCpu cpu_milli = 0;
   MiB mem_mib = 0;
   const std::vector<std::string>* models = nullptr;  // allowed; null/empty = any
+  const NodeRule* rule = nullptr;  // features, partitions, node lists; null/empty = any
 };
 
 // GPUs chosen on one node; `score` ranks nodes (higher wins).
@@ -34,8 +35,8 @@ struct NodeChoice {
   std::vector<int> gpu_indices;
 };
 
-// True when `node` can host `task` now: schedulable, model allowed (GPU tasks
-// only), CPU and memory fit, and enough GPUs with room: `gpus` whole free
+// True when `node` can host `task` now: schedulable, the node rule allows
+// it, model allowed (GPU tasks only), CPU and memory fit, and enough GPUs with room: `gpus` whole free
 // GPUs, or one GPU with at least gpu_milli free for a fraction.
 bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task);
 // The lowest-numbered GPUs that fit the task (whole), or for a fraction the

@@ -102,7 +102,7 @@ class Future {
     // look there first and scan the cluster once one of them fits.
     const bool one_node = job.demand.tasks == 1 && job.demand.gpus <= kMaxGpusPerNode;
     const TaskShape task{job.demand.gpus, job.demand.gpu_milli, job.demand.cpu_milli,
-                         job.demand.mem_mib, &job.demand.gpu_models};
+                         job.demand.mem_mib, &job.demand.gpu_models, &job.demand.nodes};
     std::vector<const Allocation*> group;
     while (!ends_.empty()) {
       // Release every job that ends at the same time before looking, so

@@ -42,6 +42,7 @@ class Engine {
          const SimConfig& config)
       : jobs_(jobs), scheduler_(scheduler), config_(config), state_(scheduler, config.usage_half_life_s),
         rng_(config.seed) {
+    state_.SetPartitions(config.partitions);
     for (const auto& n : nodes) {
       state_.AddNode(n);
       total_milli_ += static_cast<std::int64_t>(n.gpus) * kWholeGpu;
@@ -90,7 +91,7 @@ class Engine {
   std::vector<std::int64_t> busy_by_programme_;   // milli-GPUs now
   std::vector<std::vector<std::int64_t>> programme_points_;  // aligned with points_
 
-  const std::vector<Job>& jobs_;
+  std::vector<Job> jobs_;  // a copy: admission to partitions may set a time limit
   Scheduler& scheduler_;
   const SimConfig& config_;
   ClusterState state_;
@@ -119,7 +120,23 @@ void Engine::Advance(Seconds t) {
 }
 
 void Engine::Arrive(int j) {
-  const Job& job = jobs_[j];
+  Job& job = jobs_[j];
+  if (!state_.partitions().empty()) {
+    auto admitted = state_.Admit(job);
+    if (!admitted.ok()) {
+      records_[j].outcome = JobOutcome::kRejected;
+      records_[j].reason = admitted.error().message;
+      return;
+    }
+    job.demand.nodes.partitions = admitted->partitions;
+    job.time_limit = admitted->time_limit;
+    // A time limit from the partition bounds the run as the user's would.
+    JobState& s = state_of_[j];
+    if (job.time_limit && *job.time_limit < s.effective) {
+      s.effective = std::max<Seconds>(1, *job.time_limit);
+      s.killed_at_limit = true;
+    }
+  }
   scheduler_.Observe(job);
   if (auto why = state_.Infeasible(job)) {
     records_[j].outcome = JobOutcome::kRejected;

@@ -59,6 +59,9 @@ struct SimConfig {
   bool record_runs = false;
   // Organisation (must outlive the run); null = one flat pool.
   const SimOrg* org = nullptr;
+  // Partitions (the organisation document's): jobs enter them as kojod
+  // admits them (ClusterState::Admit); a job refused is rejected.
+  std::vector<Partition> partitions;
 };
 
 enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };

@@ -163,7 +163,8 @@ Result<Job> OpenbRow(const CsvTable& t, const CsvRow& row, const std::vector<int
   return CheckDemand(t, row, std::move(job));
 }
 
-// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,project,user,time_limit_s,name]
+// id,submit_s,duration_s,gpus[,gpu_milli,cpu_milli,mem_mib,tasks,gpu_models,project,user,time_limit_s,name,
+// constraint,partitions]
 Result<Job> KojoRow(const CsvTable& t, const CsvRow& row, const std::vector<int>& c,
                     const TraceOptions& opt) {
   Job job;
@@ -224,6 +225,19 @@ Result<Job> KojoRow(const CsvTable& t, const CsvRow& row, const std::vector<int>
     job.time_limit = Estimate(*job.true_duration, opt.estimate_factor);
   }
   if (present(12)) job.name = std::string(row.Text(c[12]));
+  if (present(13))
+    if (auto st = job.demand.nodes.SetConstraint(std::string(row.Text(c[13]))); !st.ok())
+      return t.ErrorAt(row.line(), fmt::format("column 'constraint': {}", st.error().message));
+  if (present(14)) {
+    std::string_view list = row.Text(c[14]);
+    while (!list.empty()) {
+      size_t bar = list.find('|');
+      std::string_view p = list.substr(0, bar);
+      if (!p.empty()) job.demand.nodes.partitions.emplace_back(p);
+      if (bar == std::string_view::npos) break;
+      list.remove_prefix(bar + 1);
+    }
+  }
   return CheckDemand(t, row, std::move(job));
 }
 
@@ -315,7 +329,7 @@ Result<std::vector<Job>> ParseTrace(const CsvTable& t, std::optional<TraceFormat
         std::vector<int> idx = {t.Find({"id"}).value_or(-1)};
         idx.insert(idx.end(), cols->index.begin(), cols->index.end());
         for (auto name : {"gpu_milli", "cpu_milli", "mem_mib", "tasks", "gpu_models", "project", "user",
-                          "time_limit_s", "name"})
+                          "time_limit_s", "name", "constraint", "partitions"})
           idx.push_back(t.Find({name}).value_or(-1));
         // `tenant` is the old name of `project`, still read so that older
         // files keep working; a file may not have both.

@@ -27,7 +27,20 @@ ClusterState::ClusterState(Scheduler& scheduler, Seconds usage_half_life)
 
 // ---- nodes ----
 
-NodeIndex ClusterState::AddNode(const NodeSpec& spec, NodeService service) {
+NodeSpec ClusterState::Normalised(NodeSpec spec) const {
+  spec.features = NodeFeatures(spec.features, spec.gpu_model);
+  spec.partitions = PartitionsOf(partitions_, spec);
+  return spec;
+}
+
+void ClusterState::SetPartitions(std::vector<Partition> partitions) {
+  partitions_ = std::move(partitions);
+  for (NodeSpec& spec : snap_.specs) spec = Normalised(std::move(spec));
+  infeasible_.clear();
+}
+
+NodeIndex ClusterState::AddNode(const NodeSpec& given, NodeService service) {
+  const NodeSpec spec = Normalised(given);
   snap_.specs.push_back(spec);
   NodeState s = NodeState::Empty(spec);
   s.schedulable = service == NodeService::kUp;
@@ -38,7 +51,8 @@ NodeIndex ClusterState::AddNode(const NodeSpec& spec, NodeService service) {
   return static_cast<NodeIndex>(snap_.specs.size() - 1);
 }
 
-void ClusterState::SetNode(NodeIndex n, const NodeSpec& spec, NodeService service) {
+void ClusterState::SetNode(NodeIndex n, const NodeSpec& given, NodeService service) {
+  const NodeSpec spec = Normalised(given);
   service_[n] = service;
   NodeState& s = snap_.nodes[n];
   if (s.schedulable) free_up_milli_ -= s.GpuMilliFree();
@@ -58,6 +72,10 @@ void ClusterState::SetNode(NodeIndex n, const NodeSpec& spec, NodeService servic
       Apply(one, here);
     }
     s = one[0];
+    infeasible_.clear();
+  } else if (old.features != spec.features || old.partitions != spec.partitions) {
+    snap_.specs[n].features = spec.features;
+    snap_.specs[n].partitions = spec.partitions;
     infeasible_.clear();
   }
   s.schedulable = service == NodeService::kUp;
@@ -140,8 +158,8 @@ std::optional<std::string> ClusterState::Infeasible(const Job& job) {
   // Whether a job can ever run depends on its demand alone while the nodes
   // stay as they are: workloads repeat a few shapes, so remember answers.
   const Demand& d = job.demand;
-  std::string shape = fmt::format("{}/{}/{}/{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
-                                  fmt::join(d.gpu_models, "|"));
+  std::string shape = fmt::format("{}/{}/{}/{}/{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
+                                  fmt::join(d.gpu_models, "|"), d.nodes.Key());
   auto it = infeasible_.find(shape);
   if (it != infeasible_.end()) return it->second;
   ClusterSnapshot empty;
@@ -315,6 +333,7 @@ std::optional<std::string> ClusterState::CheckAllocation(const Job& job, const A
     const NodeSpec& spec = snap_.specs[s.node];
     if (!n.schedulable) return fmt::format("node {} is out of service", spec.name);
     if (!s.gpu_indices.empty() && !d.AllowsModel(spec.gpu_model)) return "GPU model not allowed";
+    if (!d.nodes.Empty() && !d.nodes.Allows(spec)) return fmt::format("node {} is not allowed by its node rule", spec.name);
     if (s.gpu_milli != d.gpu_milli) return "wrong GPU share";
     if (s.cpu_milli > n.cpu_free || s.mem_mib > n.mem_free) return "CPU or memory oversubscribed";
     for (size_t k = 0; k < s.gpu_indices.size(); ++k) {

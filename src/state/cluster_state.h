@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/node_rule.h"
 #include "model/org.h"
 #include "sched/scheduler.h"
 
@@ -124,6 +125,17 @@ class ClusterState {
   void SetNode(NodeIndex n, const NodeSpec& spec, NodeService service);
   NodeIndex node_count() const { return static_cast<NodeIndex>(snap_.specs.size()); }
 
+  // ---- partitions (none: every node is one pool) ----
+  // Node specs get their features normalised (NodeFeatures) and the names
+  // of the partitions that hold them.
+  void SetPartitions(std::vector<Partition> partitions);
+  const std::vector<Partition>& partitions() const { return partitions_; }
+  // A job entering (submission): the partitions it may use and its time
+  // limit, or an error naming the field (AdmitToPartitions).
+  Result<Admitted> Admit(const Job& job) const {
+    return AdmitToPartitions(partitions_, job.demand.nodes.partitions, job.project, job.time_limit);
+  }
+
   // ---- organisation (none: one flat pool, nothing metered) ----
   void SetOrg(std::optional<ClusterOrg> org);
   bool metered() const { return org_ && !org_->grants.empty(); }
@@ -194,8 +206,12 @@ class ClusterState {
   // Explaining passes: ArrayLimit waits, NodeDrain/NodeDown reasons.
   void ExplainOutOfService(Wait& w, const Job& job);
 
+  // `spec` with its features normalised and its partitions named.
+  NodeSpec Normalised(NodeSpec spec) const;
+
   Scheduler& scheduler_;
   ClusterSnapshot snap_;
+  std::vector<Partition> partitions_;
   std::vector<NodeService> service_;
   std::unordered_map<JobId, Rec> recs_;
   std::map<std::int64_t, int> pending_milli_;  // demand -> waiting jobs

@@ -56,6 +56,31 @@ TEST(JobSpecCodec, ErrorsNameTheField) {
   EXPECT_FALSE(ParseJson("{\"command\":").ok());
 }
 
+TEST(JobSpecCodec, WhereItMayRun) {
+  auto s = Spec(R"({"command":["x"],"gpus":2,"constraint":"a100&[rack1|rack2]","partitions":["gpu","debug"],
+                    "nodelist":["gpu[01-02]","cpu7"],"exclude":["gpu03"]})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const NodeRule& r = s->demand.nodes;
+  EXPECT_EQ(r.constraint, "a100&[rack1|rack2]");
+  EXPECT_TRUE(r.parsed.matching);
+  EXPECT_EQ(r.partitions, (std::vector<std::string>{"gpu", "debug"}));
+  EXPECT_EQ(r.nodelist, (std::vector<std::string>{"gpu01", "gpu02", "cpu7"}));
+  EXPECT_EQ(r.exclude, (std::vector<std::string>{"gpu03"}));
+  auto again = JobSpecFromJson(ToJson(*s));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ToJson(*again), ToJson(*s));
+  EXPECT_EQ(again->demand.nodes.parsed.any_of, r.parsed.any_of);
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"command":["x"],"constraint":"a100&"})", "constraint: constraint 'a100&': expected a feature name"},
+           {R"({"command":["x"],"nodelist":["n[3-1]"]})", "nodelist: hostlist 'n[3-1]'"},
+           {R"({"command":["x"],"partitions":"gpu"})", "partitions: expected a list"},
+       }) {
+    auto bad = Spec(body);
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_THAT(bad.error().message, HasSubstr(want)) << body;
+  }
+}
+
 TEST(ArraySpec, Forms) {
   auto a = ParseArraySpec("0-3,7,10-14:2%2");
   ASSERT_TRUE(a.ok());

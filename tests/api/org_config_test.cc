@@ -15,7 +15,9 @@ const char* const kDoc = R"({
   "grants": [{"id": "g1", "project": "vision", "gpu_hours": 100, "start": "2026-01-01", "end": "2027-01-01"},
              {"id": "g2", "project": "vision", "programme": "startups", "gpu_hours": 0.5,
               "start": "2026-06-01T12:00:00Z", "end": "2026-07-01T00:00:00Z"}],
-  "members": [{"project": "vision", "user": "ada", "role": "lead"}, {"project": "robots", "user": "bo"}]
+  "members": [{"project": "vision", "user": "ada", "role": "lead"}, {"project": "robots", "user": "bo"}],
+  "partitions": [{"name": "gpu", "nodes": "gpu[01-03]", "max_time_s": 86400, "default_time_s": 3600, "default": true},
+                 {"name": "hopper", "features": "h100&ib", "projects": ["vision"]}]
 })";
 
 Result<OrgConfig> Parse(const std::string& text) {
@@ -47,6 +49,14 @@ TEST(OrgConfig, ParsesEverySection) {
   EXPECT_EQ(c->grants[1].start, 1780315200);  // 2026-06-01T12:00:00Z
   EXPECT_EQ(c->members[0].role, ProjectRole::kLead);
   EXPECT_EQ(c->members[1].role, ProjectRole::kMember);
+  ASSERT_EQ(c->partitions.size(), 2u);
+  EXPECT_EQ(c->partitions[0].nodes, (std::vector<std::string>{"gpu01", "gpu02", "gpu03"}));
+  EXPECT_EQ(c->partitions[0].max_time, 86400);
+  EXPECT_EQ(c->partitions[0].default_time, 3600);
+  EXPECT_TRUE(c->partitions[0].is_default);
+  EXPECT_EQ(c->partitions[1].features, "h100&ib");
+  EXPECT_EQ(c->partitions[1].projects, (std::vector<std::string>{"vision"}));
+  EXPECT_FALSE(c->partitions[1].is_default);
 }
 
 TEST(OrgConfig, RoundTripsThroughJson) {
@@ -97,6 +107,14 @@ TEST(OrgConfig, ErrorsNameTheField) {
       {R"({"projects": [{"name": "p", "organisation": "o", "guaranteed_gpus": -2}]})",
        "projects[0].guaranteed_gpus: expected an integer 0..1000000"},
       {R"([1, 2])", "body: expected a JSON object"},
+      {R"({"partitions": [{"name": "a"}, {"name": "a"}]})", "partitions[1]: \"a\" appears twice"},
+      {R"({"partitions": [{"name": "a", "nodes": "n[2-1]"}]})", "partitions[0].nodes: hostlist 'n[2-1]'"},
+      {R"({"partitions": [{"name": "a", "features": "a100&"}]})", "partitions[0].features: constraint 'a100&'"},
+      {R"({"partitions": [{"name": "a", "max_time_s": 60, "default_time_s": 120}]})",
+       "partitions[0].default_time_s: expected at most max_time_s (60), got 120"},
+      {R"({"programmes": [{"name": "r"}], "organisations": [{"name": "o", "programme": "r"}],
+          "projects": [{"name": "p", "organisation": "o"}], "partitions": [{"name": "a", "projects": ["q"]}]})",
+       "partitions[0].projects[0]: no project named \"q\""},
   };
   for (const auto& c : cases) {
     auto r = Parse(c.doc);

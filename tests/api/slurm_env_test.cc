@@ -1,9 +1,12 @@
 #include "api/slurm_env.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace kojo::api {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(CompressHostlist, SlurmsDocumentedForms) {
   EXPECT_EQ(CompressHostlist({}), "");
@@ -31,6 +34,16 @@ TEST(CompressHostlist, SeveralPrefixesAndOrderKept) {
   EXPECT_EQ(CompressHostlist({"n2", "n1"}), "n[2,1]");
   EXPECT_EQ(CompressHostlist({"a1", "b1", "a2"}), "a1,b1,a2");
   EXPECT_EQ(CompressHostlist({"node", "node1"}), "node,node1");
+}
+
+TEST(ExpandHostlist, SlurmsForms) {
+  auto h = ExpandHostlist("gpu[01-03,07],cpu1,n[9-10]-ib");
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(*h, (std::vector<std::string>{"gpu01", "gpu02", "gpu03", "gpu07", "cpu1", "n9-ib", "n10-ib"}));
+  EXPECT_EQ(CompressHostlist(*ExpandHostlist("gpu[01-03,07]")), "gpu[01-03,07]");
+  for (const char* bad : {"gpu[01-", "gpu[3-1]", "gpu[a-b]", "n]1[", "a[1-2]b[1-2]"})
+    EXPECT_FALSE(ExpandHostlist(bad).ok()) << bad;
+  EXPECT_THAT(ExpandHostlist("n[1-100000]", 1000).error().message, HasSubstr("more than 1000 names"));
 }
 
 TEST(TasksPerNode, SlurmsRepetitionForm) {

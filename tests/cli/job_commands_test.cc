@@ -243,7 +243,7 @@ TEST_F(JobCommands, BadOptionsExitTwoNamingTheOption) {
   EXPECT_EQ(o.code, 2);
   EXPECT_THAT(o.err, HasSubstr("--gpus: 3 GPUs cannot be split evenly"));
   const fs::path script = dir_ / "bad.sh";
-  Spit(script, "#!/bin/sh\n#SBATCH -t 5\n#SBATCH --constraint=a100\ntrue\n");
+  Spit(script, "#!/bin/sh\n#SBATCH -t 5\n#SBATCH --constraint=a100&\ntrue\n");
   o = Kojo({"submit", "--dry-run", script.string()});
   EXPECT_EQ(o.code, 2);
   EXPECT_THAT(o.err, HasSubstr("bad.sh:3: --constraint"));
@@ -262,10 +262,10 @@ TEST_F(JobCommands, BadOptionsExitTwoNamingTheOption) {
 }
 
 TEST_F(JobCommands, InformationalOptionsWarnOnStderr) {
-  Outcome o = Kojo({"submit", "--dry-run", "--json", "--mail-user=a@b.c", "--partition=gpu", "--", "true"});
+  Outcome o = Kojo({"submit", "--dry-run", "--json", "--mail-user=a@b.c", "--qos=high", "--", "true"});
   EXPECT_EQ(o.code, 0) << o.err;
   EXPECT_THAT(o.err, HasSubstr("warning: --mail-user ignored"));
-  EXPECT_THAT(o.err, HasSubstr("warning: --partition ignored"));
+  EXPECT_THAT(o.err, HasSubstr("warning: --qos ignored"));
   EXPECT_TRUE(Json::parse(o.out, nullptr, false).is_object());
   o = Kojo({"submit", "--dry-run", "-Q", "--mail-user=a@b.c", "--", "true"});
   EXPECT_EQ(o.err, "");

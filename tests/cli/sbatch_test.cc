@@ -342,28 +342,40 @@ TEST(Options, UnknownAndMissingValuesNameTheOption) {
   EXPECT_THAT(Cli({"--mem=1.5G"}).error, HasSubstr("--mem"));
   EXPECT_THAT(Cli({"-c", "0"}).error, HasSubstr("--cpus-per-task"));
   EXPECT_THAT(Cli({"--array=5-1"}).error, HasSubstr("--array"));
-  EXPECT_THAT(Cli({"-N", "2-4"}).error, HasSubstr("fixed number of nodes"));
+  auto range = Cli({"-N", "2-4", "cmd"});
+  EXPECT_EQ(range.error, "");
+  EXPECT_EQ(range.opts.nodes, 2);
+  ASSERT_EQ(range.opts.warnings.size(), 1u);
+  EXPECT_THAT(range.opts.warnings[0], HasSubstr("--nodes=2-4: kojo runs a job on a fixed number of nodes: 2"));
   EXPECT_THAT(Cli({"--env", "NOVALUE"}).error, HasSubstr("NAME=VALUE"));
 }
 
 TEST(Options, UnsupportedSbatchOptionsAreRefusedByName) {
-  for (const char* opt : {"--dependency=afterok:1", "--constraint=a100", "--nodelist=n1", "--exclude=n2",
-                          "--begin=now+1h", "--reservation=r", "--licenses=x", "-w", "--signal=USR1@60"}) {
+  for (const char* opt : {"--dependency=afterok:1", "--begin=now+1h", "--container=img", "--uid=0",
+                          "--gpus-per-socket=1"}) {
     auto p = Cli({opt, "v"});
     EXPECT_THAT(p.error, HasSubstr("not supported by kojo")) << opt;
     std::string name = opt;
     name = name.substr(0, name.find('='));
-    if (name == "-w") name = "--nodelist";
     EXPECT_THAT(p.error, HasSubstr(name)) << opt;
   }
 }
 
-TEST(Options, InformationalOptionsWarn) {
-  auto p = Cli({"--mail-user=a@b", "--mail-type=END", "--comment", "x", "--qos=high", "--partition=gpu", "cmd"});
+
+TEST(Options, OptionsThatChangeNothingEssentialWarn) {
+  auto p = Cli({"--licenses=matlab", "--overcommit", "--signal=USR1@60", "--reservation=r", "-M", "c1", "cmd"});
   ASSERT_EQ(p.error, "");
   ASSERT_EQ(p.opts.warnings.size(), 5u);
+  EXPECT_THAT(p.opts.warnings[0], HasSubstr("--licenses ignored: kojo tracks no licenses"));
+  EXPECT_THAT(p.opts.warnings[1], HasSubstr("--overcommit ignored"));
+}
+
+TEST(Options, InformationalOptionsWarn) {
+  auto p = Cli({"--mail-user=a@b", "--mail-type=END", "--comment", "x", "--qos=high", "cmd"});
+  ASSERT_EQ(p.error, "");
+  ASSERT_EQ(p.opts.warnings.size(), 4u);
   EXPECT_THAT(p.opts.warnings[0], HasSubstr("--mail-user ignored"));
-  EXPECT_THAT(p.opts.warnings[4], HasSubstr("--partition ignored"));
+  EXPECT_THAT(p.opts.warnings[3], HasSubstr("--qos ignored"));
 }
 
 TEST(Options, MutuallyExclusiveWithinOneSource) {
@@ -376,12 +388,12 @@ TEST(Options, MutuallyExclusiveWithinOneSource) {
 TEST(Options, DialectOfDirectives) {
   SubmitOptions o;
   SourceState st;
-  // -p is --partition on an #SBATCH line (ignored with a warning) ...
+  // -p is --partition on an #SBATCH line ...
   auto r = ApplyOptions({"-p", "gpu"}, Origin::kSbatchDirective, o, st, "job.sh:2: ");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(o.project);
-  ASSERT_EQ(o.warnings.size(), 1u);
-  EXPECT_THAT(o.warnings[0], HasSubstr("job.sh:2: --partition"));
+  EXPECT_EQ(o.partitions, (std::vector<std::string>{"gpu"}));
+  EXPECT_TRUE(o.warnings.empty());
   // ... and --project on a #KOJO line and the command line.
   r = ApplyOptions({"-p", "vision"}, Origin::kKojoDirective, o, st);
   ASSERT_TRUE(r.ok());
@@ -583,9 +595,12 @@ TEST(Resolve, OutputPatterns) {
   api::JobSpec s = Ok(Submit("#!/bin/sh\n#SBATCH -o out/%u-%A_%a.log -e none\n"));
   EXPECT_EQ(s.stdout_path, "out/ada-%A_%a.log");
   EXPECT_EQ(s.stderr_path, "/dev/null");
-  auto r = Submit("#!/bin/sh\n#SBATCH -o %s.out\n");
+  // Slurm's %J (jobid.stepid), %n (node index) and %s (step) for a batch job.
+  s = Ok(Submit("#!/bin/sh\n#SBATCH -o %J-%n-%s.out\n"));
+  EXPECT_EQ(s.stdout_path, "%j-%t-batch.out");
+  auto r = Submit("#!/bin/sh\n#SBATCH -o %b.out\n");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error().message, HasSubstr("--output: %s"));
+  EXPECT_THAT(r.error().message, HasSubstr("--output: %b"));
 }
 
 TEST(Resolve, WorkdirHoldRequeue) {
@@ -696,6 +711,34 @@ TEST(Resolve, LongNamesAreCutBetweenCharacters) {
   auto r = Submit("#!/bin/sh\necho\n", {"--job-name=" + name256 + "b"});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("--job-name: expected a name of 1..256 characters"));
+}
+
+TEST(Options, WhereAJobMayRun) {
+  auto p = Cli({"-C", "a100&[rack1|rack2]", "--partition=gpu,debug", "-w", "gpu[01-02]", "-x", "gpu03", "--gpus=2",
+                "cmd"});
+  ASSERT_EQ(p.error, "");
+  Payload payload;
+  payload.command = {"cmd"};
+  auto spec = ResolveJob(p.opts, payload, Ctx());
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  const NodeRule& r = spec->demand.nodes;
+  EXPECT_EQ(r.constraint, "a100&[rack1|rack2]");
+  EXPECT_TRUE(r.parsed.matching);
+  EXPECT_EQ(r.partitions, (std::vector<std::string>{"gpu", "debug"}));
+  EXPECT_EQ(r.nodelist, (std::vector<std::string>{"gpu01", "gpu02"}));
+  EXPECT_EQ(r.exclude, (std::vector<std::string>{"gpu03"}));
+  // A one-node job given two nodes: accepted, with a warning.
+  ASSERT_EQ(p.opts.warnings.size(), 1u);
+  EXPECT_THAT(p.opts.warnings[0], HasSubstr("--nodelist names 2 nodes for a job of 1"));
+  // Errors name the option and where it went wrong.
+  EXPECT_THAT(Cli({"--constraint=a100&", "v"}).error, HasSubstr("--constraint: constraint 'a100&': expected a feature name"));
+  EXPECT_THAT(Cli({"-w", "gpu[01-", "v"}).error, HasSubstr("--nodelist: hostlist 'gpu[01-'"));
+  EXPECT_THAT(Cli({"--nodelist=/tmp/hosts", "v"}).error, HasSubstr("node list files are not supported"));
+  // A counted feature is taken on every node, with a warning.
+  auto counted = Cli({"-C", "ib*2", "cmd"});
+  ASSERT_EQ(counted.error, "");
+  ASSERT_EQ(counted.opts.warnings.size(), 1u);
+  EXPECT_THAT(counted.opts.warnings[0], HasSubstr("counted feature"));
 }
 
 }  // namespace

@@ -21,12 +21,13 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
   }
   // An agent named `name` with `gpus` emulated H100s; waits until it is UP.
-  void StartAgent(const std::string& name, int gpus) {
+  void StartAgent(const std::string& name, int gpus, const std::vector<std::string>& extra = {}) {
     const std::string state = dir_.path() + "/" + name;
-    agents_[name] = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", name, "--state-dir", state,
-                             "--listen", "127.0.0.1:0", "--emulate-gpus", fmt::format("{}xH100-80GB", gpus),
-                             "--kill-grace", "1", "--heartbeat-wait-ms", "500"},
-                            dir_.path() + "/" + name + ".log");
+    std::vector<std::string> argv{KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", name, "--state-dir", state,
+                                  "--listen", "127.0.0.1:0", "--emulate-gpus", fmt::format("{}xH100-80GB", gpus),
+                                  "--kill-grace", "1", "--heartbeat-wait-ms", "500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agents_[name] = Process(argv, dir_.path() + "/" + name + ".log");
     ASSERT_TRUE(WaitFor([&] { return NodeState(name) == "UP"; }, 15s))
         << ReadFile(dir_.path() + "/" + name + ".log") << kojod_->log();
   }
@@ -159,6 +160,57 @@ TEST_F(ClusterTest, TasksSeeSlurmsEnvironment) {
         std::string("SLURM_ARRAY_TASK_STEP=2\n"), std::string("SLURM_NTASKS=1\n"),
         std::string("SLURM_CPUS_PER_TASK=unset\n"), std::string("SLURM_JOB_GPUS=unset\n")})
     EXPECT_NE(out.find(line), std::string::npos) << line << out;
+}
+
+TEST_F(ClusterTest, ConstraintsPartitionsAndNodeLists) {
+  StartKojod();
+  StartAgent("n1", 1, {"--features", "IB,rack1"});
+  StartAgent("n2", 1, {"--features", "rack2"});
+  const Json n1 = Body(Client().Get("/api/v1/nodes/n1"));
+  EXPECT_EQ(n1["features"], (Json{"IB", "rack1"})) << n1.dump();
+  const std::string where = "echo $SLURM_JOB_NODELIST $SLURM_JOB_PARTITION";
+  const JobId ib = Submit({{"command", Sh(where)}, {"gpus", 1}, {"constraint", "ib&h100"}});
+  const JobId rack2 = Submit({{"command", Sh(where)}, {"gpus", 1}, {"constraint", "rack9|rack2"}});
+  const JobId listed = Submit({{"command", Sh(where)}, {"gpus", 0}, {"nodelist", {"n[1-2]"}}, {"exclude", {"n1"}}});
+  for (JobId id : {ib, rack2, listed}) ASSERT_TRUE(WaitState(id, "COMPLETED")) << Job(id).dump();
+  EXPECT_EQ(Logs(ib), "n1\n");
+  EXPECT_EQ(Logs(rack2), "n2\n");
+  EXPECT_EQ(Logs(listed), "n2\n");
+  // No node has it: refused at once, naming the constraint.
+  auto r = Client().Post("/api/v1/jobs", Json{{"command", Sh("true")}, {"constraint", "nvlink"}}.dump(),
+                         "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_NE(r->body.find("no node matches its constraint nvlink"), std::string::npos) << r->body;
+  r = Client().Post("/api/v1/jobs", Json{{"command", Sh("true")}, {"constraint", "a|"}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("constraint: constraint 'a|'"), std::string::npos) << r->body;
+
+  // Partitions from the organisation document: the default one holds n2
+  // only and gives jobs its default time limit.
+  const Json org = {{"partitions", {{{"name", "debug"}, {"nodes", "n2"}, {"max_time_s", 600}, {"default_time_s", 300},
+                                     {"default", true}},
+                                    {{"name", "all"}}}}};
+  r = Client().Put("/api/v1/org", org.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  const JobId debug = Submit({{"command", Sh(where)}, {"gpus", 1}});
+  ASSERT_TRUE(WaitState(debug, "COMPLETED")) << Job(debug).dump();
+  EXPECT_EQ(Logs(debug), "n2 debug\n");
+  EXPECT_EQ(Job(debug)["spec"]["time_limit_s"], 300);
+  EXPECT_EQ(Job(debug)["spec"]["partitions"], Json{"debug"});
+  r = Client().Post("/api/v1/jobs", Json{{"command", Sh("true")}, {"time_limit_s", 3600}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("time_limit_s: 3600 is over the max_time_s of partition 'debug' (600)"), std::string::npos)
+      << r->body;
+  r = Client().Post("/api/v1/jobs", Json{{"command", Sh("true")}, {"partitions", {"gpu"}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("no partition named 'gpu' (known: debug, all)"), std::string::npos) << r->body;
+  const JobId any = Submit({{"command", Sh(where)}, {"partitions", {"all"}}, {"nodelist", {"n1"}}});
+  ASSERT_TRUE(WaitState(any, "COMPLETED")) << Job(any).dump();
+  EXPECT_EQ(Logs(any), "n1 all\n");
 }
 
 TEST_F(ClusterTest, TimeLimitCancelAndExitCodes) {

@@ -115,6 +115,47 @@ TEST(Simulator, RejectsAJobBiggerThanTheCluster) {
   EXPECT_EQ(r.metrics.completed, 1);
 }
 
+// Node features, constraints and partitions in a replay, applied by the
+// same cluster state as kojod: two A100 nodes, one with "ib".
+//   1 (ib, 4 GPUs, 100 s) must take node 1 even though node 0 is first.
+//   2 (ib, 1 GPU) waits for it until 100; 3 (no constraint) runs at 0 on node 0.
+//   4 asks for a partition holding node 0 only, without a time limit: it
+//     takes the partition's default (50 s) and is killed then.
+//   5 is over the partition's max_time: rejected, naming the field.
+TEST(Simulator, ConstraintsAndPartitions) {
+  std::vector<NodeSpec> nodes = Cluster("2x4xA100");
+  nodes[1].features = {"ib"};
+  std::vector<Job> jobs = {MakeJob(1, 0, 4, 100), MakeJob(2, 0, 1, 10), MakeJob(3, 0, 1, 10),
+                           MakeJob(4, 1, 1, 1000), MakeJob(5, 2, 1, 10, 7200)};
+  ASSERT_TRUE(jobs[0].demand.nodes.SetConstraint("IB").ok());
+  ASSERT_TRUE(jobs[1].demand.nodes.SetConstraint("ib&a100").ok());
+  jobs[3].time_limit.reset();
+  jobs[3].demand.nodes.partitions = {"short"};
+  jobs[4].demand.nodes.partitions = {"short"};
+  SimConfig cfg;
+  cfg.record_runs = true;
+  Partition part;
+  part.name = "short";
+  part.nodes = {nodes[0].name};
+  part.max_time = 600;
+  part.default_time = 50;
+  cfg.partitions = {part};
+  Scheduler sched = MakeScheduler("fifo", /*backfill=*/true);
+  auto r = Simulate(nodes, jobs, sched, cfg);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::map<JobId, NodeIndex> node_of;
+  for (const RunRecord& run : r->runs) node_of[run.job] = run.allocation.shares[0].node;
+  EXPECT_EQ(node_of[1], 1);
+  EXPECT_EQ(node_of[2], 1);
+  EXPECT_EQ(*Rec(*r, 2).start, 100);
+  EXPECT_EQ(*Rec(*r, 3).start, 0);
+  EXPECT_EQ(node_of[4], 0);
+  EXPECT_EQ(Rec(*r, 4).outcome, JobOutcome::kKilled);
+  EXPECT_EQ(*Rec(*r, 4).end, 51);
+  EXPECT_EQ(Rec(*r, 5).outcome, JobOutcome::kRejected);
+  EXPECT_THAT(Rec(*r, 5).reason, HasSubstr("time_limit_s: 7200 is over the max_time_s of partition 'short'"));
+}
+
 // Tiresias preempts a job demoted past the first threshold (3600 GPU-s)
 // for a new job of the top queue; the victim pays the restart penalty:
 //   A (t=0, 4 GPUs, 10000 s): attained 4000 GPU-s at t=1000 (queue 1).

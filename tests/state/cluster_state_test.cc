@@ -2,6 +2,7 @@
 // No clock, no threads: each test gives the time.
 #include "state/cluster_state.h"
 
+#include <algorithm>
 #include <deque>
 
 #include <gtest/gtest.h>
@@ -136,7 +137,13 @@ TEST_F(ClusterStateTest, JobsThatCanNeverRunAreKnownAtOnce) {
   EXPECT_TRUE(state_->Infeasible(NewJob(1, 9)));  // 2x4 holds 8 GPUs in all
   EXPECT_FALSE(state_->Infeasible(NewJob(2, 4)));
   // A node with 8 GPUs joins: the answer changes.
-  state_->AddNode(NodeSpec{"big", "A100", 8, 64000, 512 * 1024, 0});
+  NodeSpec big;
+  big.name = "big";
+  big.gpu_model = "A100";
+  big.gpus = 8;
+  big.cpu_milli = 64000;
+  big.mem_mib = 512 * 1024;
+  state_->AddNode(big);
   EXPECT_FALSE(state_->Infeasible(NewJob(3, 9)));
 }
 
@@ -251,6 +258,136 @@ TEST_F(MeteredStateTest, AnExpiredGrantNeverCounts) {
   EXPECT_TRUE(c.started.empty());
   ASSERT_NE(WaitOf(c, 1), nullptr);
   EXPECT_EQ(WaitOf(c, 1)->reason, WaitReason::kGrant);
+}
+
+// ---- node features, partitions and node lists ----
+
+NodeSpec FeatureNode(const std::string& name, const std::string& model, std::vector<std::string> features) {
+  NodeSpec s;
+  s.name = name;
+  s.gpu_model = model;
+  s.gpus = 4;
+  s.cpu_milli = 32000;
+  s.mem_mib = 256 * 1024;
+  s.features = std::move(features);
+  return s;
+}
+
+class NodeRuleStateTest : public ClusterStateTest {
+ protected:
+  void SetUp() override {
+    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler("fifo", "bestfit", /*backfill=*/true));
+    state_ = std::make_unique<ClusterState>(*sched_, 3600);
+    state_->AddNode(FeatureNode("a1", "A100", {"rack1"}));
+    state_->AddNode(FeatureNode("a2", "A100", {"rack2", "nvlink"}));
+    state_->AddNode(FeatureNode("h1", "H100", {"rack1", "ib"}));
+  }
+  Job& Fresh(JobId id, int gpus, std::optional<Seconds> limit = std::nullopt) {
+    NewJob(id, gpus, limit);
+    return jobs_.back();
+  }
+  Job& Constrained(JobId id, int gpus, const std::string& constraint) {
+    Job& j = Fresh(id, gpus);
+    EXPECT_TRUE(j.demand.nodes.SetConstraint(constraint).ok());
+    return j;
+  }
+  std::string NodeOf(const Changes& c, JobId id) {
+    for (const Started& s : c.started)
+      if (s.job == id) return state_->snapshot().specs[s.allocation.shares[0].node].name;
+    return "";
+  }
+};
+
+TEST_F(NodeRuleStateTest, AConstraintPicksTheNodesWithItsFeatures) {
+  Submit(Constrained(1, 2, "nvlink"), 0);
+  Submit(Constrained(2, 2, "h100|rack9"), 0);  // the GPU model is a feature
+  Submit(Constrained(3, 1, "rack1&a100"), 0);
+  Changes c = Pass(1);
+  EXPECT_EQ(NodeOf(c, 1), "a2");
+  EXPECT_EQ(NodeOf(c, 2), "h1");
+  EXPECT_EQ(NodeOf(c, 3), "a1");
+}
+
+TEST_F(NodeRuleStateTest, AJobWaitsForItsNodesEvenWhenOthersAreFree) {
+  Submit(Constrained(1, 4, "ib"), 0);
+  Submit(Constrained(2, 1, "ib"), 0);
+  Changes c = Pass(1);
+  EXPECT_EQ(StartedIds(c), (std::vector<JobId>{1}));
+  const Wait* w = WaitOf(c, 2);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->reason, WaitReason::kResources);
+  EXPECT_NE(w->message.find("constraint ib"), std::string::npos) << w->message;
+}
+
+TEST_F(NodeRuleStateTest, NoMatchingNodeIsInfeasibleAndSaysWhy) {
+  const Job& j = Constrained(1, 1, "v100");
+  auto why = state_->Infeasible(j);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("no node matches its constraint v100"), std::string::npos) << *why;
+  // Features that exist but never together.
+  EXPECT_TRUE(state_->Infeasible(Constrained(2, 1, "nvlink&ib")));
+  // A node with both joins: the cached answer is dropped.
+  state_->AddNode(FeatureNode("x1", "A100", {"nvlink", "ib"}));
+  EXPECT_FALSE(state_->Infeasible(Constrained(3, 1, "nvlink&ib")));
+}
+
+TEST_F(NodeRuleStateTest, NodeListAndExclude) {
+  Job& a = Fresh(1, 1);
+  a.demand.nodes.nodelist = {"h1"};
+  Job& b = Fresh(2, 1);
+  b.demand.nodes.exclude = {"a1", "a2"};
+  Submit(a, 0);
+  Submit(b, 0);
+  Changes c = Pass(1);
+  EXPECT_EQ(NodeOf(c, 1), "h1");
+  EXPECT_EQ(NodeOf(c, 2), "h1");
+}
+
+TEST_F(NodeRuleStateTest, AMatchingOrKeepsAGangOnOneAlternative) {
+  // 2 tasks of 4 GPUs: rack1 has a1 and h1, rack2 only a2. With a plain OR
+  // the gang could straddle racks; with [rack1|rack2] it is all rack1.
+  Job& j = Constrained(1, 8, "[rack2|rack1]");
+  j.demand.tasks = 2;
+  Submit(j, 0);
+  Changes c = Pass(1);
+  ASSERT_EQ(c.started.size(), 1u);
+  std::vector<std::string> nodes;
+  for (const NodeShare& s : c.started[0].allocation.shares) nodes.push_back(state_->snapshot().specs[s.node].name);
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(nodes, (std::vector<std::string>{"a1", "h1"}));
+}
+
+TEST_F(NodeRuleStateTest, PartitionsHoldNodesAndAdmitJobs) {
+  Partition debug;
+  debug.name = "debug";
+  debug.nodes = {"a1"};
+  debug.max_time = 600;
+  debug.is_default = true;
+  Partition hopper;
+  hopper.name = "hopper";
+  hopper.features = "h100";
+  state_->SetPartitions({debug, hopper});
+  EXPECT_EQ(state_->snapshot().specs[0].partitions, (std::vector<std::string>{"debug"}));
+  EXPECT_EQ(state_->snapshot().specs[2].partitions, (std::vector<std::string>{"hopper"}));
+  Job& j = Fresh(1, 1);
+  auto admitted = state_->Admit(j);
+  ASSERT_TRUE(admitted.ok());
+  EXPECT_EQ(admitted->partitions, (std::vector<std::string>{"debug"}));
+  EXPECT_EQ(admitted->time_limit, 600);
+  j.demand.nodes.partitions = admitted->partitions;
+  j.time_limit = admitted->time_limit;
+  Job& k = Fresh(2, 1);
+  k.demand.nodes.partitions = {"hopper"};
+  Submit(j, 0);
+  Submit(k, 0);
+  Changes c = Pass(1);
+  EXPECT_EQ(NodeOf(c, 1), "a1");
+  EXPECT_EQ(NodeOf(c, 2), "h1");
+  // Over a partition's limit: refused with the field named.
+  Job& long_job = Fresh(3, 1, 3600);
+  auto refused = state_->Admit(long_job);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("time_limit_s"), std::string::npos);
 }
 
 }  // namespace

@@ -212,7 +212,7 @@ int Sbatch(const std::vector<std::string>& args) {
 
 const std::vector<OptSpec> kSqueueOpts = {
     {"noheader", 'h', ArgKind::kNone},   {"format", 'o', ArgKind::kRequired}, {"Format", 'O', ArgKind::kRequired},
-    {"user", 'u', ArgKind::kRequired},   {"jobs", 'j', ArgKind::kOptional},   {"states", 't', ArgKind::kRequired},
+    {"user", 'u', ArgKind::kRequired},   {"jobs", 'j', ArgKind::kRequired},   {"states", 't', ArgKind::kRequired},
     {"long", 'l', ArgKind::kNone},       {"all", 'a', ArgKind::kNone},        {"account", 'A', ArgKind::kRequired},
     {"partition", 'p', ArgKind::kRequired}, {"name", 'n', ArgKind::kRequired}, {"array", 'r', ArgKind::kNone},
     {"me", 0, ArgKind::kNone},           {"sort", 'S', ArgKind::kRequired},   {"help", 0, ArgKind::kNone},

@@ -207,6 +207,8 @@ Result<std::vector<FormatField>> ParseFormat(std::string_view format, std::strin
     if (i < format.size() && format[i] == '.') {
       f.right = true;
       ++i;
+    } else if (i < format.size() && format[i] == '-') {  // printf's spelling of the default, left
+      ++i;
     }
     if (i < format.size() && format[i] == '#') {  // sinfo's "%#P": as wide as the column needs
       f.fit_column = true;

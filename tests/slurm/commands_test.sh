@@ -14,7 +14,7 @@ me=$(id -un)
 out=$(sinfo -o %P)
 expect_eq "$out" $'PARTITION\ngpu*' "sinfo -o %P"
 out=$(sinfo -h -o '%R %D %t %G')
-expect_eq "$out" "gpu 1 idle gpu:h100-80gb:4" "sinfo -h -o"
+expect_eq "$out" "gpu 1 idle gpu:h100:4" "sinfo -h -o"
 
 # sacctmgr: the account is the kojo project (`kojod --dev` makes "default").
 out=$(sacctmgr show user "$me" format=DefaultAccount -P -n)
@@ -107,7 +107,8 @@ id4=$(sbatch --parsable "$WORK/step.sh")
 wait_state "$id4" COMPLETED
 log=$(cat "$WORK/step-$id4.out")
 for r in 0 1 2 3; do
-  expect_match "$log" "(^|$'\n')$r: rank=$r local=$r RANK=$r LOCAL_RANK=$r WORLD_SIZE=4 master=127.0.0.1:[0-9]+" "rank $r"
+  grep -Eq "^$r: rank=$r local=$r RANK=$r LOCAL_RANK=$r WORLD_SIZE=4 master=127.0.0.1:[0-9]+$" "$WORK/step-$id4.out" ||
+    fail "rank $r's line in: $log"
 done
 expect_match "$log" 'first=0' "the step's status"
 expect_match "$log" 'task 1: Exited with exit code 5' "the failing task"

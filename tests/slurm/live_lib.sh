@@ -3,7 +3,7 @@
 # exit), and the Slurm commands of the build tree first on PATH.
 # Usage: source live_lib.sh KOJOD KOJO SLURM_BIN
 set -euo pipefail
-KOJOD=$1 KOJO=$2 SLURM_BIN=$3
+KOJOD=$(realpath "$1") KOJO=$(realpath "$2") SLURM_BIN=$(realpath "$3")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kojo-slurm-test.XXXXXX")
 export XDG_CONFIG_HOME=$WORK/config XDG_DATA_HOME=$WORK/share
 unset KOJO_SERVER KOJO_TOKEN SLURM_JOB_ID SLURM_JOBID KOJO_JOB_ID
@@ -15,7 +15,7 @@ stop_kojod() {
     for _ in $(seq 50); do kill -0 "$KOJOD_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$KOJOD_PID" 2>/dev/null || true
   fi
-  rm -rf "$WORK"
+  [[ -n ${KOJO_TEST_KEEP:-} ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap stop_kojod EXIT
 fail() {

@@ -39,7 +39,7 @@ rule broken:
 SNAKE
 
 set +e
-timeout 120 snakemake --slurm --jobs 4 --keep-going --latency-wait 5 \
+timeout -k 10 ${SNAKE_TIMEOUT:-120} snakemake --slurm --jobs 4 --keep-going --latency-wait 5 --max-status-checks-per-second 1 \
   --default-resources slurm_account=default >"$WORK/snakemake.log" 2>&1
 rc=$?
 set -e
@@ -73,7 +73,7 @@ if missing:
     sys.exit(f"no kojo job for rules {sorted(missing)}: {[j['spec']['name'] for j in jobs]}")
 for rule, (gpus, mem, limit, state) in want.items():
     j = by_rule[rule]
-    d = j["spec"]["demand"]
+    d = j["spec"]
     got = (d.get("gpus", 0), d.get("mem_mib", 0), j["spec"].get("time_limit_s"), j["state"])
     if got != (gpus, mem, limit, state):
         sys.exit(f"rule {rule}: (gpus, mem, time limit, state) = {got}, expected {(gpus, mem, limit, state)}")
@@ -87,7 +87,7 @@ rule slow:
     resources: mem_mb=50, runtime=5
     shell: "sleep 120; touch {output}"
 SNAKE
-timeout 120 snakemake --slurm --jobs 1 >"$WORK/cancel.log" 2>&1 &
+timeout -k 10 120 snakemake --slurm --jobs 1 --max-status-checks-per-second 1 >"$WORK/cancel.log" 2>&1 &
 snake=$!
 slow=
 for _ in $(seq 300); do

@@ -245,6 +245,9 @@ PreparedSubmit PrepareSubmit(const std::vector<std::string>& args, const SubmitD
     if (auto r = ApplyOptions(own, dialect.command_line, opts, cs); !r.ok()) UsageError(r.error().message);
   }
 
+  if (!opts.export_spec && dialect.default_export) opts.export_spec = dialect.default_export;
+  if (!opts.output && dialect.slurm_output_default) opts.output = opts.array ? "slurm-%A_%a.out" : "slurm-%j.out";
+
   SubmitContext ctx;
   ctx.cwd = std::filesystem::current_path().string();
   ctx.user = LoginName();

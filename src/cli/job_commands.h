@@ -3,6 +3,7 @@
 // cli module).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,12 @@ struct SubmitDialect {
   Origin command_line = Origin::kCommandLine;
   std::string program = "kojo";  // prefixes warnings on stderr
   bool command_only = false;
+  // --export when neither the command line nor a directive gives one:
+  // kojo submit's default is NONE, sbatch's and srun's is ALL.
+  std::optional<std::string> default_export;
+  // sbatch writes a job's output to slurm-%j.out (an array task's to
+  // slurm-%A_%a.out) in the working directory when no -o is given.
+  bool slurm_output_default = false;
 };
 
 struct PreparedSubmit {

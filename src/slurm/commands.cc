@@ -191,7 +191,7 @@ int Sbatch(const std::vector<std::string>& args) {
       if (name != DefaultPartition())
         Die(fmt::format("invalid partition specified: {} (kojo has one partition, {})", name, DefaultPartition()));
   }
-  cli::PreparedSubmit p = cli::PrepareSubmit(rest, cli::SubmitDialect{cli::Origin::kSbatchDirective, "sbatch", false});
+  cli::PreparedSubmit p = cli::PrepareSubmit(rest, cli::SubmitDialect{cli::Origin::kSbatchDirective, "sbatch", false, "ALL", true});
   if (p.help) {
     std::fputs(kSbatchUsage, stdout);
     return 0;
@@ -1423,10 +1423,9 @@ int Srun(const std::vector<std::string>& args) {
     }
     kept.push_back(a);
   }
-  // srun passes the caller's environment, as --export=ALL (unless asked otherwise).
-  if (std::none_of(kept.begin(), kept.end(), [](const std::string& a) { return a.rfind("--export=", 0) == 0; }))
-    kept.insert(kept.begin(), "--export=ALL");
-  cli::PreparedSubmit prep = cli::PrepareSubmit(kept, cli::SubmitDialect{cli::Origin::kSbatchDirective, "srun", true});
+  // As srun, the caller's environment goes with the job unless --export says otherwise.
+  cli::PreparedSubmit prep =
+      cli::PrepareSubmit(kept, cli::SubmitDialect{cli::Origin::kSbatchDirective, "srun", true, "ALL"});
   ApiClient client = Client();
   auto [reply, ids] = cli::PostJob(client, prep.spec);
   return FollowJob(client, ids.front(), quiet);

@@ -41,6 +41,15 @@ expect_match "$out" 'DerivedExitCode=0:0' "scontrol -dd"
 if scontrol show job 999999 2>"$WORK/err"; then fail "scontrol on a missing job succeeded"; fi
 expect_match "$(cat "$WORK/err")" 'Invalid job id specified' "scontrol missing job"
 
+# As sbatch: the environment goes with the job (--export=ALL) and its
+# output goes to slurm-%j.out where it was submitted.
+id5=$(FROM_SUBMIT=carried sbatch --parsable --wrap 'echo "env=$FROM_SUBMIT"')
+id6=$(FROM_SUBMIT=carried sbatch --parsable --export=NONE --wrap 'echo "env=$FROM_SUBMIT"')
+wait_state "$id5" COMPLETED
+wait_state "$id6" COMPLETED
+expect_eq "$(cat "slurm-$id5.out")" "env=carried" "sbatch's default --export=ALL"
+expect_eq "$(cat "slurm-$id6.out")" "env=" "sbatch --export=NONE"
+
 # An unknown partition is refused, as sbatch does.
 if sbatch -p nosuch --wrap true 2>"$WORK/err"; then fail "sbatch -p nosuch succeeded"; fi
 expect_match "$(cat "$WORK/err")" '^sbatch: error: invalid partition specified: nosuch' "sbatch -p nosuch"

@@ -1308,7 +1308,7 @@ int FollowJob(ApiClient& client, JobId id, bool quiet) {
     case api::JobState::kCompleted: return 0;
     case api::JobState::kCancelled:
       std::fprintf(stderr, "srun: error: job %lld was cancelled\n", static_cast<long long>(id));
-      return v->exit_code.value_or(0) != 0 ? *v->exit_code : 1;
+      return 1;
     case api::JobState::kTimeout:
       std::fprintf(stderr, "srun: error: job %lld: time limit reached\n", static_cast<long long>(id));
       return 1;

@@ -305,8 +305,11 @@ int Squeue(const std::vector<std::string>& args) {
   }
   ApiClient client = Client();
   if (me) users += (users.empty() ? "" : ",") + GetWhoami(client).name;
-  // Not ended, unless -t or -j asks for more (kojo keeps ended jobs).
+  // Not ended, unless -t asks for more (kojo keeps ended jobs); with -j all
+  // of them are fetched, to tell an ended job from one that does not exist.
   const bool all_states = !want_states.empty() || jobs_given;
+  if (want_states.empty())
+    want_states = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED"};
   std::vector<api::JobView> list;
   const std::vector<std::string> user_list = users.empty() ? std::vector<std::string>{""} : Items(users);
   for (const auto& u : user_list) {
@@ -330,22 +333,32 @@ int Squeue(const std::vector<std::string>& args) {
     for (const auto& f : fields) {
       line += f.literal;
       if (f.letter != 0) line += Fit(f, value(f));
-      if (!format.empty() || f.letter == 0) continue;
-      if (&f != &fields.back()) line += format.empty() && fields[0].width == 20 ? "" : "";
     }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   };
+  if (long_form && header) {  // squeue -l starts with the time
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y", &tm);
+    out += std::string(buf) + "\n";
+  }
   if (header) render([](const FormatField& f) { return SqueueHeader(f.letter); });
+  std::set<JobId> found;
   for (const auto& v : list) {
     if (!seen.insert(v.id).second) continue;
     if (jobs_given && !jobs.count(v.id) && !(v.array_id && jobs.count(*v.array_id))) continue;
+    found.insert(v.id);
     if (!want_states.empty() && !want_states.count(StateName(v))) continue;
     if (!account_set.empty() && !account_set.count(v.spec.project.empty() ? "default" : v.spec.project)) continue;
     if (!name_set.empty() && !name_set.count(v.spec.name)) continue;
     render([&](const FormatField& f) { return SqueueValue(f.letter, v, now); });
   }
-  if (jobs_given && jobs.size() == 1 && seen.empty()) Die("Invalid job id specified");
+  if (jobs_given && found.empty()) {  // as squeue: only when no job given exists
+    std::fprintf(stderr, "slurm_load_jobs error: Invalid job id specified\n");
+    return 1;
+  }
   std::fputs(out.c_str(), stdout);
   return 0;
 }
@@ -408,28 +421,29 @@ int Scancel(const std::vector<std::string>& args) {
     }
     ids = chosen;
   }
-  int rc = 0;
   for (JobId id : ids) {
     cli::HttpReply r = client.Post(fmt::format("/api/v1/jobs/{}/cancel", id), "");
     if (r.status >= 200 && r.status < 300) {
       if (verbose) std::fprintf(stderr, "scancel: Terminating job %lld\n", static_cast<long long>(id));
       continue;
     }
-    if (r.status == 409) {  // ended already: as scancel, a note and success
-      if (!quiet)
+    // As Slurm 22.05's scancel, neither a job that has ended nor an unknown
+    // id fails the command; the first is said with -v, the second unless -Q.
+    if (r.status == 409) {
+      if (verbose)
         std::fprintf(stderr, "scancel: error: Kill job error on job id %lld: Job/step already completing or completed\n",
                      static_cast<long long>(id));
       continue;
     }
     if (r.status == 404) {
-      std::fprintf(stderr, "scancel: error: Kill job error on job id %lld: Invalid job id specified\n",
-                   static_cast<long long>(id));
-      rc = 1;
+      if (!quiet)
+        std::fprintf(stderr, "scancel: error: Kill job error on job id %lld: Invalid job id specified\n",
+                     static_cast<long long>(id));
       continue;
     }
     client.Fail(r);
   }
-  return rc;
+  return 0;
 }
 
 // ---- time ranges (sacct -S/-E) ----
@@ -902,7 +916,6 @@ int Sinfo(const std::vector<std::string>& args) {
       line += f.literal;
       if (f.letter != 0) line += Fit(f, value(f.letter));
     }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   };
   if (header) render([](char c) { return SinfoHeader(c); });
@@ -1319,8 +1332,8 @@ int FollowJob(ApiClient& client, JobId id, bool quiet) {
     return 128 + *v->signal;
   }
   if (v->exit_code && *v->exit_code != 0) {
-    std::fprintf(stderr, "srun: error: job %lld: task 0: Exited with exit code %d\n", static_cast<long long>(id),
-                 *v->exit_code);
+    std::fprintf(stderr, "srun: error: %s: task 0: Exited with exit code %d\n",
+                 v->placement.empty() ? "?" : v->placement.front().node.c_str(), *v->exit_code);
     return *v->exit_code;
   }
   std::fprintf(stderr, "srun: error: job %lld ended %s%s%s\n", static_cast<long long>(id), StateName(*v).c_str(),

@@ -175,8 +175,8 @@ std::string GresText(const api::JobView& v) {
   const Demand& d = v.spec.demand;
   if (d.gpus == 0) return "N/A";
   const int per_node = std::max(1, d.gpus / std::max(1, d.tasks));
-  if (d.gpu_models.size() == 1) return fmt::format("gres/gpu:{}:{}", Lower(d.gpu_models[0]), per_node);
-  return fmt::format("gres/gpu:{}", per_node);
+  if (d.gpu_models.size() == 1) return fmt::format("gres:gpu:{}:{}", Lower(d.gpu_models[0]), per_node);
+  return fmt::format("gres:gpu:{}", per_node);
 }
 
 // ---- format strings ----
@@ -285,7 +285,7 @@ std::string SqueueValue(char letter, const api::JobView& v, Seconds now) {
     case 'D': return std::to_string(NodeCount(v));
     case 'e':
       if (v.end_time) return SlurmTime(v.end_time);
-      if (v.start_time && v.spec.time_limit_s) return SlurmTime(*v.start_time + *v.spec.time_limit_s);
+      if (v.start_time) return v.spec.time_limit_s ? SlurmTime(*v.start_time + *v.spec.time_limit_s) : "NONE";
       return "N/A";
     case 'F': return std::to_string(v.array_id.value_or(v.id));
     case 'i':
@@ -577,7 +577,7 @@ std::string ScontrolJob(const api::JobView& v, Seconds now, bool details) {
   }
   std::string tres = fmt::format("cpu={},mem={}M,node={},billing={}", cpus, s.demand.mem_mib, nodes, cpus);
   if (s.demand.gpus > 0) tres += fmt::format(",gres/gpu={}", s.demand.gpus);
-  const std::string nodelist = v.placement.empty() ? "(null)" : NodeList(v);
+  const std::string nodelist = NodeList(v);  // empty while pending, as scontrol shows it
   const bool pending = v.state == api::JobState::kPending || v.state == api::JobState::kHeld;
 
   std::string out;
@@ -630,6 +630,7 @@ std::string ScontrolJob(const api::JobView& v, Seconds now, bool details) {
                                              : s.stderr_path));
   line("   StdIn=/dev/null");
   line("   StdOut=" + (s.stdout_path.empty() ? std::string("(null)") : s.stdout_path));
+  line("   Power=");
   if (s.demand.gpus > 0) line("   TresPerNode=" + GresText(v));
   (void)pending;
   return out;

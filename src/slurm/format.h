@@ -56,7 +56,7 @@ std::string NodeList(const api::JobView& v);
 int NodeCount(const api::JobView& v);
 // Whole CPUs the job asks for (at least one per task).
 int CpuCount(const api::JobView& v);
-// "gres/gpu:2" style TRES of the job's GPUs per node ("N/A" when none).
+// scontrol's TresPerNode: "gres:gpu:2", "gres:gpu:h100:2" ("N/A" without GPUs).
 std::string GresText(const api::JobView& v);
 
 // ---- squeue / sinfo format strings: "%[[.]size]type[suffix]" ----

@@ -30,8 +30,12 @@ out=$(sacct -X -P -n --format=JobIdRaw,JobName,State,ExitCode,Partition,Account 
 expect_eq "$out" "$id|wrapped|COMPLETED|0:0|gpu|default" "sacct -P"
 out=$(sacct -P --format=JobID,State -j "$id")
 expect_eq "$out" $'JobID|State\n'"$id|COMPLETED" "sacct -P with header"
-out=$(squeue -h -o '%i %T' -j "$id")
-expect_eq "$out" "$id COMPLETED" "squeue -j on an ended job"
+out=$(squeue -h -o '%i %T' -j "$id" -t all)
+expect_eq "$out" "$id COMPLETED" "squeue -j -t all on an ended job"
+out=$(squeue -h -j "$id")
+expect_eq "$out" "" "squeue -j on an ended job, as squeue: not listed"
+if squeue -j 999999 2>"$WORK/err"; then fail "squeue -j on a missing job succeeded"; fi
+expect_eq "$(cat "$WORK/err")" "slurm_load_jobs error: Invalid job id specified" "squeue -j on a missing job"
 out=$(scontrol show job "$id")
 expect_match "$out" "^JobId=$id JobName=wrapped" "scontrol show job"
 expect_match "$out" 'JobState=COMPLETED Reason=None' "scontrol JobState"
@@ -86,7 +90,7 @@ expect_match "$out" '^ +JOBID PARTITION +NAME +USER ST +TIME +NODES NODELIST\(RE
 scancel "$id3"
 wait_state "$id3" CANCELLED
 scancel "$id3" 2>/dev/null || fail "scancel on an ended job must succeed"
-if scancel 999999 2>"$WORK/err"; then fail "scancel on a missing job succeeded"; fi
+scancel 999999 2>"$WORK/err" || fail "scancel on a missing job must exit 0, as Slurm's"
 expect_match "$(cat "$WORK/err")" 'Invalid job id specified' "scancel missing job"
 
 # srun outside a job: the job's output, and its exit status.

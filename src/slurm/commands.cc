@@ -1082,6 +1082,17 @@ const std::set<std::string> kStepResourceOpts = {
 std::atomic<int> g_signal{0};
 void OnSignal(int sig) { g_signal.store(sig); }
 
+// SIGINT and SIGTERM set g_signal and interrupt a blocking wait (no
+// SA_RESTART), so that they can be passed on.
+void CatchSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 29500;
@@ -1125,8 +1136,7 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
     std::optional<int> exit;
   };
   std::vector<Child> children(static_cast<size_t>(n));
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  CatchSignals();
   std::fflush(stdout);
   std::fflush(stderr);
   for (int r = 0; r < n; ++r) {
@@ -1135,7 +1145,8 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
     const pid_t pid = fork();
     if (pid < 0) Die(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
-      setpgid(0, 0);
+      // The tasks stay in the job's process group: the agent's SIGTERM and
+      // SIGKILL for the job reach them directly.
       std::signal(SIGINT, SIG_DFL);
       std::signal(SIGTERM, SIG_DFL);
       if (label) {
@@ -1169,7 +1180,6 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
       std::fprintf(stderr, "slurmstepd: error: execve(): %s: %s\n", command[0].c_str(), std::strerror(errno));
       _exit(errno == ENOENT ? 2 : 126);
     }
-    setpgid(pid, pid);
     Child& c = children[static_cast<size_t>(r)];
     c.pid = pid;
     if (label) {
@@ -1201,7 +1211,7 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
   while (running > 0 || std::any_of(children.begin(), children.end(), [](const Child& c) { return c.out >= 0 || c.err >= 0; })) {
     if (const int sig = g_signal.load(); sig != 0 && sig != forwarded) {
       for (const auto& c : children)
-        if (!c.exit && c.pid > 0) ::kill(-c.pid, sig);
+        if (!c.exit && c.pid > 0) ::kill(c.pid, sig);
       forwarded = sig;
     }
     if (label) {
@@ -1246,7 +1256,7 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
           if (first_failure == 0) first_failure = *c.exit;
           if (kill_on_bad_exit && !killed) {
             for (const auto& o : children)
-              if (!o.exit && o.pid > 0) ::kill(-o.pid, SIGKILL);
+              if (!o.exit && o.pid > 0) ::kill(o.pid, SIGKILL);
             killed = true;
           }
         }
@@ -1265,8 +1275,8 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
 
 // Follows a job's stdout and stderr until it has ended and both are read.
 int FollowJob(ApiClient& client, JobId id, bool quiet) {
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  CatchSignals();
+  int idle_after_end = 0;  // polls without news once the job has ended
   std::int64_t offset[2] = {0, 0};
   bool eof[2] = {false, false};
   bool said_waiting = false, cancelled = false;
@@ -1315,6 +1325,13 @@ int FollowJob(ApiClient& client, JobId id, bool quiet) {
       if (r.Header("X-Kojo-Log-Eof") == "1" && ended) eof[s] = true;
     }
     if (eof[0] && eof[1]) break;
+    // An ended job whose logs say no end (its agent gone): give up after 10 s.
+    if (ended && !progress && ++idle_after_end > 50) {
+      std::fprintf(stderr, "srun: warning: job %lld ended; the rest of its output cannot be read\n",
+                   static_cast<long long>(id));
+      break;
+    }
+    if (progress) idle_after_end = 0;
     if (!progress) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   switch (v->state) {

@@ -129,6 +129,15 @@ expect_match "$log" 'second=5' "the failing step's status"
 expect_match "$log" 'srun: error: .*2 nodes' "a multi-node step is refused"
 expect_match "$log" 'multinode=1' "the refused step's status"
 
+# Cancelling a job cancels its step's tasks too.
+id7=$(sbatch --parsable -J stepsleep --wrap 'srun -n 2 sleep 61.5')
+for _ in $(seq 100); do pgrep -f "^sleep 61.5" >/dev/null && break; sleep 0.1; done
+[[ $(pgrep -fc "^sleep 61.5") == 2 ]] || fail "the step's two tasks did not start"
+scancel "$id7"
+wait_state "$id7" CANCELLED
+for _ in $(seq 50); do pgrep -f "^sleep 61.5" >/dev/null || break; sleep 0.1; done
+if pgrep -f "^sleep 61.5" >/dev/null; then fail "the step's tasks outlived their cancelled job"; fi
+
 # salloc refuses, clearly.
 if salloc -N1 2>"$WORK/err"; then fail "salloc succeeded"; fi
 expect_match "$(cat "$WORK/err")" '^salloc: error: not supported by kojo' "salloc"

@@ -446,54 +446,11 @@ int Scancel(const std::vector<std::string>& args) {
   return 0;
 }
 
-// ---- time ranges (sacct -S/-E) ----
-
-// "now", "now-2days", "now-3hours", "YYYY-MM-DD[THH:MM[:SS]]", "MMDD[YY]",
-// "HH:MM[:SS]" (today): Unix seconds.
-Seconds ParseSlurmTime(const std::string& text, const std::string& flag) {
-  const Seconds now = Now();
-  std::string t = text;
-  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (t.rfind("now", 0) == 0) {
-    if (t == "now") return now;
-    const char sign = t.size() > 3 ? t[3] : 0;
-    if (sign == '-' || sign == '+') {
-      size_t pos = 4;
-      long long n = 0;
-      while (pos < t.size() && std::isdigit(static_cast<unsigned char>(t[pos]))) n = n * 10 + (t[pos++] - '0');
-      const std::string unit = t.substr(pos);
-      Seconds mult = 0;
-      if (unit.empty() || unit.rfind("sec", 0) == 0) mult = 1;
-      else if (unit.rfind("min", 0) == 0) mult = 60;
-      else if (unit.rfind("hour", 0) == 0) mult = 3600;
-      else if (unit.rfind("day", 0) == 0) mult = 86400;
-      else if (unit.rfind("week", 0) == 0) mult = 7 * 86400;
-      if (mult > 0) return sign == '-' ? now - n * mult : now + n * mult;
-    }
-  }
-  if (t == "today" || t == "midnight") {
-    std::time_t tt = static_cast<std::time_t>(now);
-    std::tm tm{};
-    localtime_r(&tt, &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    return static_cast<Seconds>(std::mktime(&tm));
-  }
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  const int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s);
-  if (n >= 3 && y >= 1970) {
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = n >= 4 ? h : 0;
-    tm.tm_min = n >= 5 ? mi : 0;
-    tm.tm_sec = n >= 6 ? s : 0;
-    tm.tm_isdst = -1;
-    return static_cast<Seconds>(std::mktime(&tm));
-  }
-  Die(fmt::format("{}: invalid time '{}' (kojo's sacct takes YYYY-MM-DD[THH:MM[:SS]], now[-N{{seconds,minutes,hours,"
-                  "days,weeks}}], today or midnight)",
-                  flag, text));
+// sacct's -S/-E: slurm::ParseSlurmTime, failing as a usage error.
+Seconds SacctTime(const std::string& text, const std::string& flag) {
+  auto t = slurm::ParseSlurmTime(text, Now());
+  if (!t.ok()) Die(fmt::format("{}: {}", flag, t.error().message));
+  return *t;
 }
 
 // ---- sacct ----
@@ -539,8 +496,8 @@ int Sacct(const std::vector<std::string>& args) {
     } else if (o.name == "user" || o.name == "uid") users += (users.empty() ? "" : ",") + o.value;
     else if (o.name == "allusers") all_users = true;
     else if (o.name == "state") states += (states.empty() ? "" : ",") + o.value;
-    else if (o.name == "starttime") start = ParseSlurmTime(o.value, "--starttime");
-    else if (o.name == "endtime") end = ParseSlurmTime(o.value, "--endtime");
+    else if (o.name == "starttime") start = SacctTime(o.value, "--starttime");
+    else if (o.name == "endtime") end = SacctTime(o.value, "--endtime");
     else if (o.name == "name") names += (names.empty() ? "" : ",") + o.value;
     else if (o.name == "accounts") accounts += (accounts.empty() ? "" : ",") + o.value;
     else if (o.name == "delimiter") delimiter = o.value;
@@ -571,7 +528,7 @@ int Sacct(const std::vector<std::string>& args) {
   ApiClient client = Client();
   if (users.empty() && !all_users && jobs.empty()) users = GetWhoami(client).name;
   // As sacct: without -j (or -s), jobs since midnight.
-  if (!start && jobs.empty()) start = ParseSlurmTime("midnight", "--starttime");
+  if (!start && jobs.empty()) start = SacctTime("midnight", "--starttime");
   if (!end) end = Now();
   std::vector<api::JobView> list;
   const std::vector<std::string> user_list = users.empty() ? std::vector<std::string>{""} : Items(users);

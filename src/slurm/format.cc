@@ -562,6 +562,59 @@ std::string SacctLine(const std::vector<SacctField>& fields, const std::vector<s
   return out;
 }
 
+// ---- times ----
+
+Result<Seconds> ParseSlurmTime(std::string_view text, Seconds now) {
+  const std::string t = Lower(text);
+  if (t.rfind("now", 0) == 0) {
+    if (t == "now") return now;
+    const char sign = t.size() > 3 ? t[3] : 0;
+    if (sign == '-' || sign == '+') {
+      size_t pos = 4;
+      long long n = 0;
+      while (pos < t.size() && std::isdigit(static_cast<unsigned char>(t[pos])) && n < 1000000000)
+        n = n * 10 + (t[pos++] - '0');
+      const std::string unit = t.substr(pos);
+      Seconds mult = 0;
+      if (pos > 4) {
+        if (unit.empty() || unit.rfind("sec", 0) == 0) mult = 1;
+        else if (unit.rfind("min", 0) == 0) mult = 60;
+        else if (unit.rfind("hour", 0) == 0) mult = 3600;
+        else if (unit.rfind("day", 0) == 0) mult = 86400;
+        else if (unit.rfind("week", 0) == 0) mult = 7 * 86400;
+      }
+      if (mult > 0) return sign == '-' ? now - n * mult : now + n * mult;
+    }
+  }
+  const std::time_t tt = static_cast<std::time_t>(now);
+  std::tm tm{};
+  if (t == "today" || t == "midnight") {
+    localtime_r(&tt, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return static_cast<Seconds>(std::mktime(&tm));
+  }
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  char extra = 0;
+  const std::string s(text);
+  const int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &extra);
+  if (n >= 3 && n <= 6 && y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec < 61) {
+    tm = std::tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = n >= 4 ? h : 0;
+    tm.tm_min = n >= 5 ? mi : 0;
+    tm.tm_sec = n >= 6 ? sec : 0;
+    tm.tm_isdst = -1;
+    return static_cast<Seconds>(std::mktime(&tm));
+  }
+  return InvalidArgument(fmt::format(
+      "invalid time '{}' (kojo's sacct takes YYYY-MM-DD[THH:MM[:SS]], now[-N{{seconds,minutes,hours,days,weeks}}], "
+      "today or midnight)",
+      text));
+}
+
 // ---- scontrol ----
 
 std::string ScontrolJob(const api::JobView& v, Seconds now, bool details) {

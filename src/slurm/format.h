@@ -122,6 +122,11 @@ std::string SacctValue(const SacctField& f, const api::JobView& v, Seconds now);
 std::string SacctLine(const std::vector<SacctField>& fields, const std::vector<std::string>& values, bool parsable,
                       bool trailing);
 
+// sacct's --starttime/--endtime: "now", "now-2days" (also +, and
+// seconds/minutes/hours/days/weeks), "today"/"midnight" (00:00 today),
+// "YYYY-MM-DD[THH:MM[:SS]]" in local time: Unix seconds.
+Result<Seconds> ParseSlurmTime(std::string_view text, Seconds now);
+
 // ---- scontrol show job ----
 
 // Slurm's key=value description of one job, as `scontrol show job` prints

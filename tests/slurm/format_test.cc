@@ -3,6 +3,8 @@
 // key=value text, and the plan of a step run by srun inside a job.
 #include "slurm/format.h"
 
+#include <ctime>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -242,6 +244,29 @@ TEST(Sinfo, GroupsAndValues) {
   auto f = ParseFormat(kSinfoDefault, kSinfoLetters);
   ASSERT_TRUE(f.ok());
   EXPECT_TRUE((*f)[0].fit_column);
+}
+
+TEST(SlurmTime, SacctForms) {
+  const Seconds now = 1700000000;
+  EXPECT_EQ(*ParseSlurmTime("now", now), now);
+  EXPECT_EQ(*ParseSlurmTime("now-2days", now), now - 2 * 86400);
+  EXPECT_EQ(*ParseSlurmTime("NOW-3hours", now), now - 3 * 3600);
+  EXPECT_EQ(*ParseSlurmTime("now+10minutes", now), now + 600);
+  EXPECT_EQ(*ParseSlurmTime("now-30", now), now - 30);
+  std::tm tm{};
+  tm.tm_year = 2026 - 1900;
+  tm.tm_mon = 11;
+  tm.tm_mday = 6;
+  tm.tm_hour = 4;
+  tm.tm_min = 5;
+  tm.tm_isdst = -1;
+  const Seconds t = static_cast<Seconds>(std::mktime(&tm));
+  EXPECT_EQ(*ParseSlurmTime("2026-12-06T04:05", now), t);
+  EXPECT_EQ(*ParseSlurmTime("2026-12-06T04:05:00", now), t);
+  EXPECT_LE(*ParseSlurmTime("midnight", now), now);
+  EXPECT_GT(*ParseSlurmTime("today", now), now - 86400);
+  for (const char* bad : {"yesterday", "now-2fortnights", "now-", "2026-13-01", "12/06/2026", "2026-12-06T04:05:00Z"})
+    EXPECT_FALSE(ParseSlurmTime(bad, now).ok()) << bad;
 }
 
 TEST(SrunStep, Plans) {

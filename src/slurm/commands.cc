@@ -260,7 +260,7 @@ std::vector<FormatField> LongFormat(const std::string& text) {
 
 int Squeue(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSqueueOpts, false, "squeue");
-  bool header = true, long_form = false, me = false;
+  bool header = true, long_form = false, me = false, other_partition = false;
   std::string format, users, states, accounts, names;
   std::vector<FormatField> fields;
   std::set<JobId> jobs;
@@ -279,7 +279,7 @@ int Squeue(const std::vector<std::string>& args) {
     else if (o.name == "partition") {
       bool ours = false;
       for (const auto& part : Items(o.value)) ours = ours || part == DefaultPartition();
-      if (!ours) return header ? (std::puts("JOBID PARTITION NAME USER ST TIME NODES NODELIST(REASON)"), 0) : 0;
+      other_partition = !ours;  // no job is in another partition
     } else if (o.name == "name") names += (names.empty() ? "" : ",") + o.value;
     else if (o.name == "me") me = true;
     else if (o.name == "help" || o.name == "usage") {
@@ -350,6 +350,7 @@ int Squeue(const std::vector<std::string>& args) {
     if (!seen.insert(v.id).second) continue;
     if (jobs_given && !jobs.count(v.id) && !(v.array_id && jobs.count(*v.array_id))) continue;
     found.insert(v.id);
+    if (other_partition) continue;
     if (!want_states.empty() && !want_states.count(StateName(v))) continue;
     if (!account_set.empty() && !account_set.count(v.spec.project.empty() ? "default" : v.spec.project)) continue;
     if (!name_set.empty() && !name_set.count(v.spec.name)) continue;

@@ -83,6 +83,8 @@ id3=$(sbatch --parsable -J sleeper --wrap 'sleep 60')
 for _ in $(seq 100); do [[ $(squeue -h -o %t -j "$id3") == R ]] && break; sleep 0.1; done
 out=$(squeue -h -o '%.8i|%-8j|%t|%u|%P' -t R)
 expect_match "$out" "^ +$id3\|sleeper \|R\|$me\|gpu$" "squeue -t R"
+expect_eq "$(squeue -h -t all -p other)" "" "squeue -p of another partition"
+expect_eq "$(squeue -t all -p other -o '%i %j')" "JOBID NAME" "squeue -p of another partition: the header"
 out=$(squeue -h -u "$me" -o %i)
 expect_match "$out" "$id3" "squeue -u"
 out=$(squeue)

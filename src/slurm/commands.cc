@@ -65,25 +65,34 @@ ParsedArgs Parse(const std::vector<std::string>& args, const std::vector<OptSpec
 // "1,2,3" and repeated options -> items.
 std::vector<std::string> Items(const std::string& s) { return cli::SplitList(s); }
 
-JobId ParseId(const std::string& s, const std::string& prog) {
+// A job id as Slurm's commands take it: "123", "123.batch" or "123.0" (a
+// step of job 123: kojo has none but the job itself), or "12_3" (index 3
+// of array 12), which `array_task` resolves.
+JobId ParseId(const std::string& s,
+              const std::function<std::optional<JobId>(JobId, int)>& array_task = nullptr) {
   std::string text = s;
-  // "123.batch", "123.0": a step of job 123 (kojo has none but the job itself).
   if (const size_t dot = text.find('.'); dot != std::string::npos) text = text.substr(0, dot);
-  JobId v = 0;
-  bool ok = !text.empty() && text.size() < 19;
-  for (char c : text) {
-    if (c < '0' || c > '9') ok = false;
-    else v = v * 10 + (c - '0');
+  auto number = [](std::string_view t) -> std::optional<JobId> {
+    JobId v = 0;
+    if (t.empty() || t.size() >= 19) return std::nullopt;
+    for (char c : t) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  };
+  if (const size_t us = text.find('_'); us != std::string::npos && array_task) {
+    auto array = number(std::string_view(text).substr(0, us));
+    auto index = number(std::string_view(text).substr(us + 1));
+    if (!array || !index || *index > 100000000)
+      Die(fmt::format("{}: expected ARRAYJOB_INDEX, e.g. 12_3 (ranges like 12_[1-3] are not supported)", s));
+    auto id = array_task(*array, static_cast<int>(*index));
+    if (!id) Die(fmt::format("Invalid job id specified: {}", s));
+    return *id;
   }
-  if (!ok || v < 1) {
-    if (text.find('_') != std::string::npos)
-      Die(fmt::format("{}: array task ids are not supported: every task of a kojo array has its own job id "
-                      "(squeue and sacct show it with %A / JobIDRaw)",
-                      s));
-    Die(fmt::format("Invalid job id: {}", s));
-    (void)prog;
-  }
-  return v;
+  auto v = number(text);
+  if (!v || *v < 1) Die(fmt::format("Invalid job id: {}", s));
+  return *v;
 }
 
 api::JobView Decode(const Json& j) {
@@ -121,6 +130,30 @@ std::vector<api::JobView> ListJobs(ApiClient& client, const std::string& kojo_st
   }
   return out;
 }
+
+// Finds array tasks by (array job id, index), listing the jobs once.
+class ArrayTasks {
+ public:
+  explicit ArrayTasks(ApiClient& client) : client_(client) {}
+  std::optional<JobId> operator()(JobId array, int index) {
+    if (!loaded_) {
+      for (const auto& v : ListJobs(client_, "", ""))
+        if (v.array_id && v.array_index) tasks_[{*v.array_id, *v.array_index}] = v.id;
+      loaded_ = true;
+    }
+    auto it = tasks_.find({array, index});
+    if (it == tasks_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::function<std::optional<JobId>(JobId, int)> Fn() {
+    return [this](JobId a, int i) { return (*this)(a, i); };
+  }
+
+ private:
+  ApiClient& client_;
+  bool loaded_ = false;
+  std::map<std::pair<JobId, int>, JobId> tasks_;
+};
 
 struct Whoami {
   std::string name, role;
@@ -264,6 +297,7 @@ int Squeue(const std::vector<std::string>& args) {
   std::string format, users, states, accounts, names;
   std::vector<FormatField> fields;
   std::set<JobId> jobs;
+  std::vector<std::string> job_items;
   bool jobs_given = false;
   for (const auto& o : p.opts) {
     if (o.name == "noheader") header = false;
@@ -272,7 +306,7 @@ int Squeue(const std::vector<std::string>& args) {
     else if (o.name == "user") users += (users.empty() ? "" : ",") + o.value;
     else if (o.name == "jobs") {
       jobs_given = true;
-      for (const auto& j : Items(o.value)) jobs.insert(ParseId(j, "squeue"));
+      for (const auto& j : Items(o.value)) job_items.push_back(j);
     } else if (o.name == "states") states += (states.empty() ? "" : ",") + o.value;
     else if (o.name == "long") long_form = true;
     else if (o.name == "account") accounts += (accounts.empty() ? "" : ",") + o.value;
@@ -304,6 +338,10 @@ int Squeue(const std::vector<std::string>& args) {
     fields = std::move(*f);
   }
   ApiClient client = Client();
+  {
+    ArrayTasks tasks(client);
+    for (const auto& j : job_items) jobs.insert(ParseId(j, tasks.Fn()));
+  }
   if (me) users += (users.empty() ? "" : ",") + GetWhoami(client).name;
   // Not ended, unless -t asks for more (kojo keeps ended jobs); with -j all
   // of them are fetched, to tell an ended job from one that does not exist.
@@ -398,12 +436,18 @@ int Scancel(const std::vector<std::string>& args) {
       return 0;
     }
   }
-  std::vector<JobId> ids;
+  std::vector<std::string> items;
   for (const auto& a : p.positional)
-    for (const auto& item : Items(a)) ids.push_back(ParseId(item, "scancel"));
+    for (const auto& item : Items(a)) items.push_back(item);
+  for (const auto& item : items) ParseId(item, [](JobId, int) { return std::optional<JobId>(1); });  // syntax
   const bool filters = !user.empty() || !names.empty() || !states.empty() || !accounts.empty() || me;
-  if (ids.empty() && !filters) Die("No job identification provided");
+  if (items.empty() && !filters) Die("No job identification provided");
   ApiClient client = Client();
+  std::vector<JobId> ids;
+  {
+    ArrayTasks tasks(client);
+    for (const auto& item : items) ids.push_back(ParseId(item, tasks.Fn()));
+  }
   if (me) user = GetWhoami(client).name;
   if (filters) {
     std::set<std::string> want_states = states.empty() ? std::set<std::string>{} : StateSet(states, "--state");
@@ -478,6 +522,7 @@ int Sacct(const std::vector<std::string>& args) {
   bool header = true, parsable = false, trailing = false, all_users = false;
   std::string format(kSacctDefault), users, states, names, accounts, delimiter = "|";
   std::set<JobId> jobs;
+  std::vector<std::string> job_items;
   std::optional<Seconds> start, end;
   for (const auto& o : p.opts) {
     if (o.name == "allocations" || o.name == "duplicates" || o.name == "truncate" || o.name == "array" ||
@@ -493,7 +538,7 @@ int Sacct(const std::vector<std::string>& args) {
     else if (o.name == "brief") format = "JobID,State,ExitCode";
     else if (o.name == "long") format = kSacctLong;
     else if (o.name == "jobs") {
-      for (const auto& j : Items(o.value)) jobs.insert(ParseId(j, "sacct"));
+      for (const auto& j : Items(o.value)) job_items.push_back(j);
     } else if (o.name == "user" || o.name == "uid") users += (users.empty() ? "" : ",") + o.value;
     else if (o.name == "allusers") all_users = true;
     else if (o.name == "state") states += (states.empty() ? "" : ",") + o.value;
@@ -527,6 +572,10 @@ int Sacct(const std::vector<std::string>& args) {
   std::set<std::string> want_states;
   if (!states.empty()) want_states = StateSet(states, "--state");
   ApiClient client = Client();
+  {
+    ArrayTasks tasks(client);
+    for (const auto& j : job_items) jobs.insert(ParseId(j, tasks.Fn()));
+  }
   if (users.empty() && !all_users && jobs.empty()) users = GetWhoami(client).name;
   // As sacct: without -j (or -s), jobs since midnight.
   if (!start && jobs.empty()) start = SacctTime("midnight", "--starttime");
@@ -534,9 +583,12 @@ int Sacct(const std::vector<std::string>& args) {
   std::vector<api::JobView> list;
   const std::vector<std::string> user_list = users.empty() ? std::vector<std::string>{""} : Items(users);
   for (const auto& u : user_list) {
-    if (jobs.size() == 1 && u.empty()) {  // one job: ask for it alone
-      if (auto v = GetJob(client, *jobs.begin())) list.push_back(std::move(*v));
-      continue;
+    if (jobs.size() == 1 && u.empty()) {  // one job: ask for it alone, unless it is an array's
+      auto v = GetJob(client, *jobs.begin());
+      if (!v || !v->array_id || *v->array_id != v->id) {
+        if (v) list.push_back(std::move(*v));
+        continue;
+      }
     }
     auto some = ListJobs(client, "", u);
     list.insert(list.end(), some.begin(), some.end());
@@ -912,12 +964,13 @@ int Scontrol(const std::vector<std::string>& args) {
   std::string verb = words[0];
   for (char& c : verb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   ApiClient client = Client();
+  ArrayTasks tasks(client);
   if (verb == "hold" || verb == "uhold" || verb == "release") {
     if (words.size() < 2) Die(fmt::format("{}: expected job ids", verb));
     int rc = 0;
     for (size_t i = 1; i < words.size(); ++i)
       for (const auto& item : Items(words[i])) {
-        const JobId id = ParseId(item, "scontrol");
+        const JobId id = ParseId(item, tasks.Fn());
         cli::HttpReply r = client.Post(fmt::format("/api/v1/jobs/{}/{}", id, verb == "release" ? "release" : "hold"), "");
         if (r.status >= 200 && r.status < 300) continue;
         if (r.status == 404) {
@@ -951,7 +1004,7 @@ int Scontrol(const std::vector<std::string>& args) {
   } else {
     for (size_t i = 2; i < words.size(); ++i)
       for (const auto& item : Items(words[i])) {
-        const JobId id = ParseId(item, "scontrol");
+        const JobId id = ParseId(item, tasks.Fn());
         auto v = GetJob(client, id);
         if (!v) {
           std::fprintf(stderr, "slurm_load_jobs error: Invalid job id specified\n");

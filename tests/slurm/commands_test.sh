@@ -54,6 +54,19 @@ wait_state "$id6" COMPLETED
 expect_eq "$(cat "slurm-$id5.out")" "env=carried" "sbatch's default --export=ALL"
 expect_eq "$(cat "slurm-$id6.out")" "env=" "sbatch --export=NONE"
 
+# An array: tasks as ARRAYJOB_INDEX, output in slurm-%A_%a.out.
+ida=$(sbatch --parsable -a 0-2 --wrap 'echo "task=$SLURM_ARRAY_TASK_ID"')
+for _ in $(seq 300); do
+  [[ $(sacct -X -P -n --format=State -j "$ida" | sort -u) == COMPLETED ]] && break
+  sleep 0.1
+done
+out=$(sacct -X -P -n --format=JobID,State -j "$ida")
+expect_eq "$out" "${ida}_0|COMPLETED"$'\n'"${ida}_1|COMPLETED"$'\n'"${ida}_2|COMPLETED" "sacct -j ARRAYJOB"
+raw2=$(sacct -X -P -n --format=JobIDRaw -j "${ida}_2")
+expect_match "$raw2" '^[0-9]+$' "sacct -j ARRAYJOB_INDEX"
+expect_eq "$(scontrol show job "${ida}_2" | head -1)" "JobId=$raw2 ArrayJobId=$ida ArrayTaskId=2 JobName=wrap" "scontrol show job ARRAYJOB_INDEX"
+expect_eq "$(cat "slurm-${ida}_2.out")" "task=2" "an array task's slurm-%A_%a.out"
+
 # An unknown partition is refused, as sbatch does.
 if sbatch -p nosuch --wrap true 2>"$WORK/err"; then fail "sbatch -p nosuch succeeded"; fi
 expect_match "$(cat "$WORK/err")" '^sbatch: error: invalid partition specified: nosuch' "sbatch -p nosuch"

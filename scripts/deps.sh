@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libfmt-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      libsqlite3-dev libcpp-httplib-dev libssl-dev openssl)
+      libsqlite3-dev libcpp-httplib-dev libssl-dev openssl
+      snakemake)  # tests: Snakemake's Slurm executor against kojo's Slurm commands (docs/slurm.md)
 if [[ ${1:-} == --fuzz ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -188,24 +188,27 @@ std::optional<std::string> ReadScript(const std::string& path) {
 }
 
 
-int RunSubmit(const std::vector<std::string>& args) {
+}  // namespace
+
+PreparedSubmit PrepareSubmit(const std::vector<std::string>& args, const SubmitDialect& dialect) {
+  PreparedSubmit out;
   // First pass: the command line alone, to find the script or command.
   SubmitOptions first;
   SourceState s0;
   auto idx = ApplyOptions(args, Origin::kCommandLine, first, s0);
   if (!idx.ok()) UsageError(idx.error().message);
   if (first.help) {
-    std::fputs(SubmitHelp().c_str(), stdout);
-    return 0;
+    out.help = true;
+    return out;
   }
   const std::vector<std::string> options(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(*idx));
   const std::vector<std::string> positional(args.begin() + static_cast<std::ptrdiff_t>(*idx), args.end());
   const bool dashdash = !options.empty() && options.back() == "--";
 
-  Payload payload;
+  Payload& payload = out.payload;
   if (!positional.empty()) {
     std::optional<std::string> script;
-    if (!dashdash) script = ReadScript(positional[0]);
+    if (!dashdash && !dialect.command_only) script = ReadScript(positional[0]);
     if (script) {
       payload.script = std::move(*script);
       payload.script_name = positional[0];
@@ -214,13 +217,13 @@ int RunSubmit(const std::vector<std::string>& args) {
     } else {
       payload.command = positional;
     }
-  } else if (!first.wrap && isatty(STDIN_FILENO) == 0) {
+  } else if (!first.wrap && !dialect.command_only && isatty(STDIN_FILENO) == 0) {
     payload.script = ReadAll(std::cin);  // like sbatch, a script on standard input
-    if (payload.script.empty()) UsageError("nothing to run: standard input is empty (see kojo submit --help)");
+    if (payload.script.empty()) UsageError("nothing to run: standard input is empty (see --help)");
   }
 
   // Second pass: directives, then the command line over them.
-  SubmitOptions opts;
+  SubmitOptions& opts = out.opts;
   if (!payload.script.empty() && payload.command.empty()) {
     const std::string name = payload.script_name.empty() ? "<stdin>" : payload.script_name;
     auto directives = ReadDirectives(payload.script);
@@ -232,7 +235,18 @@ int RunSubmit(const std::vector<std::string>& args) {
     }
   }
   SourceState cs;
-  if (auto r = ApplyOptions(options, Origin::kCommandLine, opts, cs); !r.ok()) UsageError(r.error().message);
+  if (dialect.command_line == Origin::kCommandLine) {
+    if (auto r = ApplyOptions(options, Origin::kCommandLine, opts, cs); !r.ok()) UsageError(r.error().message);
+  } else {
+    // sbatch's own command line: its short options (-p is --partition), and
+    // no "--" among options read as a directive's.
+    std::vector<std::string> own = options;
+    if (dashdash) own.pop_back();
+    if (auto r = ApplyOptions(own, dialect.command_line, opts, cs); !r.ok()) UsageError(r.error().message);
+  }
+
+  if (!opts.export_spec && dialect.default_export) opts.export_spec = dialect.default_export;
+  if (!opts.output && dialect.slurm_output_default) opts.output = opts.array ? "slurm-%A_%a.out" : "slurm-%j.out";
 
   SubmitContext ctx;
   ctx.cwd = std::filesystem::current_path().string();
@@ -245,15 +259,14 @@ int RunSubmit(const std::vector<std::string>& args) {
   }
   auto spec = ResolveJob(opts, payload, ctx);
   if (!opts.quiet)
-    for (const auto& w : opts.warnings) std::fprintf(stderr, "kojo: warning: %s\n", w.c_str());
+    for (const auto& w : opts.warnings) std::fprintf(stderr, "%s: warning: %s\n", dialect.program.c_str(), w.c_str());
   if (!spec.ok()) UsageError(spec.error().message);
-  const Json body = api::ToJson(*spec);
+  out.spec = std::move(*spec);
+  return out;
+}
 
-  if (opts.dry_run) {
-    PrintJson(body);
-    return 0;
-  }
-  ApiClient client(ResolveServer(opts.server.value_or(""), opts.token.value_or(""), ProcessEnv()));
+std::pair<api::Json, std::vector<JobId>> PostJob(ApiClient& client, const api::JobSpec& spec) {
+  const Json body = api::ToJson(spec);
   // The key makes a retried request return the first answer, never two jobs.
   auto key = RandomHex();
   if (!key.ok()) throw CliError(kExitRuntime, key.error().message);
@@ -264,11 +277,29 @@ int RunSubmit(const std::vector<std::string>& args) {
     for (const auto& id : reply["ids"])
       if (id.is_number_integer()) ids.push_back(id.get<JobId>());
   if (ids.empty()) throw CliError(kExitRuntime, "the controller's reply holds no job id");
+  return {std::move(reply), std::move(ids)};
+}
+
+namespace {
+
+int RunSubmit(const std::vector<std::string>& args) {
+  PreparedSubmit p = PrepareSubmit(args, SubmitDialect{});
+  if (p.help) {
+    std::fputs(SubmitHelp().c_str(), stdout);
+    return 0;
+  }
+  const SubmitOptions& opts = p.opts;
+  if (opts.dry_run) {
+    PrintJson(api::ToJson(p.spec));
+    return 0;
+  }
+  ApiClient client(ResolveServer(opts.server.value_or(""), opts.token.value_or(""), ProcessEnv()));
+  auto [reply, ids] = PostJob(client, p.spec);
   if (opts.json) {
     PrintJson(reply);
   } else if (opts.parsable) {
     std::printf("%lld\n", static_cast<long long>(ids.front()));
-  } else if (spec->array.empty()) {
+  } else if (p.spec.array.empty()) {
     std::printf("Submitted job %lld\n", static_cast<long long>(ids.front()));
   } else {
     std::printf("Submitted array job %lld: %zu tasks, ids %lld-%lld\n", static_cast<long long>(ids.front()), ids.size(),

@@ -1,0 +1,3 @@
+#include "slurm/commands.h"
+
+int main(int argc, char** argv) { return kojo::slurm::Main(argc, argv); }

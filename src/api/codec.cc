@@ -364,6 +364,7 @@ Json ToJson(const NodeView& n) {
   j["last_heartbeat_unix"] = n.last_heartbeat;
   j["jobs"] = n.jobs;
   j["gpus_used"] = n.gpus_used;
+  j["partitions"] = n.partitions;
   return j;
 }
 
@@ -389,6 +390,7 @@ Result<NodeView> NodeViewFromJson(const Json& j) {
     for (const auto& x : *jobs)
       if (x.is_number_integer()) v.jobs.push_back(x.get<JobId>());
   f.Int("gpus_used", v.gpus_used, 0, kMaxGpusPerNode);
+  f.StrList("partitions", v.partitions, 1000, 64);
   return Done(f, std::move(v));
 }
 

@@ -133,6 +133,7 @@ struct NodeView {
   Seconds last_heartbeat = 0;      // Unix seconds
   std::vector<JobId> jobs;         // running there
   int gpus_used = 0;               // whole GPUs with any share taken
+  std::vector<std::string> partitions;  // the partitions that hold the node
 };
 
 // ---- Agent protocol ----

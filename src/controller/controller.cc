@@ -201,6 +201,7 @@ api::NodeView Controller::ViewOf(const NodeRec& n) const {
       if (s.node == self) used.insert(s.gpu_indices.begin(), s.gpu_indices.end());
   }
   v.gpus_used = static_cast<int>(used.size());
+  if (self >= 0 && self < state_.node_count()) v.partitions = state_.snapshot().specs[self].partitions;
   return v;
 }
 

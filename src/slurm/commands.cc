@@ -195,35 +195,26 @@ constexpr const char* kSbatchUsage =
     "Options and #SBATCH directives are those of `kojo submit` in sbatch's spelling (-p is --partition,\n"
     "-A/--account is the kojo project); see docs/slurm.md and docs/cli.md.\n";
 
+// The partitions a job names must exist, as sbatch requires: the
+// organisation's, or DefaultPartition() when it defines none. (When it
+// cannot be read, kojod checks the names itself.)
+void CheckPartitions(ApiClient& client, const std::vector<std::string>& named) {
+  if (named.empty()) return;
+  cli::HttpReply r = client.Get("/api/v1/org");
+  if (r.status != 200) return;
+  std::vector<std::string> known;
+  api::Json org = api::Json::parse(r.body, nullptr, false);
+  if (org.is_object() && org.contains("partitions") && org["partitions"].is_array())
+    for (const auto& pj : org["partitions"])
+      if (pj.is_object() && pj.contains("name") && pj["name"].is_string()) known.push_back(pj["name"]);
+  if (known.empty()) known.push_back(DefaultPartition());
+  for (const auto& name : named)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      Die(fmt::format("invalid partition specified: {} (kojo's partitions: {})", name, fmt::join(known, ", ")));
+}
+
 int Sbatch(const std::vector<std::string>& args) {
-  // Where the options end: the script (or "--").
-  cli::SubmitOptions scratch;
-  cli::SourceState ss;
-  auto idx = cli::ApplyOptions(args, cli::Origin::kCommandLine, scratch, ss);
-  if (!idx.ok()) Die(idx.error().message);
-  // Partitions: kojo has one; naming it is fine, another is an error as in sbatch.
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    std::optional<std::string> part;
-    if (i < *idx) {
-      if (a == "-p" || a == "--partition" || a == "--partitio" || a == "--partiti" || a == "--partit" ||
-          a == "--parti" || a == "--part") {
-        if (i + 1 < args.size()) part = args[++i];
-      } else if (a.rfind("--partition=", 0) == 0) {
-        part = a.substr(12);
-      } else if (a.size() > 2 && a[0] == '-' && a[1] == 'p') {
-        part = a.substr(2);
-      }
-    }
-    if (!part) {
-      rest.push_back(a);
-      continue;
-    }
-    for (const auto& name : Items(*part))
-      if (name != DefaultPartition())
-        Die(fmt::format("invalid partition specified: {} (kojo has one partition, {})", name, DefaultPartition()));
-  }
+  const std::vector<std::string>& rest = args;
   cli::PreparedSubmit p = cli::PrepareSubmit(rest, cli::SubmitDialect{cli::Origin::kSbatchDirective, "sbatch", false, "ALL", true});
   if (p.help) {
     std::fputs(kSbatchUsage, stdout);
@@ -231,10 +222,12 @@ int Sbatch(const std::vector<std::string>& args) {
   }
   if (p.opts.dry_run) {  // --test-only
     std::fprintf(stderr, "sbatch: Job would be submitted to partition %s (kojo checked the options only)\n",
-                 DefaultPartition().c_str());
+                 p.spec.demand.nodes.partitions.empty() ? DefaultPartition().c_str()
+                                                        : p.spec.demand.nodes.partitions.front().c_str());
     return 0;
   }
   ApiClient client = Client();
+  CheckPartitions(client, p.spec.demand.nodes.partitions);
   auto [reply, ids] = cli::PostJob(client, p.spec);
   if (p.opts.parsable) std::printf("%lld\n", static_cast<long long>(ids.front()));
   else std::printf("Submitted batch job %lld\n", static_cast<long long>(ids.front()));
@@ -293,7 +286,8 @@ std::vector<FormatField> LongFormat(const std::string& text) {
 
 int Squeue(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSqueueOpts, false, "squeue");
-  bool header = true, long_form = false, me = false, other_partition = false;
+  bool header = true, long_form = false, me = false;
+  std::vector<std::string> partitions;
   std::string format, users, states, accounts, names;
   std::vector<FormatField> fields;
   std::set<JobId> jobs;
@@ -311,9 +305,7 @@ int Squeue(const std::vector<std::string>& args) {
     else if (o.name == "long") long_form = true;
     else if (o.name == "account") accounts += (accounts.empty() ? "" : ",") + o.value;
     else if (o.name == "partition") {
-      bool ours = false;
-      for (const auto& part : Items(o.value)) ours = ours || part == DefaultPartition();
-      other_partition = !ours;  // no job is in another partition
+      for (const auto& part : Items(o.value)) partitions.push_back(part);
     } else if (o.name == "name") names += (names.empty() ? "" : ",") + o.value;
     else if (o.name == "me") me = true;
     else if (o.name == "help" || o.name == "usage") {
@@ -388,7 +380,7 @@ int Squeue(const std::vector<std::string>& args) {
     if (!seen.insert(v.id).second) continue;
     if (jobs_given && !jobs.count(v.id) && !(v.array_id && jobs.count(*v.array_id))) continue;
     found.insert(v.id);
-    if (other_partition) continue;
+    if (!partitions.empty() && !InPartitions(v, partitions)) continue;
     if (!want_states.empty() && !want_states.count(StateName(v))) continue;
     if (!account_set.empty() && !account_set.count(v.spec.project.empty() ? "default" : v.spec.project)) continue;
     if (!name_set.empty() && !name_set.count(v.spec.name)) continue;
@@ -416,6 +408,7 @@ int Scancel(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kScancelOpts, false, "scancel");
   bool quiet = false, verbose = false, me = false;
   std::string user, names, states, accounts;
+  std::vector<std::string> partitions;
   for (const auto& o : p.opts) {
     if (o.name == "user") user = o.value;
     else if (o.name == "name" || o.name == "jobname") names += (names.empty() ? "" : ",") + o.value;
@@ -425,8 +418,7 @@ int Scancel(const std::vector<std::string>& args) {
     else if (o.name == "account") accounts = o.value;
     else if (o.name == "me") me = true;
     else if (o.name == "partition") {
-      for (const auto& part : Items(o.value))
-        if (part != DefaultPartition()) return 0;  // no job is in another partition
+      for (const auto& part : Items(o.value)) partitions.push_back(part);
     } else if (o.name == "signal") Die("--signal: not supported by kojo: a cancel sends SIGTERM, then SIGKILL");
     else if (o.name == "interactive") Die("--interactive: not supported by kojo's scancel");
     else if (o.name == "batch" || o.name == "full")
@@ -440,7 +432,8 @@ int Scancel(const std::vector<std::string>& args) {
   for (const auto& a : p.positional)
     for (const auto& item : Items(a)) items.push_back(item);
   for (const auto& item : items) ParseId(item, [](JobId, int) { return std::optional<JobId>(1); });  // syntax
-  const bool filters = !user.empty() || !names.empty() || !states.empty() || !accounts.empty() || me;
+  const bool filters =
+      !user.empty() || !names.empty() || !states.empty() || !accounts.empty() || me || !partitions.empty();
   if (items.empty() && !filters) Die("No job identification provided");
   ApiClient client = Client();
   std::vector<JobId> ids;
@@ -462,6 +455,7 @@ int Scancel(const std::vector<std::string>& args) {
       const std::string acct = v.spec.project.empty() ? "default" : v.spec.project;
       if (!account_items.empty() && std::find(account_items.begin(), account_items.end(), acct) == account_items.end())
         continue;
+      if (!partitions.empty() && !InPartitions(v, partitions)) continue;
       chosen.push_back(v.id);
     }
     ids = chosen;
@@ -521,6 +515,7 @@ int Sacct(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSacctOpts, false, "sacct");
   bool header = true, parsable = false, trailing = false, all_users = false;
   std::string format(kSacctDefault), users, states, names, accounts, delimiter = "|";
+  std::vector<std::string> partitions;
   std::set<JobId> jobs;
   std::vector<std::string> job_items;
   std::optional<Seconds> start, end;
@@ -548,8 +543,7 @@ int Sacct(const std::vector<std::string>& args) {
     else if (o.name == "accounts") accounts += (accounts.empty() ? "" : ",") + o.value;
     else if (o.name == "delimiter") delimiter = o.value;
     else if (o.name == "partition") {
-      for (const auto& part : Items(o.value))
-        if (part != DefaultPartition()) return 0;
+      for (const auto& part : Items(o.value)) partitions.push_back(part);
     } else if (o.name == "units") Warn("sacct", "--units ignored: memory is shown in megabytes");
     else if (o.name == "clusters") {
       for (const auto& c : Items(o.value))
@@ -630,8 +624,8 @@ int Sacct(const std::vector<std::string>& args) {
     const std::string acct = v.spec.project.empty() ? "default" : v.spec.project;
     if (!account_items.empty() && std::find(account_items.begin(), account_items.end(), acct) == account_items.end())
       continue;
+    if (!partitions.empty() && !InPartitions(v, partitions)) continue;
     if (start && v.end_time && *v.end_time < *start) continue;
-    if (start && !v.end_time && !api::IsTerminal(v.state) && false) continue;
     if (end && v.submit_time > *end) continue;
     std::vector<std::string> values;
     for (const auto& f : *fields) values.push_back(SacctValue(f, v, now));
@@ -853,6 +847,7 @@ const std::vector<OptSpec> kSinfoOpts = {
 int Sinfo(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSinfoOpts, false, "sinfo");
   bool header = true, by_node = false, responding = false, dead = false;
+  std::vector<std::string> partitions;
   std::string format;
   std::set<std::string> node_states;
   for (const auto& o : p.opts) {
@@ -860,9 +855,7 @@ int Sinfo(const std::vector<std::string>& args) {
     else if (o.name == "format") format = o.value;
     else if (o.name == "Node") by_node = true;
     else if (o.name == "partition") {
-      bool ours = false;
-      for (const auto& part : Items(o.value)) ours = ours || part == DefaultPartition();
-      if (!ours) return 0;
+      for (const auto& part : Items(o.value)) partitions.push_back(part);
     } else if (o.name == "long") format = "%#P %.5a %.10l %.6D %.9T %N";
     else if (o.name == "summarize") format = "%#P %.5a %.10l %.16F  %N";
     else if (o.name == "responding") responding = true;
@@ -906,8 +899,34 @@ int Sinfo(const std::vector<std::string>& args) {
       }
       nodes.push_back(std::move(*n));
     }
-  std::vector<NodeGroup> groups = GroupNodes(nodes, by_node);
-  if (groups.empty() && !by_node) {
+  // The organisation's partitions, each with its nodes; without any, one
+  // default partition holds every node.
+  std::vector<NodeGroup> groups;
+  Json org = client.GetJson("/api/v1/org");
+  const bool defined = org.is_object() && org.contains("partitions") && org["partitions"].is_array() &&
+                       !org["partitions"].empty();
+  if (!defined) {
+    if (partitions.empty() || std::find(partitions.begin(), partitions.end(), DefaultPartition()) != partitions.end())
+      groups = GroupNodes(nodes, by_node);
+  } else {
+    for (const auto& pj : org["partitions"]) {
+      const std::string name = pj.value("name", "");
+      if (!partitions.empty() && std::find(partitions.begin(), partitions.end(), name) == partitions.end()) continue;
+      std::vector<api::NodeView> held;
+      for (const auto& n : nodes)
+        if (std::find(n.partitions.begin(), n.partitions.end(), name) != n.partitions.end()) held.push_back(n);
+      std::vector<NodeGroup> part_groups = GroupNodes(held, by_node);
+      if (part_groups.empty() && !by_node) part_groups.push_back(NodeGroup{{}, "n/a"});
+      for (NodeGroup& g : part_groups) {
+        g.partition = name;
+        g.is_default = pj.value("default", false);
+        if (pj.contains("max_time_s") && pj["max_time_s"].is_number_integer())
+          g.time_limit = pj["max_time_s"].get<Seconds>();
+        groups.push_back(std::move(g));
+      }
+    }
+  }
+  if (groups.empty() && !by_node && !defined) {
     NodeGroup none;
     none.state = "n/a";
     groups.push_back(none);
@@ -1453,21 +1472,12 @@ int Srun(const std::vector<std::string>& args) {
   std::vector<std::string> submit = job_args;
   submit.push_back("--");
   submit.insert(submit.end(), p.positional.begin(), p.positional.end());
-  // Only the job's options are left: none of them is --partition but by name.
-  std::vector<std::string> kept;
-  for (const auto& a : submit) {
-    if (a.rfind("--partition=", 0) == 0) {
-      for (const auto& name : Items(a.substr(12)))
-        if (name != DefaultPartition())
-          Die(fmt::format("invalid partition specified: {} (kojo has one partition, {})", name, DefaultPartition()));
-      continue;
-    }
-    kept.push_back(a);
-  }
+  const std::vector<std::string>& kept = submit;
   // As srun, the caller's environment goes with the job unless --export says otherwise.
   cli::PreparedSubmit prep =
       cli::PrepareSubmit(kept, cli::SubmitDialect{cli::Origin::kSbatchDirective, "srun", true, "ALL"});
   ApiClient client = Client();
+  CheckPartitions(client, prep.spec.demand.nodes.partitions);
   auto [reply, ids] = cli::PostJob(client, prep.spec);
   return FollowJob(client, ids.front(), quiet);
 }

@@ -48,7 +48,17 @@ std::string MemMb(MiB m) { return m == 0 ? "0" : fmt::format("{}M", m); }
 }  // namespace
 
 std::string DefaultPartition() { return "gpu"; }
-std::string PartitionOf(const api::JobView&) { return DefaultPartition(); }
+std::string PartitionOf(const api::JobView& v) {
+  const auto& parts = v.spec.demand.nodes.partitions;
+  return parts.empty() ? DefaultPartition() : parts.front();
+}
+
+bool InPartitions(const api::JobView& v, const std::vector<std::string>& wanted) {
+  const auto& parts = v.spec.demand.nodes.partitions;
+  for (const auto& w : wanted)
+    if (w == PartitionOf(v) || std::find(parts.begin(), parts.end(), w) != parts.end()) return true;
+  return false;
+}
 
 std::string StateName(const api::JobView& v) {
   switch (v.state) {
@@ -415,12 +425,12 @@ std::string SinfoValue(char letter, const NodeGroup& g) {
     case 'E': return "none";
     case 'f': return "(null)";
     case 'G': return g.gres;
-    case 'l': return "infinite";
+    case 'l': return g.time_limit ? TimeLimit(g.time_limit, false) : "infinite";
     case 'm': return std::to_string(g.mem_mib);
     case 'N':
     case 'n': return api::CompressHostlist(g.names);
-    case 'P': return DefaultPartition() + "*";
-    case 'R': return DefaultPartition();
+    case 'P': return g.partition + (g.is_default ? "*" : "");
+    case 'R': return g.partition;
     case 't': return CompactNodeState(g.state);
     case 'T': return g.state;
   }

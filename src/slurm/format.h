@@ -16,12 +16,14 @@
 
 namespace kojo::slurm {
 
-// kojo has no partitions yet: every node is in this one, the default
-// (sinfo's %P marks it with '*'). The one place to change when kojo's
-// API grows partitions.
+// The partition shown when the organisation defines none: every node is
+// in it, the default (sinfo's %P marks it with '*').
 std::string DefaultPartition();
-// The partition a job ran in.
+// The partition a job ran in: the first it may use (DefaultPartition()
+// when it has none).
 std::string PartitionOf(const api::JobView& v);
+// True when the job may run in one of `wanted` (squeue/scancel/sacct -p).
+bool InPartitions(const api::JobView& v, const std::vector<std::string>& wanted);
 
 // Slurm's extended state name of a job: PENDING, CONFIGURING (placed, not
 // yet started), RUNNING, COMPLETING, COMPLETED, FAILED, CANCELLED, TIMEOUT,
@@ -90,6 +92,9 @@ struct NodeGroup {
   MiB mem_mib = 0;
   std::string gres;   // "gpu:H100:4"
   int gpus_total = 0;
+  std::string partition = DefaultPartition();
+  bool is_default = true;
+  std::optional<Seconds> time_limit;  // the partition's max_time; none = infinite
 };
 std::string SinfoHeader(char letter);
 std::string SinfoValue(char letter, const NodeGroup& g);

@@ -135,6 +135,13 @@ TEST(SqueueFormat, Values) {
   EXPECT_EQ(SqueueValue('l', v, 1065), "1:00:00");
   EXPECT_EQ(SqueueValue('R', v, 1065), "gpu01");
   EXPECT_EQ(SqueueValue('P', v, 1065), DefaultPartition());
+  EXPECT_TRUE(InPartitions(v, {DefaultPartition()}));
+  EXPECT_FALSE(InPartitions(v, {"debug"}));
+  api::JobView in_two = v;
+  in_two.spec.demand.nodes.partitions = {"debug", "long"};
+  EXPECT_EQ(SqueueValue('P', in_two, 1065), "debug");
+  EXPECT_TRUE(InPartitions(in_two, {"long"}));
+  EXPECT_FALSE(InPartitions(in_two, {DefaultPartition()}));
   EXPECT_EQ(SqueueValue('a', v, 1065), "vision");
   EXPECT_EQ(SqueueValue('C', v, 1065), "8");
   EXPECT_EQ(SqueueValue('D', v, 1065), "1");
@@ -240,6 +247,15 @@ TEST(Sinfo, GroupsAndValues) {
   EXPECT_EQ(SinfoValue('t', groups[2]), "drain");
   EXPECT_EQ(SinfoValue('P', groups[0]), DefaultPartition() + "*");
   EXPECT_EQ(SinfoValue('G', groups[0]), "gpu:h100:4");
+  EXPECT_EQ(SinfoValue('l', groups[0]), "infinite");
+  // A partition of the organisation, not the default, with a time limit.
+  NodeGroup debug = groups[0];
+  debug.partition = "debug";
+  debug.is_default = false;
+  debug.time_limit = 1800;
+  EXPECT_EQ(SinfoValue('P', debug), "debug");
+  EXPECT_EQ(SinfoValue('R', debug), "debug");
+  EXPECT_EQ(SinfoValue('l', debug), "30:00");
   EXPECT_EQ(GroupNodes(nodes, true).size(), 4u);
   auto f = ParseFormat(kSinfoDefault, kSinfoLetters);
   ASSERT_TRUE(f.ok());

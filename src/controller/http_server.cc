@@ -11,6 +11,8 @@
 #include "api/codec.h"
 #include "controller/http_util.h"
 #include "controller/org_http.h"
+#include "controller/overview.h"
+#include "controller/web_assets.h"
 #include "controller/routes.h"
 #include "net/http_conn.h"
 
@@ -442,6 +444,17 @@ void HttpServer::Routes() {
           res.set_content(RenderMetrics(m), std::string(kMetricsContentType));
         };
         break;
+      case RouteId::kOverview:
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          std::function<bool(const api::JobView&)> visible;
+          if (auth_.Reach(who, "", "") == JobReach::kHidden)  // not a global role: only its projects' jobs
+            visible = [this, &who](const api::JobView& v) {
+              return auth_.Reach(who, v.spec.project, v.spec.user) != JobReach::kHidden;
+            };
+          SendJson(res, 200, Overview(c_, visible));
+        };
+        break;
       case RouteId::kGetOrg:
       case RouteId::kPutOrg:
       case RouteId::kListProjects:
@@ -506,6 +519,7 @@ void HttpServer::Routes() {
     CloseAfterReply(res);
     SendError(res, {ApiCode::kNotFound, fmt::format("no route {} {}", req.method, Shown(req.path))});
   };
+  DashboardRoutes();  // GET / and /assets/...: after the API's routes
   server_->Post(".*", no_route);
   server_->Put(".*", no_route);
   server_->Patch(".*", no_route);

@@ -124,7 +124,7 @@ export async function usagePage(root: HTMLElement, _powers: Powers): Promise<Pag
     el.className = "chart";
     el.dataset.grant = g.id;
     box.append(el);
-    const title = `Grant ${g.id} (${g.project}): ${hours(leftNow)} of ${hours(g.awarded_gpu_hours)} left` +
+    const title = `Grant ${g.id} (${g.project}): ${hours(g.used_gpu_hours)} of ${hours(g.awarded_gpu_hours)} used, ${hours(g.reserved_gpu_hours)} reserved` +
       (g.runs_out ? `, runs out ${new Date(out * 1000).toISOString().slice(0, 10)}` : "");
     chart(el, title, allX, ["left", "forecast"], [hist, fc], 1);
   }

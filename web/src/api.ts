@@ -103,6 +103,17 @@ export interface UsageReport {
   total: { raw_gpu_hours: number; norm_gpu_hours: number; runs: number };
 }
 
+export interface UsageInterval {
+  from_unix: number;
+  to_unix: number;
+  rows: { key: string; raw_gpu_hours: number; norm_gpu_hours: number; runs: number }[];
+}
+
+// GET /usage?...&step=S
+export interface UsageSeries extends UsageReport {
+  intervals: UsageInterval[];
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -1,9 +1,9 @@
 // Usage over time by programme and by project, in normalised GPU-hours
-// (GET /usage for each interval of the chosen range), and each grant's
+// (GET /usage with a step: a report for each interval of the chosen range), and each grant's
 // burn-down: what was left over the range and, from now, the forecast at
 // its current burn rate until it runs out (GET /grants).
 import uPlot from "uplot";
-import { get, type GrantView, type Powers, type UsageReport } from "./api";
+import { get, type GrantView, type Powers, type UsageInterval, type UsageSeries } from "./api";
 import type { Page } from "./main";
 import { esc, hours, when } from "./util";
 
@@ -16,7 +16,7 @@ const COLOURS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b
 const TOP = 8;
 
 // One row per key: its GPU-hours in each interval; the smaller keys summed as "other".
-function series(reports: UsageReport[]): { keys: string[]; values: number[][] } {
+function series(reports: UsageInterval[]): { keys: string[]; values: number[][] } {
   const total = new Map<string, number>();
   for (const r of reports) for (const row of r.rows) total.set(row.key, (total.get(row.key) ?? 0) + row.norm_gpu_hours);
   const ranked = [...total.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
@@ -59,17 +59,15 @@ export async function usagePage(root: HTMLElement, _powers: Powers): Promise<Pag
   const range = new URLSearchParams(location.search).get("range") ?? "7d";
   const r = RANGES[range] ?? RANGES["7d"];
   const now = Math.floor(Date.now() / 1000);
-  const start = Math.floor((now - r.span) / r.step) * r.step + r.step;
-  const edges: number[] = [];
-  for (let t = start; t < now + r.step; t += r.step) edges.push(t);  // end of each interval
+  const from = Math.floor((now - r.span) / r.step) * r.step;  // intervals on whole steps; the last ends now
   const usage = (by: string) =>
-    Promise.all(edges.map((end) => get<UsageReport>(`/usage?by=${by}&from=${end - r.step}&to=${Math.min(end, now)}`)));
+    get<UsageSeries>(`/usage?by=${by}&from=${from}&to=${now}&step=${r.step}`).then((u) => u.intervals);
   const [byProgramme, byProject, grants] = await Promise.all([
     usage("programme"),
     usage("project"),
     get<{ grants: GrantView[] }>("/grants"),
   ]);
-  const xs = edges.map((e) => Math.min(e, now));
+  const xs = byProgramme.map((i) => i.to_unix);
   root.innerHTML = `
     <h1>Usage</h1>
     <div class="filters">${Object.entries(RANGES)

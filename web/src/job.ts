@@ -42,7 +42,7 @@ function details(j: JobView, w: JobWhy | null): string {
   return `<table class="kv" id="details">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join("")}</table>${why}`;
 }
 
-export async function jobPage(root: HTMLElement, powers: Powers, args: string[]): Promise<Page> {
+export async function jobPage(root: HTMLElement, asked: Promise<Powers>, args: string[]): Promise<Page> {
   const id = Number(args[0]);
   let stopped = false;
   let timer = 0;
@@ -63,8 +63,11 @@ export async function jobPage(root: HTMLElement, powers: Powers, args: string[])
   const actionError = root.querySelector<HTMLElement>("#action-error")!;
 
   const draw = async () => {
-    const j = await get<JobView>(`/jobs/${id}`);
-    const w = await get<JobWhy>(`/jobs/${id}/why`).catch(() => null);
+    const [j, w, powers] = await Promise.all([
+      get<JobView>(`/jobs/${id}`),
+      get<JobWhy>(`/jobs/${id}/why`).catch(() => null),
+      asked,
+    ]);
     box.innerHTML = details(j, w);
     const buttons: string[] = [];
     if (powers.actOn(j)) {

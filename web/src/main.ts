@@ -14,7 +14,8 @@ export interface Page {
   // Called when the user leaves the page: stops its timers.
   stop?: () => void;
 }
-export type Render = (root: HTMLElement, powers: Powers, args: string[]) => Promise<Page | void>;
+// `powers`: what the caller may do (whoami), asked at the same time as the page's data.
+export type Render = (root: HTMLElement, powers: Promise<Powers>, args: string[]) => Promise<Page | void>;
 
 const routes: [RegExp, Render][] = [
   [/^\/(queue)?$/, queuePage],
@@ -25,10 +26,11 @@ const routes: [RegExp, Render][] = [
 
 const app = document.getElementById("app")!;
 let current: Page | void;
-let powers: Powers | null = null;
+let powers: Promise<Powers> | null = null;
 let signInMessage = "";
 
 function signedOut(message: string): void {
+  if (!token() && !message) return;
   setToken(null);
   powers = null;
   signInMessage = message;
@@ -74,16 +76,14 @@ async function show(): Promise<void> {
   current?.stop?.();
   current = undefined;
   if (!token()) return signInForm();
-  if (!powers) {
-    try {
-      powers = new Powers(await get<Whoami>("/whoami"));
-    } catch (e) {
-      if (!token()) return;  // signedOut() has drawn the form
-      app.innerHTML = `<p class="error">${esc((e as Error).message)}</p>`;
-      return;
-    }
-  }
-  header(powers.me);
+  // Who the caller is, asked once per load, while the page asks for its data.
+  const asked = (powers ??= get<Whoami>("/whoami").then((me) => new Powers(me)));
+  asked.then(
+    (p) => header(p.me),
+    () => {
+      if (powers === asked) powers = null;  // asked again on the next page
+    },
+  );
   const path = location.pathname;
   for (const [re, render] of routes) {
     const m = re.exec(path);
@@ -91,11 +91,12 @@ async function show(): Promise<void> {
     app.innerHTML = `<p class="muted">Loading…</p>`;
     app.removeAttribute("data-ready");
     try {
-      current = await render(app, powers, m.slice(1));
+      current = await render(app, asked, m.slice(1));
       // Drawn with its data: what tests and the load-time benchmark wait for.
       app.setAttribute("data-ready", path);
       performance.mark("kojo-ready");
     } catch (e) {
+      if (!token()) return;  // signedOut() has drawn the form
       const status = e instanceof ApiError ? ` (HTTP ${e.status})` : "";
       app.innerHTML = `<p class="error">${esc((e as Error).message)}${status}</p>`;
     }

@@ -36,9 +36,9 @@ function node(n: OverviewNode, operate: boolean): string {
     ${button}</div>`;
 }
 
-export async function nodesPage(root: HTMLElement, powers: Powers): Promise<Page> {
+export async function nodesPage(root: HTMLElement, powers: Promise<Powers>): Promise<Page> {
   const o = await get<Overview>("/overview");
-  const operate = powers.operate();
+  const operate = (await powers).operate();
   const filter = new URLSearchParams(location.search).get("node") ?? "";
   const counts = Object.entries(o.jobs)
     .filter(([, n]) => n > 0)

@@ -29,7 +29,7 @@ function row(j: JobView): string {
   </tr>`;
 }
 
-export async function queuePage(root: HTMLElement, _powers: Powers): Promise<Page> {
+export async function queuePage(root: HTMLElement, _powers: Promise<Powers>): Promise<Page> {
   const q = new URLSearchParams(location.search);
   const state = q.has("state") ? q.get("state")! : "PENDING,HELD";
   const project = q.get("project") ?? "";

@@ -55,7 +55,7 @@ function chart(el: HTMLElement, title: string, xs: number[], keys: string[], val
   );
 }
 
-export async function usagePage(root: HTMLElement, _powers: Powers): Promise<Page> {
+export async function usagePage(root: HTMLElement, _powers: Promise<Powers>): Promise<Page> {
   const range = new URLSearchParams(location.search).get("range") ?? "7d";
   const r = RANGES[range] ?? RANGES["7d"];
   const now = Math.floor(Date.now() / 1000);

@@ -97,6 +97,10 @@ try {
   await page.goto(cluster.url + "/");
   await page.waitForSelector("#signin");
   await page.screenshot({ path: join(shots, "dashboard-signin.png") });
+  await page.fill("#token", "kojo_" + "0".repeat(40));  // no such token: refused, asked again
+  await page.click("#signin button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#signin-error")?.textContent?.includes("token"));
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await signIn(page, cluster.admin);
   const row = page.locator(`tr[data-job="${waiting}"]`);
   assert.equal(await row.locator("td.reason").innerText(), why.reason);

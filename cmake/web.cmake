@@ -9,7 +9,7 @@ set(embed ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake)
 if(KOJO_WEB)
   find_program(KOJO_NPM npm)
   find_program(KOJO_NODE node)
-  if(NOT KOJO_NPM OR NOT KOJO_NODE)
+  if(NOT KOJO_NPM OR NOT KOJO_NODE OR NOT EXISTS "${KOJO_NPM}" OR NOT EXISTS "${KOJO_NODE}")
     message(FATAL_ERROR "KOJO_WEB is ON (the dashboard) but `node` or `npm` was not found: run scripts/deps.sh "
                         "(it installs nodejs and npm when missing), or configure with -DKOJO_WEB=OFF for a kojod "
                         "without its dashboard.")

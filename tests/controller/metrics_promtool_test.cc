@@ -131,9 +131,13 @@ TEST(MetricsPromtool, PassesPromtoolAndAgreesWithTheApi) {
   for (const auto& [reason, n] : reasons) EXPECT_EQ(s.at(fmt::format("kojo_pending_jobs{{reason=\"{}\"}}", reason)), n) << reason;
 
   // GPUs: by model from the nodes; allocated from the placed jobs.
+  // (Each answer held in a variable: a range-for over a member of a
+  // temporary would outlive it.)
+  const Json nodes = Body(c.Get("/api/v1/nodes"));
   std::map<std::string, double> total;
-  for (const auto& n : Body(c.Get("/api/v1/nodes"))["nodes"])
-    for (const auto& g : n["info"]["gpus"]) total[g["model"].get<std::string>()] += 1;
+  for (const auto& n : nodes["nodes"])
+    for (const auto& g : n["gpus"]) total[g["model"].get<std::string>()] += 1;
+  EXPECT_EQ(total, (std::map<std::string, double>{{"A100", 2}, {"H100", 4}}));
   for (const auto& [model, n] : total) EXPECT_EQ(s.at(fmt::format("kojo_gpus{{model=\"{}\"}}", model)), n) << model;
   std::set<std::pair<std::string, int>> held;
   for (const auto& j : JobsIn(c, "STARTING,RUNNING,STOPPING"))
@@ -148,7 +152,9 @@ TEST(MetricsPromtool, PassesPromtoolAndAgreesWithTheApi) {
   EXPECT_EQ(Sum(s, "kojo_gpus_idle"), 4.0 - static_cast<double>(held.size()));
 
   // Grants: awarded, used and left, in normalised GPU-seconds, as GET /grants says in GPU-hours.
-  for (const auto& g : Body(c.Get("/api/v1/grants"))["grants"]) {
+  const Json grants = Body(c.Get("/api/v1/grants"));
+  ASSERT_EQ(grants["grants"].size(), 2u);
+  for (const auto& g : grants["grants"]) {
     const std::string labels = fmt::format("{{programme=\"{}\",project=\"{}\"}}", g["programme"].get<std::string>(),
                                            g["project"].get<std::string>());
     EXPECT_NEAR(s.at("kojo_grant_awarded_gpu_seconds" + labels), g["awarded_gpu_hours"].get<double>() * 3600, 1e-6);
@@ -157,8 +163,9 @@ TEST(MetricsPromtool, PassesPromtoolAndAgreesWithTheApi) {
     EXPECT_NEAR(s.at("kojo_grant_left_gpu_seconds" + labels), g["left_gpu_hours"].get<double>() * 3600, 30);
   }
   // One heartbeat age per node the API lists.
-  for (const auto& n : Body(c.Get("/api/v1/nodes"))["nodes"])
-    EXPECT_TRUE(s.count(fmt::format("kojo_agent_heartbeat_age_seconds{{node=\"{}\"}}", n["info"]["name"].get<std::string>())));
+  ASSERT_EQ(nodes["nodes"].size(), 3u);
+  for (const auto& n : nodes["nodes"])
+    EXPECT_TRUE(s.count(fmt::format("kojo_agent_heartbeat_age_seconds{{node=\"{}\"}}", n["name"].get<std::string>())));
 }
 
 }  // namespace

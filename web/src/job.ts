@@ -120,7 +120,7 @@ export async function jobPage(root: HTMLElement, asked: Promise<Powers>, args: s
     timer = 0;
     if (stopped) return;
     const j = await draw().catch(() => null);
-    if (follow.checked && !eof) await readLog();
+    if (follow.checked && !eof && j?.start_time) await readLog();  // no log before it starts
     const running = j && !ENDED.includes(j.state);
     if (!stopped && (running || (follow.checked && !eof))) timer = window.setTimeout(tick, 1000);
   };
@@ -133,8 +133,9 @@ export async function jobPage(root: HTMLElement, asked: Promise<Powers>, args: s
   follow.addEventListener("change", () => {
     if (follow.checked && !timer) void tick();
   });
-  await draw();
-  await readLog();
+  const first = await draw();
+  if (first.start_time) await readLog();
+  else status.textContent = "no log before the job starts";
   timer = window.setTimeout(tick, 1000);
   return {
     stop: () => {

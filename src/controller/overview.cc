@@ -1,5 +1,7 @@
 #include "controller/overview.h"
 
+#include <array>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -11,13 +13,13 @@ namespace kojo::controller {
 using api::Json;
 
 Json Overview(const Controller& c, const std::function<bool(const api::JobView&)>& visible) {
-  // (node, gpu index) -> [(job or 0 when hidden, share in milli-GPUs)]
-  std::map<std::pair<std::string, int>, std::vector<std::pair<JobId, int>>> held;
-  std::map<std::string, int, std::less<>> by_state;
-  for (api::JobState s : {api::JobState::kPending, api::JobState::kHeld, api::JobState::kStarting,
-                          api::JobState::kRunning, api::JobState::kStopping, api::JobState::kCompleted,
-                          api::JobState::kFailed, api::JobState::kCancelled, api::JobState::kTimeout})
-    by_state[std::string(api::ToString(s))] = 0;
+  // node -> gpu index -> [(job or 0 when hidden, share in milli-GPUs)]
+  std::map<std::string, std::map<int, std::vector<std::pair<JobId, int>>>, std::less<>> held;
+  constexpr api::JobState kStates[] = {api::JobState::kPending,   api::JobState::kHeld,      api::JobState::kStarting,
+                                       api::JobState::kRunning,   api::JobState::kStopping,  api::JobState::kCompleted,
+                                       api::JobState::kFailed,    api::JobState::kCancelled, api::JobState::kTimeout};
+  std::array<int, std::size(kStates)> by_state{};
+  auto count = [&](api::JobState s) { ++by_state[static_cast<std::size_t>(s)]; };
   // Records are counted (and their GPUs noted) as the walk passes them and
   // never copied. An array's untouched tasks are matched once, through
   // their template (array_id set, array_index unset): only those are
@@ -27,27 +29,31 @@ Json Overview(const Controller& c, const std::function<bool(const api::JobView&)
   q.visible = [&](const api::JobView& v) {
     const bool shown = !visible || visible(v);
     if (v.array_id && !v.array_index) return shown;
-    if (shown) ++by_state[std::string(api::ToString(v.state))];
+    if (shown) count(v.state);
     if (v.state == api::JobState::kStarting || v.state == api::JobState::kRunning || v.state == api::JobState::kStopping)
-      for (const auto& p : v.placement)
-        for (int g : p.gpus) held[{p.node, g}].emplace_back(shown ? v.id : 0, static_cast<int>(p.gpu_milli));
+      for (const auto& p : v.placement) {
+        auto& gpus = held[p.node];
+        for (int g : p.gpus) gpus[g].emplace_back(shown ? v.id : 0, static_cast<int>(p.gpu_milli));
+      }
     return false;
   };
   if (auto untouched = c.ListJobs(q); untouched.ok())
-    for (const api::JobView& v : untouched.value().jobs) ++by_state[std::string(api::ToString(v.state))];
+    for (const api::JobView& v : untouched.value().jobs) count(v.state);
 
   Json nodes = Json::array();
   int gpus_total = 0, gpus_allocated = 0;
   for (const api::NodeView& n : c.ListNodes()) {
     Json gpus = Json::array();
+    const auto on_node = held.find(n.info.name);
     for (const api::GpuInfo& g : n.info.gpus) {
       Json jobs = Json::array();
       int milli = 0;
-      if (auto it = held.find({n.info.name, g.index}); it != held.end())
-        for (auto [id, m] : it->second) {
-          jobs.push_back(Json{{"id", id ? Json(id) : Json(nullptr)}, {"gpu_milli", m}});
-          milli += m;
-        }
+      if (on_node != held.end())
+        if (auto it = on_node->second.find(g.index); it != on_node->second.end())
+          for (auto [id, m] : it->second) {
+            jobs.push_back(Json{{"id", id ? Json(id) : Json(nullptr)}, {"gpu_milli", m}});
+            milli += m;
+          }
       ++gpus_total;
       if (milli > 0) ++gpus_allocated;
       gpus.push_back(Json{{"index", g.index}, {"model", g.model}, {"used_milli", milli}, {"jobs", std::move(jobs)}});
@@ -59,7 +65,7 @@ Json Overview(const Controller& c, const std::function<bool(const api::JobView&)
                          {"gpus", std::move(gpus)}});
   }
   Json jobs = Json::object();
-  for (const auto& [state, count] : by_state) jobs[state] = count;
+  for (api::JobState st : kStates) jobs[std::string(api::ToString(st))] = by_state[static_cast<std::size_t>(st)];
   return Json{{"jobs", std::move(jobs)},
               {"gpus", Json{{"total", gpus_total}, {"allocated", gpus_allocated}, {"idle", gpus_total - gpus_allocated}}},
               {"nodes", std::move(nodes)}};

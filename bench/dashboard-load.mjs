@@ -97,8 +97,7 @@ try {
   if (process.argv.includes("--serve")) {
     // Keep the filled kojod for a look by hand, until Ctrl-C.
     console.log(`kojod at ${cluster.url}, token ${shared}; Ctrl-C stops it`);
-    await new Promise((r) => process.once("SIGINT", r));
-    process.exit(0);
+    await new Promise(() => {});  // the harness stops kojod on SIGINT
   }
   const browser = await driver.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });

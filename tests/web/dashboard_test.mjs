@@ -25,20 +25,20 @@ const { chromium: driver } = createRequire(join(env("KOJO_WEB_DIR"), "package.js
 const shots = env("KOJO_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
-// The whole test may take 120 s at most.
+const cluster = new Cluster({ kojod: env("KOJOD"), agent: env("KOJO_AGENT"), kojo: env("KOJO") });
+// The whole test may take 120 s at most, then 20 s to stop what it started.
 const deadline = setTimeout(() => {
   console.error("FAILED: the test ran over 120 s");
-  process.exit(1);
+  setTimeout(() => process.exit(1), 20000).unref();
+  cluster.stop().finally(() => process.exit(1));
 }, 120000);
-
-const cluster = new Cluster({ kojod: env("KOJOD"), agent: env("KOJO_AGENT"), kojo: env("KOJO") });
 let browser;
 let failed = false;
 const step = (s) => console.log("--", s);
 
 try {
   step("kojod, an organisation with two programmes and grants, an agent with 2 emulated H100s");
-  await cluster.startKojod(["--node-timeout", "30"]);
+  await cluster.startKojod(["--node-timeout", "30", "--kill-grace", "2"]);
   const day = 86400 * 1000;
   const iso = (ms) => new Date(ms).toISOString().slice(0, 19) + "Z";
   await cluster.must("PUT", "/org", {

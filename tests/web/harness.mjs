@@ -23,8 +23,12 @@ export class Cluster {
     this.bin = bin;  // {kojod, agent, kojo}
     this.dir = mkdtempSync(join(tmpdir(), "kojo-web-"));
     this.children = [];
-    const stop = () => this.kill();
-    process.on("exit", stop);
+    process.on("exit", () => this.kill());
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"])
+      process.on(sig, () => {
+        this.kill();
+        process.exit(1);
+      });
   }
 
   spawn(argv, log, env = {}) {
@@ -104,7 +108,22 @@ export class Cluster {
     }
   }
 
+  // Cancels every job that has not ended and waits (15 s at most) until no
+  // task runs: a task outlives its agent by design (the agent re-adopts it
+  // when it starts again), so stopping the agent would leave it running.
+  async cancelAll() {
+    if (!this.url || !this.admin) return;
+    const live = "PENDING,HELD,STARTING,RUNNING,STOPPING";
+    const list = async (states) => (await this.api("GET", `/jobs?state=${states}&limit=10000`)).json?.jobs ?? [];
+    for (const j of await list(live)) await this.api("POST", `/jobs/${j.id}/cancel`);
+    await waitFor("the jobs to end", async () => (await list("STARTING,RUNNING,STOPPING")).length === 0, 15000).catch((e) =>
+      console.error(e.message),
+    );
+  }
+
   async stop({ keep = false } = {}) {
+    if (this.children.length > 1) await this.cancelAll().catch(() => {});  // agents run tasks
+    // SIGTERM first: kojod and the agents end cleanly; SIGKILL what is left.
     for (const p of this.children) {
       try {
         process.kill(-p.pid, "SIGTERM");

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kojo builds with, only those missing;
-# `--fuzz` adds clang and its libFuzzer runtime (the fuzz preset).
+# `--fuzz` adds clang and its libFuzzer runtime (the fuzz preset). The
+# dashboard (web/) needs Node.js and npm: Debian's nodejs and npm, only when
+# the `node` or `npm` command is missing (a newer Node installed otherwise is
+# kept). The tests add chromium (the dashboard's browser test) and
+# prometheus (`promtool check metrics`).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libfmt-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       libsqlite3-dev libcpp-httplib-dev libssl-dev openssl
+      chromium prometheus  # tests: the dashboard in a browser, promtool on /metrics
       snakemake)  # tests: Snakemake's Slurm executor against kojo's Slurm commands (docs/slurm.md)
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 if [[ ${1:-} == --fuzz ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

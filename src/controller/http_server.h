@@ -56,6 +56,10 @@ class HttpServer {
   void Routes();
   // Listens again with config_.backlog; returns `port`.
   Result<int> Backlog(int port);
+  // The dashboard's files (web_assets.h), served to anyone: GET /,
+  // /assets/..., and index.html for any other path outside /api/ and
+  // /metrics (the dashboard's own links).
+  void DashboardRoutes();
   // Handlers of the user and token routes (whoami, users, tokens).
   AuthedHandler AuthRoute(RouteId id);
   // The job of the request's path as `who` may reach it: 404 when invisible.

@@ -95,7 +95,7 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
       };
     case RouteId::kUsage:
       return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
-        if (auto e = OnlyParams(req, {"by", "from", "to"})) return SendError(res, *e);
+        if (auto e = OnlyParams(req, {"by", "from", "to", "step"})) return SendError(res, *e);
         const std::string by_text = req.has_param("by") ? req.get_param_value("by") : "project";
         auto by = ParseUsageBy(by_text);
         if (!by)
@@ -114,6 +114,29 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
           to = *t;
         }
         if (to <= from) return SendError(res, {ApiCode::kInvalidArgument, "to: expected a time after from"});
+        // step: the same report for each interval of `step` seconds from
+        // `from` (the last one ends at `to`), in one request: a chart's
+        // points (the dashboard's usage page).
+        Json intervals;
+        if (req.has_param("step")) {
+          const std::string text = req.get_param_value("step");
+          Seconds step = 0;
+          auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), step);
+          if (ec != std::errc() || p != text.data() + text.size() || step < 60 || step > Seconds{366} * 86400)
+            return SendError(res, {ApiCode::kInvalidArgument,
+                                   fmt::format("step: expected seconds, an integer 60..31622400, got \"{}\"", Shown(text))});
+          if (!req.has_param("from") || !req.has_param("to"))
+            return SendError(res, {ApiCode::kInvalidArgument, "step: needs from and to"});
+          if ((to - from + step - 1) / step > 1000)
+            return SendError(res, {ApiCode::kInvalidArgument,
+                                   fmt::format("step: at most 1000 intervals from from to to, got {}", (to - from + step - 1) / step)});
+          intervals = Json::array();
+          for (Seconds t = from; t < to; t += step) {
+            const Seconds end = std::min(to, t + step);
+            intervals.push_back(Json{{"from", api::IsoTime(t)}, {"to", api::IsoTime(end)}, {"from_unix", t}, {"to_unix", end},
+                                     {"rows", UsageJson(c.Usage(*by, t, end, may_see))}});
+          }
+        }
         const auto rows = c.Usage(*by, from, to, may_see);
         double raw = 0, norm = 0;
         for (const UsageRow& r : rows) {
@@ -125,6 +148,7 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
                {"total", {{"raw_gpu_hours", raw}, {"norm_gpu_hours", norm}}}};
         j["from"] = req.has_param("from") ? Json(api::IsoTime(from)) : Json(nullptr);
         j["to"] = req.has_param("to") ? Json(api::IsoTime(to)) : Json(nullptr);
+        if (!intervals.is_null()) j["intervals"] = std::move(intervals);
         SendJson(res, 200, j);
       };
     default:

@@ -37,6 +37,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kAddGrant, "POST", "/api/v1/grants", true, Access::kAdmin},
       RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kUser},
       RouteSpec{RouteId::kMetrics, "GET", "/metrics", true, Access::kRead},
+      RouteSpec{RouteId::kOverview, "GET", "/api/v1/overview", true, Access::kJobs},
   };
   return kRoutes;
 }

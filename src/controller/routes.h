@@ -41,6 +41,8 @@ enum class RouteId {
   kUsage,
   // Monitoring.
   kMetrics,
+  // The dashboard's summary of jobs and GPUs (overview.h).
+  kOverview,
 };
 
 struct RouteSpec {

@@ -61,6 +61,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kAddGrant,       "yffffffffuu"},
     {RouteId::kUsage,          "yyyyyyyyfuu"},  // likewise for usage
     {RouteId::kMetrics,        "yyyffffffuu"},
+    {RouteId::kOverview,       "yyyyyyyffuu"},  // as the node list: each job then filtered
 };
 
 class AuthMatrixTest : public ::testing::Test {

@@ -31,6 +31,7 @@
 #include "cli/job_commands.h"
 #include "cli/sbatch.h"
 #include "slurm/format.h"
+#include "api/slurm_env.h"
 #include "slurm/options.h"
 
 extern char** environ;
@@ -1148,16 +1149,31 @@ int StatusToExit(int status) {
 // A step on this node: `plan.ntasks` processes of `command`.
 int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, bool label, bool kill_on_bad_exit,
                  const std::string& job_name) {
-  const int n = plan.ntasks;
+  const int n = plan.local;  // this node's share of the step
+  if (n <= 0) return 0;      // a node past the step's: nothing runs here
   auto env_or = [](const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
     return v && *v ? std::string(v) : fallback;
   };
   const std::string node = env_or("KOJO_NODE", env_or("SLURMD_NODENAME", "localhost"));
-  const std::string master_addr = env_or("MASTER_ADDR", "127.0.0.1");
-  const std::string master_port = env_or("MASTER_PORT", std::to_string(FreePort()));
   const std::string job_id = env_or("SLURM_JOB_ID", env_or("KOJO_JOB_ID", "0"));
-  const int label_width = static_cast<int>(std::to_string(std::max(0, n - 1)).size());
+  // One step over several nodes: every node's srun must agree on the
+  // rendezvous without talking, so the address is rank 0's node and the port
+  // comes from the job id; on one node, any free port.
+  const bool spread = plan.nodes > 1;
+  const std::string master_addr =
+      env_or("MASTER_ADDR", spread ? env_or("KOJO_MASTER_ADDR", "127.0.0.1") : std::string("127.0.0.1"));
+  const std::string master_port =
+      env_or("MASTER_PORT", spread ? std::to_string(20000 + std::strtoll(job_id.c_str(), nullptr, 10) % 40000)
+                                   : std::to_string(FreePort()));
+  std::string step_nodes = node;
+  if (spread) {
+    auto all = api::ExpandHostlist(env_or("SLURM_JOB_NODELIST", node));
+    if (all.ok() && static_cast<int>(all->size()) >= plan.nodes)
+      step_nodes = api::CompressHostlist(std::vector<std::string>(all->begin(), all->begin() + plan.nodes));
+  }
+  const std::string tasks_per_node = api::TasksPerNode(plan.per_node.empty() ? std::vector<int>{n} : plan.per_node);
+  const int label_width = static_cast<int>(std::to_string(std::max(0, plan.ntasks - 1)).size());
 
   struct Child {
     pid_t pid = -1;
@@ -1187,17 +1203,18 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
         close(err_pipe[0]);
         close(err_pipe[1]);
       }
+      const std::string rank = std::to_string(plan.first_rank + r), total = std::to_string(plan.ntasks);
       const std::map<std::string, std::string> vars = {
-          {"SLURM_PROCID", std::to_string(r)},     {"SLURM_LOCALID", std::to_string(r)},
-          {"SLURM_NODEID", "0"},                   {"SLURM_STEP_NUM_TASKS", std::to_string(n)},
-          {"SLURM_STEP_NUM_NODES", "1"},           {"SLURM_STEP_NODELIST", node},
-          {"SLURM_STEP_TASKS_PER_NODE", std::to_string(n)},
-          {"SLURM_NTASKS", std::to_string(n)},     {"SLURM_NPROCS", std::to_string(n)},
+          {"SLURM_PROCID", rank},                  {"SLURM_LOCALID", std::to_string(r)},
+          {"SLURM_NODEID", std::to_string(plan.node_index)},
+          {"SLURM_STEP_NUM_TASKS", total},         {"SLURM_STEP_NUM_NODES", std::to_string(plan.nodes)},
+          {"SLURM_STEP_NODELIST", step_nodes},     {"SLURM_STEP_TASKS_PER_NODE", tasks_per_node},
+          {"SLURM_NTASKS", total},                 {"SLURM_NPROCS", total},
           {"SLURM_STEP_ID", "0"},                  {"SLURM_STEPID", "0"},
           {"SLURM_TASK_PID", std::to_string(getpid())},
-          {"RANK", std::to_string(r)},             {"LOCAL_RANK", std::to_string(r)},
-          {"WORLD_SIZE", std::to_string(n)},       {"LOCAL_WORLD_SIZE", std::to_string(n)},
-          {"GROUP_RANK", "0"},                     {"MASTER_ADDR", master_addr},
+          {"RANK", rank},                          {"LOCAL_RANK", std::to_string(r)},
+          {"WORLD_SIZE", total},                   {"LOCAL_WORLD_SIZE", std::to_string(n)},
+          {"GROUP_RANK", std::to_string(plan.node_index)}, {"MASTER_ADDR", master_addr},
           {"MASTER_PORT", master_port},            {"SLURM_JOB_ID", job_id},
           {"SLURM_JOBID", job_id},
       };
@@ -1261,9 +1278,9 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
           FILE* to = who[k].second ? stdout : stderr;
           if (got > 0) {
             b.append(buf, static_cast<size_t>(got));
-            flush_lines(b, static_cast<int>(who[k].first), to, false);
+            flush_lines(b, plan.first_rank + static_cast<int>(who[k].first), to, false);
           } else if (got == 0 || errno != EINTR) {
-            flush_lines(b, static_cast<int>(who[k].first), to, true);
+            flush_lines(b, plan.first_rank + static_cast<int>(who[k].first), to, true);
             ::close(fds[k].fd);
             (who[k].second ? c.out : c.err) = -1;
           }
@@ -1463,7 +1480,9 @@ int Srun(const std::vector<std::string>& args) {
     int job_nodes = 1;
     if (const char* n = std::getenv("SLURM_JOB_NUM_NODES"); n && *n) job_nodes = std::max(1, std::atoi(n));
     else if (const char* n2 = std::getenv("SLURM_NNODES"); n2 && *n2) job_nodes = std::max(1, std::atoi(n2));
-    const StepPlan plan = PlanStep(ntasks, per_node, nodes, job_nodes);
+    int node_index = 0;
+    if (const char* id = std::getenv("SLURM_NODEID"); id && *id) node_index = std::max(0, std::atoi(id));
+    const StepPlan plan = PlanStep(ntasks, per_node, nodes, job_nodes, node_index);
     if (!plan.error.empty()) Die(plan.error);
     return RunLocalStep(p.positional, plan, label, kill_bad, job_name);
   }

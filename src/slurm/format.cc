@@ -701,7 +701,7 @@ std::string ScontrolJob(const api::JobView& v, Seconds now, bool details) {
 
 // ---- srun ----
 
-StepPlan PlanStep(int ntasks, int ntasks_per_node, int nodes, int job_nodes) {
+StepPlan PlanStep(int ntasks, int ntasks_per_node, int nodes, int job_nodes, int node_index) {
   StepPlan p;
   job_nodes = std::max(1, job_nodes);
   if (nodes > 0) {
@@ -716,16 +716,32 @@ StepPlan PlanStep(int ntasks, int ntasks_per_node, int nodes, int job_nodes) {
   if (ntasks > 0) p.ntasks = ntasks;
   else if (ntasks_per_node > 0) p.ntasks = ntasks_per_node * p.nodes;
   else p.ntasks = p.nodes;
+  p.node_index = node_index;
   if (p.nodes > job_nodes) {
     p.error = fmt::format("the step asks for {} nodes; the job has {}", p.nodes, job_nodes);
-  } else if (p.nodes > 1) {
-    p.error = fmt::format(
-        "a step over {} nodes is not supported yet: kojo's srun runs a step's tasks on this node only "
-        "(use -N1, or let kojo start one task per node with sbatch -N/--ntasks)",
-        p.nodes);
-  } else if (p.ntasks < 1) {
-    p.error = "expected at least one task";
+    return p;
   }
+  if (p.ntasks < p.nodes) {
+    p.error = fmt::format("{} tasks cannot be spread over {} nodes (every node of a step runs a task)", p.ntasks,
+                          p.nodes);
+    return p;
+  }
+  if (ntasks_per_node > 0 && ntasks_per_node * p.nodes < p.ntasks) {
+    p.error = fmt::format("{} tasks do not fit {} nodes of {} tasks (--ntasks-per-node)", p.ntasks, p.nodes,
+                          ntasks_per_node);
+    return p;
+  }
+  int left = p.ntasks;
+  for (int i = 0; i < p.nodes; ++i) {
+    int here = ntasks_per_node > 0 ? std::min(ntasks_per_node, left - (p.nodes - 1 - i))
+                                   : p.ntasks / p.nodes + (i < p.ntasks % p.nodes ? 1 : 0);
+    here = std::max(1, here);
+    p.per_node.push_back(here);
+    left -= here;
+  }
+  p.first_rank = 0;
+  for (int i = 0; i < std::min(node_index, p.nodes); ++i) p.first_rank += p.per_node[i];
+  p.local = node_index < p.nodes ? p.per_node[node_index] : 0;
   return p;
 }
 

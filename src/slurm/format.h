@@ -147,11 +147,20 @@ struct StepRank {
 };
 // The step's size: `ntasks` (-n, 0 = not given), `ntasks_per_node`
 // (0 = not given), `nodes` (-N, 0 = not given), against the job's nodes.
+// A step of `ntasks` tasks over the first `nodes` of the job's nodes, in
+// Slurm's block distribution (the first nodes take one more when the tasks
+// do not divide evenly; with --ntasks-per-node, that many per node). kojo
+// runs a job's script on each of its nodes, so each node's srun starts its
+// own share: `local` tasks from rank `first_rank` (none on a node past the
+// step's).
 struct StepPlan {
   int ntasks = 1;
   int nodes = 1;
-  std::string error;  // set when the step cannot run here
+  std::vector<int> per_node;  // tasks on each of the step's nodes
+  int node_index = 0;         // this node (SLURM_NODEID)
+  int first_rank = 0, local = 1;
+  std::string error;  // set when the step cannot run
 };
-StepPlan PlanStep(int ntasks, int ntasks_per_node, int nodes, int job_nodes);
+StepPlan PlanStep(int ntasks, int ntasks_per_node, int nodes, int job_nodes, int node_index = 0);
 
 }  // namespace kojo::slurm

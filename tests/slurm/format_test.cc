@@ -296,10 +296,26 @@ TEST(SrunStep, Plans) {
   EXPECT_EQ(p.ntasks, 3);
   p = PlanStep(1, 0, 0, 2);  // one task: this node
   EXPECT_TRUE(p.error.empty());
-  p = PlanStep(0, 0, 0, 2);  // the job's two nodes: refused
-  EXPECT_THAT(p.error, HasSubstr("2 nodes"));
-  p = PlanStep(4, 0, 2, 2);
-  EXPECT_FALSE(p.error.empty());
+  // The job's two nodes: each node's srun runs its share.
+  p = PlanStep(0, 0, 0, 2, 1);
+  EXPECT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.nodes, 2);
+  EXPECT_EQ(p.per_node, (std::vector<int>{1, 1}));
+  EXPECT_EQ(p.first_rank, 1);
+  EXPECT_EQ(p.local, 1);
+  // Block distribution: 5 tasks over 2 nodes are 3 + 2.
+  p = PlanStep(5, 0, 2, 2, 1);
+  EXPECT_EQ(p.per_node, (std::vector<int>{3, 2}));
+  EXPECT_EQ(p.first_rank, 3);
+  EXPECT_EQ(p.local, 2);
+  p = PlanStep(3, 2, 0, 4, 0);  // --ntasks-per-node=2: 2 + 1 on 2 of the 4 nodes
+  EXPECT_EQ(p.nodes, 2);
+  EXPECT_EQ(p.per_node, (std::vector<int>{2, 1}));
+  p = PlanStep(3, 2, 0, 4, 3);  // a node past the step's runs nothing
+  EXPECT_TRUE(p.error.empty());
+  EXPECT_EQ(p.local, 0);
+  p = PlanStep(1, 0, 2, 2);
+  EXPECT_THAT(p.error, HasSubstr("1 tasks cannot be spread over 2 nodes"));
   p = PlanStep(2, 0, 3, 1);
   EXPECT_THAT(p.error, HasSubstr("the job has 1"));
 }

@@ -96,6 +96,12 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [[ -n $slow ]] || { cat "$WORK/cancel.log" >&2; fail "the slow rule's job did not start"; }
+# Snakemake cancels the jobs it knows: wait until it has noted this one (on a
+# busy machine the job can be running before sbatch's answer is read).
+for _ in $(seq 300); do
+  grep -q "submitted with SLURM jobid $slow" "$WORK/cancel.log" && break
+  sleep 0.1
+done
 kill -INT "$snake"
 wait "$snake" || true
 wait_state "$slow" CANCELLED 20

@@ -58,6 +58,7 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Int("cpu_milli", s.demand.cpu_milli, 0, 100'000'000);
   f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
   f.Int("tasks", s.demand.tasks, 1, 100000);
+  f.Bool("distinct_nodes", s.demand.distinct_nodes);
   NodeRuleAt(f, s.demand.nodes);
   f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Str("stdout", s.stdout_path);
@@ -152,6 +153,7 @@ Json ToJson(const JobSpec& s) {
   j["cpu_milli"] = s.demand.cpu_milli;
   j["mem_mib"] = s.demand.mem_mib;
   j["tasks"] = s.demand.tasks;
+  if (s.demand.distinct_nodes) j["distinct_nodes"] = true;
   const NodeRule& rule = s.demand.nodes;
   if (!rule.constraint.empty()) j["constraint"] = rule.constraint;
   if (!rule.partitions.empty()) j["partitions"] = rule.partitions;

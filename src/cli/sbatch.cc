@@ -875,6 +875,7 @@ Result<api::JobSpec> ResolveJob(SubmitOptions& o, const Payload& p, const Submit
   }
   s.demand.gpus = gpus;
   s.demand.tasks = gang;
+  s.demand.distinct_nodes = nodes > 1;  // -N: exactly that many nodes, as in Slurm
   if (o.gpu_milli) {
     if (!o.gpus) s.demand.gpus = 1;
     if (*o.gpu_milli < 1000 && s.demand.gpus != 1)

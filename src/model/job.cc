@@ -32,6 +32,8 @@ std::optional<std::string> ValidateDemand(const Demand& d) {
   if (d.mem_mib < 0) return fmt::format("mem_mib: expected >= 0, got {}", d.mem_mib);
   if (d.tasks < 1 || d.tasks > kMaxGpusPerJob)
     return fmt::format("tasks: expected 1..{}, got {}", kMaxGpusPerJob, d.tasks);
+  if (d.distinct_nodes && d.tasks < 2)
+    return fmt::format("distinct_nodes: needs tasks of 2 or more, got tasks = {}", d.tasks);
   if (d.tasks > 1 && d.gpus % d.tasks != 0)
     return fmt::format("tasks: {} tasks must divide gpus ({}) evenly", d.tasks, d.gpus);
   return std::nullopt;

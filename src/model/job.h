@@ -20,14 +20,17 @@ namespace kojo {
 // as few nodes as possible (same node first), like a data-parallel job that
 // starts one worker per node it lands on. With tasks == k > 1 the job is k
 // tasks of gpus / k GPUs each, every task on one node, placed all together or
-// not at all. CPUs and memory are totals for the job, shared out over its
-// nodes in proportion to the GPUs each holds.
+// not at all; tasks that fit on one node may share it (they then run as one
+// task there), unless `distinct_nodes` asks for a node of its own for each
+// (Slurm's -N: exactly k nodes). CPUs and memory are totals for the job,
+// shared out over its nodes in proportion to the GPUs each holds.
 struct Demand {
   int gpus = 0;
   MilliGpu gpu_milli = kWholeGpu;  // share of each GPU taken
   MilliCpu cpu_milli = 0;
   MiB mem_mib = 0;
   int tasks = 1;
+  bool distinct_nodes = false;  // every task on a node of its own
   std::vector<std::string> gpu_models;  // allowed GPU models; empty = any
   NodeRule nodes;  // features, partitions, node lists; empty = any node
 

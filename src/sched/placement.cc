@@ -126,8 +126,8 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
   for (int t = 0; t < d.tasks; ++t) {
     int node = -1;
     std::vector<int> gpus;
-    for (const auto& s : alloc.shares)  // same node first
-      if (Fits(specs[s.node], plan[s.node], task)) {
+    for (const auto& s : alloc.shares)  // same node first (unless each task needs its own)
+      if (!d.distinct_nodes && Fits(specs[s.node], plan[s.node], task)) {
         node = s.node;
         gpus = placer.Score(specs[node], plan[node], task, rng).gpu_indices;
         break;
@@ -141,6 +141,7 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
     Allocation one;
     one.shares.push_back(NodeShare{node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib});
     Apply(plan, one);
+    if (d.distinct_nodes) plan[node].schedulable = false;  // no second task here
     AddShare(alloc, node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib);
   }
   return alloc;

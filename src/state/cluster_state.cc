@@ -158,8 +158,8 @@ std::optional<std::string> ClusterState::Infeasible(const Job& job) {
   // Whether a job can ever run depends on its demand alone while the nodes
   // stay as they are: workloads repeat a few shapes, so remember answers.
   const Demand& d = job.demand;
-  std::string shape = fmt::format("{}/{}/{}/{}/{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
-                                  fmt::join(d.gpu_models, "|"), d.nodes.Key());
+  std::string shape = fmt::format("{}/{}/{}/{}/{}{}/{}/{}", d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, d.tasks,
+                                  d.distinct_nodes ? "d" : "", fmt::join(d.gpu_models, "|"), d.nodes.Key());
   auto it = infeasible_.find(shape);
   if (it != infeasible_.end()) return it->second;
   ClusterSnapshot empty;
@@ -324,6 +324,7 @@ std::optional<std::string> ClusterState::CheckAllocation(const Job& job, const A
   const Demand& d = job.demand;
   if (a.GpuCount() != d.gpus) return fmt::format("{} GPUs given, {} asked", a.GpuCount(), d.gpus);
   if (d.tasks > 1 && static_cast<int>(a.shares.size()) > d.tasks) return "more nodes than tasks";
+  if (d.distinct_nodes && static_cast<int>(a.shares.size()) != d.tasks) return "tasks share a node";
   std::vector<NodeIndex> seen;
   for (const NodeShare& s : a.shares) {
     if (s.node < 0 || s.node >= static_cast<NodeIndex>(nodes.size())) return "no such node";

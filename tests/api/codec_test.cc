@@ -57,7 +57,7 @@ TEST(JobSpecCodec, ErrorsNameTheField) {
 }
 
 TEST(JobSpecCodec, WhereItMayRun) {
-  auto s = Spec(R"({"command":["x"],"gpus":2,"constraint":"a100&[rack1|rack2]","partitions":["gpu","debug"],
+  auto s = Spec(R"({"command":["x"],"gpus":2,"tasks":2,"distinct_nodes":true,"constraint":"a100&[rack1|rack2]","partitions":["gpu","debug"],
                     "nodelist":["gpu[01-02]","cpu7"],"exclude":["gpu03"]})");
   ASSERT_TRUE(s.ok()) << s.error().message;
   const NodeRule& r = s->demand.nodes;
@@ -70,6 +70,10 @@ TEST(JobSpecCodec, WhereItMayRun) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(ToJson(*again), ToJson(*s));
   EXPECT_EQ(again->demand.nodes.parsed.any_of, r.parsed.any_of);
+  EXPECT_TRUE(again->demand.distinct_nodes);
+  auto lone = Spec(R"({"command":["x"],"distinct_nodes":true})");
+  ASSERT_FALSE(lone.ok());
+  EXPECT_THAT(lone.error().message, HasSubstr("distinct_nodes: needs tasks of 2 or more"));
   for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
            {R"({"command":["x"],"constraint":"a100&"})", "constraint: constraint 'a100&': expected a feature name"},
            {R"({"command":["x"],"nodelist":["n[3-1]"]})", "nodelist: hostlist 'n[3-1]'"},

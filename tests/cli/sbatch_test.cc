@@ -727,6 +727,14 @@ TEST(Options, WhereAJobMayRun) {
   EXPECT_EQ(r.partitions, (std::vector<std::string>{"gpu", "debug"}));
   EXPECT_EQ(r.nodelist, (std::vector<std::string>{"gpu01", "gpu02"}));
   EXPECT_EQ(r.exclude, (std::vector<std::string>{"gpu03"}));
+  EXPECT_FALSE(spec->demand.distinct_nodes);
+  // -N: exactly that many nodes.
+  auto two = Cli({"-N", "2", "--gpus-per-node=1", "cmd"});
+  ASSERT_EQ(two.error, "");
+  auto two_spec = ResolveJob(two.opts, payload, Ctx());
+  ASSERT_TRUE(two_spec.ok());
+  EXPECT_EQ(two_spec->demand.tasks, 2);
+  EXPECT_TRUE(two_spec->demand.distinct_nodes);
   // A one-node job given two nodes: accepted, with a warning.
   ASSERT_EQ(p.opts.warnings.size(), 1u);
   EXPECT_THAT(p.opts.warnings[0], HasSubstr("--nodelist names 2 nodes for a job of 1"));

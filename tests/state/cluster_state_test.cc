@@ -260,6 +260,31 @@ TEST_F(MeteredStateTest, AnExpiredGrantNeverCounts) {
   EXPECT_EQ(WaitOf(c, 1)->reason, WaitReason::kGrant);
 }
 
+TEST_F(ClusterStateTest, DistinctNodesGiveEachTaskANodeOfItsOwn) {
+  // 2 tasks of 2 GPUs fit one 4-GPU node: they share it unless each must
+  // have its own (sbatch -N 2).
+  Job& shared = const_cast<Job&>(NewJob(1, 4));
+  shared.demand.tasks = 2;
+  Submit(shared, 0);
+  Changes c = Pass(1);
+  ASSERT_EQ(c.started.size(), 1u);
+  EXPECT_EQ(c.started[0].allocation.shares.size(), 1u);
+  state_->Finish(1, 2, /*requeue=*/false);
+  Job& spread = const_cast<Job&>(NewJob(2, 4));
+  spread.demand.tasks = 2;
+  spread.demand.distinct_nodes = true;
+  Submit(spread, 2);
+  c = Pass(3);
+  ASSERT_EQ(c.started.size(), 1u);
+  ASSERT_EQ(c.started[0].allocation.shares.size(), 2u);
+  EXPECT_NE(c.started[0].allocation.shares[0].node, c.started[0].allocation.shares[1].node);
+  // Three tasks on a two-node cluster can never run.
+  Job& three = const_cast<Job&>(NewJob(3, 3));
+  three.demand.tasks = 3;
+  three.demand.distinct_nodes = true;
+  EXPECT_TRUE(state_->Infeasible(three));
+}
+
 // ---- node features, partitions and node lists ----
 
 NodeSpec FeatureNode(const std::string& name, const std::string& model, std::vector<std::string> features) {

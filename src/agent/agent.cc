@@ -74,6 +74,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   hb.tasks = launcher_.Tasks();
   hb.wait_ms = wait_ms;
   hb.log_secret = options_.log_secret;
+  if (options_.gpu_util) hb.gpu_util = options_.gpu_util();
   auto res = client.Post(path.c_str(), api::ToJson(hb).dump(), "application/json");
   if (!res) {
     {

@@ -13,6 +13,7 @@
 // Thread safety: Start/Stop from one thread; TaskChanged from any.
 #pragma once
 
+#include <functional>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -32,6 +33,8 @@ struct AgentOptions {
   int heartbeat_wait_ms = 10000;   // long-poll wait
   int max_backoff_ms = 2000;       // retry delay bound while the controller is away
   int report_linger_ms = 2;        // task changes this close after the first share one heartbeat
+  // Each GPU's utilisation in percent, sent with every heartbeat; unset = none.
+  std::function<std::vector<int>()> gpu_util;
 };
 
 class Agent {

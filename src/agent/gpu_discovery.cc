@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -34,6 +35,11 @@ using GetUuidFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
 using GetMemoryFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
 using DriverVersionFn = nvmlReturn_t (*)(char*, unsigned int);
 using ErrorStringFn = const char* (*)(nvmlReturn_t);
+struct nvmlUtilization_t {
+  unsigned int gpu;
+  unsigned int memory;
+};
+using GetUtilFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlUtilization_t*);
 constexpr unsigned int kNameBuffer = 96;     // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 constexpr unsigned int kUuidBuffer = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 constexpr unsigned int kDriverBuffer = 80;   // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
@@ -99,7 +105,47 @@ std::string NormaliseGpuModel(std::string_view full) {
 NvmlDiscovery::NvmlDiscovery(std::string library) : library_(std::move(library)) {}
 
 NvmlDiscovery::~NvmlDiscovery() {
+  if (util_ready_)
+    if (auto shutdown = reinterpret_cast<ShutdownFn>(dlsym(handle_, "nvmlShutdown"))) shutdown();
   if (handle_) dlclose(handle_);
+}
+
+std::vector<int> NvmlDiscovery::Utilisation() {
+  if (!handle_ || util_broken_) return {};
+  auto init = reinterpret_cast<InitFn>(dlsym(handle_, "nvmlInit_v2"));
+  auto get_count = reinterpret_cast<GetCountFn>(dlsym(handle_, "nvmlDeviceGetCount_v2"));
+  auto get_handle = reinterpret_cast<GetHandleFn>(dlsym(handle_, "nvmlDeviceGetHandleByIndex_v2"));
+  auto get_util = reinterpret_cast<GetUtilFn>(dlsym(handle_, "nvmlDeviceGetUtilizationRates"));
+  if (!init || !get_count || !get_handle || !get_util) {
+    util_broken_ = true;
+    return {};
+  }
+  if (!util_ready_) {
+    if (init() != NVML_SUCCESS) {
+      util_broken_ = true;
+      return {};
+    }
+    util_ready_ = true;
+  }
+  unsigned int count = 0;
+  if (get_count(&count) != NVML_SUCCESS) return {};
+  std::vector<int> out;
+  for (unsigned int i = 0; i < count && i < static_cast<unsigned>(kMaxGpusPerNode); ++i) {
+    nvmlDevice_t dev = nullptr;
+    nvmlUtilization_t u{};
+    if (get_handle(i, &dev) != NVML_SUCCESS || get_util(dev, &u) != NVML_SUCCESS) return {};
+    out.push_back(static_cast<int>(std::min(100u, u.gpu)));
+  }
+  return out;
+}
+
+std::vector<int> EmulatedDiscovery::Utilisation() {
+  std::vector<int> out(gpus_.size(), 0);
+  if (util_file_.empty()) return out;
+  std::ifstream f(util_file_);
+  int v = 0;
+  for (size_t i = 0; i < out.size() && (f >> v); ++i) out[i] = std::clamp(v, 0, 100);
+  return out;
 }
 
 std::string NvmlDiscovery::Describe() const {

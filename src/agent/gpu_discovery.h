@@ -26,6 +26,10 @@ class GpuDiscovery {
   virtual bool emulated() const = 0;
   // For logs: "NVML, driver 550.54.15" or "emulated 8xH100-80GB".
   virtual std::string Describe() const = 0;
+  // Each GPU's utilisation now, in percent (NVML's "GPU busy" share of the
+  // last sample period), by index; empty when unknown. Cheap: called for
+  // every heartbeat.
+  virtual std::vector<int> Utilisation() { return {}; }
 };
 
 // Loads `library` (normally "libnvidia-ml.so.1") with dlopen. Discover()
@@ -40,6 +44,7 @@ class NvmlDiscovery : public GpuDiscovery {
   Result<std::vector<api::GpuInfo>> Discover() override;
   bool emulated() const override { return false; }
   std::string Describe() const override;
+  std::vector<int> Utilisation() override;
 
   // The full names NVML reported ("NVIDIA H100 80GB HBM3"), by index, after
   // a successful Discover().
@@ -49,6 +54,8 @@ class NvmlDiscovery : public GpuDiscovery {
  private:
   std::string library_;
   void* handle_ = nullptr;
+  bool util_ready_ = false;  // NVML initialised for Utilisation() (shut down at destruction)
+  bool util_broken_ = false;
   std::vector<std::string> full_names_;
   std::string driver_version_;
 };
@@ -64,8 +71,14 @@ class EmulatedDiscovery : public GpuDiscovery {
   Result<std::vector<api::GpuInfo>> Discover() override { return gpus_; }
   bool emulated() const override { return true; }
   std::string Describe() const override { return "emulated " + spec_; }
+  // Read from `util_file` when set: whitespace-separated percents by GPU
+  // index (missing ones 0), so that tests can set what the GPUs report;
+  // all 0 without a file.
+  std::vector<int> Utilisation() override;
+  void set_util_file(std::string path) { util_file_ = std::move(path); }
 
  private:
+  std::string util_file_;
   EmulatedDiscovery(std::string spec, std::vector<api::GpuInfo> gpus)
       : spec_(std::move(spec)), gpus_(std::move(gpus)) {}
   std::string spec_;

@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -180,6 +181,14 @@ int main(int argc, char** argv) {
   ao.log_secret = *log_secret;
   ao.heartbeat_wait_ms = wait_ms;
   ao.report_linger_ms = linger_ms;
+  if (auto* emulated = dynamic_cast<EmulatedDiscovery*>(discovery.get()))
+    emulated->set_util_file(state_dir + "/emulated-gpu-util");
+  // Called from the agent's heartbeat threads: one at a time.
+  auto util_mu = std::make_shared<std::mutex>();
+  ao.gpu_util = [d = discovery.get(), util_mu] {
+    std::lock_guard lock(*util_mu);
+    return d->Utilisation();
+  };
   Agent agent(ao, node, **launcher);
   agent.Start();
 

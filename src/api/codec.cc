@@ -367,6 +367,7 @@ Json ToJson(const NodeView& n) {
   j["jobs"] = n.jobs;
   j["gpus_used"] = n.gpus_used;
   j["partitions"] = n.partitions;
+  if (!n.gpu_util.empty()) j["gpu_util"] = n.gpu_util;
   return j;
 }
 
@@ -393,6 +394,7 @@ Result<NodeView> NodeViewFromJson(const Json& j) {
       if (x.is_number_integer()) v.jobs.push_back(x.get<JobId>());
   f.Int("gpus_used", v.gpus_used, 0, kMaxGpusPerNode);
   f.StrList("partitions", v.partitions, 1000, 64);
+  f.IntList("gpu_util", v.gpu_util, 0, 100, kMaxGpusPerNode);
   return Done(f, std::move(v));
 }
 
@@ -458,6 +460,7 @@ Json ToJson(const Heartbeat& h) {
   for (const auto& t : h.tasks) tasks.push_back(ToJson(t));
   Json j{{"node", ToJson(h.node)}, {"tasks", tasks}, {"wait_ms", h.wait_ms}};
   if (!h.log_secret.empty()) j["log_secret"] = h.log_secret;
+  if (!h.gpu_util.empty()) j["gpu_util"] = h.gpu_util;
   return j;
 }
 
@@ -472,6 +475,7 @@ Result<Heartbeat> HeartbeatFromJson(const Json& j) {
   if (f.ok() && h.node.name.empty()) f.Fail("node.name", "expected a node name, got \"\"");
   f.List("tasks", h.tasks, TaskAt);
   f.Int("wait_ms", h.wait_ms, 0, 60000);
+  f.IntList("gpu_util", h.gpu_util, 0, 100, kMaxGpusPerNode);
   // Goes into a request header of the controller's: hex only. The message
   // never quotes it.
   f.Str("log_secret", h.log_secret, 128);

@@ -134,6 +134,7 @@ struct NodeView {
   std::vector<JobId> jobs;         // running there
   int gpus_used = 0;               // whole GPUs with any share taken
   std::vector<std::string> partitions;  // the partitions that hold the node
+  std::vector<int> gpu_util;            // each GPU's utilisation in percent (last heartbeat); empty = unknown
 };
 
 // ---- Agent protocol ----
@@ -177,6 +178,7 @@ struct Heartbeat {
   // logs. A credential: kept in memory only, never stored nor shown. Empty:
   // the controller cannot read this node's logs.
   std::string log_secret;
+  std::vector<int> gpu_util;       // each GPU's utilisation in percent, by index; empty = unknown
 };
 
 struct HeartbeatReply {

@@ -74,6 +74,7 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   NodeRec& node = nodes_[n];
   node.info = hb.node;
   node.log_secret = hb.log_secret;
+  node.gpu_util = hb.gpu_util;
   node.spec = SpecOf(hb.node);
   node.registered = true;
   node.down = false;
@@ -102,6 +103,7 @@ Outcome<api::HeartbeatReply> Controller::Heartbeat(std::string_view name, const 
     WakeScheduler();
   }
   node.log_secret = hb.log_secret;  // none: its logs are refused until one comes
+  node.gpu_util = hb.gpu_util;
   node.last_seen = SteadyNow();
   node.last_heartbeat = Now();
   return Beat(n, hb, /*registering=*/false, lock);

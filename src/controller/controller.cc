@@ -202,6 +202,7 @@ api::NodeView Controller::ViewOf(const NodeRec& n) const {
   }
   v.gpus_used = static_cast<int>(used.size());
   if (self >= 0 && self < state_.node_count()) v.partitions = state_.snapshot().specs[self].partitions;
+  if (v.state != api::NodeState::kDown) v.gpu_util = n.gpu_util;
   return v;
 }
 

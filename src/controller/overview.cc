@@ -56,7 +56,9 @@ Json Overview(const Controller& c, const std::function<bool(const api::JobView&)
           }
       ++gpus_total;
       if (milli > 0) ++gpus_allocated;
-      gpus.push_back(Json{{"index", g.index}, {"model", g.model}, {"used_milli", milli}, {"jobs", std::move(jobs)}});
+      Json gpu{{"index", g.index}, {"model", g.model}, {"used_milli", milli}, {"jobs", std::move(jobs)}};
+      if (g.index >= 0 && static_cast<size_t>(g.index) < n.gpu_util.size()) gpu["util_percent"] = n.gpu_util[g.index];
+      gpus.push_back(std::move(gpu));
     }
     nodes.push_back(Json{{"name", n.info.name},
                          {"state", std::string(api::ToString(n.state))},

@@ -87,6 +87,7 @@ struct NodeRec {
   // heartbeat (api::Heartbeat::log_secret). In memory only: never persisted
   // nor shown; a restarted controller learns it again from the agent.
   std::string log_secret;
+  std::vector<int> gpu_util;  // from its latest heartbeat (percent by GPU); in memory only
 
   api::NodeState State() const;
 };

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
 namespace kojo::agent {
 namespace {
 
@@ -33,6 +37,24 @@ TEST(EmulatedDiscovery, MixedGroupsIndexOnAndUseTheTable) {
   EXPECT_EQ(gpus[4].model, "MYSTERY-9");  // unknown model: memory 0
   EXPECT_EQ(gpus[4].mem_mib, 0);
   EXPECT_EQ(gpus[4].uuid, "EMU-n-4");
+}
+
+TEST(EmulatedDiscovery, UtilisationComesFromItsFile) {
+  auto d = EmulatedDiscovery::Create("3xH100", "n1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ((*d)->Utilisation(), (std::vector<int>{0, 0, 0}));  // no file: idle
+  const std::string path = "/tmp/kojo-util-" + std::to_string(getpid());
+  (*d)->set_util_file(path);
+  EXPECT_EQ((*d)->Utilisation(), (std::vector<int>{0, 0, 0}));  // file absent
+  std::ofstream(path) << "87 140\n";
+  EXPECT_EQ((*d)->Utilisation(), (std::vector<int>{87, 100, 0}));  // clamped; missing ones 0
+  std::remove(path.c_str());
+}
+
+TEST(NvmlDiscovery, NoUtilisationWithoutNvml) {
+  NvmlDiscovery d("libkojo-no-such-nvml.so");
+  EXPECT_FALSE(d.Discover().ok());
+  EXPECT_TRUE(d.Utilisation().empty());
 }
 
 TEST(EmulatedDiscovery, BadSpecsAreClearErrors) {

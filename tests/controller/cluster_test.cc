@@ -2,6 +2,8 @@
 // emulated GPUs on 127.0.0.1, running real commands.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "daemons.h"
@@ -176,6 +178,12 @@ TEST_F(ClusterTest, ConstraintsPartitionsAndNodeLists) {
   EXPECT_EQ(Logs(ib), "n1\n");
   EXPECT_EQ(Logs(rack2), "n2\n");
   EXPECT_EQ(Logs(listed), "n2\n");
+  // Emulated GPUs report the utilisation their agent's file says.
+  {
+    std::ofstream(dir_.path() + "/n1/emulated-gpu-util") << "64\n";
+    ASSERT_TRUE(WaitFor([&] { return Body(Client().Get("/api/v1/nodes/n1"))["gpu_util"] == Json{64}; }, 10s))
+        << Body(Client().Get("/api/v1/nodes/n1")).dump();
+  }
   // No node has it: refused at once, naming the constraint.
   auto r = Client().Post("/api/v1/jobs", Json{{"command", Sh("true")}, {"constraint", "nvlink"}}.dump(),
                          "application/json");

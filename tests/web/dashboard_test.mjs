@@ -6,7 +6,7 @@
 // Environment: KOJOD, KOJO_AGENT, KOJO (binaries), KOJO_WEB_DIR (web/, for
 // playwright-core), KOJO_SCREENSHOTS. Exit 77 (skipped) without chromium.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -110,13 +110,19 @@ try {
   assert.equal(await page.evaluate(() => document.cookie), "", "no cookie");
   await page.screenshot({ path: join(shots, "dashboard-queue.png"), fullPage: true });
 
-  step("the heat map shows the running job on its GPU");
+  step("the heat map shows the running job on its GPU, and the GPUs' utilisation");
+  const gpu = (await cluster.api("GET", `/jobs/${running}`)).json.placement[0].gpus[0];
+  // Emulated GPUs report what this file says (by GPU index).
+  writeFileSync(join(cluster.dir, "agent-gpu-a", "emulated-gpu-util"), gpu === 0 ? "87 0\n" : "0 87\n");
+  await waitFor("the utilisation in the node's view", async () =>
+    (await cluster.api("GET", "/nodes/gpu-a")).json?.gpu_util?.[gpu] === 87);
   await page.click('nav a[href="/nodes"]');
   await ready(page, "/nodes");
-  const gpu = (await cluster.api("GET", `/jobs/${running}`)).json.placement[0].gpus[0];
   const cell = page.locator(`.node[data-node="gpu-a"] .gpu[data-gpu="${gpu}"]`);
   assert.equal(await cell.getAttribute("data-jobs"), String(running));
   assert.equal(await cell.innerText(), String(running));
+  assert.equal(await cell.getAttribute("data-util"), "87");
+  assert.match(await cell.getAttribute("title"), /utilisation 87%/);
   assert.equal(await page.locator(`.node[data-node="gpu-a"] .gpu[data-gpu="${1 - gpu}"]`).getAttribute("data-jobs"), "");
   await page.screenshot({ path: join(shots, "dashboard-nodes.png"), fullPage: true });
 

@@ -83,7 +83,7 @@ export class Cluster {
     const tok = (await this.must("POST", "/tokens", { node: name })).secret;
     this.spawn(
       [this.bin.agent, "--server", this.url, "--name", name, "--state-dir", join(this.dir, "agent-" + name), "--listen", "127.0.0.1:0",
-        "--emulate-gpus", gpus],
+        "--emulate-gpus", gpus, "--heartbeat-wait-ms", "500"],
       `agent-${name}.log`,
       { KOJO_TOKEN: tok },
     );

@@ -65,6 +65,7 @@ export interface OverviewGpu {
   index: number;
   model: string;
   used_milli: number;
+  util_percent?: number; // where the agent reports it (NVML; emulated GPUs)
   jobs: { id: number | null; gpu_milli: number }[];
 }
 

@@ -1,7 +1,8 @@
 // Nodes and their GPUs as a heat map: one cell per GPU, shaded by the share
 // of it that jobs hold, with the jobs' ids (none for a job the caller may
-// not see); drained, draining and down nodes marked. Operators drain and
-// resume nodes here. One request: GET /api/v1/overview.
+// not see); drained, draining and down nodes marked; a bar at the foot of a
+// cell shows the GPU's utilisation where the agent reports it. Operators
+// drain and resume nodes here. One request: GET /api/v1/overview.
 import { get, post, type Overview, type OverviewGpu, type OverviewNode, type Powers } from "./api";
 import type { Page } from "./main";
 import { esc } from "./util";
@@ -13,12 +14,17 @@ function cell(n: OverviewNode, g: OverviewGpu): string {
     g.jobs.length
       ? g.jobs.map((j) => (j.id === null ? "a job of another project" : `job ${j.id}`) + (j.gpu_milli < 1000 ? ` (${j.gpu_milli / 1000})` : "")).join(", ")
       : "idle"
-  }`;
+  }${g.util_percent === undefined ? "" : `; utilisation ${g.util_percent}%`}`;
   const level = share === 0 ? 0 : share < 0.5 ? 1 : share < 1 ? 2 : 3;
   const first = g.jobs.find((j) => j.id !== null);
   const label = ids.length ? ids.join(" ") : "";
   const inner = first ? `<a href="/jobs/${first.id}" data-link>${esc(label)}</a>` : esc(label);
-  return `<span class="gpu l${level}" data-gpu="${g.index}" data-jobs="${esc(ids.join(","))}" title="${esc(title)}">${inner}</span>`;
+  const util =
+    g.util_percent === undefined
+      ? ""
+      : `<span class="util" style="width:${Math.max(0, Math.min(100, g.util_percent))}%"></span>`;
+  const data = g.util_percent === undefined ? "" : ` data-util="${g.util_percent}"`;
+  return `<span class="gpu l${level}" data-gpu="${g.index}" data-jobs="${esc(ids.join(","))}"${data} title="${esc(title)}">${inner}${util}</span>`;
 }
 
 function node(n: OverviewNode, operate: boolean): string {

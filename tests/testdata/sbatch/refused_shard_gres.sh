@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --gres=shard:2
+python small_model.py

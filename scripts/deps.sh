@@ -3,19 +3,19 @@
 # `--fuzz` adds clang and its libFuzzer runtime (the fuzz preset). The
 # dashboard (web/) needs Node.js and npm: Debian's nodejs and npm, only when
 # the `node` or `npm` command is missing (a newer Node installed otherwise is
-# kept). The tests add chromium (the dashboard's browser test) and
-# prometheus (`promtool check metrics`).
+# kept). `--test` adds what only the tests use: chromium (the dashboard's
+# browser test), prometheus (`promtool check metrics`) and snakemake (its
+# Slurm executor against kojo's Slurm commands); tests skip without them.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libfmt-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      libsqlite3-dev libcpp-httplib-dev libssl-dev openssl
-      chromium prometheus  # tests: the dashboard in a browser, promtool on /metrics
-      snakemake)  # tests: Snakemake's Slurm executor against kojo's Slurm commands (docs/slurm.md)
+      libsqlite3-dev libcpp-httplib-dev libssl-dev openssl)
 command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)
 if [[ ${1:-} == --fuzz ]]; then pkgs+=(clang libclang-rt-14-dev); fi
+if [[ ${1:-} == --test ]]; then pkgs+=(chromium prometheus snakemake); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1503,14 +1503,29 @@ int Srun(const std::vector<std::string>& args) {
 
 // ---- salloc ----
 
+// salloc COMMAND: kojo holds no allocation apart from a running job, so the
+// command runs as the job, on the allocated node (where `srun` inside it
+// starts the steps), with its output here and its exit status; it is what
+// `salloc ... srun prog` and `salloc ... script-with-sruns` do in Slurm. An
+// interactive shell (salloc without a command) needs a terminal on the
+// node, which kojo's commands do not relay yet.
 int Salloc(const std::vector<std::string>& args) {
   for (const auto& a : args)
     if (a == "-h" || a == "--help" || a == "--usage") {
-      std::puts("kojo's salloc refuses: see docs/slurm.md. Use `srun [options] command` or `sbatch`.");
+      std::puts("Usage: salloc [srun's job options] COMMAND [ARGS...]  (kojo's salloc: the command runs as the job, "
+                "on its node; see docs/slurm.md)");
       return 0;
     }
-  Die("not supported by kojo: a kojo job runs a command from start to end and cannot hold an allocation for an "
-      "interactive shell. Use `srun [options] command` (runs it as a job and shows its output) or `sbatch`");
+  ParsedArgs p = Parse(args, kSrunOpts, true, "salloc");
+  if (p.positional.empty())
+    Die("an interactive allocation (salloc without a command) is not supported by kojo yet: give the command to "
+        "run in the allocation (salloc [options] COMMAND), or use sbatch");
+  bool quiet = false;
+  for (const auto& o : p.opts) quiet = quiet || o.name == "quiet";
+  if (!quiet)
+    Warn("salloc", "kojo runs the command as the job, on the allocated node (its srun steps run there too), "
+                   "not on this machine");
+  return Srun(args);
 }
 
 }  // namespace

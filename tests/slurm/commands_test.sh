@@ -4,7 +4,7 @@
 # (-X -P -n --format, -j), scancel, scontrol show job, sinfo -o %P,
 # sacctmgr show user, srun outside a job (output and exit status) and
 # inside one (ranks on this node, --label, the first failing status),
-# salloc's refusal.
+# salloc with a command, and its refusal without one.
 source "$(dirname "$0")/live_lib.sh" "$@"
 start_kojod
 cd "$WORK"
@@ -153,7 +153,11 @@ wait_state "$id7" CANCELLED
 for _ in $(seq 50); do pgrep -f "^sleep 61.5" >/dev/null || break; sleep 0.1; done
 if pgrep -f "^sleep 61.5" >/dev/null; then fail "the step's tasks outlived their cancelled job"; fi
 
-# salloc refuses, clearly.
-if salloc -N1 2>"$WORK/err"; then fail "salloc succeeded"; fi
-expect_match "$(cat "$WORK/err")" '^salloc: error: not supported by kojo' "salloc"
+# salloc COMMAND runs the command as the job, on its node, with a warning;
+# an interactive salloc (no command) is refused, clearly.
+out=$(salloc -N1 -t 5 sh -c 'srun -n 2 --label sh -c "echo alloc=\$SLURM_JOB_ID"' 2>"$WORK/err")
+expect_match "$out" '^0: alloc=[0-9]+' "salloc's command and its srun step"
+expect_match "$(cat "$WORK/err")" 'salloc: warning: kojo runs the command as the job' "salloc's warning"
+if salloc -N1 2>"$WORK/err"; then fail "salloc without a command succeeded"; fi
+expect_match "$(cat "$WORK/err")" '^salloc: error: an interactive allocation' "salloc without a command"
 echo "ok: Slurm commands against kojod"

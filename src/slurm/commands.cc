@@ -1148,7 +1148,7 @@ int StatusToExit(int status) {
 
 // A step on this node: `plan.ntasks` processes of `command`.
 int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, bool label, bool kill_on_bad_exit,
-                 const std::string& job_name) {
+                 const std::string& job_name, int gpus_per_task) {
   const int n = plan.local;  // this node's share of the step
   if (n <= 0) return 0;      // a node past the step's: nothing runs here
   auto env_or = [](const char* name, const std::string& fallback) {
@@ -1174,6 +1174,25 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
   }
   const std::string tasks_per_node = api::TasksPerNode(plan.per_node.empty() ? std::vector<int>{n} : plan.per_node);
   const int label_width = static_cast<int>(std::to_string(std::max(0, plan.ntasks - 1)).size());
+  // --gpus-per-task: task r sees GPUs r*G .. r*G+G-1 of the job's on this node.
+  std::vector<std::string> task_gpus;
+  if (gpus_per_task > 0) {
+    std::vector<std::string> have;
+    const std::string visible = env_or("CUDA_VISIBLE_DEVICES", "");
+    for (size_t at = 0; at < visible.size();) {
+      const size_t comma = std::min(visible.find(',', at), visible.size());
+      if (comma > at) have.push_back(visible.substr(at, comma - at));
+      at = comma + 1;
+    }
+    if (static_cast<int>(have.size()) < gpus_per_task * n)
+      Die(fmt::format("--gpus-per-task={}: {} tasks on this node need {} GPUs; the job has {} here", gpus_per_task, n,
+                      gpus_per_task * n, have.size()));
+    for (int r = 0; r < n; ++r) {
+      std::string list;
+      for (int g = 0; g < gpus_per_task; ++g) list += (g ? "," : "") + have[static_cast<size_t>(r * gpus_per_task + g)];
+      task_gpus.push_back(list);
+    }
+  }
 
   struct Child {
     pid_t pid = -1;
@@ -1220,6 +1239,11 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
       };
       for (const auto& [k, v] : vars) setenv(k.c_str(), v.c_str(), 1);
       if (!job_name.empty()) setenv("SLURM_JOB_NAME", job_name.c_str(), 1);
+      if (!task_gpus.empty()) {
+        const std::string mine = task_gpus[static_cast<size_t>(r)];
+        for (const char* k : {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "SLURM_STEP_GPUS", "KOJO_GPUS"})
+          setenv(k, mine.c_str(), 1);
+      }
       std::vector<char*> argv;
       for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -1432,7 +1456,7 @@ int Srun(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSrunOpts, true, "srun");
   const bool inside = InsideJob();
   bool label = false, kill_bad = false, quiet = false;
-  int ntasks = 0, per_node = 0, nodes = 0;
+  int ntasks = 0, per_node = 0, nodes = 0, gpus_per_task = 0;
   std::string job_name;
   std::vector<std::string> job_args;
   for (const auto& o : p.opts) {
@@ -1468,6 +1492,11 @@ int Srun(const std::vector<std::string>& args) {
     }
     if (o.name == "job-name") job_name = o.value;
     if (kSrunJobOpts.count(o.name)) {
+      if (inside && o.name == "gpus-per-task") {
+        // Binds each task to its own GPUs among the job's on this node.
+        gpus_per_task = ParseCountOpt(o);
+        continue;
+      }
       if (inside && kStepResourceOpts.count(o.name)) {
         if (!quiet) Warn("srun", o.given + " ignored inside a job: the step uses the job's resources");
         continue;
@@ -1484,7 +1513,7 @@ int Srun(const std::vector<std::string>& args) {
     if (const char* id = std::getenv("SLURM_NODEID"); id && *id) node_index = std::max(0, std::atoi(id));
     const StepPlan plan = PlanStep(ntasks, per_node, nodes, job_nodes, node_index);
     if (!plan.error.empty()) Die(plan.error);
-    return RunLocalStep(p.positional, plan, label, kill_bad, job_name);
+    return RunLocalStep(p.positional, plan, label, kill_bad, job_name, gpus_per_task);
   }
   // Outside a job: a job of its own.
   if (label) Warn("srun", "--label ignored outside a job: the job's output is shown as it is");

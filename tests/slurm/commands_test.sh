@@ -144,6 +144,14 @@ expect_match "$log" 'second=5' "the failing step's status"
 expect_match "$log" 'srun: error: .*2 nodes' "a multi-node step is refused"
 expect_match "$log" 'multinode=1' "the refused step's status"
 
+# --gpus-per-task binds each task to its own GPUs of the job's.
+idg=$(sbatch --parsable -J bind --gres=gpu:2 -o "$WORK/bind-%j.out" \
+  --wrap 'srun -n 2 --gpus-per-task=1 --label sh -c "echo gpus=\$CUDA_VISIBLE_DEVICES"')
+wait_state "$idg" COMPLETED
+bind=$(sort "$WORK/bind-$idg.out")
+expect_match "$bind" '^0: gpus=[0-9]+'$'\n''1: gpus=[0-9]+$' "one GPU per task"
+[[ $(sed 's/.*gpus=//' <<<"$bind" | sort -u | wc -l) == 2 ]] || fail "the two tasks share a GPU: $bind"
+
 # Cancelling a job cancels its step's tasks too.
 id7=$(sbatch --parsable -J stepsleep --wrap 'srun -n 2 sleep 61.5')
 for _ in $(seq 100); do pgrep -f "^sleep 61.5" >/dev/null && break; sleep 0.1; done

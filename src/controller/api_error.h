@@ -20,6 +20,7 @@ enum class ApiCode {
   kUnschedulable,     // 422: no node of the cluster can ever run the job
   kInternal,          // 500
   kBadGateway,        // 502: an agent did not answer
+  kUnavailable,       // 503: the change could not be made durable (yet); retry, with the same Idempotency-Key
 };
 
 struct ApiError {

@@ -391,6 +391,17 @@ Status Controller::WriteDocs(std::vector<store::DocRow> docs) {
   return Ok{};
 }
 
+namespace {
+
+ApiError NotDurable(const Error& e) {
+  return ApiError{ApiCode::kUnavailable,
+                  fmt::format("the submission could not be made durable ({}); it is not acknowledged and may or may not "
+                              "be kept: retry it with the same Idempotency-Key",
+                              e.message)};
+}
+
+}  // namespace
+
 Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view client_key, const AdmitSpec& admit,
                                                std::string_view key_owner) {
   if (client_key.size() > kMaxKeyLength)
@@ -442,7 +453,8 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
       std::vector<JobId> ids = it->second.first;
       const std::uint64_t seq = it->second.second;
       lock.unlock();
-      commit_.WaitDurable(seq);  // the first request's answer, once durable
+      // The first request's answer, once durable.
+      if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error());
       return ids;
     }
   }
@@ -499,7 +511,10 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
   if (!key.empty()) keys_[key] = {ids, seq};
   WakeScheduler();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  // Not acknowledged unless durable. The jobs stay queued in memory and the
+  // write is retried: a retry with the same key gets these ids once it
+  // succeeds (a crash meanwhile forgets them, and the retry makes them anew).
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error());
   return ids;
 }
 

@@ -52,6 +52,7 @@ int HttpStatus(ApiCode code) {
     case ApiCode::kUnschedulable: return 422;
     case ApiCode::kInternal: return 500;
     case ApiCode::kBadGateway: return 502;
+    case ApiCode::kUnavailable: return 503;
   }
   return 500;
 }
@@ -67,6 +68,7 @@ std::string_view CodeName(ApiCode code) {
     case ApiCode::kUnschedulable: return "unschedulable";
     case ApiCode::kInternal: return "internal";
     case ApiCode::kBadGateway: return "bad_gateway";
+    case ApiCode::kUnavailable: return "unavailable";
   }
   return "internal";
 }

@@ -41,6 +41,16 @@ inline ApiError FromError(const Error& e) {
   return {ApiCode::kInternal, e.message};
 }
 
+// A change that could not be made durable (the store's error): 503, not
+// acknowledged. The change stays queued in memory and its write is retried
+// (store/group_commit.h), so it may still take effect: a submission is
+// retried safely with the same Idempotency-Key (`keyed`).
+inline ApiError NotDurable(const Error& e, std::string_view what, bool keyed = false) {
+  return {ApiCode::kUnavailable, std::string(what) + " could not be made durable (" + e.message +
+                                     "); it is not acknowledged and may or may not take effect: retry it" +
+                                     (keyed ? " with the same Idempotency-Key" : "")};
+}
+
 // A value or an ApiError.
 template <typename T>
 class [[nodiscard]] Outcome {

@@ -391,17 +391,6 @@ Status Controller::WriteDocs(std::vector<store::DocRow> docs) {
   return Ok{};
 }
 
-namespace {
-
-ApiError NotDurable(const Error& e) {
-  return ApiError{ApiCode::kUnavailable,
-                  fmt::format("the submission could not be made durable ({}); it is not acknowledged and may or may not "
-                              "be kept: retry it with the same Idempotency-Key",
-                              e.message)};
-}
-
-}  // namespace
-
 Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view client_key, const AdmitSpec& admit,
                                                std::string_view key_owner) {
   if (client_key.size() > kMaxKeyLength)
@@ -454,7 +443,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
       const std::uint64_t seq = it->second.second;
       lock.unlock();
       // The first request's answer, once durable.
-      if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error());
+      if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the submission", true);
       return ids;
     }
   }
@@ -514,7 +503,7 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
   // Not acknowledged unless durable. The jobs stay queued in memory and the
   // write is retried: a retry with the same key gets these ids once it
   // succeeds (a crash meanwhile forgets them, and the retry makes them anew).
-  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error());
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the submission", true);
   return ids;
 }
 
@@ -613,7 +602,7 @@ Outcome<api::JobView> Controller::ChangeJob(
   api::JobView v = rec->view;
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 
@@ -743,7 +732,7 @@ Outcome<api::NodeView> Controller::Drain(std::string_view name, std::string reas
   WakeScheduler();
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 
@@ -759,7 +748,7 @@ Outcome<api::NodeView> Controller::Resume(std::string_view name) {
   WakeScheduler();
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 

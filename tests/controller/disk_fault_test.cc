@@ -107,6 +107,10 @@ TEST_P(DiskFault, SubmissionsAre503WhileTheDiskFailsAndDurableOnceItHeals) {
   }
   // A retry while it still fails is not acknowledged either.
   EXPECT_EQ(Submit("b").first, 503);
+  // Nor is a cancel; it is kept in memory and written with the rest.
+  auto cancel = kojod_->Client().Post(fmt::format("/api/v1/jobs/{}/cancel", ids_a[0]).c_str(), "", "application/json");
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(cancel->status, 503) << cancel->body;
   EXPECT_GT(Faults(), 0);
   // Reads are answered meanwhile.
   auto health = kojod_->Client().Get("/api/v1/health");
@@ -133,6 +137,7 @@ TEST_P(DiskFault, SubmissionsAre503WhileTheDiskFailsAndDurableOnceItHeals) {
     EXPECT_EQ(jobs["c"], ids_c);
     EXPECT_EQ(jobs["d"], ids_d);
     EXPECT_EQ(jobs.size(), 4u);
+    EXPECT_EQ(Body(kojod_->Client().Get(fmt::format("/api/v1/jobs/{}", ids_a[0]).c_str()))["state"], "CANCELLED");
     if (round == 0) {
       kojod_->process().Kill();
       Start();

@@ -15,11 +15,14 @@
 //     after its job for as long as it runs (released by the kernel however
 //     it dies) and records a collision if the lock is taken; no attempt of a
 //     job started twice;
-//   * a job that completed never started again.
+//   * a job that completed never started again;
+//   * the project's grant balances (awarded = used + reserved + left), its
+//     use never goes down (a charge is never lost) and never exceeds what
+//     the cluster's 8 GPUs could have run since the test began.
 //
 // At the end the clients stop and every job must end (nothing stuck).
 // Seeded (KOJO_TORTURE_SEED, default 1); KOJO_TORTURE_KILLS sets the number
-// of kojod kills (default 6, about 30 s here); bench/crash-torture.sh runs a
+// of kojod kills (default 10, about 16 s here); bench/crash-torture.sh runs a
 // longer soak. The counts are printed on one line at the end.
 #include <gtest/gtest.h>
 
@@ -65,7 +68,7 @@ struct Acked {
 
 class Torture {
  public:
-  Torture() : seed_(EnvInt("KOJO_TORTURE_SEED", 1)), kills_(EnvInt("KOJO_TORTURE_KILLS", 6)) {
+  Torture() : seed_(EnvInt("KOJO_TORTURE_SEED", 1)), kills_(EnvInt("KOJO_TORTURE_KILLS", 10)) {
     for (const char* d : {"/runs", "/locks", "/starts", "/ends"})
       std::filesystem::create_directories(dir_.path() + d);
   }
@@ -146,7 +149,7 @@ class Torture {
           key = fmt::format("t{}-{}", t, n++);
         }
         const std::uint64_t h = std::hash<std::string>()(key) ^ seed_;
-        Json spec{{"name", key}, {"gpus", 1}, {"command", Command(50 + static_cast<int>(h % 450), h % 11 == 0)}};
+        Json spec{{"name", key}, {"gpus", 1}, {"project", "torture"}, {"time_limit_s", 60}, {"command", Command(50 + static_cast<int>(h % 450), h % 11 == 0)}};
         if (h % 7 == 0) spec["array"] = "0-2";
         if (h % 13 == 0) spec["hold"] = true;
         ++sent_;
@@ -248,6 +251,22 @@ class Torture {
       EXPECT_EQ(distinct.size(), starts.size()) << "job " << id << ": an attempt started twice";
       if (!starts.empty()) EXPECT_LE(starts.back(), j["attempt"].get<int>()) << j.dump();
     }
+    // The grant: balanced, never less used than before, never more than the
+    // cluster could have run (8 GPUs since the test began, plus a second
+    // of rounding per run).
+    auto grants = Client().Get("/api/v1/grants?project=torture");
+    ASSERT_TRUE(grants && grants->status == 200) << (grants ? grants->body : "no answer");
+    const Json gs = Body(grants);
+    ASSERT_EQ(gs["grants"].size(), 1u) << gs.dump();
+    const Json& g = gs["grants"][0];
+    const double awarded = g["awarded_gpu_hours"], used = g["used_gpu_hours"], reserved = g["reserved_gpu_hours"],
+                 left = g["left_gpu_hours"];
+    EXPECT_NEAR(awarded, used + reserved + left, 1e-6) << g.dump();
+    EXPECT_GE(used, used_before_ - 1e-9) << "the grant's use went down: " << g.dump();
+    EXPECT_GE(reserved, 0.0) << g.dump();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();
+    EXPECT_LE(used, (8 * seconds + static_cast<double>(jobs.size())) / 3600) << g.dump();
+    used_before_ = used;
     const std::string concurrent = ReadFile(dir_.path() + "/concurrent");
     EXPECT_TRUE(concurrent.empty()) << "ran twice at once (job.attempt): " << concurrent;
     for (const auto& [id, state] : ended_)
@@ -271,6 +290,15 @@ class Torture {
         },
         20s))
         << ReadFile(dir_.path() + "/agent.log");
+    const Json org = Json::parse(R"({
+      "programmes": [{"name": "science"}],
+      "organisations": [{"name": "lab", "programme": "science"}],
+      "projects": [{"name": "torture", "organisation": "lab"}],
+      "grants": [{"id": "g1", "project": "torture", "gpu_hours": 100, "start": "2026-01-01", "end": "2100-01-01"}]
+    })");
+    auto put = Client().Put("/api/v1/org", org.dump(), "application/json");
+    ASSERT_TRUE(put && put->status == 200) << (put ? put->body : "no answer");
+    began_ = std::chrono::steady_clock::now();
     for (int t = 0; t < 3; ++t) clients_.emplace_back([this, t] { ClientLoop(t); });
     int agent_kills = 0;
     for (int k = 0; k < kills_ && !::testing::Test::HasFatalFailure(); ++k) {
@@ -315,7 +343,7 @@ class Torture {
     Check("at the end");
     std::map<std::string, int> states;
     for (const auto& [id, j] : AllJobs()) ++states[j["state"].get<std::string>()];
-    std::string summary;
+    std::string summary = fmt::format(" grant_used_gpu_hours={:.4f}", used_before_);
     for (const auto& [s, n] : states) summary += fmt::format(" {}={}", s, n);
     std::printf("seed: %d kojod_kills: %d agent_kills: %d requests: %ld acknowledged: %ld jobs: %zu cancels: %ld "
                 "checks: %d lost: 0 ran_twice: 0 stuck: %zu;%s\n",
@@ -352,6 +380,8 @@ class Torture {
   std::map<JobId, std::string> ended_;
   std::atomic<long> sent_{0}, acked_count_{0}, cancels_{0};
   int checks_ = 0;
+  double used_before_ = 0;
+  std::chrono::steady_clock::time_point began_;
 };
 
 TEST(CrashTorture, KillsAndRestartsLoseNothingAndRunNothingTwice) {

@@ -18,7 +18,21 @@ if [[ ${KOJO_TSAN:-1} != 0 ]]; then
   # built, and ctest lists them as *_NOT_BUILT.
   echo "== kojo tests: tsan (the controller's and the agent's tests) ==" >&2
   bash scripts/build.sh tsan controller_test agent_test
-  ctest --preset tsan -j "$(nproc)" -E '_NOT_BUILT$'
+  # kojod and kojo-agent are built with ThreadSanitizer too: every process's
+  # reports go to files, so that a report in a daemon fails the run even
+  # where no test noticed it.
+  reports=$PWD/build/tsan/reports
+  rm -rf "$reports" && mkdir -p "$reports"
+  status=0
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan" \
+    ctest --test-dir build/tsan -j "$(nproc)" -E '_NOT_BUILT$' --timeout 600 --output-on-failure --no-tests=error ||
+    status=$?
+  if compgen -G "$reports/tsan*" >/dev/null; then
+    cat "$reports"/tsan* >&2
+    echo "ThreadSanitizer reports above (from $reports)" >&2
+    status=1
+  fi
+  ((status == 0)) || exit "$status"
 fi
 
 fuzz_seconds=${KOJO_FUZZ_SECONDS:-20}

@@ -22,7 +22,7 @@
 //
 // At the end the clients stop and every job must end (nothing stuck).
 // Seeded (KOJO_TORTURE_SEED, default 1); KOJO_TORTURE_KILLS sets the number
-// of kojod kills (default 10, about 16 s here); bench/crash-torture.sh runs a
+// of kojod kills (default 10, about 13 s here); bench/crash-torture.sh runs a
 // longer soak. The counts are printed on one line at the end.
 #include <gtest/gtest.h>
 

@@ -111,10 +111,21 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   }
   ++heartbeats_;
   warned_unreachable_ = false;
-  if (had_commands) *had_commands = !reply->start.empty() || !reply->kill.empty() || !reply->acknowledged.empty();
-  for (const auto& c : reply->start) launcher_.Start(c);
+  // Kills first: a stale attempt's kill and its job's new start can come
+  // in one reply.
   for (const auto& k : reply->kill) launcher_.Kill(k.job, k.attempt, k.grace_s);
+  for (const auto& c : reply->start) launcher_.Start(c);
   for (const auto& [job, attempt] : reply->acknowledged) launcher_.Forget(job, attempt);
+  if (had_commands) {
+    // A start that waits for its job's earlier attempt to end comes back in
+    // every reply, with that attempt's kill, until it does: not a command
+    // acted on, so that the poll loop does not spin meanwhile.
+    bool started = false;
+    if (!reply->start.empty())
+      for (const auto& t : launcher_.Tasks())
+        for (const auto& c : reply->start) started = started || (t.job == c.job && t.attempt == c.attempt);
+    *had_commands = started || !reply->acknowledged.empty() || (!reply->kill.empty() && reply->start.empty());
+  }
   return Outcome::kOk;
 }
 

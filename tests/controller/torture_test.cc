@@ -22,10 +22,12 @@
 //
 // At the end the clients stop and every job must end (nothing stuck).
 // Seeded (KOJO_TORTURE_SEED, default 1); KOJO_TORTURE_KILLS sets the number
-// of kojod kills (default 10, about 13 s here); bench/crash-torture.sh runs a
-// longer soak. The counts are printed on one line at the end.
+// of rounds (default 10 kojod kills, about 13 s here; 6 rounds with freezes);
+// bench/crash-torture.sh runs a longer soak. The counts are printed on one
+// line at the end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -68,7 +70,9 @@ struct Acked {
 
 class Torture {
  public:
-  Torture() : seed_(EnvInt("KOJO_TORTURE_SEED", 1)), kills_(EnvInt("KOJO_TORTURE_KILLS", 10)) {
+  // freezes: every third round freezes the agent instead of killing kojod.
+  explicit Torture(bool freezes = false, int rounds = 10)
+      : seed_(EnvInt("KOJO_TORTURE_SEED", 1)), kills_(EnvInt("KOJO_TORTURE_KILLS", rounds)), freezes_(freezes) {
     for (const char* d : {"/runs", "/locks", "/starts", "/ends"})
       std::filesystem::create_directories(dir_.path() + d);
   }
@@ -233,7 +237,11 @@ class Torture {
     std::lock_guard lock(mu_);
     for (const auto& [key, a] : acked_) {
       auto it = by_name.find(key);
-      ASSERT_NE(it, by_name.end()) << "acknowledged submission " << key << " is lost";
+      if (it == by_name.end()) {
+        ++lost_;
+        ADD_FAILURE() << "acknowledged submission " << key << " is lost";
+        continue;
+      }
       EXPECT_EQ(it->second, a.ids) << key << " is there more than once or with other ids";
     }
     for (const auto& [name, ids] : by_name)
@@ -268,6 +276,7 @@ class Torture {
     EXPECT_LE(used, (8 * seconds + static_cast<double>(jobs.size())) / 3600) << g.dump();
     used_before_ = used;
     const std::string concurrent = ReadFile(dir_.path() + "/concurrent");
+    ran_twice_ = static_cast<int>(std::count(concurrent.begin(), concurrent.end(), '\n'));
     EXPECT_TRUE(concurrent.empty()) << "ran twice at once (job.attempt): " << concurrent;
     for (const auto& [id, state] : ended_)
       if (state == "COMPLETED") {
@@ -303,6 +312,21 @@ class Torture {
     int agent_kills = 0;
     for (int k = 0; k < kills_ && !::testing::Test::HasFatalFailure(); ++k) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1300));
+      if (freezes_ > 0 && k % 3 == 2) {
+        // The agent frozen past the node timeout (3 s), then resumed; its
+        // tasks run on meanwhile, in their own sessions.
+        ::kill(agent_.pid(), SIGSTOP);
+        std::this_thread::sleep_for(std::chrono::milliseconds(3500 + rng() % 1500));
+        auto node = Client().Get("/api/v1/nodes/n1");
+        EXPECT_TRUE(node && Body(node)["state"] == "DOWN") << "the freeze did not outlast the node timeout";
+        ::kill(agent_.pid(), SIGCONT);
+        ++freezes_done_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        Pause();
+        Check("after the agent was frozen");
+        Resume();
+        continue;
+      }
       kojod_->process().Kill();  // SIGKILL, at whatever it was doing
       if (rng() % 3 == 0) {
         agent_.Kill();
@@ -345,10 +369,10 @@ class Torture {
     for (const auto& [id, j] : AllJobs()) ++states[j["state"].get<std::string>()];
     std::string summary = fmt::format(" grant_used_gpu_hours={:.4f}", used_before_);
     for (const auto& [s, n] : states) summary += fmt::format(" {}={}", s, n);
-    std::printf("seed: %d kojod_kills: %d agent_kills: %d requests: %ld acknowledged: %ld jobs: %zu cancels: %ld "
-                "checks: %d lost: 0 ran_twice: 0 stuck: %zu;%s\n",
-                seed_, kills_, agent_kills, sent_.load(), acked_count_.load(), jobs.size(), cancels_.load(), checks_,
-                stuck.size(), summary.c_str());
+    std::printf("seed: %d kojod_kills: %d agent_kills: %d agent_freezes: %d requests: %ld acknowledged: %ld jobs: %zu cancels: %ld "
+                "checks: %d lost: %d ran_twice: %d stuck: %zu;%s\n",
+                seed_, kills_ - freezes_done_, agent_kills, freezes_done_, sent_.load(), acked_count_.load(), jobs.size(), cancels_.load(), checks_,
+                lost_, ran_twice_, stuck.size(), summary.c_str());
   }
 
   ~Torture() {
@@ -363,6 +387,8 @@ class Torture {
  private:
   TempDir dir_;
   const int seed_, kills_;
+  const bool freezes_;
+  int freezes_done_ = 0;
   int port_ = 0;
   std::unique_ptr<Kojod> kojod_;
   Process agent_;
@@ -379,13 +405,22 @@ class Torture {
   std::set<JobId> cancelled_;
   std::map<JobId, std::string> ended_;
   std::atomic<long> sent_{0}, acked_count_{0}, cancels_{0};
-  int checks_ = 0;
+  int checks_ = 0, lost_ = 0, ran_twice_ = 0;
   double used_before_ = 0;
   std::chrono::steady_clock::time_point began_;
 };
 
 TEST(CrashTorture, KillsAndRestartsLoseNothingAndRunNothingTwice) {
   Torture t;
+  t.Run();
+}
+
+// Every third round freezes the agent (SIGSTOP) for 3.5-5 s, past the node
+// timeout of 3 s, instead of killing kojod: the node goes DOWN, its jobs are
+// requeued or fail, and when the agent resumes its tasks, which ran on, are
+// stale. The same invariants hold.
+TEST(CrashTorture, AgentFrozenPastItsTimeoutRunsNothingTwice) {
+  Torture t(/*freezes=*/true, /*rounds=*/6);
   t.Run();
 }
 

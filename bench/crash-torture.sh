@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Crash torture, longer than CI's: the CrashTorture test of
+# Crash torture, longer than CI's: the two CrashTorture tests of
 # tests/controller/torture_test.cc (a real kojod and kojo-agent with
-# emulated GPUs under a mixed load, kojod killed with SIGKILL N times at
-# random moments and restarted, the agent now and then too, the invariants
-# checked after every restart) with N kills and a seed.
+# emulated GPUs under a mixed load, kojod killed with SIGKILL at random
+# moments and restarted, the agent now and then too; in the second test one
+# round in three freezes the agent past the node timeout instead; the
+# invariants checked after every round) with N rounds each and a seed.
 #
 #   bench/crash-torture.sh [N] [--seed S] [--build DIR]
 #
 # N defaults to 100; the seed to one made from the time (printed, so a
 # failure can be replayed with --seed). Builds the release preset's
-# controller tests first. Ends with the test's summary line:
-#   seed: S kojod_kills: N agent_kills: K requests: R acknowledged: A jobs: J
-#   cancels: C checks: X lost: 0 ran_twice: 0 stuck: 0; STATE=count ...
+# controller tests first. Ends with each test's summary line:
+#   seed: S kojod_kills: N agent_kills: K agent_freezes: F requests: R
+#   acknowledged: A jobs: J cancels: C checks: X lost: 0 ran_twice: 0
+#   stuck: 0; grant_used_gpu_hours=G STATE=count ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=100
@@ -21,7 +23,7 @@ while (($#)); do
   case $1 in
     --seed) seed=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n "2,16p" "$0"; exit 0 ;;
     *) kills=$1; shift ;;
   esac
 done

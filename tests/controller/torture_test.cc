@@ -316,7 +316,9 @@ class Torture {
         // The agent frozen past the node timeout (3 s), then resumed; its
         // tasks run on meanwhile, in their own sessions.
         ::kill(agent_.pid(), SIGSTOP);
-        std::this_thread::sleep_for(std::chrono::milliseconds(3500 + rng() % 1500));
+        // DOWN after 3 s of silence, seen at the controller's next tick (0.75 s),
+        // counted from the end of a long poll in flight (0.5 s).
+        std::this_thread::sleep_for(std::chrono::milliseconds(5000 + rng() % 1500));
         auto node = Client().Get("/api/v1/nodes/n1");
         EXPECT_TRUE(node && Body(node)["state"] == "DOWN") << "the freeze did not outlast the node timeout";
         ::kill(agent_.pid(), SIGCONT);
@@ -415,7 +417,7 @@ TEST(CrashTorture, KillsAndRestartsLoseNothingAndRunNothingTwice) {
   t.Run();
 }
 
-// Every third round freezes the agent (SIGSTOP) for 3.5-5 s, past the node
+// Every third round freezes the agent (SIGSTOP) for 5-6.5 s, past the node
 // timeout of 3 s, instead of killing kojod: the node goes DOWN, its jobs are
 // requeued or fail, and when the agent resumes its tasks, which ran on, are
 // stale. The same invariants hold.

@@ -9,9 +9,17 @@
 //
 // Prints the heap in use (mallinfo2 uordblks + hblkhd) and VmRSS after each
 // step, and the bytes per node and per pending job.
+//
+// --busy leaves the nodes open instead: the first pass places as many
+// 1-GPU jobs as there are GPUs (they stay STARTING: no agent confirms them)
+// and the passes during --settle-ms face a full cluster and the rest of the
+// queue. The last line (`scale: ...`) gives the sizes, the memory and the
+// scheduling passes' count and mean time during the settling
+// (bench/scale-curves.sh collects it).
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +30,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "common/histogram.h"
 #include "controller/controller.h"
 #include "store/store.h"
 
@@ -53,6 +62,8 @@ int main(int argc, char** argv) {
   app.add_option("--gpus", gpus, "GPUs per node")->capture_default_str();
   app.add_option("--jobs", jobs)->capture_default_str();
   app.add_option("--settle-ms", settle_ms, "time for scheduling passes after the submissions")->capture_default_str();
+  bool busy = false;
+  app.add_flag("--busy", busy, "leave the nodes open: a full cluster and a queue instead of drained nodes");
   CLI11_PARSE(app, argc, argv);
 
   char dir[] = "/tmp/kojo-mem.XXXXXX";
@@ -81,7 +92,7 @@ int main(int argc, char** argv) {
     hb.node.emulated_gpus = true;
     hb.node.agent_url = "http://127.0.0.1:1";
     if (!(*c)->Register(hb).ok()) return 1;
-    (void)(*c)->Drain(hb.node.name, "memory benchmark");
+    if (!busy) (void)(*c)->Drain(hb.node.name, "memory benchmark");
   }
   const Mem m1 = Measure();
   const int per_request = 10000;
@@ -98,7 +109,12 @@ int main(int argc, char** argv) {
     }
   }
   const Mem m2 = Measure();
+  // Passes counted from here: the first ones (placing the jobs that fit)
+  // run while the submissions still come.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(settle_ms, 500)));
+  const HistogramSnapshot p0 = (*c)->MetricsSnapshot().schedule_pass;
   std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+  const HistogramSnapshot p1 = (*c)->MetricsSnapshot().schedule_pass;
   const Mem m3 = Measure();
   auto row = [](const char* what, const Mem& m) {
     std::printf("%-34s heap %8.1f MiB  rss %8.1f MiB\n", what, m.heap_mib, m.rss_mib);
@@ -107,9 +123,15 @@ int main(int argc, char** argv) {
   row(fmt::format("{} nodes registered", nodes).c_str(), m1);
   row(fmt::format("{} jobs submitted", jobs).c_str(), m2);
   row("after the passes", m3);
+  const std::uint64_t passes = p1.count - p0.count;
+  const double pass_ms = passes ? (p1.sum - p0.sum) * 1000 / static_cast<double>(passes) : 0;
+  std::printf("scheduling passes during the last %d ms: %llu, mean %.2f ms\n", settle_ms,
+              static_cast<unsigned long long>(passes), pass_ms);
   std::printf("per node: %.0f bytes (heap)\n", (m1.heap_mib - m0.heap_mib) * 1024 * 1024 / nodes);
   std::printf("per pending job: %.0f bytes (heap, submitted), %.0f bytes (heap, after the passes)\n",
               (m2.heap_mib - m1.heap_mib) * 1024 * 1024 / jobs, (m3.heap_mib - m1.heap_mib) * 1024 * 1024 / jobs);
+  std::printf("scale: nodes=%d gpus=%d jobs=%d busy=%d heap_mib=%.1f rss_mib=%.1f passes=%llu pass_ms=%.3f\n", nodes,
+              gpus, jobs, busy ? 1 : 0, m3.heap_mib, m3.rss_mib, static_cast<unsigned long long>(passes), pass_ms);
   (*c)->Shutdown();
   c->reset();
   store->reset();

@@ -1,5 +1,9 @@
 #include "agent/agent.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include <fmt/format.h>
@@ -44,11 +48,19 @@ void Agent::Start() {
 
 void Agent::Stop() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stop_ = true;
-    if (poll_client_) static_cast<httplib::Client*>(poll_client_)->stop();
+    cv_.notify_all();
+    // End the long poll's request in flight by shutting its socket down.
+    // The poll thread may open a new connection between seeing stop_ unset
+    // and sending its request: shut down whatever it holds again until it
+    // has left its loop.
+    if (poll_thread_.joinable())
+      while (!poll_done_) {
+        if (poll_socket_ >= 0) ::shutdown(poll_socket_, SHUT_RDWR);
+        cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return poll_done_; });
+      }
   }
-  cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
   if (notify_thread_.joinable()) notify_thread_.join();
 }
@@ -100,19 +112,48 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   }
   ++heartbeats_;
   warned_unreachable_ = false;
-  if (had_commands) *had_commands = !reply->start.empty() || !reply->kill.empty() || !reply->acknowledged.empty();
-  for (const auto& c : reply->start) launcher_.Start(c);
+  // Kills first: a stale attempt's kill and its job's new start can come
+  // in one reply.
   for (const auto& k : reply->kill) launcher_.Kill(k.job, k.attempt, k.grace_s);
+  for (const auto& c : reply->start) launcher_.Start(c);
   for (const auto& [job, attempt] : reply->acknowledged) launcher_.Forget(job, attempt);
+  if (had_commands) {
+    // A start that waits for its job's earlier attempt to end comes back in
+    // every reply, with that attempt's kill, until it does: not a command
+    // acted on, so that the poll loop does not spin meanwhile.
+    bool started = false;
+    if (!reply->start.empty())
+      for (const auto& t : launcher_.Tasks())
+        for (const auto& c : reply->start) started = started || (t.job == c.job && t.attempt == c.attempt);
+    *had_commands = started || !reply->acknowledged.empty() || (!reply->kill.empty() && reply->start.empty());
+  }
   return Outcome::kOk;
 }
 
 void Agent::PollLoop() {
   auto client = MakeClient(options_, options_.heartbeat_wait_ms);
+  // Runs on this thread when the client opens a connection (before it
+  // connects): keeps a duplicate of the socket for Stop, closing the last.
+  client->set_socket_options([this](int sock) {
+    const int copy = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    std::lock_guard lock(mu_);
+    if (poll_socket_ >= 0) ::close(poll_socket_);
+    poll_socket_ = copy;
+  });
+  auto finish = [&] {
+    std::lock_guard lock(mu_);
+    if (poll_socket_ >= 0) ::close(poll_socket_);
+    poll_socket_ = -1;
+    poll_done_ = true;
+    cv_.notify_all();
+  };
   {
     std::lock_guard lock(mu_);
-    if (stop_) return;
-    poll_client_ = client.get();
+    if (stop_) {
+      poll_done_ = true;
+      cv_.notify_all();
+      return;
+    }
   }
   const std::string beat_path = fmt::format("/api/v1/agents/{}/heartbeat", node_.name);
   int backoff_ms = 50;
@@ -162,8 +203,8 @@ void Agent::PollLoop() {
       if (!Pause(std::min(options_.heartbeat_wait_ms, 100))) break;
     }
   }
-  std::lock_guard lock(mu_);
-  poll_client_ = nullptr;
+  client.reset();  // closes its connection
+  finish();
 }
 
 void Agent::NotifyLoop() {

@@ -74,7 +74,13 @@ class Agent {
   std::condition_variable cv_;
   bool stop_ = false;
   bool dirty_ = false;
-  void* poll_client_ = nullptr;  // the long poll's httplib::Client, to interrupt it on Stop
+  // The long poll's connection, so that Stop can end a request in flight
+  // without touching the poll thread's httplib::Client (whose stop() is not
+  // safe against a request on another thread): a dup() of the socket the
+  // client last opened, owned by the agent, so its number is never reused
+  // while kept here; shutdown() on it ends the request. Guarded by mu_.
+  int poll_socket_ = -1;
+  bool poll_done_ = false;  // the poll thread has left its loop
   std::thread poll_thread_, notify_thread_;
 };
 

@@ -614,6 +614,16 @@ void ProcessLauncher::Start(const api::StartCommand& cmd) {
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stop || impl_->tasks.count(key) || impl_->forgotten.count(key)) return;
+    // An earlier attempt of the job still running here (a node the
+    // controller declared lost, back with its tasks): never two at once.
+    // Not started now; the controller sends the start again with each reply
+    // until the old attempt, which it has been told to kill, is gone.
+    for (auto it = impl_->tasks.lower_bound(Key{cmd.job, 0}); it != impl_->tasks.end() && it->first.first == cmd.job;
+         ++it)
+      if (it->first.second < cmd.attempt && it->second.running) {
+        LogInfo("task {}.{}: waits for attempt {} to end", cmd.job, cmd.attempt, it->first.second);
+        return;
+      }
     impl_->launching.insert(key);
   }
   Task t = impl_->Launch(cmd);

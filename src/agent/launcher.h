@@ -41,7 +41,8 @@ class Launcher {
   // starts or ends. Set it before the first Start().
   virtual void SetListener(std::function<void()> listener) = 0;
   // Starts a task; a (job, attempt) the launcher has, or forgot recently,
-  // is ignored. A task that cannot start is reported ended with reason
+  // is ignored, and so, for now, is one whose job has an earlier attempt
+  // still running here (the start is expected again). A task that cannot start is reported ended with reason
   // "launch-failed: <why>" and exit code 127.
   virtual void Start(const api::StartCommand& cmd) = 0;
   // SIGTERM to the task's process group, SIGKILL after grace_s (default:

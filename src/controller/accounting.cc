@@ -144,7 +144,7 @@ Outcome<api::OrgConfig> Controller::ReplaceOrg(const api::OrgConfig& config) {
   WakeScheduler();
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the organisation");
   return *org_.Config();
 }
 

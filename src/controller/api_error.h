@@ -20,6 +20,7 @@ enum class ApiCode {
   kUnschedulable,     // 422: no node of the cluster can ever run the job
   kInternal,          // 500
   kBadGateway,        // 502: an agent did not answer
+  kUnavailable,       // 503: the change could not be made durable (yet); retry, with the same Idempotency-Key
 };
 
 struct ApiError {
@@ -38,6 +39,16 @@ inline ApiError FromError(const Error& e) {
     case ErrorCode::kUnsupported: return {ApiCode::kInvalidArgument, e.message};
   }
   return {ApiCode::kInternal, e.message};
+}
+
+// A change that could not be made durable (the store's error): 503, not
+// acknowledged. The change stays queued in memory and its write is retried
+// (store/group_commit.h), so it may still take effect: a submission is
+// retried safely with the same Idempotency-Key (`keyed`).
+inline ApiError NotDurable(const Error& e, std::string_view what, bool keyed = false) {
+  return {ApiCode::kUnavailable, std::string(what) + " could not be made durable (" + e.message +
+                                     "); it is not acknowledged and may or may not take effect: retry it" +
+                                     (keyed ? " with the same Idempotency-Key" : "")};
 }
 
 // A value or an ApiError.

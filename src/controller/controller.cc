@@ -444,7 +444,8 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
       std::vector<JobId> ids = it->second.first;
       const std::uint64_t seq = it->second.second;
       lock.unlock();
-      commit_.WaitDurable(seq);  // the first request's answer, once durable
+      // The first request's answer, once durable.
+      if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the submission", true);
       return ids;
     }
   }
@@ -511,7 +512,10 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
   if (!key.empty()) keys_[key] = {ids, seq};
   WakeScheduler();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  // Not acknowledged unless durable. The jobs stay queued in memory and the
+  // write is retried: a retry with the same key gets these ids once it
+  // succeeds (a crash meanwhile forgets them, and the retry makes them anew).
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the submission", true);
   return ids;
 }
 
@@ -610,7 +614,7 @@ Outcome<api::JobView> Controller::ChangeJob(
   api::JobView v = rec->view;
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 
@@ -740,7 +744,7 @@ Outcome<api::NodeView> Controller::Drain(std::string_view name, std::string reas
   WakeScheduler();
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 
@@ -756,7 +760,7 @@ Outcome<api::NodeView> Controller::Resume(std::string_view name) {
   WakeScheduler();
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
+  if (auto durable = commit_.AwaitDurable(seq); !durable.ok()) return NotDurable(durable.error(), "the change");
   return v;
 }
 

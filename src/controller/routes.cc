@@ -53,6 +53,7 @@ int HttpStatus(ApiCode code) {
     case ApiCode::kUnschedulable: return 422;
     case ApiCode::kInternal: return 500;
     case ApiCode::kBadGateway: return 502;
+    case ApiCode::kUnavailable: return 503;
   }
   return 500;
 }
@@ -68,6 +69,7 @@ std::string_view CodeName(ApiCode code) {
     case ApiCode::kUnschedulable: return "unschedulable";
     case ApiCode::kInternal: return "internal";
     case ApiCode::kBadGateway: return "bad_gateway";
+    case ApiCode::kUnavailable: return "unavailable";
   }
   return "internal";
 }

@@ -1,5 +1,6 @@
 #include "store/group_commit.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,13 @@ void GroupCommitter::WaitDurable(std::uint64_t seq) {
   done_cv_.wait(lock, [&] { return durable_seq_ >= seq; });
 }
 
+Status GroupCommitter::AwaitDurable(std::uint64_t seq) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return durable_seq_ >= seq || failed_seq_ >= seq; });
+  if (durable_seq_ >= seq) return Ok{};
+  return Error{ErrorCode::kIo, failure_};
+}
+
 std::uint64_t GroupCommitter::durable() const {
   std::lock_guard lock(mu_);
   return durable_seq_;
@@ -56,6 +64,7 @@ GroupCommitter::Stats GroupCommitter::stats() const {
 }
 
 void GroupCommitter::Run() {
+  std::chrono::milliseconds backoff(10);
   std::unique_lock lock(mu_);
   for (;;) {
     work_cv_.wait(lock, [&] { return stop_ || queued_seq_ > durable_seq_; });
@@ -67,8 +76,28 @@ void GroupCommitter::Run() {
     const auto start = std::chrono::steady_clock::now();
     Status s = store_.Apply(batch);
     commit_duration_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (!s.ok()) on_fatal_(s.error().message);
     lock.lock();
+    if (!s.ok()) {
+      ++stats_.failed_attempts;
+      if (stop_) {
+        lock.unlock();
+        on_fatal_(s.error().message);
+        return;
+      }
+      if (failed_seq_ <= durable_seq_)  // the first failure since the last success
+        std::fprintf(stderr, "kojo: store write failed, retrying: %s\n", s.error().message.c_str());
+      failed_seq_ = seq;
+      failure_ = s.error().message;
+      done_cv_.notify_all();
+      // Back in front of what was queued meanwhile, for the next attempt.
+      batch.Append(std::move(pending_));
+      pending_ = std::move(batch);
+      work_cv_.wait_for(lock, backoff, [&] { return stop_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      continue;
+    }
+    if (failed_seq_ > durable_seq_) std::fprintf(stderr, "kojo: store write succeeded again\n");
+    backoff = std::chrono::milliseconds(10);
     ++stats_.transactions;
     durable_seq_ = seq;
     done_cv_.notify_all();

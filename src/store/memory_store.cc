@@ -25,8 +25,8 @@ void Batch::Append(Batch&& other) {
 Result<StoredState> MemoryStore::Load() { return state_; }
 
 Status MemoryStore::Apply(const Batch& b) {
-  if (fail_next_) {
-    fail_next_ = false;
+  if (fail_count_ > 0) {
+    --fail_count_;
     return Error{ErrorCode::kIo, "memory store: injected failure"};
   }
   auto upsert = [](auto& rows, const auto& row, auto key) {

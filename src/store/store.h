@@ -101,12 +101,13 @@ class MemoryStore : public Store {
  public:
   Result<StoredState> Load() override;
   Status Apply(const Batch& batch) override;
-  // Test hook: the next Apply fails (and changes nothing).
-  void FailNextApply() { fail_next_ = true; }
+  // Test hooks: the next Apply, or the next n, fail (and change nothing).
+  void FailNextApply() { FailNextApplies(1); }
+  void FailNextApplies(int n) { fail_count_ = n; }
 
  private:
   StoredState state_;
-  bool fail_next_ = false;
+  int fail_count_ = 0;
 };
 
 // SQLite in WAL mode with synchronous=FULL in `path` (created if missing,

@@ -118,6 +118,9 @@ TEST(Recovery, NodeThatNeverComesBackGoesDown) {
     fail = Submit(d, {{"command", {"true"}}, {"gpus", 1}, {"requeue", false}});
     ASSERT_TRUE(WaitFor([&] { return GetJob(d, fail)["state"] == "STARTING"; }, 10s));
     ASSERT_TRUE(WaitFor([&] { return GetJob(d, requeue)["state"] == "STARTING"; }, 10s));
+    // STARTING is shown before it is durable; a heartbeat is answered only
+    // once what it shows is, and this one shows both starts.
+    ASSERT_EQ(a.Send(false, {})["start"].size(), 2u);
     d.process().Kill();
   }
   Kojod d(data, {"--node-timeout", "1"});

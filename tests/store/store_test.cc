@@ -249,19 +249,44 @@ TEST(GroupCommitter, ConcurrentWritersShareTransactions) {
   EXPECT_EQ(s->jobs.size(), 400u);
 }
 
-TEST(GroupCommitter, FailedApplyIsFatal) {
+// A failed write is retried until it succeeds; AwaitDurable reports the
+// failure of an attempt that held the batch, WaitDurable waits through it.
+TEST(GroupCommitter, FailedApplyIsRetriedAndReported) {
   MemoryStore m;
-  m.FailNextApply();
+  m.FailNextApplies(3);
   std::string fatal;
-  std::mutex mu;
   {
-    GroupCommitter gc(m, [&](const std::string& msg) {
-      std::lock_guard l(mu);
-      fatal = msg;
-    });
+    GroupCommitter gc(m, [&](const std::string& msg) { fatal = msg; });
     Batch b;
     b.jobs.push_back({1, "PENDING", "{}"});
-    gc.WaitDurable(gc.Enqueue(std::move(b)));
+    const auto seq = gc.Enqueue(std::move(b));
+    Status s = gc.AwaitDurable(seq);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("injected"), std::string::npos);
+    // Queued during the failures: written in order with the first.
+    Batch b2;
+    b2.jobs.push_back({2, "PENDING", "{}"});
+    const auto seq2 = gc.Enqueue(std::move(b2));
+    gc.WaitDurable(seq2);
+    EXPECT_TRUE(gc.AwaitDurable(seq).ok());
+    EXPECT_TRUE(gc.AwaitDurable(seq2).ok());
+    EXPECT_EQ(gc.stats().failed_attempts, 3u);
+  }
+  EXPECT_EQ(fatal, "");
+  auto st = m.Load();
+  ASSERT_EQ(st->jobs.size(), 2u);
+}
+
+// Still failing when the committer stops: fatal, nothing silently dropped.
+TEST(GroupCommitter, StillFailingAtStopIsFatal) {
+  MemoryStore m;
+  m.FailNextApplies(1000000);
+  std::string fatal;
+  {
+    GroupCommitter gc(m, [&](const std::string& msg) { fatal = msg; });
+    Batch b;
+    b.jobs.push_back({1, "PENDING", "{}"});
+    EXPECT_FALSE(gc.AwaitDurable(gc.Enqueue(std::move(b))).ok());
   }
   EXPECT_NE(fatal.find("injected"), std::string::npos);
 }

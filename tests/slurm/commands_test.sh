@@ -163,8 +163,8 @@ if pgrep -f "^sleep 61.5" >/dev/null; then fail "the step's tasks outlived their
 
 # salloc COMMAND runs the command as the job, on its node, with a warning;
 # an interactive salloc (no command) is refused, clearly.
-out=$(salloc -N1 -t 5 sh -c 'srun -n 2 --label sh -c "echo alloc=\$SLURM_JOB_ID"' 2>"$WORK/err")
-expect_match "$out" '^0: alloc=[0-9]+' "salloc's command and its srun step"
+out=$(salloc -N1 -t 5 sh -c 'srun -n 2 --label sh -c "echo alloc=\$SLURM_JOB_ID"' 2>"$WORK/err" | sort)
+expect_match "$out" '^0: alloc=[0-9]+'$'\n''1: alloc=[0-9]+$' "salloc's command and its srun step"
 expect_match "$(cat "$WORK/err")" 'salloc: warning: kojo runs the command as the job' "salloc's warning"
 if salloc -N1 2>"$WORK/err"; then fail "salloc without a command succeeded"; fi
 expect_match "$(cat "$WORK/err")" '^salloc: error: an interactive allocation' "salloc without a command"

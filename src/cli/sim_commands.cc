@@ -76,8 +76,11 @@ std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>&
   }
   auto config = api::OrgConfigFromJson(j);
   if (!config.ok()) UsageError(fmt::format("--org: {}: {}", path, config.error().message));
-  auto org = std::make_unique<SimOrg>();
   if (partitions) *partitions = config->partitions;
+  // As kojod: a document without projects (partitions only, say) is one
+  // flat pool, not metered.
+  if (config->projects.empty()) return nullptr;
+  auto org = std::make_unique<SimOrg>();
   org->grants = config->grants;
   Seconds first_grant = 0;
   for (size_t i = 0; i < org->grants.size(); ++i)
@@ -98,6 +101,7 @@ Inputs LoadInputs(const ReplayOptions& o) {
     in.nodes = std::move(*nodes);
     if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
     in.org = LoadOrg(o.org, {}, &in.partitions);
+    if (!in.org) UsageError("--synthetic: the --org document has no projects");
     SyntheticSpec spec;
     for (const auto& [name, limits] : in.org->policy.projects) spec.projects.push_back(name);
     std::sort(spec.projects.begin(), spec.projects.end());

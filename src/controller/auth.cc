@@ -82,7 +82,8 @@ store::DocRow TokenDoc(const TokenRec& t) {
   return {"token", t.name, j.dump(), false};
 }
 
-ApiError StoreFailed(const Error& e) { return {ApiCode::kInternal, fmt::format("store: {}", e.message)}; }
+// A user or token write that could not be made durable: 503, as for jobs.
+ApiError StoreFailed(const Error& e) { return NotDurable(e, "the change"); }
 
 }  // namespace
 
@@ -218,10 +219,14 @@ Outcome<TokenRec> TokenStore::Revoke(const std::string& name) {
   std::lock_guard lock(mu_);
   auto it = tokens_.find(name);
   if (it == tokens_.end()) return ApiError{ApiCode::kNotFound, fmt::format("token {} not found", name)};
-  if (auto s = write_({store::DocRow{"token", name, "", true}}); !s.ok()) return StoreFailed(s.error());
+  // Revoked in memory even when the write fails: the token stops working
+  // now (the write is retried; a restart before it lands would bring the
+  // token back, which the 503 tells the caller).
+  const Status written = write_({store::DocRow{"token", name, "", true}});
   TokenRec t = std::move(it->second);
   by_hash_.erase(t.hash);
   tokens_.erase(it);
+  if (!written.ok()) return StoreFailed(written.error());
   return t;
 }
 

@@ -389,8 +389,8 @@ Status Controller::WriteDocs(std::vector<store::DocRow> docs) {
   for (auto& d : docs) batch_.docs.push_back(std::move(d));
   const std::uint64_t seq = Flush();
   lock.unlock();
-  commit_.WaitDurable(seq);
-  return Ok{};
+  // A failing disk: answered at once (the write stays queued and is retried).
+  return commit_.AwaitDurable(seq);
 }
 
 Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::string_view client_key, const AdmitSpec& admit,

@@ -124,7 +124,8 @@ class Controller {
 
   // Store documents (store.h DocRow) for modules beside the controller
   // (users and tokens, ...): those of `kind` as loaded at start, and a
-  // write that returns once `docs` are durable.
+  // write that returns once `docs` are durable, or the store's error while
+  // writes fail (the write stays queued and is retried).
   std::vector<store::DocRow> LoadedDocs(std::string_view kind) const;
   Status WriteDocs(std::vector<store::DocRow> docs);
   // ---- organisation model and accounting (accounting.cc) ----

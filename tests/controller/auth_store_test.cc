@@ -103,7 +103,7 @@ TEST(TokenStore, ReloadsFromDocumentsAndRefusesBadInput) {
   EXPECT_EQ(f.tokens.AddUser("a b", std::nullopt).error().code, ApiCode::kInvalidArgument);
   EXPECT_EQ(f.tokens.AddUser("ada", std::nullopt).error().code, ApiCode::kConflict);
   f.fail = true;
-  EXPECT_EQ(f.tokens.AddUser("eve", std::nullopt).error().code, ApiCode::kInternal);
+  EXPECT_EQ(f.tokens.AddUser("eve", std::nullopt).error().code, ApiCode::kUnavailable);
   EXPECT_FALSE(f.tokens.FindUser("eve")) << "a failed write changes nothing";
 }
 

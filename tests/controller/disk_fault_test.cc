@@ -26,7 +26,8 @@ using namespace std::chrono_literals;
 // A kojod whose database (data_dir/kojo.db and its -wal, -journal) is on
 // the fake faulty disk that the file `control` drives. The child inherits
 // the environment at its fork; the test process never loads the library.
-std::unique_ptr<Kojod> KojodOnFakeDisk(const std::string& data_dir, const std::string& control) {
+std::unique_ptr<Kojod> KojodOnFakeDisk(const std::string& data_dir, const std::string& control,
+                                       std::vector<std::string> extra = {}) {
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asan_before = asan ? asan : "";
   setenv("LD_PRELOAD", KOJO_FAKE_DISK_LIB, 1);
@@ -34,7 +35,7 @@ std::unique_ptr<Kojod> KojodOnFakeDisk(const std::string& data_dir, const std::s
   setenv("KOJO_FAKE_DISK_CONTROL", control.c_str(), 1);
   // ASan wants its runtime first among the libraries; the fake disk is.
   setenv("ASAN_OPTIONS", (asan_before + (asan_before.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(), 1);
-  auto d = std::make_unique<Kojod>(data_dir);
+  auto d = std::make_unique<Kojod>(data_dir, std::move(extra));
   unsetenv("LD_PRELOAD");
   unsetenv("KOJO_FAKE_DISK_PATH");
   unsetenv("KOJO_FAKE_DISK_CONTROL");
@@ -51,9 +52,10 @@ class DiskFault : public ::testing::TestWithParam<std::string> {
   // kojod with the fake disk under its database.
   void Start() {
     SetDisk("ok");
-    kojod_ = KojodOnFakeDisk(data(), control());
+    kojod_ = KojodOnFakeDisk(data(), control(), extra_);
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
   }
+  std::vector<std::string> extra_;  // kojod's arguments
   void SetDisk(const std::string& mode) {
     std::ofstream(control()) << mode << "\n";
   }
@@ -176,6 +178,54 @@ TEST_P(DiskFault, KillWhileTheDiskFailsLosesNothingAcknowledged) {
   jobs = JobsByName();
   EXPECT_EQ(jobs.size(), acked.size());
   for (const auto& [key, ids] : acked) EXPECT_EQ(jobs[key], ids) << key;
+}
+
+// Users and tokens too: a change that cannot be made durable is 503, and a
+// revoked token stops working at once all the same.
+TEST_P(DiskFault, UserAndTokenChangesAre503WhileTheDiskFails) {
+  const std::string admin_file = data() + "-admin.token";
+  extra_ = {"--admin-token-file", admin_file};
+  Start();
+  auto c = kojod_->Client();
+  c.set_read_timeout(10, 0);
+  std::string admin = ReadFile(admin_file);
+  while (!admin.empty() && (admin.back() == '\n' || admin.back() == ' ')) admin.pop_back();
+  c.set_bearer_token_auth(admin);
+  auto made = c.Post("/api/v1/users", Json{{"name", "ada"}}.dump(), "application/json");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : "no answer");
+  auto token = c.Post("/api/v1/tokens", Json{{"user", "ada"}, {"name", "ada-1"}}.dump(), "application/json");
+  ASSERT_TRUE(token && token->status == 201) << (token ? std::to_string(token->status) + " " + token->body : "no answer");
+  const std::string secret = Body(token)["secret"];
+  auto as_ada = [&] {
+    httplib::Client a = kojod_->Client();
+    a.set_bearer_token_auth(secret);
+    auto r = a.Get("/api/v1/whoami");
+    return r ? r->status : 0;
+  };
+  ASSERT_EQ(as_ada(), 200);
+
+  SetDisk(GetParam());
+  auto user = c.Post("/api/v1/users", Json{{"name", "bo"}}.dump(), "application/json");
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->status, 503) << user->body;
+  EXPECT_EQ(Body(user)["error"]["code"], "unavailable");
+  auto another = c.Post("/api/v1/tokens", Json{{"user", "ada"}, {"name", "ada-2"}}.dump(), "application/json");
+  ASSERT_TRUE(another);
+  EXPECT_EQ(another->status, 503) << another->body;
+  EXPECT_EQ(another->body.find("kojo_"), std::string::npos) << "no secret in a refusal";
+  auto revoked = c.Delete("/api/v1/tokens/ada-1");
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->status, 503) << revoked->body;
+  EXPECT_EQ(as_ada(), 401) << "a revoked token stops working at once";
+
+  SetDisk("ok");
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = c.Post("/api/v1/users", Json{{"name", "bo"}}.dump(), "application/json");
+    return r && (r->status == 201 || r->status == 409);
+  }, 10s)) << kojod_->log();
+  kojod_->process().Kill();
+  Start();
+  EXPECT_EQ(as_ada(), 401) << "the revocation reached the disk";
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DiskFault, ::testing::Values("full", "torn", "fsync"),

@@ -76,6 +76,14 @@ void WriteFile(const std::string& path, const std::string& text) {
   if (!f) throw CliError(kExitRuntime, fmt::format("{}: cannot write file", path));
 }
 
+std::string Duration(Seconds s) {
+  if (s < 0) s = 0;
+  const Seconds d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+  if (d > 0) return fmt::format("{}-{:02}:{:02}:{:02}", d, h, m, sec);
+  if (h > 0) return fmt::format("{}:{:02}:{:02}", h, m, sec);
+  return fmt::format("{}:{:02}", m, sec);
+}
+
 std::string CreditFor(std::string_view format) {
   if (format == "philly")
     return "Trace: Microsoft Philly (Jeon et al., USENIX ATC'19), CC-BY-4.0, via the Pollux artifact "

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "model/units.h"
 
 namespace kojo::cli {
 
@@ -45,6 +46,10 @@ std::vector<std::uint64_t> ParseSeeds(std::string_view s, std::string_view flag)
 // Creates DIR (and parents) or fails naming it.
 void MakeDirs(const std::string& dir);
 void WriteFile(const std::string& path, const std::string& text);
+
+// A duration as squeue shows an elapsed time: "D-HH:MM:SS" from a day on,
+// else "H:MM:SS" from an hour on, else "M:SS"; negative counts as 0.
+std::string Duration(Seconds s);
 
 // The credit line for figures made from a trace of this format name
 // ("philly", "tiresias", "openb", "kojo").

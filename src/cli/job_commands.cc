@@ -79,14 +79,6 @@ JobId ParseJobId(const std::string& s) {
 
 // ---- formatting ----
 
-std::string Duration(Seconds s) {
-  if (s < 0) s = 0;
-  const Seconds d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-  if (d > 0) return fmt::format("{}-{:02}:{:02}:{:02}", d, h, m, sec);
-  if (h > 0) return fmt::format("{}:{:02}:{:02}", h, m, sec);
-  return fmt::format("{}:{:02}", m, sec);
-}
-
 std::string GpuText(const Demand& d) {
   if (d.gpus == 0) return "0";
   if (d.Fractional()) return fmt::format("{}", d.gpu_milli / 1000.0);

@@ -66,6 +66,25 @@ ParsedArgs Parse(const std::vector<std::string>& args, const std::vector<OptSpec
 // "1,2,3" and repeated options -> items.
 std::vector<std::string> Items(const std::string& s) { return cli::SplitList(s); }
 
+// The selection squeue, scancel and sacct share: job states (Slurm's names),
+// job names, accounts (the job's project, "default" when it names none) and
+// partitions (InPartitions); an empty one matches every job.
+struct JobFilter {
+  std::set<std::string> states, names, accounts;
+  std::vector<std::string> partitions;
+
+  static std::set<std::string> SetOf(const std::string& list) {
+    auto v = Items(list);
+    return {v.begin(), v.end()};
+  }
+  bool Matches(const api::JobView& v) const {
+    if (!states.empty() && !states.count(StateName(v))) return false;
+    if (!names.empty() && !names.count(v.spec.name)) return false;
+    if (!accounts.empty() && !accounts.count(v.spec.project.empty() ? "default" : v.spec.project)) return false;
+    return partitions.empty() || InPartitions(v, partitions);
+  }
+};
+
 // A job id as Slurm's commands take it: "123", "123.batch" or "123.0" (a
 // step of job 123: kojo has none but the job itself), or "12_3" (index 3
 // of array 12), which `array_task` resolves.
@@ -348,14 +367,7 @@ int Squeue(const std::vector<std::string>& args) {
     list.insert(list.end(), some.begin(), some.end());
   }
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  const std::set<std::string> account_set = [&] {
-    auto v = Items(accounts);
-    return std::set<std::string>(v.begin(), v.end());
-  }();
-  const std::set<std::string> name_set = [&] {
-    auto v = Items(names);
-    return std::set<std::string>(v.begin(), v.end());
-  }();
+  const JobFilter filter{want_states, JobFilter::SetOf(names), JobFilter::SetOf(accounts), partitions};
   std::set<JobId> seen;
   const Seconds now = Now();
   std::string out;
@@ -381,10 +393,7 @@ int Squeue(const std::vector<std::string>& args) {
     if (!seen.insert(v.id).second) continue;
     if (jobs_given && !jobs.count(v.id) && !(v.array_id && jobs.count(*v.array_id))) continue;
     found.insert(v.id);
-    if (!partitions.empty() && !InPartitions(v, partitions)) continue;
-    if (!want_states.empty() && !want_states.count(StateName(v))) continue;
-    if (!account_set.empty() && !account_set.count(v.spec.project.empty() ? "default" : v.spec.project)) continue;
-    if (!name_set.empty() && !name_set.count(v.spec.name)) continue;
+    if (!filter.Matches(v)) continue;
     render([&](const FormatField& f) { return SqueueValue(f.letter, v, now); });
   }
   if (jobs_given && found.empty()) {  // as squeue: only when no job given exists
@@ -444,20 +453,13 @@ int Scancel(const std::vector<std::string>& args) {
   }
   if (me) user = GetWhoami(client).name;
   if (filters) {
-    std::set<std::string> want_states = states.empty() ? std::set<std::string>{} : StateSet(states, "--state");
-    auto name_items = Items(names), account_items = Items(accounts);
+    const JobFilter filter{states.empty() ? std::set<std::string>{} : StateSet(states, "--state"),
+                           JobFilter::SetOf(names), JobFilter::SetOf(accounts), partitions};
     std::set<JobId> given(ids.begin(), ids.end());
     std::vector<JobId> chosen;
     for (const auto& v : ListJobs(client, "PENDING,HELD,STARTING,RUNNING,STOPPING", user)) {
       if (!given.empty() && !given.count(v.id)) continue;
-      if (!want_states.empty() && !want_states.count(StateName(v))) continue;
-      if (!name_items.empty() && std::find(name_items.begin(), name_items.end(), v.spec.name) == name_items.end())
-        continue;
-      const std::string acct = v.spec.project.empty() ? "default" : v.spec.project;
-      if (!account_items.empty() && std::find(account_items.begin(), account_items.end(), acct) == account_items.end())
-        continue;
-      if (!partitions.empty() && !InPartitions(v, partitions)) continue;
-      chosen.push_back(v.id);
+      if (filter.Matches(v)) chosen.push_back(v.id);
     }
     ids = chosen;
   }
@@ -589,7 +591,7 @@ int Sacct(const std::vector<std::string>& args) {
     list.insert(list.end(), some.begin(), some.end());
   }
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  auto name_items = Items(names), account_items = Items(accounts);
+  const JobFilter filter{want_states, JobFilter::SetOf(names), JobFilter::SetOf(accounts), partitions};
   const Seconds now = Now();
   std::string out;
   auto emit = [&](const std::vector<std::string>& values) {
@@ -619,13 +621,7 @@ int Sacct(const std::vector<std::string>& args) {
   for (const auto& v : list) {
     if (!seen.insert(v.id).second) continue;
     if (!jobs.empty() && !jobs.count(v.id) && !(v.array_id && jobs.count(*v.array_id))) continue;
-    if (!want_states.empty() && !want_states.count(StateName(v))) continue;
-    if (!name_items.empty() && std::find(name_items.begin(), name_items.end(), v.spec.name) == name_items.end())
-      continue;
-    const std::string acct = v.spec.project.empty() ? "default" : v.spec.project;
-    if (!account_items.empty() && std::find(account_items.begin(), account_items.end(), acct) == account_items.end())
-      continue;
-    if (!partitions.empty() && !InPartitions(v, partitions)) continue;
+    if (!filter.Matches(v)) continue;
     if (start && v.end_time && *v.end_time < *start) continue;
     if (end && v.submit_time > *end) continue;
     std::vector<std::string> values;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "api/slurm_env.h"
+#include "cli/common.h"
 
 namespace kojo::slurm {
 
@@ -130,13 +131,7 @@ std::string Reason(const api::JobView& v) {
   }
 }
 
-std::string SqueueDuration(Seconds s) {
-  if (s < 0) s = 0;
-  const Seconds d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-  if (d > 0) return fmt::format("{}-{:02}:{:02}:{:02}", d, h, m, sec);
-  if (h > 0) return fmt::format("{}:{:02}:{:02}", h, m, sec);
-  return fmt::format("{}:{:02}", m, sec);
-}
+std::string SqueueDuration(Seconds s) { return cli::Duration(s); }
 
 std::string LongDuration(Seconds s) {
   if (s < 0) s = 0;

@@ -49,6 +49,8 @@
 
 #include "api/codec.h"
 #include "cli/sbatch.h"
+#include "cli/sbatch_fixtures.h"
+#include "test_support.h"
 
 namespace kojo::cli {
 namespace {
@@ -58,25 +60,9 @@ using api::Json;
 
 const std::string kDir = std::string(KOJO_TESTDATA_DIR) + "/sbatch";
 
-// The same submitting side as sbatch_test.cc's Ctx().
-SubmitContext Ctx() {
-  SubmitContext c;
-  c.cwd = "/home/ada/proj";
-  c.user = "ada";
-  c.getenv = [](const std::string& k) -> std::optional<std::string> {
-    if (k == "HOME") return std::string("/home/ada");
-    return std::nullopt;
-  };
-  c.environment = {{"HOME", "/home/ada"}, {"PATH", "/usr/bin"}, {"KOJO_TOKEN", "secret"}};
-  return c;
-}
+using fixtures::Ctx;  // the submitting side sbatch_test.cc uses too
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ReadFile(const fs::path& p) { return kojo::testing::ReadFile(p.string()); }
 
 std::vector<std::string> ListFiles(const std::string& ext) {
   std::vector<std::string> files;

@@ -1,6 +1,7 @@
 // `kojo submit`'s pure part: sbatch's directive rules, formats, option
 // grammar and the conversion into an api::JobSpec.
 #include "cli/sbatch.h"
+#include "cli/sbatch_fixtures.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -417,17 +418,7 @@ TEST(Options, DialectOfDirectives) {
 
 // ---- resolving the job ----
 
-SubmitContext Ctx() {
-  SubmitContext c;
-  c.cwd = "/home/ada/proj";
-  c.user = "ada";
-  c.getenv = [](const std::string& k) -> std::optional<std::string> {
-    if (k == "HOME") return std::string("/home/ada");
-    return std::nullopt;
-  };
-  c.environment = {{"HOME", "/home/ada"}, {"PATH", "/usr/bin"}, {"KOJO_TOKEN", "secret"}};
-  return c;
-}
+using fixtures::Ctx;  // sbatch_fixtures.h
 
 // Directives of `script`, then the command line `cli`, resolved.
 Result<api::JobSpec> Submit(const std::string& script, std::vector<std::string> cli = {},

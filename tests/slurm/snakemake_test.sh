@@ -102,7 +102,10 @@ WRAP
 chmod +x "$WORK/wrap/scancel"
 for attempt in 1 2 3; do
   rm -f "$WORK/scancel.calls" out/slow.txt
-  PATH="$WORK/wrap:$PATH" timeout -k 10 120 snakemake --slurm --jobs 1 --max-status-checks-per-second 0.1 --rerun-incomplete \
+  # --foreground: the SIGINT below reaches snakemake once; without it timeout
+  # also signals its whole process group, and a second SIGINT interrupts
+  # snakemake's own scancel.
+  PATH="$WORK/wrap:$PATH" timeout --foreground -k 10 120 snakemake --slurm --jobs 1 --max-status-checks-per-second 0.1 --rerun-incomplete \
     >"$WORK/cancel.log" 2>&1 &
   snake=$!
   slow=

@@ -19,6 +19,7 @@ constexpr double kMaxShare = 1e6;
 constexpr int kMaxGpus = 1'000'000;
 constexpr double kMaxGpuHours = 1e12;
 constexpr double kMaxWeight = 1000;
+constexpr double kMaxMoney = 1e12;
 
 // Names of programmes, organisations, projects and users: what fits in a
 // URL path segment and a CSV cell without quoting.
@@ -43,12 +44,62 @@ void Positive(Fields& f, std::string_view field, double& out, double max, bool r
   if (f.ok() && out <= 0) f.Fail(f.Path(field), "expected a number above 0, got 0");
 }
 
+// An amount of money (a JSON number, at most 6 decimals kept).
+void MoneyField(Fields& f, std::string_view field, Money& out, bool required = false) {
+  double v = 0;
+  if (!f.Get(field, false) && !required) return;
+  f.Num(field, v, 0, kMaxMoney, required);
+  if (!f.ok()) return;
+  if (auto m = MoneyFromDouble(v)) out = *m;
+  else f.Fail(f.Path(field), "expected an amount of money of at least 0");
+}
+
+// "rent": {"budget": 20000, "value_per_gpu_hour": 4}
+Result<RentTerms> RentTermsAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  RentTerms t;
+  MoneyField(f, "budget", t.budget, /*required=*/true);
+  MoneyField(f, "value_per_gpu_hour", t.value_per_gpu_hour, /*required=*/true);
+  return Done(f, t);
+}
+
+Result<Provider> ProviderAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  Provider p;
+  Name(f, "name", p.name);
+  f.Str("gpu_model", p.node.gpu_model, 64, /*required=*/true);
+  f.Int("gpus_per_node", p.node.gpus, 1, kMaxGpusPerNode, /*required=*/true);
+  double cpus = 8, mem_gib = 64, gpu_mem_gib = 0;
+  f.Num("cpus_per_node", cpus, 1, 100000);
+  f.Num("memory_gib_per_node", mem_gib, 1, 1e6);
+  f.Num("gpu_memory_gib", gpu_mem_gib, 0, 1e4);
+  p.node.cpu_milli = static_cast<MilliCpu>(std::llround(cpus * 1000));
+  p.node.mem_mib = static_cast<MiB>(std::llround(mem_gib * 1024));
+  p.node.gpu_mem_mib = static_cast<MiB>(std::llround(gpu_mem_gib * 1024));
+  f.StrList("features", p.node.features, 64, 64);
+  MoneyField(f, "price_per_gpu_hour", p.price_per_gpu_hour, /*required=*/true);
+  f.Int("max_nodes", p.max_nodes, 1, 1000);
+  f.Int("startup_s", p.startup_s, 0, 86400);
+  f.Int("timeout_s", p.timeout_s, 1, 86400);
+  f.Int("idle_timeout_s", p.idle_timeout_s, 0, 7 * 86400);
+  f.Str("start_program", p.start_program, 4096);
+  f.Str("stop_program", p.stop_program, 4096);
+  if (f.ok() && p.timeout_s < p.startup_s)
+    f.Fail(f.Path("timeout_s"), fmt::format("expected at least startup_s ({}), got {}", p.startup_s, p.timeout_s));
+  return Done(f, p);
+}
+
 Result<Programme> ProgrammeAt(const Json& j, const std::string& path) {
   Fields f(j, path, true);
   Programme p;
   Name(f, "name", p.name);
   f.Str("description", p.description, 1000);
   Positive(f, "share", p.share, kMaxShare);
+  if (f.Get("rent", false)) {
+    RentTerms t;
+    f.Object("rent", t, RentTermsAt);
+    p.rent = t;
+  }
   return Done(f, p);
 }
 
@@ -68,6 +119,11 @@ Result<Project> ProjectAt(const Json& j, const std::string& path) {
   Positive(f, "share", p.share, kMaxShare);
   f.Int("guaranteed_gpus", p.guaranteed_gpus, 0, kMaxGpus);
   f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus, /*nullable=*/false);
+  if (f.Get("rent", false)) {
+    RentTerms t;
+    f.Object("rent", t, RentTermsAt);
+    p.rent = t;
+  }
   return Done(f, p);
 }
 
@@ -188,6 +244,7 @@ Status CheckReferences(const OrgConfig& c) {
   if (auto e = dup(c.grants, [](const Grant& g) { return g.id; }, "grants")) return *e;
   if (auto e = dup(c.members, [](const Member& m) { return m.project + "/" + m.user; }, "members")) return *e;
   if (auto e = dup(c.partitions, [](const Partition& p) { return p.name; }, "partitions")) return *e;
+  if (auto e = dup(c.providers, [](const Provider& p) { return p.name; }, "providers")) return *e;
   // A partition's projects must exist where the document lists projects.
   if (!c.projects.empty())
     for (size_t i = 0; i < c.partitions.size(); ++i)
@@ -282,6 +339,7 @@ Result<OrgConfig> OrgConfigFromJson(const Json& j) {
   f.List("grants", c.grants, GrantAt);
   f.List("members", c.members, MemberAt);
   f.List("partitions", c.partitions, PartitionAt, 1000);
+  f.List("providers", c.providers, ProviderAt, 100);
   auto done = Done(f, std::move(c));
   if (!done.ok()) return done;
   OrgConfig& out = done.value();
@@ -290,6 +348,34 @@ Result<OrgConfig> OrgConfigFromJson(const Json& j) {
     if (g.programme.empty()) g.programme = out.ProgrammeOf(g.project);
   return done;
 }
+
+namespace {
+
+double MoneyJson(Money m) { return static_cast<double>(m) / static_cast<double>(kMoneyUnit); }
+
+Json RentTermsJson(const RentTerms& t) {
+  return {{"budget", MoneyJson(t.budget)}, {"value_per_gpu_hour", MoneyJson(t.value_per_gpu_hour)}};
+}
+
+Json ProviderJson(const Provider& p) {
+  Json x = {{"name", p.name},
+            {"gpu_model", p.node.gpu_model},
+            {"gpus_per_node", p.node.gpus},
+            {"cpus_per_node", static_cast<double>(p.node.cpu_milli) / 1000.0},
+            {"memory_gib_per_node", static_cast<double>(p.node.mem_mib) / 1024.0},
+            {"price_per_gpu_hour", MoneyJson(p.price_per_gpu_hour)},
+            {"max_nodes", p.max_nodes},
+            {"startup_s", p.startup_s},
+            {"timeout_s", p.timeout_s},
+            {"idle_timeout_s", p.idle_timeout_s}};
+  if (p.node.gpu_mem_mib > 0) x["gpu_memory_gib"] = static_cast<double>(p.node.gpu_mem_mib) / 1024.0;
+  if (!p.node.features.empty()) x["features"] = p.node.features;
+  if (!p.start_program.empty()) x["start_program"] = p.start_program;
+  if (!p.stop_program.empty()) x["stop_program"] = p.stop_program;
+  return x;
+}
+
+}  // namespace
 
 Json ToJson(const OrgConfig& c) {
   Json j = Json::object();
@@ -301,6 +387,7 @@ Json ToJson(const OrgConfig& c) {
   for (const auto& p : c.programmes) {
     Json x = {{"name", p.name}, {"share", p.share}};
     if (!p.description.empty()) x["description"] = p.description;
+    if (p.rent) x["rent"] = RentTermsJson(*p.rent);
     j["programmes"].push_back(x);
   }
   j["organisations"] = Json::array();
@@ -310,6 +397,7 @@ Json ToJson(const OrgConfig& c) {
     Json x = {{"name", p.name}, {"organisation", p.organisation}, {"share", p.share},
               {"guaranteed_gpus", p.guaranteed_gpus}};
     if (p.borrow_limit) x["borrow_limit"] = *p.borrow_limit;
+    if (p.rent) x["rent"] = RentTermsJson(*p.rent);
     j["projects"].push_back(x);
   }
   j["grants"] = Json::array();
@@ -333,7 +421,49 @@ Json ToJson(const OrgConfig& c) {
       j["partitions"].push_back(x);
     }
   }
+  if (!c.providers.empty()) {
+    j["providers"] = Json::array();
+    for (const auto& p : c.providers) j["providers"].push_back(ProviderJson(p));
+  }
   return j;
+}
+
+Result<std::vector<Provider>> ProvidersFromJson(const Json& j) {
+  std::vector<Provider> out;
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      auto p = ProviderAt(j[i], fmt::format("providers[{}]", i));
+      if (!p.ok()) return p.error();
+      out.push_back(std::move(*p));
+    }
+  } else {
+    Fields f(j, "", true);
+    f.List("providers", out, ProviderAt, 100);
+    if (auto s = Done(f, 0); !s.ok()) return s.error();
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!names.insert(out[i].name).second)
+      return InvalidArgument(fmt::format("providers[{}].name: a second provider named \"{}\"", i, out[i].name));
+  return out;
+}
+
+RentPolicy RentPolicyOf(const OrgConfig& c) {
+  RentPolicy r;
+  r.providers = c.providers;
+  for (const auto& prog : c.programmes)
+    if (prog.rent) r.accounts[RentAccountName(true, prog.name)] = *prog.rent;
+  for (const auto& proj : c.projects) {
+    if (proj.rent) {
+      const std::string name = RentAccountName(false, proj.name);
+      r.accounts[name] = *proj.rent;
+      r.account_of[proj.name] = name;
+      continue;
+    }
+    const Programme* prog = c.FindProgramme(c.ProgrammeOf(proj.name));
+    if (prog && prog->rent) r.account_of[proj.name] = RentAccountName(true, prog->name);
+  }
+  return r;
 }
 
 OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,

@@ -14,7 +14,14 @@
 //    "members": [{"project": "vision", "user": "ada", "role": "lead"}],
 //    "partitions": [{"name": "gpu", "nodes": "node[01-16]", "features": "a100",
 //                    "max_time_s": 172800, "default_time_s": 3600,
-//                    "projects": ["vision"], "default": true}]}
+//                    "projects": ["vision"], "default": true}],
+//    "providers": [{"name": "cloud-a", "gpu_model": "H100", "gpus_per_node": 8,
+//                   "cpus_per_node": 64, "memory_gib_per_node": 512,
+//                   "price_per_gpu_hour": 2.5, "max_nodes": 4, "startup_s": 180,
+//                   "start_program": "/opt/rent/start", "stop_program": "/opt/rent/stop"}]}
+// A programme or a project may hold "rent": {"budget": 20000,
+// "value_per_gpu_hour": 4} (money in the organisation's currency): the
+// budget for rented capacity and what an hour of one GPU's waiting is worth.
 //
 // Every section is optional. Parsing is strict: unknown fields, wrong types,
 // dangling references (a project's organisation, a grant's project or
@@ -43,6 +50,7 @@ struct OrgConfig {
   std::vector<Grant> grants;
   std::vector<Member> members;
   std::vector<Partition> partitions;  // named sets of nodes with limits (model/node_rule.h)
+  std::vector<Provider> providers;    // partners that rent out nodes (model/rent.h)
 
   const Programme* FindProgramme(std::string_view name) const;
   const Organisation* FindOrganisation(std::string_view name) const;
@@ -53,6 +61,15 @@ struct OrgConfig {
 
 Result<OrgConfig> OrgConfigFromJson(const Json& j);
 Json ToJson(const OrgConfig& c);
+
+// Renting as the cluster state reads it: the providers, and per project the
+// account that pays its rented nodes: its own terms ("project NAME"), else
+// its programme's ("programme NAME"), else none.
+RentPolicy RentPolicyOf(const OrgConfig& c);
+
+// A providers document for `kojo sim --providers`: {"providers": [...]} or
+// a list, each as in the organisation document.
+Result<std::vector<Provider>> ProvidersFromJson(const Json& j);
 
 // Times in the document: ISO 8601 UTC ("2026-01-01T00:00:00Z" or a date
 // "2026-01-01") -> Unix seconds.

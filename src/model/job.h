@@ -42,7 +42,8 @@ struct Demand {
   bool AllowsModel(const std::string& model) const;
   // The node's GPU model (GPU jobs) and the node rule allow it.
   bool AllowsNode(const NodeSpec& spec) const {
-    return (gpus == 0 || AllowsModel(spec.gpu_model)) && (nodes.Empty() || nodes.Allows(spec));
+    return (gpus == 0 || AllowsModel(spec.gpu_model)) && RentAllows(&nodes, spec) &&
+           (nodes.Empty() || nodes.Allows(spec));
   }
 };
 

@@ -20,6 +20,10 @@ struct NodeSpec {
   // counts as one) and the partitions that hold the node (PartitionsOf).
   std::vector<std::string> features;
   std::vector<std::string> partitions;
+  // Rented nodes (model/rent.h): the provider ("" = owned by the pool) and
+  // the account that pays for it; only jobs of that account run there.
+  std::string provider;
+  std::string rent_account;
 };
 
 // The free resources of one node at one moment. Value type, cheap to copy

@@ -155,7 +155,14 @@ Status NodeRule::SetConstraint(std::string text) {
   return Ok{};
 }
 
+bool RentAllows(const NodeRule* rule, const NodeSpec& spec) {
+  if (spec.provider.empty()) return true;
+  if (rule == nullptr) return spec.rent_account.empty();
+  return !rule->no_rent && (spec.rent_account.empty() || rule->account == spec.rent_account);
+}
+
 bool NodeRule::Allows(const NodeSpec& spec) const {
+  if (!RentAllows(this, spec)) return false;
   if (!nodelist.empty() && !Contains(nodelist, spec.name)) return false;
   if (!exclude.empty() && Contains(exclude, spec.name)) return false;
   if (!partitions.empty() &&
@@ -183,13 +190,14 @@ std::string NodeRule::Describe() const {
   if (!partitions.empty()) parts.push_back(fmt::format("partition {}", fmt::join(partitions, "|")));
   if (!nodelist.empty()) parts.push_back(fmt::format("nodes {}", fmt::join(nodelist, ",")));
   if (!exclude.empty()) parts.push_back(fmt::format("not nodes {}", fmt::join(exclude, ",")));
+  if (no_rent) parts.push_back("owned nodes only");
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 std::string NodeRule::Key() const {
-  if (Empty()) return "";
-  return fmt::format("{}\x1f{}\x1f{}\x1f{}", constraint, fmt::join(partitions, ","), fmt::join(nodelist, ","),
-                     fmt::join(exclude, ","));
+  if (Empty() && account.empty()) return "";
+  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", constraint, fmt::join(partitions, ","),
+                     fmt::join(nodelist, ","), fmt::join(exclude, ","), no_rent ? "owned" : "", account);
 }
 
 std::vector<std::string> NodeFeatures(const std::vector<std::string>& given, std::string_view gpu_model) {

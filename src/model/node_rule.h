@@ -38,8 +38,16 @@ struct NodeRule {
   std::vector<std::string> partitions;  // any of them; empty = any
   std::vector<std::string> nodelist;    // only these nodes; empty = any
   std::vector<std::string> exclude;     // never these nodes
+  // Rented capacity: `no_rent` keeps the job on owned nodes (data that must
+  // stay on site); `account` is the account that pays its project's rented
+  // nodes (set at admission, "" = none): a rented node runs only jobs of the
+  // account that pays for it (RentAllows).
+  bool no_rent = false;
+  std::string account;
 
-  bool Empty() const { return constraint.empty() && partitions.empty() && nodelist.empty() && exclude.empty(); }
+  bool Empty() const {
+    return constraint.empty() && partitions.empty() && nodelist.empty() && exclude.empty() && !no_rent;
+  }
   // Sets `constraint` and `parsed`.
   Status SetConstraint(std::string text);
   bool Allows(const NodeSpec& spec) const;
@@ -52,6 +60,12 @@ struct NodeRule {
   // A key that two rules share exactly when they allow the same nodes.
   std::string Key() const;
 };
+
+// Whether a job with `rule` (null = none) may use `spec` as far as renting
+// goes: owned nodes always; a rented node only for a job that did not opt
+// out and whose account pays for it (a slot not rented yet, account "",
+// for any job that did not opt out).
+bool RentAllows(const NodeRule* rule, const NodeSpec& spec);
 
 // A node's features as the scheduler matches them: the agent's, plus its
 // GPU model as an implicit one, lower case, sorted, without duplicates.
@@ -84,6 +98,7 @@ std::vector<std::string> PartitionsOf(const std::vector<Partition>& partitions, 
 struct Admitted {
   std::vector<std::string> partitions;
   std::optional<Seconds> time_limit;
+  std::string rent_account;  // NodeRule::account (ClusterState::Admit sets it)
 };
 Result<Admitted> AdmitToPartitions(const std::vector<Partition>& partitions, const std::vector<std::string>& asked,
                                    std::string_view project, std::optional<Seconds> time_limit);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "model/rent.h"
 #include "model/units.h"
 
 namespace kojo {
@@ -46,6 +47,9 @@ struct Programme {
   std::string name;
   std::string description;
   double share = 1;  // fair share among programmes
+  // A budget for rented capacity shared by its projects, and the value of
+  // their waiting (model/rent.h); a project's own terms come first.
+  std::optional<RentTerms> rent;
 };
 
 struct Organisation {
@@ -63,6 +67,7 @@ struct Project {
   // `borrow_limit` more (none = no limit).
   int guaranteed_gpus = 0;
   std::optional<int> borrow_limit;
+  std::optional<RentTerms> rent;  // its own budget for rented capacity
 };
 
 struct Member {

@@ -349,12 +349,17 @@ std::optional<std::string> ClusterState::CheckAllocation(const Job& job, const A
 }
 
 void ClusterState::ExplainOutOfService(Wait& w, const Job& job) {
-  if (std::all_of(service_.begin(), service_.end(), [](NodeService s) { return s == NodeService::kUp; })) return;
+  // Rented slots not rented (kOff) are not out of service: renting explains them.
+  auto counts = [&](size_t i) { return service_[i] != NodeService::kUp && !RentOff(static_cast<NodeIndex>(i)); };
+  bool any = false;
+  for (size_t i = 0; i < service_.size() && !any; ++i) any = counts(i);
+  if (!any) return;
   std::vector<std::string> out;
   bool draining = false;
   ClusterSnapshot up;
   for (size_t i = 0; i < service_.size(); ++i) {
-    if (service_[i] == NodeService::kUp) {
+    if (!counts(i)) {
+      if (service_[i] != NodeService::kUp) continue;
       up.specs.push_back(snap_.specs[i]);
       up.nodes.push_back(NodeState::Empty(snap_.specs[i]));
     } else {

@@ -43,6 +43,8 @@
 
 #include "model/node_rule.h"
 #include "model/org.h"
+#include "model/rent.h"
+#include "sched/rent.h"
 #include "sched/scheduler.h"
 
 namespace kojo {
@@ -115,6 +117,41 @@ struct PassOptions {
   bool preempt_at_once = false;
 };
 
+// ---- renting (model/rent.h, sched/rent.h) ----
+// A provider's nodes are slots "<provider>-<i>" (i = 1..max_nodes), added
+// when the rent policy is set: out of service until rented and up, like
+// Slurm's powered-down cloud nodes. A slot's life:
+//   kOff -> kStarting (PlanRent ordered it; the wrapper runs the start
+//   program) -> kUp (RentUp: its agent registered) -> kStopping (PlanRent
+//   released it: idle past the provider's time-out, or its paid time ends
+//   with no budget to extend it) -> kOff (RentStopped: given back).
+// A start that fails (RentFailed) goes back to kOff; the provider backs off
+// (30 s, doubling) and after 3 failures in a row is unavailable for 15 min.
+enum class RentPhase { kOff, kStarting, kUp, kStopping };
+std::string_view ToString(RentPhase p);
+
+struct RentedNode {
+  NodeIndex node = 0;
+  int provider = 0;  // into RentPolicy::providers
+  RentPhase phase = RentPhase::kOff;
+  std::string account;       // who pays (kOff: "")
+  Seconds started = 0;       // the start program ran (the rent runs from here)
+  Seconds up_since = 0;      // its agent registered
+  Seconds idle_since = 0;    // up with no job since then
+  Seconds paid_until = 0;    // the rent reserved covers [started, paid_until)
+  Money reserved = 0;        // reserved against the account, released when settled
+  bool draining = false;     // its account cannot pay beyond paid_until
+  std::string reason;        // why it is in this phase, for `kojo nodes`
+};
+
+// What a rent step changed; the wrapper acts on it.
+struct RentChanges {
+  std::vector<NodeIndex> start;     // now kStarting: run the provider's start program
+  std::vector<NodeIndex> stop;      // now kStopping: run the stop program (after `evict` ended)
+  std::vector<JobId> evict;         // jobs on nodes whose paid time is over: stop and requeue them
+  std::vector<RentNote> notes;      // why waiting jobs are (not) getting rented capacity
+};
+
 class ClusterState {
  public:
   ClusterState(Scheduler& scheduler, Seconds usage_half_life);
@@ -132,8 +169,11 @@ class ClusterState {
   const std::vector<Partition>& partitions() const { return partitions_; }
   // A job entering (submission): the partitions it may use and its time
   // limit, or an error naming the field (AdmitToPartitions).
+  // With renting, the account that pays the job's rented nodes too.
   Result<Admitted> Admit(const Job& job) const {
-    return AdmitToPartitions(partitions_, job.demand.nodes.partitions, job.project, job.time_limit);
+    auto a = AdmitToPartitions(partitions_, job.demand.nodes.partitions, job.project, job.time_limit);
+    if (a.ok()) a->rent_account = RentAccountOf(job.project);
+    return a;
   }
 
   // ---- organisation (none: one flat pool, nothing metered) ----
@@ -142,6 +182,34 @@ class ClusterState {
   // A run settled before this state existed (recovery), in end order.
   void ChargeSettled(const std::string& project, const std::string& user, const std::string& grant,
                      NormUnits units, Seconds end);
+
+  // ---- renting (none: no providers) ----
+  // Adds each provider's slots (once: a later policy keeps the slots of
+  // providers it still names and takes no slot away) and the accounts.
+  void SetRent(RentPolicy policy);
+  const RentPolicy& rent_policy() const { return rent_; }
+  // The account that pays `project`'s rented nodes ("" = none), for
+  // admission (NodeRule::account).
+  std::string RentAccountOf(const std::string& project) const;
+  // After an explaining pass (its `waiting`, in queue order): settles and
+  // extends paid time, releases idle nodes, and rents what PlanRent says.
+  RentChanges PlanRent(Seconds now, const std::vector<Wait>& waiting);
+  void RentUp(NodeIndex n, Seconds now);
+  void RentFailed(NodeIndex n, Seconds now, std::string why);
+  void RentStopped(NodeIndex n, Seconds now);
+  // Recovery: a slot's phase and bookkeeping as persisted.
+  void RestoreRented(const RentedNode& r);
+  // Recovery: rent spent before this state existed.
+  void ChargeRentSpent(const std::string& account, Money m) { rent_spent_[account] += m; }
+  const std::vector<RentedNode>& rented() const { return rented_; }
+  const RentedNode* RentedAt(NodeIndex n) const;
+  // Settled rent (plus, with `now`, the running rent of nodes not yet
+  // settled) and what is reserved, by account.
+  Money RentSpent(const std::string& account, std::optional<Seconds> now = std::nullopt) const;
+  Money RentReserved(const std::string& account) const;
+  // Per provider: settled spending and GPU-seconds rented (kojo sim's totals).
+  Money ProviderSpent(int provider, std::optional<Seconds> now = std::nullopt) const;
+  Seconds ProviderGpuSeconds(int provider, std::optional<Seconds> now = std::nullopt) const;
 
   // ---- jobs ----
   // Why `job` can never run on these nodes (in service or not), or nullopt.
@@ -205,6 +273,24 @@ class ClusterState {
   void Charge(const std::string& project, const std::string& user, NormUnits units, Seconds now);
   // Explaining passes: ArrayLimit waits, NodeDrain/NodeDown reasons.
   void ExplainOutOfService(Wait& w, const Job& job);
+
+  // Renting (state/rent_state.cc).
+  struct ProviderRun {
+    int failures = 0;            // in a row
+    Seconds available_at = 0;
+    std::string reason;
+    Money spent = 0;             // settled
+    Seconds gpu_seconds = 0;     // settled
+  };
+  void SettleRent(RentedNode& r, Seconds now);  // ends the rent at now
+  Money RunningRent(const RentedNode& r, Seconds now) const;
+  bool RentOff(NodeIndex n) const;  // a rented slot not rented now
+  RentPolicy rent_;
+  std::vector<RentedNode> rented_;
+  std::unordered_map<NodeIndex, size_t> rented_at_;
+  std::vector<bool> rent_off_;  // by node: a rented slot not rented now
+  std::unordered_map<std::string, ProviderRun> provider_runs_;  // by provider name
+  std::unordered_map<std::string, Money> rent_spent_, rent_reserved_;
 
   // `spec` with its features normalised and its partitions named.
   NodeSpec Normalised(NodeSpec spec) const;

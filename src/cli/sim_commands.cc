@@ -48,6 +48,13 @@ struct ReplayOptions {
   double synthetic_load = 0;  // each project's demand / the cluster's GPUs; 0 = none
   double synthetic_days = 3;
   double half_life_h = 7 * 24;
+  // Renting partner capacity (model/rent.h).
+  std::string providers;
+  double waiting_value = -1;  // < 0 = the --org document's values
+  double rent_budget = -1;    // of the "pool" account; < 0 = no limit
+  bool rent_always = false;
+  Seconds rent_interval_s = 300;
+  std::string waiting_values;  // compare: a sweep
   // compare, pack variant
   std::string nodes, pods, seeds = "42";
   double inflate = 1.3;
@@ -59,24 +66,50 @@ struct Inputs {
   std::vector<NodeSpec> nodes;
   std::unique_ptr<SimOrg> org;  // null without --org
   std::vector<Partition> partitions;  // the --org document's
+  std::unique_ptr<RentPolicy> rent;   // null: no providers
   std::string credit;           // the workload's source, for figures
 };
 
+// The pool account of a what-if: every project without rent terms of its own.
+constexpr const char* kPoolAccount = "pool";
+
+// A rent policy for one run: `base` (the --org document's accounts and the
+// providers) with every account's value of waiting set to `value` (>= 0),
+// and projects without terms sharing the pool account; or the "rent
+// whenever a job waits" baseline.
+RentPolicy RunRent(const RentPolicy& base, const ReplayOptions& o, double value, bool always) {
+  RentPolicy r = base;
+  r.always = always;
+  if (value >= 0) {
+    const Money v = MoneyFromDouble(value).value_or(0);
+    for (auto& [name, terms] : r.accounts) terms.value_per_gpu_hour = v;
+    RentTerms pool;
+    pool.budget = o.rent_budget >= 0 ? MoneyFromDouble(o.rent_budget).value_or(0) : kForever;
+    pool.value_per_gpu_hour = v;
+    r.accounts[kPoolAccount] = pool;
+    r.default_account = kPoolAccount;
+  }
+  return r;
+}
+
 // --org FILE: the organisation document (docs/org-config.md). Trace time is
 // aligned so that the first submit falls at the earliest grant's start.
-std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>& jobs,
-                                std::vector<Partition>* partitions = nullptr) {
+api::Json ReadJsonFile(const std::string& option, const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) UsageError(fmt::format("--org: cannot read {}", path));
-  api::Json j;
+  if (!f) UsageError(fmt::format("{}: cannot read {}", option, path));
   try {
-    j = api::Json::parse(std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()));
+    return api::Json::parse(std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()));
   } catch (const std::exception& e) {
-    UsageError(fmt::format("--org: {} is not JSON: {}", path, e.what()));
+    UsageError(fmt::format("{}: {} is not JSON: {}", option, path, e.what()));
   }
-  auto config = api::OrgConfigFromJson(j);
+}
+
+std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>& jobs,
+                                std::vector<Partition>* partitions = nullptr, RentPolicy* rent = nullptr) {
+  auto config = api::OrgConfigFromJson(ReadJsonFile("--org", path));
   if (!config.ok()) UsageError(fmt::format("--org: {}: {}", path, config.error().message));
   if (partitions) *partitions = config->partitions;
+  if (rent) *rent = api::RentPolicyOf(*config);
   // As kojod: a document without projects (partitions only, say) is one
   // flat pool, not metered.
   if (config->projects.empty()) return nullptr;
@@ -91,6 +124,25 @@ std::unique_ptr<SimOrg> LoadOrg(const std::string& path, const std::vector<Job>&
   return org;
 }
 
+// Providers from --providers (else the --org document's); none = no renting.
+void LoadRent(const ReplayOptions& o, RentPolicy rent, Inputs& in) {
+  if (!o.providers.empty()) {
+    auto p = api::ProvidersFromJson(ReadJsonFile("--providers", o.providers));
+    if (!p.ok()) UsageError(fmt::format("--providers: {}: {}", o.providers, p.error().message));
+    rent.providers = std::move(*p);
+  }
+  if (rent.providers.empty()) {
+    if (o.waiting_value >= 0 || !o.waiting_values.empty() || o.rent_always)
+      UsageError("--waiting-value, --waiting-values and --rent-always need providers (--providers FILE, or "
+                 "\"providers\" in the --org document)");
+    return;
+  }
+  if (rent.accounts.empty() && o.waiting_value < 0 && o.waiting_values.empty() && !o.rent_always)
+    std::cerr << "kojo sim: warning: no account has a budget and a value of waiting (rent terms in --org, or "
+                 "--waiting-value): nothing will be rented\n";
+  in.rent = std::make_unique<RentPolicy>(std::move(rent));
+}
+
 Inputs LoadInputs(const ReplayOptions& o) {
   Inputs in;
   if (o.synthetic_load > 0) {
@@ -100,8 +152,10 @@ Inputs LoadInputs(const ReplayOptions& o) {
     if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
     in.nodes = std::move(*nodes);
     if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
-    in.org = LoadOrg(o.org, {}, &in.partitions);
+    RentPolicy rent;
+    in.org = LoadOrg(o.org, {}, &in.partitions, &rent);
     if (!in.org) UsageError("--synthetic: the --org document has no projects");
+    LoadRent(o, std::move(rent), in);
     SyntheticSpec spec;
     for (const auto& [name, limits] : in.org->policy.projects) spec.projects.push_back(name);
     std::sort(spec.projects.begin(), spec.projects.end());
@@ -132,7 +186,9 @@ Inputs LoadInputs(const ReplayOptions& o) {
   if (!nodes.ok()) UsageError(fmt::format("--cluster: {}", nodes.error().message));
   in.nodes = std::move(*nodes);
   if (in.nodes.empty()) UsageError("--cluster: the cluster has no nodes");
-  if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs, &in.partitions);
+  RentPolicy rent;
+  if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs, &in.partitions, &rent);
+  LoadRent(o, std::move(rent), in);
   in.credit = CreditFor(in.format);
   return in;
 }
@@ -148,7 +204,7 @@ void CheckPlacer(const std::string& name) {
 }
 
 SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& policy, const std::string& placer,
-                 bool backfill, const ProgressFn& progress) {
+                 bool backfill, const ProgressFn& progress, const RentPolicy* rent = nullptr) {
   auto pol = MakePolicy(policy);
   if (!pol.ok()) UsageError(fmt::format("--policy: {}", pol.error().message));
   auto pl = MakePlacer(placer);
@@ -163,6 +219,8 @@ SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& po
   cfg.usage_half_life_s = static_cast<Seconds>(o.half_life_h * 3600);
   cfg.org = in.org.get();
   cfg.partitions = in.partitions;
+  cfg.rent = rent;
+  cfg.rent_interval_s = o.rent_interval_s;
   auto r = Simulate(in.nodes, in.jobs, scheduler, cfg, progress);
   if (!r.ok()) throw CliError(kExitRuntime, r.error().message);
   return std::move(*r);
@@ -182,6 +240,7 @@ nlohmann::json RunJson(const ReplayOptions& o, const Inputs& in, const std::stri
   j["restart_penalty_s"] = o.restart_penalty_s;
   j["estimate_factor"] = o.estimate_factor;
   if (!o.org.empty()) j["org"] = o.org;
+  if (!o.providers.empty()) j["providers"] = o.providers;
   if (o.synthetic_load > 0) {
     j["synthetic_load"] = o.synthetic_load;
     j["synthetic_days"] = o.synthetic_days;
@@ -245,6 +304,28 @@ void AddReplayOptions(CLI::App& c, ReplayOptions& o, bool compare) {
   c.add_option("--half-life", o.half_life_h, "Fair-share usage half-life in hours")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  c.add_option("--providers", o.providers,
+               "Partner providers to rent nodes from (JSON: {\"providers\": [...]}, docs/renting.md); budgets and "
+               "values of waiting come from --org or --waiting-value")
+      ->check(CLI::ExistingFile);
+  if (compare)
+    c.add_option("--waiting-values", o.waiting_values,
+                 "Rent sweep: comma-separated values of one GPU-hour of waiting; compares each with never renting "
+                 "and renting whenever a job waits (first --policy and --placer only)");
+  else {
+    c.add_option("--waiting-value", o.waiting_value,
+                 "Value of one GPU-hour of waiting for every account (projects without rent terms share one "
+                 "account with --rent-budget)")
+        ->check(CLI::Range(0.0, 1e9));
+    c.add_flag("--rent-always", o.rent_always,
+               "Baseline: rent whenever a job waits for capacity, whatever it costs");
+  }
+  c.add_option("--rent-budget", o.rent_budget,
+               "Budget of the account shared by projects without rent terms (default: no limit)")
+      ->check(CLI::Range(0.0, 1e12));
+  c.add_option("--rent-interval", o.rent_interval_s, "Seconds between renting decisions while jobs wait")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
 }
 
 // Per-programme share of busy GPUs over time (organisations).
@@ -291,7 +372,10 @@ void DoRun(const ReplayOptions& o) {
   CheckPlacer(o.placer);
   Inputs in = LoadInputs(o);
   ProgressBar bar("sim " + o.policy);
-  SimResult r = RunOne(in, o, o.policy, o.placer, o.backfill, [&](double f) { bar.Update(f); });
+  std::optional<RentPolicy> rent;
+  if (in.rent) rent = RunRent(*in.rent, o, o.waiting_value, o.rent_always);
+  SimResult r = RunOne(in, o, o.policy, o.placer, o.backfill, [&](double f) { bar.Update(f); },
+                       rent ? &*rent : nullptr);
   bar.Done();
   nlohmann::json j = RunJson(o, in, o.policy, o.placer, o.backfill, r.metrics);
   if (!o.out.empty()) {
@@ -325,6 +409,94 @@ std::string Pad(const std::string& s, size_t w, bool right = false) {
   return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
 }
 
+// kojo sim compare --waiting-values: money spent against average and p99
+// wait, for each value of waiting and the two baselines (never rent; rent
+// whenever a job waits).
+void RentSweep(const ReplayOptions& o, const Inputs& in, const std::string& policy, const std::string& placer,
+               bool backfill) {
+  std::vector<double> values;
+  for (const auto& v : SplitList(o.waiting_values)) {
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || !(x >= 0) || x > 1e9)
+      UsageError(fmt::format("--waiting-values: expected numbers of at least 0, got \"{}\"", v));
+    values.push_back(x);
+  }
+  if (values.empty()) UsageError("--waiting-values: expected a comma-separated list of numbers");
+  struct Run {
+    std::string label;
+    std::optional<double> value;  // none: a baseline
+    SimMetrics m;
+  };
+  std::vector<Run> runs;
+  std::vector<std::pair<std::string, std::optional<RentPolicy>>> plans;
+  plans.emplace_back("never rent", std::nullopt);
+  for (double v : values) plans.emplace_back(fmt::format("value {:g}", v), RunRent(*in.rent, o, v, false));
+  plans.emplace_back("rent whenever a job waits", RunRent(*in.rent, o, 0, true));
+  ProgressBar bar("sim compare");
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const auto& [label, rent] = plans[i];
+    SimResult r = RunOne(in, o, policy, placer, backfill, [&](double f) {
+      bar.Update((static_cast<double>(i) + f) / static_cast<double>(plans.size()), label);
+    }, rent ? &*rent : nullptr);
+    std::optional<double> value;
+    if (i > 0 && i + 1 < plans.size()) value = values[i - 1];
+    runs.push_back(Run{label, value, r.metrics});
+  }
+  bar.Done();
+  nlohmann::json all = nlohmann::json::array();
+  std::string table = fmt::format("{} jobs ({}) on {} ({} owned GPUs), policy {}{}, placer {}\n", in.jobs.size(),
+                                  o.synthetic_load > 0 ? "synthetic workload" : in.format + " trace " + o.trace,
+                                  o.cluster, runs[0].m.total_gpus, policy, backfill ? " + EASY backfill" : "", placer);
+  size_t w = 6;
+  for (const auto& r : runs) w = std::max(w, r.label.size());
+  table += Pad("run", w) + "  " + Pad("rent cost", 12, true) + Pad("GPU-h rented", 13, true) +
+           Pad("nodes", 7, true) + Pad("avg wait", 10, true) + Pad("p99 wait", 10, true) + Pad("avg JCT", 10, true) +
+           Pad("done", 8, true) + "\n";
+  for (const auto& r : runs) {
+    table += Pad(r.label, w) + "  " + Pad(fmt::format("{:.2f}", r.m.rent_cost), 12, true) +
+             Pad(fmt::format("{:.1f}", r.m.rented_gpu_hours), 13, true) + Pad(std::to_string(r.m.rented_nodes), 7, true) +
+             Pad(FormatDuration(r.m.avg_wait_s), 10, true) + Pad(FormatDuration(r.m.p99_wait_s), 10, true) +
+             Pad(FormatDuration(r.m.avg_jct_s), 10, true) + Pad(std::to_string(r.m.completed + r.m.killed), 8, true) +
+             "\n";
+    nlohmann::json j = RunJson(o, in, policy, placer, backfill, r.m);
+    j["run"] = r.label;
+    if (r.value) j["waiting_value"] = *r.value;
+    j["rent"] = r.label == "never rent" ? "never" : r.value ? "value" : "always";
+    all.push_back(std::move(j));
+  }
+  if (!o.out.empty()) {
+    MakeDirs(o.out);
+    for (const bool p99 : {false, true}) {
+      LinePlot plot;
+      plot.title = fmt::format("Money spent on rented nodes against {} wait ({} jobs on {})", p99 ? "p99" : "average",
+                               in.jobs.size(), o.cluster);
+      plot.x_label = "money spent on rented nodes";
+      plot.y_label = fmt::format("{} wait (hours)", p99 ? "p99" : "average");
+      plot.credit = in.credit;
+      plot.y_min = 0;
+      auto wait_h = [&](const SimMetrics& m) { return (p99 ? m.p99_wait_s : m.avg_wait_s) / 3600.0; };
+      PlotSeries sweep{"value of waiting (per GPU-hour)", {}, false, true};
+      for (const auto& r : runs)
+        if (r.value) sweep.points.emplace_back(r.m.rent_cost, wait_h(r.m));
+      std::sort(sweep.points.begin(), sweep.points.end());
+      plot.series.push_back(std::move(sweep));
+      plot.series.push_back(PlotSeries{"never rent", {{runs.front().m.rent_cost, wait_h(runs.front().m)}}, false, true});
+      plot.series.push_back(
+          PlotSeries{"rent whenever a job waits", {{runs.back().m.rent_cost, wait_h(runs.back().m)}}, false, true});
+      WriteFile(o.out + (p99 ? "/rent-p99-wait.svg" : "/rent-avg-wait.svg"), RenderSvg(plot));
+    }
+    WriteFile(o.out + "/summary.json", all.dump(2) + "\n");
+    WriteFile(o.out + "/table.txt", table);
+  }
+  if (o.json) {
+    std::cout << all.dump() << "\n";
+    return;
+  }
+  std::cout << table;
+  if (!o.out.empty()) std::cout << fmt::format("wrote {}/rent-avg-wait.svg, rent-p99-wait.svg, summary.json, table.txt\n", o.out);
+}
+
 void DoCompare(const ReplayOptions& o) {
   const bool pack = !o.nodes.empty() || !o.pods.empty();
   if (pack) {
@@ -345,6 +517,10 @@ void DoCompare(const ReplayOptions& o) {
   for (const auto& p : placers) CheckPlacer(p);
   std::vector<bool> backfills = o.both_backfill ? std::vector<bool>{false, true} : std::vector<bool>{o.backfill};
   Inputs in = LoadInputs(o);
+  if (!o.waiting_values.empty()) {
+    RentSweep(o, in, policies[0], placers[0], o.backfill);
+    return;
+  }
 
   struct Run {
     std::string policy, placer, label;

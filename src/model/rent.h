@@ -62,6 +62,9 @@ struct RentPolicy {
   // Accounts by name: "programme NAME" or "project NAME" (RentAccountName).
   std::unordered_map<std::string, RentTerms> accounts;
   std::unordered_map<std::string, std::string> account_of;  // project -> account
+  // The account of projects without one ("" = none): kojo sim's what-ifs
+  // give a whole trace one account.
+  std::string default_account;
   // Baseline for comparisons (kojo sim): rent whenever a job waits for
   // capacity, whatever the value of waiting; budgets are not enforced.
   bool always = false;

@@ -26,6 +26,11 @@ nlohmann::json MetricsToJson(const SimMetrics& m) {
   j["decide_calls"] = m.decide_calls;
   j["total_gpus"] = m.total_gpus;
   j["sim_wall_s"] = m.sim_wall_s;
+  if (m.renting) {
+    j["rent_cost"] = m.rent_cost;
+    j["rented_gpu_hours"] = m.rented_gpu_hours;
+    j["rented_nodes"] = m.rented_nodes;
+  }
   return j;
 }
 
@@ -93,6 +98,9 @@ std::string FormatSummary(const SimMetrics& m) {
   out += fmt::format("makespan    {} ({} s)\n", FormatDuration(static_cast<double>(m.makespan_s)), m.makespan_s);
   out += fmt::format("GPU util    {:.1f}% of {} GPUs\n", 100 * m.gpu_utilization, m.total_gpus);
   out += fmt::format("preemptions {}\n", m.preemptions);
+  if (m.renting)
+    out += fmt::format("rented      {} nodes, {:.1f} GPU-hours, cost {:.2f}\n", m.rented_nodes, m.rented_gpu_hours,
+                       m.rent_cost);
   out += fmt::format("sim time    {:.3f} s wall, {} scheduling passes", m.sim_wall_s, m.decide_calls);
   return out;
 }

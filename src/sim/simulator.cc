@@ -49,6 +49,7 @@ class Engine {
       total_gpus_ += n.gpus;
     }
     if (config.org) InitOrg(*config.org);
+    if (config.rent && !config.rent->Empty()) state_.SetRent(*config.rent);
   }
 
   Result<SimResult> Run(const ProgressFn& progress);
@@ -63,7 +64,12 @@ class Engine {
   void Arrive(int j);
   void Finish(int j);
   // One pass of the cluster state; `force`: even when nothing could start.
-  Status DecideNow(bool force, bool* placed, bool* preempted = nullptr);
+  // `rent`: an explaining pass followed by ClusterState::PlanRent.
+  Status DecideNow(bool force, bool* placed, bool* preempted = nullptr, bool rent = false);
+  void Rent(const std::vector<Wait>& waiting);
+  bool Renting() const { return config_.rent != nullptr && !config_.rent->Empty(); }
+  // A rented node is in use (starting or up): rent steps must go on.
+  bool RentActive() const;
   void Started(const kojo::Started& s);
   void Preempted(JobId id, const Settled& settled);
   // The end of job j's run, from the cluster state's settlement.
@@ -101,6 +107,10 @@ class Engine {
   std::vector<RunRecord> runs_;
   std::unordered_map<JobId, int> index_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  // Rented nodes coming up: (time, node).
+  std::priority_queue<std::pair<Seconds, NodeIndex>, std::vector<std::pair<Seconds, NodeIndex>>, std::greater<>>
+      rent_up_;
+  std::int64_t rented_nodes_ = 0;
 
   std::int64_t total_milli_ = 0;
   int total_gpus_ = 0;
@@ -137,6 +147,7 @@ void Engine::Arrive(int j) {
       s.killed_at_limit = true;
     }
   }
+  if (Renting()) job.demand.nodes.account = state_.RentAccountOf(job.project);
   scheduler_.Observe(job);
   if (auto why = state_.Infeasible(job)) {
     records_[j].outcome = JobOutcome::kRejected;
@@ -189,12 +200,14 @@ void Engine::Preempted(JobId id, const Settled& settled) {
   ++preemptions_;
 }
 
-Status Engine::DecideNow(bool force, bool* placed, bool* preempted) {
+Status Engine::DecideNow(bool force, bool* placed, bool* preempted, bool rent) {
   PassOptions options;
-  options.force = force;
+  options.force = force || rent;
+  options.explain = rent;
   options.check = config_.check_invariants;
   options.preempt_at_once = true;
   Changes c = state_.Pass(now_, rng_, options);
+  if (rent) Rent(c.waiting);
   if (!c.decided) return Ok{};
   ++decide_calls_;
   dirty_ = false;
@@ -209,6 +222,29 @@ Status Engine::DecideNow(bool force, bool* placed, bool* preempted) {
   if (placed) *placed = !c.started.empty();
   if (preempted) *preempted = !c.preempted.empty();
   return Ok{};
+}
+
+bool Engine::RentActive() const {
+  for (const RentedNode& r : state_.rented())
+    if (r.phase == RentPhase::kStarting || r.phase == RentPhase::kUp) return true;
+  return false;
+}
+
+// A rent step: nodes come up after their provider's start-up, are given
+// back at once, and the jobs of a node whose paid time is over are requeued.
+void Engine::Rent(const std::vector<Wait>& waiting) {
+  RentChanges rc = state_.PlanRent(now_, waiting);
+  for (JobId id : rc.evict) {
+    if (!state_.Running(id)) continue;
+    Preempted(id, state_.Finish(id, now_, /*requeue=*/true));
+    dirty_ = true;
+  }
+  for (NodeIndex n : rc.stop) state_.RentStopped(n, now_);
+  for (NodeIndex n : rc.start) {
+    const RentedNode* r = state_.RentedAt(n);
+    rent_up_.push({now_ + config_.rent->providers[r->provider].startup_s, n});
+    ++rented_nodes_;
+  }
 }
 
 void Engine::RecordPoint() {
@@ -358,15 +394,25 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
       const Seconds tick_t = (now_ / config_.round_s + 1) * config_.round_s;
       if (tick_t <= t) { t = tick_t; tick = true; }
     }
+    if (!rent_up_.empty()) t = std::min(t, rent_up_.top().first);
+    bool rent_tick = false;
+    // Rent steps while jobs wait and something else is to happen, or while
+    // rented nodes are in use (they must be given back).
+    const bool rent_active = Renting() && RentActive();
+    if (Renting() && config_.rent_interval_s > 0 && (state_.waiting_count() > 0 || rent_active) &&
+        (t != kForever || rent_active)) {
+      const Seconds tick_t = (now_ / config_.rent_interval_s + 1) * config_.rent_interval_s;
+      if (tick_t <= t) { t = tick_t; rent_tick = true; }
+    }
     if (t == kForever) {
       // Nothing left to happen. Give waiting jobs one last pass on the
       // quiet cluster; if it places nothing, they stay unfinished.
       if (state_.waiting_count() == 0 || final_tried) break;
       final_tried = true;
       bool placed = false;
-      if (auto st = DecideNow(/*force=*/true, &placed); !st.ok()) return st.error();
+      if (auto st = DecideNow(/*force=*/true, &placed, nullptr, /*rent=*/Renting()); !st.ok()) return st.error();
       RecordPoint();
-      if (!placed) break;
+      if (!placed && rent_up_.empty()) break;
       continue;
     }
     final_tried = false;
@@ -377,6 +423,13 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
       if (e.gen == state_of_[e.job].gen && state_of_[e.job].running) Finish(e.job);
     }
     while (next < n && jobs_[next].submit_time == now_) Arrive(next++);
+    while (!rent_up_.empty() && rent_up_.top().first == now_) {
+      state_.RentUp(rent_up_.top().second, now_);
+      rent_up_.pop();
+      dirty_ = true;
+    }
+    if (rent_tick)
+      if (auto st = DecideNow(/*force=*/true, nullptr, nullptr, /*rent=*/true); !st.ok()) return st.error();
     if (dirty_ || tick) {
       // Preempted jobs leave at once here, so the jobs they made room for
       // start in a second pass at the same time (bounded, in case a
@@ -405,6 +458,23 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
   SimResult out;
   out.metrics = Summarize(records_, busy_milli_s_ / kWholeGpu, total_gpus_, std::max(last, now_) - origin);
   out.metrics.preemptions = preemptions_;
+  if (Renting()) {
+    const Seconds end = std::max(last, now_);
+    Money spent = 0;
+    Seconds gpu_s = 0;
+    for (size_t p = 0; p < config_.rent->providers.size(); ++p) {
+      spent += state_.ProviderSpent(static_cast<int>(p), end);
+      gpu_s += state_.ProviderGpuSeconds(static_cast<int>(p), end);
+    }
+    out.metrics.renting = true;
+    out.metrics.rent_cost = static_cast<double>(spent) / static_cast<double>(kMoneyUnit);
+    out.metrics.rented_gpu_hours = static_cast<double>(gpu_s) / 3600.0;
+    out.metrics.rented_nodes = rented_nodes_;
+    // Utilisation over the GPUs there were: owned all along, rented while rented.
+    const double owned_gpu_s = static_cast<double>(total_gpus_) * static_cast<double>(out.metrics.makespan_s);
+    if (owned_gpu_s + static_cast<double>(gpu_s) > 0)
+      out.metrics.gpu_utilization = busy_milli_s_ / kWholeGpu / (owned_gpu_s + static_cast<double>(gpu_s));
+  }
   out.metrics.decide_calls = decide_calls_;
   out.series = Buckets();
   out.programme_series = ProgrammeBuckets();

@@ -62,6 +62,13 @@ struct SimConfig {
   // Partitions (the organisation document's): jobs enter them as kojod
   // admits them (ClusterState::Admit); a job refused is rejected.
   std::vector<Partition> partitions;
+  // Renting partner capacity (model/rent.h; must outlive the run; null or
+  // no providers = none): every `rent_interval_s` while jobs wait or rented
+  // nodes are in use, an explaining pass and ClusterState::PlanRent; a
+  // rented node comes up after its provider's startup_s, is given back at
+  // once when released, and its jobs are requeued when its paid time ends.
+  const RentPolicy* rent = nullptr;
+  Seconds rent_interval_s = 300;
 };
 
 enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };
@@ -105,6 +112,12 @@ struct SimMetrics {
   std::int64_t decide_calls = 0;
   double sim_wall_s = 0;
   int total_gpus = 0;
+  // Renting (SimConfig::rent; `renting` says it was on): money spent (in the currency, settled and
+  // running rent at the end), GPU-hours rented, nodes rented.
+  bool renting = false;
+  double rent_cost = 0;
+  double rented_gpu_hours = 0;
+  std::int64_t rented_nodes = 0;
 };
 
 // One run of a job: from a start to its completion, kill or preemption.

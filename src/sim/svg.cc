@@ -156,6 +156,12 @@ std::string RenderSvg(const LinePlot& plot) {
     o += fmt::format(
         "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"/>\n",
         color, pts);
+    if (s.markers)
+      for (auto [x, y] : s.points) {
+        if ((plot.log_x && !(x > 0)) || !std::isfinite(x) || !std::isfinite(y)) continue;
+        o += fmt::format("<circle clip-path=\"url(#plot)\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n",
+                         px(x), py(y), color);
+      }
     // Legend entry.
     double ly = kTop + 10 + 20 * static_cast<double>(i);
     o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" stroke=\"{3}\" stroke-width=\"3\"/>\n",

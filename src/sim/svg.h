@@ -13,6 +13,7 @@ struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;  // (x, y), x ascending
   bool step = false;  // draw as a step function (CDFs)
+  bool markers = false;  // a dot at each point (scatter plots; one-point series)
 };
 
 struct LinePlot {

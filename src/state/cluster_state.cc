@@ -265,6 +265,9 @@ Settled ClusterState::Finish(JobId id, Seconds now, bool requeue) {
   if (it == recs_.end() || it->second.running_pos < 0) return out;
   Rec& r = it->second;
   JobEntry e = TakeRunning(r);
+  if (!rented_at_.empty())  // a rented node is idle from its last job's end
+    for (const NodeShare& share : e.allocation.shares)
+      if (auto slot = rented_at_.find(share.node); slot != rented_at_.end()) rented_[slot->second].idle_since = now;
   out.started = e.started;
   out.ran = std::max<Seconds>(0, now - e.started);
   out.grant = r.grant;

@@ -69,7 +69,7 @@ void ClusterState::SetRent(RentPolicy policy) {
 
 std::string ClusterState::RentAccountOf(const std::string& project) const {
   auto it = rent_.account_of.find(project);
-  return it == rent_.account_of.end() ? "" : it->second;
+  return it == rent_.account_of.end() ? rent_.default_account : it->second;
 }
 
 const RentedNode* ClusterState::RentedAt(NodeIndex n) const {

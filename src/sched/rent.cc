@@ -60,8 +60,32 @@ RentPlan PlanRent(const RentInput& in) {
   });
   auto note = [&](JobId id, std::string text) { out.notes.push_back(RentNote{id, std::move(text)}); };
 
+  // Rented nodes' specs by provider and account, built once.
+  std::unordered_map<std::string, std::vector<NodeSpec>> specs;
+  auto spec_of = [&](int provider, const std::string& account) -> const NodeSpec& {
+    auto it = specs.find(account);
+    if (it == specs.end()) {
+      std::vector<NodeSpec> v;
+      for (const Provider& p : pol.providers) v.push_back(RentedSpec(p, account));
+      it = specs.emplace(account, std::move(v)).first;
+    }
+    return it->second[provider];
+  };
+  // Whether any job further back could still get rented capacity: a
+  // provider below its most nodes, or room on a node starting or planned.
+  auto room = [&] {
+    for (size_t pi = 0; pi < pol.providers.size(); ++pi)
+      if (in.providers[pi].rented + planned_per_provider[pi] < pol.providers[pi].max_nodes) return true;
+    for (const StartingNode& s : starting)
+      if (s.free.GpuMilliFree() > 0) return true;
+    for (const Planned& p : planned)
+      if (p.free.GpuMilliFree() > 0) return true;
+    return false;
+  };
+
   Seconds longest_wait = pol.unknown_wait_s;
   for (size_t w = 0; w < in.waiting.size(); ++w) {
+    if (w % 64 == 0 && !room()) break;  // every node there can be is planned and full
     const Job& job = *in.waiting[w].job;
     wait[w] = in.waiting[w].estimated_start ? std::max<Seconds>(0, *in.waiting[w].estimated_start - in.now)
                                             : longest_wait;
@@ -81,8 +105,7 @@ RentPlan PlanRent(const RentInput& in) {
     bool waits = false;
     for (StartingNode& s : starting) {
       if (s.account != account) continue;
-      const NodeSpec spec = RentedSpec(pol.providers[s.provider], account);
-      if (!Fits(spec, s.free, *shape)) continue;
+      if (!Fits(spec_of(s.provider, account), s.free, *shape)) continue;
       Take(s.free, *shape);
       note(job.id, fmt::format("waits for rented node {} to come up (in about {})", s.name,
                                Minutes(std::max<Seconds>(0, s.ready_at - in.now))));
@@ -94,8 +117,7 @@ RentPlan PlanRent(const RentInput& in) {
     bool joined = false;
     for (Planned& p : planned) {
       if (p.order.account != account) continue;
-      const NodeSpec spec = RentedSpec(pol.providers[p.order.provider], account);
-      if (!Fits(spec, p.free, *shape)) continue;
+      if (!Fits(spec_of(p.order.provider, account), p.free, *shape)) continue;
       Take(p.free, *shape);
       p.members.push_back(w);
       joined = true;
@@ -107,7 +129,7 @@ RentPlan PlanRent(const RentInput& in) {
     bool fits_any = false;
     for (int pi : by_price) {
       const Provider& prov = pol.providers[pi];
-      const NodeSpec spec = RentedSpec(prov, account);
+      const NodeSpec& spec = spec_of(pi, account);
       const NodeState empty = NodeState::Empty(spec);
       if (!Fits(spec, empty, *shape)) continue;
       fits_any = true;

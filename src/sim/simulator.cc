@@ -428,8 +428,13 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
       rent_up_.pop();
       dirty_ = true;
     }
-    if (rent_tick)
-      if (auto st = DecideNow(/*force=*/true, nullptr, nullptr, /*rent=*/true); !st.ok()) return st.error();
+    if (rent_tick) {
+      if (state_.MayRent(now_)) {
+        if (auto st = DecideNow(/*force=*/true, nullptr, nullptr, /*rent=*/true); !st.ok()) return st.error();
+      } else {
+        Rent({});  // paid time and idle nodes only
+      }
+    }
     if (dirty_ || tick) {
       // Preempted jobs leave at once here, so the jobs they made room for
       // start in a second pass at the same time (bounded, in case a

@@ -352,8 +352,10 @@ std::optional<std::string> ClusterState::CheckAllocation(const Job& job, const A
 }
 
 void ClusterState::ExplainOutOfService(Wait& w, const Job& job) {
-  // Rented slots not rented (kOff) are not out of service: renting explains them.
-  auto counts = [&](size_t i) { return service_[i] != NodeService::kUp && !RentOff(static_cast<NodeIndex>(i)); };
+  // Rented slots are not out of service: renting explains them (rent notes).
+  auto counts = [&](size_t i) {
+    return service_[i] != NodeService::kUp && (rented_at_.empty() || !rented_at_.count(static_cast<NodeIndex>(i)));
+  };
   bool any = false;
   for (size_t i = 0; i < service_.size() && !any; ++i) any = counts(i);
   if (!any) return;

@@ -194,6 +194,11 @@ class ClusterState {
   // After an explaining pass (its `waiting`, in queue order): settles and
   // extends paid time, releases idle nodes, and rents what PlanRent says.
   RentChanges PlanRent(Seconds now, const std::vector<Wait>& waiting);
+  // Whether PlanRent could rent now (a slot off at an available provider
+  // and an account with money left): when not, the caller may skip the
+  // explaining pass and give PlanRent no waits (it still keeps paid time
+  // and idle nodes).
+  bool MayRent(Seconds now) const;
   void RentUp(NodeIndex n, Seconds now);
   void RentFailed(NodeIndex n, Seconds now, std::string why);
   void RentStopped(NodeIndex n, Seconds now);

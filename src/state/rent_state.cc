@@ -252,6 +252,24 @@ RentChanges ClusterState::PlanRent(Seconds now, const std::vector<Wait>& waiting
   return out;
 }
 
+bool ClusterState::MayRent(Seconds now) const {
+  if (snap_.pending.empty()) return false;
+  bool slot = false;
+  for (const RentedNode& r : rented_) {
+    if (r.provider < 0 || r.phase != RentPhase::kOff) continue;
+    auto run = provider_runs_.find(rent_.providers[r.provider].name);
+    if (run == provider_runs_.end() || run->second.available_at <= now) {
+      slot = true;
+      break;
+    }
+  }
+  if (!slot) return false;
+  if (rent_.always) return true;
+  for (const auto& [name, terms] : rent_.accounts)
+    if (terms.value_per_gpu_hour > 0 && terms.budget - RentSpent(name) - RentReserved(name) > 0) return true;
+  return false;
+}
+
 void ClusterState::RentUp(NodeIndex n, Seconds now) {
   auto it = rented_at_.find(n);
   if (it == rented_at_.end()) return;

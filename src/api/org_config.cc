@@ -448,6 +448,76 @@ Result<std::vector<Provider>> ProvidersFromJson(const Json& j) {
   return out;
 }
 
+namespace {
+
+struct ReservationIn {
+  Reservation r;
+  bool relative = false;
+};
+
+Result<ReservationIn> ReservationAt(const Json& j, const std::string& path) {
+  Fields f(j, path, true);
+  ReservationIn in;
+  Reservation& r = in.r;
+  Name(f, "name", r.name);
+  Name(f, "project", r.project);
+  f.Int("gpus", r.gpus, 1, kMaxGpus, /*required=*/true);
+  f.Str("gpu_model", r.gpu_model, 64);
+  f.Int("duration_s", r.duration, 1, 366LL * 86400, /*required=*/true);
+  f.Bool("weekly", r.weekly);
+  if (!f.ok()) return f.error();
+  const bool iso = f.Get("start", false) != nullptr;
+  const bool rel = f.Get("start_s", false) != nullptr;
+  if (iso == rel) {
+    f.Fail(f.Path("start"), "expected one of start (an ISO 8601 UTC time) or start_s (seconds)");
+  } else if (iso) {
+    auto t = TimeField(f, "start");
+    if (!t.ok()) return t.error();
+    r.start = *t;
+  } else {
+    f.Int("start_s", r.start, 0, 100LL * 366 * 86400, true);
+    in.relative = true;
+  }
+  if (f.ok() && r.weekly && r.duration > kWeek)
+    f.Fail(f.Path("duration_s"), fmt::format("expected at most a week ({} s) for a weekly reservation, got {}", kWeek,
+                                             r.duration));
+  return Done(f, in);
+}
+
+}  // namespace
+
+Result<ReservationsDoc> ReservationsFromJson(const Json& j) {
+  std::vector<ReservationIn> list;
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      auto r = ReservationAt(j[i], fmt::format("reservations[{}]", i));
+      if (!r.ok()) return r.error();
+      list.push_back(std::move(*r));
+    }
+  } else {
+    Fields f(j, "", true);
+    f.List("reservations", list, ReservationAt, 1000);
+    if (auto s = Done(f, 0); !s.ok()) return s.error();
+  }
+  ReservationsDoc out;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!names.insert(list[i].r.name).second)
+      return InvalidArgument(
+          fmt::format("reservations[{}].name: a second reservation named \"{}\"", i, list[i].r.name));
+    out.reservations.push_back(std::move(list[i].r));
+    out.relative.push_back(list[i].relative);
+  }
+  return out;
+}
+
+Json ToJson(const Reservation& r) {
+  Json j = {{"name", r.name}, {"project", r.project}, {"gpus", r.gpus}, {"start", IsoTime(r.start)},
+            {"duration_s", r.duration}, {"weekly", r.weekly}};
+  if (!r.gpu_model.empty()) j["gpu_model"] = r.gpu_model;
+  return j;
+}
+
 RentPolicy RentPolicyOf(const OrgConfig& c) {
   RentPolicy r;
   r.providers = c.providers;

@@ -39,6 +39,7 @@
 #include "common/result.h"
 #include "model/node_rule.h"
 #include "model/org.h"
+#include "model/reservation.h"
 
 namespace kojo::api {
 
@@ -70,6 +71,18 @@ RentPolicy RentPolicyOf(const OrgConfig& c);
 // A providers document for `kojo sim --providers`: {"providers": [...]} or
 // a list, each as in the organisation document.
 Result<std::vector<Provider>> ProvidersFromJson(const Json& j);
+
+// Reservations (model/reservation.h): {"reservations": [...]} or a list of
+// {"name", "project", "gpus", "gpu_model" (optional), "start" (ISO 8601
+// UTC) or "start_s" (seconds; kojo sim: after the trace's first submit),
+// "duration_s", "weekly" (default false)}. `relative` (per reservation,
+// same order) says which start was given.
+struct ReservationsDoc {
+  std::vector<Reservation> reservations;
+  std::vector<bool> relative;
+};
+Result<ReservationsDoc> ReservationsFromJson(const Json& j);
+Json ToJson(const Reservation& r);
 
 // Times in the document: ISO 8601 UTC ("2026-01-01T00:00:00Z" or a date
 // "2026-01-01") -> Unix seconds.

@@ -55,6 +55,7 @@ struct ReplayOptions {
   bool rent_always = false;
   Seconds rent_interval_s = 300;
   std::string waiting_values;  // compare: a sweep
+  std::string reservations;    // FILE
   // compare, pack variant
   std::string nodes, pods, seeds = "42";
   double inflate = 1.3;
@@ -67,6 +68,7 @@ struct Inputs {
   std::unique_ptr<SimOrg> org;  // null without --org
   std::vector<Partition> partitions;  // the --org document's
   std::unique_ptr<RentPolicy> rent;   // null: no providers
+  std::vector<Reservation> reservations;
   std::string credit;           // the workload's source, for figures
 };
 
@@ -143,6 +145,19 @@ void LoadRent(const ReplayOptions& o, RentPolicy rent, Inputs& in) {
   in.rent = std::make_unique<RentPolicy>(std::move(rent));
 }
 
+// --reservations FILE: start_s counts from the first submit.
+void LoadReservations(const ReplayOptions& o, Inputs& in) {
+  if (o.reservations.empty()) return;
+  auto doc = api::ReservationsFromJson(ReadJsonFile("--reservations", o.reservations));
+  if (!doc.ok()) UsageError(fmt::format("--reservations: {}: {}", o.reservations, doc.error().message));
+  const Seconds first = in.jobs.empty() ? 0 : in.jobs.front().submit_time;
+  for (size_t i = 0; i < doc->reservations.size(); ++i) {
+    Reservation r = doc->reservations[i];
+    if (doc->relative[i]) r.start += first;
+    in.reservations.push_back(std::move(r));
+  }
+}
+
 Inputs LoadInputs(const ReplayOptions& o) {
   Inputs in;
   if (o.synthetic_load > 0) {
@@ -168,6 +183,7 @@ Inputs LoadInputs(const ReplayOptions& o) {
     in.jobs = SyntheticWorkload(spec);
     if (o.limit_jobs > 0 && in.jobs.size() > o.limit_jobs) in.jobs.resize(o.limit_jobs);
     in.format = "synthetic";
+    LoadReservations(o, in);
     in.credit = fmt::format("Workload: seeded synthetic jobs (kojo sim --synthetic {:g}, seed {}); no trace", o.synthetic_load,
                             o.seed);
     return in;
@@ -189,6 +205,7 @@ Inputs LoadInputs(const ReplayOptions& o) {
   RentPolicy rent;
   if (!o.org.empty()) in.org = LoadOrg(o.org, in.jobs, &in.partitions, &rent);
   LoadRent(o, std::move(rent), in);
+  LoadReservations(o, in);
   in.credit = CreditFor(in.format);
   return in;
 }
@@ -221,6 +238,7 @@ SimResult RunOne(const Inputs& in, const ReplayOptions& o, const std::string& po
   cfg.partitions = in.partitions;
   cfg.rent = rent;
   cfg.rent_interval_s = o.rent_interval_s;
+  cfg.reservations = in.reservations;
   auto r = Simulate(in.nodes, in.jobs, scheduler, cfg, progress);
   if (!r.ok()) throw CliError(kExitRuntime, r.error().message);
   return std::move(*r);
@@ -241,6 +259,7 @@ nlohmann::json RunJson(const ReplayOptions& o, const Inputs& in, const std::stri
   j["estimate_factor"] = o.estimate_factor;
   if (!o.org.empty()) j["org"] = o.org;
   if (!o.providers.empty()) j["providers"] = o.providers;
+  if (!o.reservations.empty()) j["reservations"] = o.reservations;
   if (o.synthetic_load > 0) {
     j["synthetic_load"] = o.synthetic_load;
     j["synthetic_days"] = o.synthetic_days;
@@ -320,6 +339,10 @@ void AddReplayOptions(CLI::App& c, ReplayOptions& o, bool compare) {
     c.add_flag("--rent-always", o.rent_always,
                "Baseline: rent whenever a job waits for capacity, whatever it costs");
   }
+  c.add_option("--reservations", o.reservations,
+               "Reservations to hold (JSON: {\"reservations\": [{\"name\", \"project\", \"gpus\", \"gpu_model\", "
+               "\"start_s\" (after the first submit) or \"start\", \"duration_s\", \"weekly\"}]})")
+      ->check(CLI::ExistingFile);
   c.add_option("--rent-budget", o.rent_budget,
                "Budget of the account shared by projects without rent terms (default: no limit)")
       ->check(CLI::Range(0.0, 1e12));

@@ -24,6 +24,14 @@ struct NodeSpec {
   // the account that pays for it; only jobs of that account run there.
   std::string provider;
   std::string rent_account;
+  // A reservation's hold (model/reservation.h; the cluster state sets it
+  // before each pass): from hold_start to hold_end only jobs of
+  // hold_project may use the node, and before it only jobs that end by
+  // hold_start. hold_start == kForever: no hold.
+  std::string hold_project;
+  std::string hold_name;
+  Seconds hold_start = kForever;
+  Seconds hold_end = kForever;
 };
 
 // The free resources of one node at one moment. Value type, cheap to copy

@@ -21,6 +21,7 @@ enum class WaitReason {
   kArrayLimit, // its array runs as many tasks at once as its "%N" allows
   kNodeDrain,  // only nodes being drained (or drained) could run it
   kNodeDown,   // only nodes that are down could run it
+  kReservation,  // what it could use now is held by a reservation of another project
 };
 std::string_view ToString(WaitReason r);
 

@@ -211,7 +211,7 @@ void Pass::PlaceInOrder(const Item& item) {
 }
 
 std::optional<Allocation> Pass::TryPlace(Plan& plan, const Job& job) {
-  return PlaceJobOn(snap_.specs, snap_.tie_rank, plan.nodes(), job, placer_, rng_, plan.candidates());
+  return PlaceJobOn(snap_.specs, snap_.tie_rank, plan.nodes(), job, placer_, rng_, plan.candidates(), now_);
 }
 
 void Pass::Start(const JobEntry& e, Allocation a, bool backfilled) {

@@ -67,8 +67,11 @@ void AddShare(Allocation& a, int node, const std::vector<int>& gpus, MilliGpu mi
 std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
                                       const std::vector<int>& tie_rank,
                                       const std::vector<NodeState>& nodes, const Job& job,
-                                      const std::vector<int>* candidates) {
+                                      const std::vector<int>* candidates, Seconds ends_by) {
   const Demand& d = job.demand;
+  TaskShape hold;
+  hold.project = &job.project;
+  hold.ends_by = ends_by;
   struct Free {
     int node;
     int whole;
@@ -77,7 +80,7 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
   int total = 0;
   ForNodes(nodes, candidates, d.gpus, [&](int i) {
     const NodeState& n = nodes[i];
-    if (!n.schedulable || !d.AllowsNode(specs[i])) return;
+    if (!n.schedulable || !d.AllowsNode(specs[i]) || !HoldAllows(specs[i], hold)) return;
     int w = n.WholeGpusFree();
     if (w == 0) return;
     free.push_back({i, w});
@@ -104,7 +107,7 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
     const int node = free[pick].node;
     const int take = std::min(left, free[pick].whole);
     TaskShape part{take, kWholeGpu, Prorate(d.cpu_milli, take, d.gpus),
-                   Prorate(d.mem_mib, take, d.gpus), &d.gpu_models, &d.nodes};
+                   Prorate(d.mem_mib, take, d.gpus), &d.gpu_models, &d.nodes, &job.project, ends_by};
     if (!Fits(specs[node], nodes[node], part)) continue;  // CPU or memory short there
     alloc.shares.push_back(NodeShare{node, DefaultGpus(nodes[node], part), kWholeGpu,
                                      part.cpu_milli, part.mem_mib});
@@ -117,10 +120,10 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
                                     const std::vector<int>& tie_rank,
                                     const std::vector<NodeState>& nodes, const Job& job,
                                     const Placer& placer, Rng& rng,
-                                    const std::vector<int>* candidates) {
+                                    const std::vector<int>* candidates, Seconds ends_by) {
   const Demand& d = job.demand;
   TaskShape task{d.gpus / d.tasks, d.gpu_milli, d.cpu_milli / d.tasks, d.mem_mib / d.tasks,
-                 &d.gpu_models, &d.nodes};
+                 &d.gpu_models, &d.nodes, &job.project, ends_by};
   std::vector<NodeState> plan = nodes;  // gangs are rare: a private copy is fine
   Allocation alloc;
   for (int t = 0; t < d.tasks; ++t) {
@@ -153,8 +156,9 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const std::vector<int>& tie_rank,
                                      const std::vector<NodeState>& nodes, const Job& job,
                                      const Placer& placer, Rng& rng,
-                                     const std::vector<int>* candidates) {
+                                     const std::vector<int>* candidates, std::optional<Seconds> now) {
   const Demand& d = job.demand;
+  const Seconds ends_by = !now ? 0 : job.time_limit ? *now + *job.time_limit : kForever;
   // A matching OR ("[rack1|rack2]") puts every node of a job that spans
   // nodes on the same alternative: try them in turn.
   if (d.nodes.parsed.matching && (d.tasks > 1 || d.gpus > 1)) {
@@ -163,14 +167,14 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
       Job one = job;
       for (NodeRule& rule : alternatives) {
         one.demand.nodes = std::move(rule);
-        if (auto a = PlaceJobOn(specs, tie_rank, nodes, one, placer, rng, candidates)) return a;
+        if (auto a = PlaceJobOn(specs, tie_rank, nodes, one, placer, rng, candidates, now)) return a;
       }
       return std::nullopt;
     }
   }
-  if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng, candidates);
+  if (d.tasks > 1) return PlaceGang(specs, tie_rank, nodes, job, placer, rng, candidates, ends_by);
   if (d.gpus <= kMaxGpusPerNode) {
-    TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models, &d.nodes};
+    TaskShape task{d.gpus, d.gpu_milli, d.cpu_milli, d.mem_mib, &d.gpu_models, &d.nodes, &job.project, ends_by};
     Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng, candidates);
     if (c.node >= 0) {
       Allocation a;
@@ -180,7 +184,7 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
     }
   }
   if (d.gpus < 2 || d.Fractional()) return std::nullopt;
-  return PlaceSpread(specs, tie_rank, nodes, job, candidates);
+  return PlaceSpread(specs, tie_rank, nodes, job, candidates, ends_by);
 }
 
 std::optional<std::string> NeverFits(const ClusterSnapshot& snapshot, const Job& job, const Placer& placer) {

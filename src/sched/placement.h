@@ -19,11 +19,15 @@
 
 namespace kojo {
 
+// `now`, when given, makes reservations' holds apply (NodeSpec::hold_*):
+// the job must end (by its time limit) before a hold of another project
+// starts; without it holds are ignored (a look at the empty cluster).
 std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
                                      const std::vector<int>& tie_rank,
                                      const std::vector<NodeState>& nodes, const Job& job,
                                      const Placer& placer, Rng& rng,
-                                     const std::vector<int>* candidates = nullptr);
+                                     const std::vector<int>* candidates = nullptr,
+                                     std::optional<Seconds> now = std::nullopt);
 
 // Why `job` can never run on the snapshot's cluster (even empty), or
 // nullopt: it has no placement on the empty cluster (Scheduler::Infeasible).

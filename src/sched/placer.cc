@@ -25,6 +25,7 @@ bool ModelAllowed(const NodeSpec& spec, const TaskShape& task) {
 bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task) {
   if (!node.schedulable) return false;
   if (!spec.provider.empty() && !RentAllows(task.rule, spec)) return false;
+  if (!HoldAllows(spec, task)) return false;
   if (task.rule != nullptr && !task.rule->Empty() && !task.rule->Allows(spec)) return false;
   if (node.cpu_free < task.cpu_milli || node.mem_free < task.mem_mib) return false;
   if (task.gpus == 0) return true;

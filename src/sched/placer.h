@@ -27,6 +27,11 @@ struct TaskShape {
   MiB mem_mib = 0;
   const std::vector<std::string>* models = nullptr;  // allowed; null/empty = any
   const NodeRule* rule = nullptr;  // features, partitions, node lists; null/empty = any
+  // Reservations' holds (NodeSpec::hold_*): the job's project and when it
+  // would end if it started now (its time limit; kForever without one).
+  // ends_by == 0 ignores holds (a look at the empty cluster).
+  const std::string* project = nullptr;
+  Seconds ends_by = 0;
 };
 
 // GPUs chosen on one node; `score` ranks nodes (higher wins).
@@ -34,6 +39,12 @@ struct NodeChoice {
   std::int64_t score = 0;
   std::vector<int> gpu_indices;
 };
+
+// Whether a reservation's hold on `spec` lets `task` use it.
+inline bool HoldAllows(const NodeSpec& spec, const TaskShape& task) {
+  return spec.hold_start == kForever || task.ends_by <= spec.hold_start ||
+         (task.project != nullptr && *task.project == spec.hold_project);
+}
 
 // True when `node` can host `task` now: schedulable, the node rule allows
 // it, model allowed (GPU tasks only), CPU and memory fit, and enough GPUs with room: `gpus` whole free

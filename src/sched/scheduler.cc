@@ -24,6 +24,7 @@ std::string_view ToString(WaitReason r) {
     case WaitReason::kArrayLimit: return "ArrayLimit";
     case WaitReason::kNodeDrain: return "NodeDrain";
     case WaitReason::kNodeDown: return "NodeDown";
+    case WaitReason::kReservation: return "Reservation";
   }
   return "Unknown";
 }

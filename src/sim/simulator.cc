@@ -353,6 +353,8 @@ std::vector<SeriesPoint> Engine::Buckets() const {
 Result<SimResult> Engine::Run(const ProgressFn& progress) {
   const auto wall0 = std::chrono::steady_clock::now();
   if (state_.node_count() == 0) return InvalidArgument("the cluster has no nodes");
+  if (!config_.reservations.empty())
+    if (auto st = state_.SetReservations(config_.reservations); !st.ok()) return st.error();
   const int n = static_cast<int>(jobs_.size());
   state_of_.resize(n);
   records_.resize(n);
@@ -395,6 +397,13 @@ Result<SimResult> Engine::Run(const ProgressFn& progress) {
       if (tick_t <= t) { t = tick_t; tick = true; }
     }
     if (!rent_up_.empty()) t = std::min(t, rent_up_.top().first);
+    // A reservation's window opening or closing can start waiting jobs.
+    if (state_.waiting_count() > 0 && t != kForever)
+      for (const Reservation& r : config_.reservations)
+        if (auto w = r.WindowAt(now_)) {
+          const Seconds edge = w->start > now_ ? w->start : w->end;
+          if (edge < t) { t = edge; tick = true; }
+        }
     bool rent_tick = false;
     // Rent steps while jobs wait and something else is to happen, or while
     // rented nodes are in use (they must be given back).

@@ -69,6 +69,9 @@ struct SimConfig {
   // once when released, and its jobs are requeued when its paid time ends.
   const RentPolicy* rent = nullptr;
   Seconds rent_interval_s = 300;
+  // Reservations (model/reservation.h), in trace time; held as kojod holds
+  // them (ClusterState::SetReservations). One that cannot be held fails the run.
+  std::vector<Reservation> reservations;
 };
 
 enum class JobOutcome { kCompleted, kKilled, kRejected, kUnfinished };

@@ -386,6 +386,7 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
   if (snap_.pending.empty() || snap_.specs.empty()) return out;
   if (!options.force && !MayStartSomething()) return out;
   if (metered()) UpdateGrantsLeft(now);
+  if (!reservations_.empty()) UpdateHolds(now);
 
   // "%N": an array's tasks beyond N running wait, out of the scheduler's sight.
   const ClusterSnapshot* snap = &snap_;
@@ -515,7 +516,11 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
   for (Wait& w : d.waiting) {
     auto it = recs_.find(w.job);
     if (it == recs_.end() || it->second.pending_pos < 0) continue;
-    if (w.reason == WaitReason::kResources) ExplainOutOfService(w, *snap_.pending[it->second.pending_pos].job);
+    if (w.reason == WaitReason::kResources) {
+      const Job& job = *snap_.pending[it->second.pending_pos].job;
+      ExplainOutOfService(w, job);
+      if (!reservations_.empty() && w.reason == WaitReason::kResources) ExplainHeld(w, job, now);
+    }
     out.waiting.push_back(std::move(w));
   }
   return out;

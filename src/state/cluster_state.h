@@ -44,6 +44,7 @@
 #include "model/node_rule.h"
 #include "model/org.h"
 #include "model/rent.h"
+#include "model/reservation.h"
 #include "sched/rent.h"
 #include "sched/scheduler.h"
 
@@ -216,6 +217,18 @@ class ClusterState {
   Money ProviderSpent(int provider, std::optional<Seconds> now = std::nullopt) const;
   Seconds ProviderGpuSeconds(int provider, std::optional<Seconds> now = std::nullopt) const;
 
+  // ---- reservations (model/reservation.h) ----
+  // Each reservation holds whole nodes (of its GPU model, as few as hold its
+  // GPUs, nodes no other reservation holds, in node order): during its
+  // window only its project's jobs use them; before it, other jobs only if
+  // their time limit ends by the window's start. The holds are brought up
+  // to date at each pass. An error names the reservation that cannot be
+  // held (not enough GPUs of its model); then nothing changes.
+  Status SetReservations(std::vector<Reservation> reservations);
+  const std::vector<Reservation>& reservations() const { return reservations_; }
+  // The nodes reservation `i` holds.
+  const std::vector<NodeIndex>& ReservedNodes(size_t i) const { return reserved_nodes_.at(i); }
+
   // ---- jobs ----
   // Why `job` can never run on these nodes (in service or not), or nullopt.
   std::optional<std::string> Infeasible(const Job& job);
@@ -278,6 +291,13 @@ class ClusterState {
   void Charge(const std::string& project, const std::string& user, NormUnits units, Seconds now);
   // Explaining passes: ArrayLimit waits, NodeDrain/NodeDown reasons.
   void ExplainOutOfService(Wait& w, const Job& job);
+
+  // Reservations (state/reservation_state.cc).
+  void UpdateHolds(Seconds now);
+  // Explaining passes: a Reservation wait when only held nodes stop `job`.
+  void ExplainHeld(Wait& w, const Job& job, Seconds now);
+  std::vector<Reservation> reservations_;
+  std::vector<std::vector<NodeIndex>> reserved_nodes_;
 
   // Renting (state/rent_state.cc).
   struct ProviderRun {

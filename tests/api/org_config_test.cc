@@ -247,3 +247,38 @@ TEST(IsoTime, OnlyDigitsWhereTheFormatShowsThem) {
 
 }  // namespace
 }  // namespace kojo::api
+
+namespace kojo::api {
+namespace {
+
+TEST(ReservationsDoc, ReadsIsoOrRelativeStartsAndNamesTheFieldThatIsWrong) {
+  auto doc = ReservationsFromJson(Json::parse(R"({"reservations": [
+      {"name": "tue", "project": "course", "gpus": 16, "gpu_model": "H100", "start": "2026-12-08T14:00:00Z",
+       "duration_s": 7200, "weekly": true},
+      {"name": "demo", "project": "lab", "gpus": 1, "start_s": 600, "duration_s": 60}]})"));
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  ASSERT_EQ(doc->reservations.size(), 2u);
+  EXPECT_EQ(doc->reservations[0].start, *ParseIsoTime("2026-12-08T14:00:00Z"));
+  EXPECT_TRUE(doc->reservations[0].weekly);
+  EXPECT_FALSE(doc->relative[0]);
+  EXPECT_EQ(doc->reservations[1].start, 600);
+  EXPECT_TRUE(doc->relative[1]);
+  EXPECT_EQ(ToJson(doc->reservations[0])["start"], "2026-12-08T14:00:00Z");
+
+  auto bad = [](const char* text) {
+    auto r = ReservationsFromJson(Json::parse(text));
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad(R"([{"name": "a", "project": "p", "gpus": 0, "start_s": 0, "duration_s": 1}])"),
+            "reservations[0].gpus: expected an integer 1..1000000, got 0");
+  EXPECT_EQ(bad(R"([{"name": "a", "project": "p", "gpus": 1, "duration_s": 1}])"),
+            "reservations[0].start: expected one of start (an ISO 8601 UTC time) or start_s (seconds)");
+  EXPECT_EQ(bad(R"([{"name": "a", "project": "p", "gpus": 1, "start_s": 0, "duration_s": 700000, "weekly": true}])"),
+            "reservations[0].duration_s: expected at most a week (604800 s) for a weekly reservation, got 700000");
+  EXPECT_EQ(bad(R"([{"name": "a", "project": "p", "gpus": 1, "start_s": 0, "duration_s": 1},
+                    {"name": "a", "project": "p", "gpus": 1, "start_s": 0, "duration_s": 1}])"),
+            "reservations[1].name: a second reservation named \"a\"");
+}
+
+}  // namespace
+}  // namespace kojo::api

@@ -492,14 +492,22 @@ void RentSweep(const ReplayOptions& o, const Inputs& in, const std::string& poli
     MakeDirs(o.out);
     for (const bool p99 : {false, true}) {
       LinePlot plot;
-      plot.title = fmt::format("Money spent on rented nodes against {} wait ({} jobs on {})", p99 ? "p99" : "average",
-                               in.jobs.size(), o.cluster);
+      plot.title = fmt::format("Rent spent against {} wait ({} owned)", p99 ? "p99" : "average", o.cluster);
       plot.x_label = "money spent on rented nodes";
       plot.y_label = fmt::format("{} wait (hours)", p99 ? "p99" : "average");
       plot.credit = in.credit;
-      plot.y_min = 0;
       auto wait_h = [&](const SimMetrics& m) { return (p99 ? m.p99_wait_s : m.avg_wait_s) / 3600.0; };
-      PlotSeries sweep{"value of waiting (per GPU-hour)", {}, false, true};
+      // Room around the points: the baselines sit on the axes' ends.
+      double most_cost = 0, most_wait = 0;
+      for (const auto& r : runs) {
+        most_cost = std::max(most_cost, r.m.rent_cost);
+        most_wait = std::max(most_wait, wait_h(r.m));
+      }
+      plot.x_min = -0.04 * std::max(1.0, most_cost);
+      plot.x_max = 1.06 * std::max(1.0, most_cost);
+      plot.y_min = 0;
+      plot.y_max = 1.1 * std::max(0.1, most_wait);
+      PlotSeries sweep{"by value of waiting", {}, false, true};
       for (const auto& r : runs)
         if (r.value) sweep.points.emplace_back(r.m.rent_cost, wait_h(r.m));
       std::sort(sweep.points.begin(), sweep.points.end());

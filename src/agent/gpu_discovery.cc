@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "model/org.h"
+
 namespace kojo::agent {
 
 namespace {
@@ -40,6 +42,10 @@ struct nvmlUtilization_t {
   unsigned int memory;
 };
 using GetUtilFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlUtilization_t*);
+using GetMigModeFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
+using GetMaxMigFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
+using GetMigHandleFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlDevice_t*);
+constexpr unsigned int kMigEnabled = 1;  // NVML_DEVICE_MIG_ENABLE
 constexpr unsigned int kNameBuffer = 96;     // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 constexpr unsigned int kUuidBuffer = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 constexpr unsigned int kDriverBuffer = 80;   // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
@@ -82,6 +88,20 @@ MiB KnownGpuMemory(std::string_view model) {
   for (const auto& k : kKnownModels)
     if (k.model == model) return k.mem_mib;
   return 0;
+}
+
+std::string MigProfile(std::string_view mig_name, MiB mem_mib) {
+  // "NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb"
+  const size_t at = mig_name.find(" MIG ");
+  if (at != std::string_view::npos) {
+    std::string_view p = Trim(mig_name.substr(at + 5));
+    p = p.substr(0, p.find(' '));
+    std::string out;
+    for (char c : p)
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+') out += c;
+    if (!out.empty()) return out;
+  }
+  return fmt::format("mig.{}gb", (mem_mib + 512) / 1024);
 }
 
 std::string NormaliseGpuModel(std::string_view full) {
@@ -171,6 +191,10 @@ Result<std::vector<api::GpuInfo>> NvmlDiscovery::Discover() {
   auto get_memory = reinterpret_cast<GetMemoryFn>(sym("nvmlDeviceGetMemoryInfo"));
   auto driver_version = reinterpret_cast<DriverVersionFn>(sym("nvmlSystemGetDriverVersion"));
   auto error_string = reinterpret_cast<ErrorStringFn>(sym("nvmlErrorString"));
+  // MIG (drivers from R450 on); absent = no MIG.
+  auto get_mig_mode = reinterpret_cast<GetMigModeFn>(sym("nvmlDeviceGetMigMode"));
+  auto get_max_mig = reinterpret_cast<GetMaxMigFn>(sym("nvmlDeviceGetMaxMigDeviceCount"));
+  auto get_mig_handle = reinterpret_cast<GetMigHandleFn>(sym("nvmlDeviceGetMigDeviceHandleByIndex"));
   if (!init || !shutdown || !get_count || !get_handle || !get_name || !get_uuid || !get_memory)
     return Error{ErrorCode::kUnsupported, fmt::format("NVML: {} lacks a needed function", library_)};
   auto why = [&](nvmlReturn_t r) {
@@ -209,8 +233,40 @@ Result<std::vector<api::GpuInfo>> NvmlDiscovery::Discover() {
       return Error{ErrorCode::kIo, fmt::format("NVML: GPU {}: nvmlDeviceGetUUID failed: {}", i, why(r))};
     if (nvmlReturn_t r = get_memory(dev, &mem); r != NVML_SUCCESS)
       return Error{ErrorCode::kIo, fmt::format("NVML: GPU {}: nvmlDeviceGetMemoryInfo failed: {}", i, why(r))};
+    // A GPU split by MIG: each instance is a GPU of its own model.
+    unsigned int mig_now = 0, mig_pending = 0, mig_max = 0;
+    if (get_mig_mode && get_max_mig && get_mig_handle && get_mig_mode(dev, &mig_now, &mig_pending) == NVML_SUCCESS &&
+        mig_now == kMigEnabled && get_max_mig(dev, &mig_max) == NVML_SUCCESS) {
+      for (unsigned int m = 0; m < mig_max; ++m) {
+        nvmlDevice_t mig = nullptr;
+        if (get_mig_handle(dev, m, &mig) != NVML_SUCCESS) continue;  // no instance at this index
+        char mig_name[kNameBuffer] = {};
+        char mig_uuid[kUuidBuffer] = {};
+        nvmlMemory_t mig_mem{};
+        if (get_uuid(mig, mig_uuid, kUuidBuffer) != NVML_SUCCESS) continue;
+        get_name(mig, mig_name, kNameBuffer);
+        get_memory(mig, &mig_mem);
+        if (gpus.size() >= static_cast<size_t>(kMaxGpusPerNode))
+          return Error{ErrorCode::kUnsupported,
+                       fmt::format("NVML reports more than {} GPUs and MIG instances; kojo handles at most {} per node",
+                                   kMaxGpusPerNode, kMaxGpusPerNode)};
+        api::GpuInfo g;
+        g.index = static_cast<int>(gpus.size());
+        const MiB mib = static_cast<MiB>(mig_mem.total / (1024ULL * 1024ULL));
+        g.model = MigModel(NormaliseGpuModel(name), MigProfile(mig_name, mib));
+        g.mem_mib = mib;
+        g.uuid = mig_uuid;
+        gpus.push_back(std::move(g));
+        full_names_.emplace_back(mig_name);
+      }
+      continue;
+    }
+    if (gpus.size() >= static_cast<size_t>(kMaxGpusPerNode))
+      return Error{ErrorCode::kUnsupported,
+                   fmt::format("NVML reports more than {} GPUs and MIG instances; kojo handles at most {} per node",
+                               kMaxGpusPerNode, kMaxGpusPerNode)};
     api::GpuInfo g;
-    g.index = static_cast<int>(i);
+    g.index = static_cast<int>(gpus.size());
     g.model = NormaliseGpuModel(name);
     g.mem_mib = static_cast<MiB>(mem.total / (1024ULL * 1024ULL));
     g.uuid = uuid;
@@ -234,6 +290,25 @@ Result<std::unique_ptr<EmulatedDiscovery>> EmulatedDiscovery::Create(const std::
     std::string_view group = rest.substr(0, rest.find(','));
     rest = group.size() < rest.size() ? rest.substr(group.size() + 1) : std::string_view();
     group = Trim(group);
+    // ":mig=PROFILE*N+PROFILE*N": each GPU of the group split into MIG instances.
+    std::vector<std::pair<std::string, long>> slices;
+    if (size_t colon = group.find(':'); colon != std::string_view::npos) {
+      std::string_view mig = group.substr(colon + 1);
+      group = group.substr(0, colon);
+      if (mig.substr(0, 4) != "mig=" || mig.size() == 4)
+        return fail(fmt::format("group '{}': expected :mig=PROFILE*COUNT after the model", group));
+      mig.remove_prefix(4);
+      while (!mig.empty()) {
+        std::string_view one = mig.substr(0, mig.find('+'));
+        mig = one.size() < mig.size() ? mig.substr(one.size() + 1) : std::string_view();
+        const size_t star = one.find('*');
+        const std::string_view profile = one.substr(0, star);
+        auto n = star == std::string_view::npos ? std::optional<long>(1) : ParseLong(one.substr(star + 1));
+        if (!MigShareMilli(MigModel("X", profile)) || !n || *n < 1 || *n > 7)
+          return fail(fmt::format("group '{}': MIG slice '{}' is not PROFILE*COUNT like 1g.10gb*7", group, one));
+        slices.emplace_back(std::string(profile), *n);
+      }
+    }
     size_t x = group.find('x');
     if (x == std::string_view::npos) return fail(fmt::format("group '{}' lacks 'x'", group));
     auto count = ParseLong(group.substr(0, x));
@@ -253,6 +328,30 @@ Result<std::unique_ptr<EmulatedDiscovery>> EmulatedDiscovery::Create(const std::
     if (!ValidModel(model))
       return fail(fmt::format("group '{}': GPU model must be a name like H100 or A100", group));
     if (mem < 0) mem = KnownGpuMemory(model);
+    if (!slices.empty()) {
+      const int of = *MigShareMilli(MigModel(model, "4g.1gb")) == 1000 ? 4 : 7;
+      long used = 0;
+      for (const auto& [profile, n] : slices) used += n * std::stol(profile);
+      if (used > of)
+        return fail(fmt::format("group '{}': the MIG slices use {} compute slices of a GPU that has {}", group, used, of));
+      for (long i = 0; i < *count; ++i) {
+        int k = 0;
+        for (const auto& [profile, n] : slices)
+          for (long j = 0; j < n; ++j, ++k) {
+            if (gpus.size() >= static_cast<size_t>(kMaxGpusPerNode))
+              return fail(fmt::format("more than {} GPUs", kMaxGpusPerNode));
+            api::GpuInfo g;
+            g.index = static_cast<int>(gpus.size());
+            g.model = MigModel(model, profile);
+            const size_t dot = profile.find('.');
+            auto gb = ParseLong(std::string_view(profile).substr(dot + 1, profile.size() - dot - 3));
+            g.mem_mib = gb ? *gb * 1024 : 0;
+            g.uuid = fmt::format("MIG-EMU-{}-{}-{}", node, i, k);
+            gpus.push_back(std::move(g));
+          }
+      }
+      continue;
+    }
     for (long i = 0; i < *count; ++i) {
       if (gpus.size() >= static_cast<size_t>(kMaxGpusPerNode))
         return fail(fmt::format("more than {} GPUs", kMaxGpusPerNode));

@@ -62,7 +62,11 @@ class NvmlDiscovery : public GpuDiscovery {
 
 // GPUs made up from a spec: comma-separated groups COUNTxMODEL, where MODEL
 // may end in a memory size ("H100-80GB"): model "H100", 81920 MiB. Without
-// a size, memory comes from a small table of known models, else 0.
+// a size, memory comes from a small table of known models, else 0. A group
+// may split each of its GPUs by MIG: "1xH100-80GB:mig=1g.10gb*7" is seven
+// GPUs of model "H100-1g.10gb" (10240 MiB, UUIDs "MIG-EMU-<node>-<gpu>-<i>"),
+// "2xA100:mig=3g.40gb*1+4g.40gb*1" four; the slices of one GPU add up to at
+// most 7 (4 on an A30).
 class EmulatedDiscovery : public GpuDiscovery {
  public:
   // Checks the spec; `node` names the GPUs' UUIDs ("EMU-<node>-<i>").
@@ -89,6 +93,11 @@ class EmulatedDiscovery : public GpuDiscovery {
 // "NVIDIA H100 80GB HBM3" -> "H100", "NVIDIA A100-SXM4-80GB" -> "A100",
 // "Tesla T4" -> "T4", "NVIDIA GeForce RTX 4090" -> "RTX4090".
 std::string NormaliseGpuModel(std::string_view full_name);
+
+// A MIG instance's profile from its NVML name ("NVIDIA H100 80GB HBM3 MIG
+// 1g.10gb" -> "1g.10gb"); from its memory ("mig.10gb") when the name has none.
+// The instance's model is MigModel(GPU model, profile) (model/org.h).
+std::string MigProfile(std::string_view mig_name, MiB mem_mib);
 
 // Memory of a known model in MiB ("H100" -> 81920), 0 when unknown.
 MiB KnownGpuMemory(std::string_view model);

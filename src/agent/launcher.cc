@@ -300,8 +300,10 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     if (i < c.placement.gpu_uuids.size()) uuids.push_back(c.placement.gpu_uuids[i]);
     else if (g >= 0 && static_cast<size_t>(g) < opt.gpus.size()) uuids.push_back(opt.gpus[static_cast<size_t>(g)].uuid);
   }
-  env["CUDA_VISIBLE_DEVICES"] = Join(gpus);
-  env["NVIDIA_VISIBLE_DEVICES"] = Join(gpus);
+  // MIG instances are named by UUID only (CUDA has no index for them).
+  const bool mig = std::any_of(uuids.begin(), uuids.end(), [](const std::string& u) { return u.rfind("MIG-", 0) == 0; });
+  env["CUDA_VISIBLE_DEVICES"] = mig ? Join(uuids) : Join(gpus);
+  env["NVIDIA_VISIBLE_DEVICES"] = mig ? Join(uuids) : Join(gpus);
   if (!c.spec.env.count("CUDA_DEVICE_ORDER")) env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";  // NVML's order
   env["KOJO_JOB_ID"] = std::to_string(c.job);
   env["KOJO_ATTEMPT"] = std::to_string(c.attempt);

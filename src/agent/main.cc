@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                  "Node features for jobs' constraints (-C), comma-separated, e.g. nvlink,ib,rack1; "
                  "the GPU model counts as one");
   app.add_option("--emulate-gpus", emulate,
-                 "Made-up GPUs instead of NVML, e.g. 8xH100-80GB or 2xA100,2xT4");
+                 "Made-up GPUs instead of NVML, e.g. 8xH100-80GB, 2xA100,2xT4, or MIG slices 1xH100-80GB:mig=1g.10gb*7");
   app.add_option("--token", token, "Bearer token for the controller (default: $KOJO_TOKEN)");
   std::string ca_cert;
   app.add_option("--ca-cert", ca_cert,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <fmt/format.h>
+
 namespace kojo {
 
 namespace {
@@ -18,9 +20,31 @@ std::string Lower(std::string_view s) {
 
 void GpuWeights::Set(std::string_view model, int weight_milli) { milli[Lower(model)] = weight_milli; }
 
+std::string MigModel(std::string_view gpu_model, std::string_view profile) {
+  return fmt::format("{}-{}", gpu_model, profile);
+}
+
+std::optional<int> MigShareMilli(std::string_view model) {
+  // "...-<N>g.<mem>gb" (optionally "+me" and the like after the memory).
+  const size_t dash = model.rfind('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::string_view p = model.substr(dash + 1);
+  size_t i = 0;
+  int slices = 0;
+  while (i < p.size() && p[i] >= '0' && p[i] <= '9') slices = slices * 10 + (p[i++] - '0');
+  if (i == 0 || i + 1 >= p.size() || p[i] != 'g' || p[i + 1] != '.' || slices < 1 || slices > 8) return std::nullopt;
+  const std::string base = Lower(model.substr(0, dash));
+  const int of = base.rfind("a30", 0) == 0 ? 4 : 7;
+  return std::min(1000, slices * 1000 / of);
+}
+
 int GpuWeights::Of(std::string_view model) const {
   const std::string m = Lower(model);
   if (auto it = milli.find(m); it != milli.end()) return it->second;
+  if (auto share = MigShareMilli(model)) {
+    const int whole = Of(model.substr(0, model.rfind('-')));
+    return std::max(1, whole * *share / 1000);
+  }
   // Longest key that is a prefix of the model: keys sort so that a prefix
   // comes before what it prefixes; scan the few candidates below `m`.
   const std::string* best = nullptr;

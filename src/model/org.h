@@ -30,10 +30,21 @@ struct GpuWeights {
   int default_milli = 1000;
 
   void Set(std::string_view model, int weight_milli);
+  // A MIG instance's model ("H100-1g.10gb", MigModel) without an entry of
+  // its own weighs its share of its GPU's weight: 1/7 for 1g on an H100 or
+  // A100 (7 compute slices), 1/4 for 1g on an A30 (4).
   int Of(std::string_view model) const;
   // What `gpus` GPUs of `model`, each `gpu_milli` taken, cost for `seconds`.
   NormUnits Cost(std::string_view model, int gpus, MilliGpu gpu_milli, Seconds seconds) const;
 };
+
+// MIG: an instance of a GPU split by NVIDIA's Multi-Instance GPU counts as
+// a GPU of its own model, "<GPU model>-<profile>" ("H100-1g.10gb"), so that
+// jobs ask for it by name and never get one when they ask for a whole H100.
+std::string MigModel(std::string_view gpu_model, std::string_view profile);
+// The share of its GPU that a MIG model holds, in thousandths (1g of 7 ->
+// 142); nullopt when `model` is not a MIG model.
+std::optional<int> MigShareMilli(std::string_view model);
 
 // Global roles. Project roles (lead, member) come from memberships.
 enum class Role { kViewer, kOperator, kAdmin };

@@ -67,6 +67,34 @@ TEST(EmulatedDiscovery, BadSpecsAreClearErrors) {
   }
 }
 
+TEST(EmulatedDiscovery, MigSlicesAreGpusOfTheirOwnModel) {
+  auto d = EmulatedDiscovery::Create("1xH100-80GB:mig=1g.10gb*7,2xA100:mig=3g.40gb*1+4g.40gb", "n");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  auto gpus = *(*d)->Discover();
+  ASSERT_EQ(gpus.size(), 11u);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(gpus[i].index, i);
+    EXPECT_EQ(gpus[i].model, "H100-1g.10gb");
+    EXPECT_EQ(gpus[i].mem_mib, 10 * 1024);
+    EXPECT_EQ(gpus[i].uuid, "MIG-EMU-n-0-" + std::to_string(i));
+  }
+  EXPECT_EQ(gpus[7].model, "A100-3g.40gb");
+  EXPECT_EQ(gpus[8].model, "A100-4g.40gb");
+  EXPECT_EQ(gpus[9].uuid, "MIG-EMU-n-1-0");  // the group's second GPU
+  EXPECT_EQ(gpus[10].mem_mib, 40 * 1024);
+  for (const char* spec : {"1xH100:mig=1g.10gb*8", "1xH100:mig=", "1xH100:slices=2", "1xH100:mig=big*2",
+                           "1xA30:mig=2g.12gb*3", "3xH100:mig=1g.10gb*7"}) {
+    auto bad = EmulatedDiscovery::Create(spec, "n");
+    EXPECT_FALSE(bad.ok()) << spec;
+  }
+}
+
+TEST(MigProfile, FromTheInstancesNameElseItsMemory) {
+  EXPECT_EQ(MigProfile("NVIDIA H100 80GB HBM3 MIG 1g.10gb", 9984), "1g.10gb");
+  EXPECT_EQ(MigProfile("NVIDIA A100-SXM4-40GB MIG 3g.20gb", 19968), "3g.20gb");
+  EXPECT_EQ(MigProfile("NVIDIA H100 80GB HBM3", 9984), "mig.10gb");
+}
+
 TEST(NvmlDiscovery, AbsentLibraryFailsCleanly) {
   NvmlDiscovery d("libnvidia-ml-kojo-test-absent.so.1");
   auto gpus = d.Discover();

@@ -106,6 +106,18 @@ TEST_F(LauncherTest, ChildSeesTheDocumentedEnvironment) {
   EXPECT_NE(env.find("\n" + dir_.path() + "\n"), std::string::npos) << "working directory\n" << env;
 }
 
+TEST_F(LauncherTest, MigInstancesAreVisibleByUuid) {
+  api::StartCommand c = CommandTask(9, {"/bin/sh", "-c", "env > \"$OUT\""}, 1);
+  c.spec.env = {{"OUT", Path("env.txt")}};
+  c.placement.gpus = {2};
+  c.placement.gpu_uuids = {"MIG-EMU-node-a-0-2"};
+  launcher_->Start(c);
+  EXPECT_EQ(WaitEnded(9).exit_code, 0);
+  const std::string env = ReadFile(Path("env.txt"));
+  EXPECT_NE(env.find("\nCUDA_VISIBLE_DEVICES=MIG-EMU-node-a-0-2\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("\nKOJO_GPUS=2\n"), std::string::npos) << env;
+}
+
 TEST_F(LauncherTest, CpuOnlyTaskSeesNoGpusAndDefaultsToTheWorkFolder) {
   api::StartCommand c = ScriptTask(8, "env > \"$OUT\"; pwd >> \"$OUT\"\n");
   c.spec.env = {{"OUT", Path("env.txt")}};

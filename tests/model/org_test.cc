@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "model/job.h"
 #include "model/org.h"
 
 namespace kojo {
@@ -16,6 +17,26 @@ TEST(GpuWeights, ExactThenLongestPrefixThenDefault) {
   EXPECT_EQ(w.Of("t4"), 250);
   EXPECT_EQ(w.Of("A100"), 1000);
   EXPECT_EQ(w.Of(""), 1000);
+}
+
+TEST(GpuWeights, AMigInstanceWeighsItsShareOfItsGpu) {
+  GpuWeights w;
+  w.Set("H100", 2000);
+  w.Set("A30", 800);
+  EXPECT_EQ(MigModel("H100", "1g.10gb"), "H100-1g.10gb");
+  EXPECT_EQ(MigShareMilli("H100-1g.10gb"), 142);
+  EXPECT_EQ(MigShareMilli("H100-7g.80gb"), 1000);
+  EXPECT_EQ(MigShareMilli("A30-1g.6gb"), 250);
+  EXPECT_FALSE(MigShareMilli("H100-80GB"));
+  EXPECT_FALSE(MigShareMilli("H100"));
+  EXPECT_EQ(w.Of("H100-1g.10gb"), 2000 * 142 / 1000);
+  EXPECT_EQ(w.Of("H100-3g.40gb"), 2000 * 428 / 1000);
+  EXPECT_EQ(w.Of("A30-2g.12gb"), 400);
+  EXPECT_EQ(w.Of("H100-80GB"), 2000);  // a memory size, not a MIG profile
+  w.Set("H100-1g.10gb", 500);          // an entry of its own wins
+  EXPECT_EQ(w.Of("H100-1g.10gb"), 500);
+  // A job asking for whole H100s never gets a slice.
+  EXPECT_FALSE(GpuModelAllowed({"H100"}, "H100-1g.10gb"));
 }
 
 TEST(GpuWeights, CostIsNormalisedMilliGpuSecondsRoundedUp) {

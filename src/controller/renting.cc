@@ -298,9 +298,14 @@ void Controller::OnRentProgramEnd(const RentProgramEnd& end) {
     }
   }
   PersistRent();
-  Flush();
-  DispatchRentPrograms();
+  const std::uint64_t seq = Flush();
   WakeScheduler();
+  // Programs queued meanwhile by a pass (starts) run only once their slots'
+  // records are durable: this batch is queued after theirs.
+  lock.unlock();
+  commit_.WaitDurable(seq);
+  lock.lock();
+  if (!stopping_) DispatchRentPrograms();
 }
 
 void Controller::PersistRent() {

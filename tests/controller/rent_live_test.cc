@@ -78,22 +78,43 @@ class RentLive : public ::testing::Test {
                                     {"stop_program", fmt::format("{} {} stop", env, kLocalAgent)}}})}};
   }
 
-  void StartKojod(const ProviderOptions& p, const std::string& listen = "127.0.0.1:0") {
+  // `secured`: with an admin token (the API is not open), which the
+  // test's requests then send.
+  void StartKojod(const ProviderOptions& p, const std::string& listen = "127.0.0.1:0", bool secured = false) {
     const std::string org = dir_.path() + "/org.json";
     std::ofstream(org) << OrgDoc(p).dump();
-    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod",
-                                     std::vector<std::string>{"--node-timeout", "2", "--kill-grace", "1", "--org", org},
-                                     listen);
+    std::vector<std::string> args{"--node-timeout", "2", "--kill-grace", "1", "--org", org};
+    const std::string admin_file = dir_.path() + "/admin.token";
+    if (secured) {
+      args.push_back("--admin-token-file");
+      args.push_back(admin_file);
+    }
+    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", args, listen);
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
+    if (secured) {
+      admin_ = ReadFile(admin_file);
+      while (!admin_.empty() && admin_.back() == '\n') admin_.pop_back();
+    }
+  }
+  httplib::Client Client() {
+    httplib::Client c = kojod_->Client();
+    if (!admin_.empty()) c.set_bearer_token_auth(admin_);
+    return c;
   }
   void StartOwned(int gpus) {
-    owned_ = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "owned-1", "--state-dir",
-                      dir_.path() + "/owned-1", "--listen", "127.0.0.1:0", "--emulate-gpus", fmt::format("{}xH100", gpus),
-                      "--kill-grace", "1", "--heartbeat-wait-ms", "300"},
-                     dir_.path() + "/owned-1.log");
+    std::vector<std::string> argv{KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "owned-1", "--state-dir",
+                                  dir_.path() + "/owned-1", "--listen", "127.0.0.1:0", "--emulate-gpus",
+                                  fmt::format("{}xH100", gpus), "--kill-grace", "1", "--heartbeat-wait-ms", "300"};
+    if (!admin_.empty()) {
+      auto r = Client().Post("/api/v1/tokens", Json{{"node", "owned-1"}}.dump(), "application/json");
+      ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+      argv.push_back("--token");
+      argv.push_back(Body(r)["secret"].get<std::string>());
+    }
+    owned_ = Process(argv, dir_.path() + "/owned-1.log");
     ASSERT_TRUE(WaitFor([&] { return Get("/api/v1/nodes/owned-1").value("state", "") == "UP"; }, 15s)) << kojod_->log();
   }
-  Json Get(const std::string& path) { return Body(kojod_->Client().Get(path.c_str())); }
+  Json Get(const std::string& path) { return Body(Client().Get(path.c_str())); }
   // Submits jobs in one request (so that one pass sees them all).
   std::vector<JobId> Submit(const std::vector<Json>& specs) {
     Json jobs = Json::array();
@@ -103,7 +124,7 @@ class RentLive : public ::testing::Test {
       s["time_limit_s"] = 60;
       jobs.push_back(std::move(s));
     }
-    auto r = kojod_->Client().Post("/api/v1/jobs", Json{{"jobs", jobs}}.dump(), "application/json");
+    auto r = Client().Post("/api/v1/jobs", Json{{"jobs", jobs}}.dump(), "application/json");
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
     std::vector<JobId> ids;
     const Json reply = Body(r);
@@ -151,6 +172,7 @@ class RentLive : public ::testing::Test {
   std::string Why(JobId id) { return Get(fmt::format("/api/v1/jobs/{}/why", id)).value("message", ""); }
 
   TempDir dir_{"kojo-rent"};
+  std::string admin_;
   std::unique_ptr<Kojod> kojod_;
   Process owned_;
 };
@@ -191,6 +213,31 @@ TEST_F(RentLive, QueueOutgrowingTheOwnedNodeRentsWhatItNeedsAndGivesItBackWhenId
   ASSERT_EQ(usage["rows"].size(), 1u) << usage.dump();
   EXPECT_EQ(usage["rows"][0].value("runs", 0), 3) << usage.dump();
   EXPECT_DOUBLE_EQ(provider_spent, project_spent) << usage.dump();
+  // The money spent outlives kojod (budgets hold across restarts).
+  kojod_->process().Kill();
+  StartKojod(p);
+  const Json after = Get("/api/v1/usage");
+  ASSERT_TRUE(after.contains("rent")) << after.dump();
+  EXPECT_EQ(after["rent"], usage["rent"]);
+}
+
+TEST_F(RentLive, TheRentedAgentRegistersWithATokenForItsNodeAloneRevokedWhenItIsGivenBack) {
+  StartKojod(ProviderOptions{}, "127.0.0.1:0", /*secured=*/true);
+  StartOwned(1);
+  const auto ids = Submit({Sleep(4), Sleep(4)});
+  ASSERT_EQ(ids.size(), 2u);
+  auto rent_tokens = [&] {
+    std::vector<std::string> out;
+    for (const Json& t : Get("/api/v1/tokens").value("tokens", Json::array()))
+      if (t.value("name", "").rfind("rent-", 0) == 0) out.push_back(t.value("name", "") + "@" + t.value("node", ""));
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return RentStates()["local-1"] == "up"; }, 20s)) << kojod_->log();
+  EXPECT_EQ(rent_tokens(), std::vector<std::string>{"rent-local-1@local-1"});
+  ASSERT_TRUE(WaitFor([&] { return AllCompleted(ids); }, 30s)) << kojod_->log();
+  EXPECT_EQ(NodeOf(ids[1]), "local-1");
+  ASSERT_TRUE(WaitFor([&] { return AllOff(); }, 30s)) << Get("/api/v1/nodes").dump();
+  EXPECT_TRUE(WaitFor([&] { return rent_tokens().empty(); }, 5s)) << Get("/api/v1/tokens").dump();
 }
 
 TEST_F(RentLive, FailingStartBacksOffAndTheJobSaysWhy) {

@@ -32,13 +32,14 @@ std::optional<RentPhase> ParsePhase(std::string_view s) {
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// Without idle_since, which moves with every pass while the node is busy (a
+// write a second for nothing): a restored node's idle time starts again.
 std::string RentedJson(const RentedNode& r, const std::string& provider) {
   return Dump(Json{{"provider", provider},
                    {"phase", ToString(r.phase)},
                    {"account", r.account},
                    {"started", r.started},
                    {"up_since", r.up_since},
-                   {"idle_since", r.idle_since},
                    {"paid_until", r.paid_until},
                    {"reserved", r.reserved},
                    {"draining", r.draining},
@@ -124,7 +125,7 @@ void Controller::LoadRent(const std::vector<store::DocRow>& docs) {
     r.account = j->value("account", "");
     r.started = j->value("started", Seconds{0});
     r.up_since = j->value("up_since", Seconds{0});
-    r.idle_since = j->value("idle_since", Seconds{0});
+    r.idle_since = Now();
     r.paid_until = j->value("paid_until", Seconds{0});
     r.reserved = j->value("reserved", Money{0});
     r.draining = j->value("draining", false);

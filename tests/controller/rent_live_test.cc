@@ -37,6 +37,7 @@ struct ProviderOptions {
   int timeout_s = 20;
   int idle_timeout_s = 3;
   std::string start_env;  // assignments before the start program (local-agent's KOJO_LOCAL_AGENT_*)
+  std::string stop_env;   // and before the stop program
 };
 
 class RentLive : public ::testing::Test {
@@ -75,7 +76,7 @@ class RentLive : public ::testing::Test {
                                     {"timeout_s", p.timeout_s},
                                     {"idle_timeout_s", p.idle_timeout_s},
                                     {"start_program", fmt::format("{} {} {} start", env, p.start_env, kLocalAgent)},
-                                    {"stop_program", fmt::format("{} {} stop", env, kLocalAgent)}}})}};
+                                    {"stop_program", fmt::format("{} {} {} stop", env, p.stop_env, kLocalAgent)}}})}};
   }
 
   // `secured`: with an admin token (the API is not open), which the
@@ -279,6 +280,28 @@ TEST_F(RentLive, HangingStartIsKilledAtTheTimeOutAndTheProviderBacksOff) {
   ASSERT_TRUE(WaitFor([&] { return Shell(fmt::format("ps -eo args | grep -F -- '{}' | grep -F 'KOJO_LOCAL_AGENT_HANG' "
                                                      "| grep -v grep", RentDir())).second.empty(); }, 10s));
   EXPECT_EQ(State(ids[1]), "PENDING");
+}
+
+TEST_F(RentLive, AFailingStopIsRetriedUntilTheNodeIsGivenBack) {
+  ProviderOptions p;
+  p.idle_timeout_s = 1;
+  p.stop_env = "KOJO_LOCAL_AGENT_STOP_FAILURES=1";
+  StartKojod(p);
+  StartOwned(1);
+  const auto ids = Submit({Sleep(3), Sleep(1)});
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_TRUE(WaitFor([&] { return AllCompleted(ids); }, 30s)) << kojod_->log();
+  EXPECT_EQ(NodeOf(ids[1]), "local-1");
+  // Its first stop fails: still stopping (not rentable, not forgotten), and says why.
+  ASSERT_TRUE(WaitFor([&] { return !Actions("stop local-1: failing on purpose").empty(); }, 20s)) << kojod_->log();
+  ASSERT_TRUE(WaitFor([&] {
+    return Get("/api/v1/nodes/local-1").value("rent_reason", "").find("the partner's API timed out") != std::string::npos;
+  }, 5s)) << Get("/api/v1/nodes/local-1").dump();
+  EXPECT_EQ(RentStates()["local-1"], "stopping");
+  // Retried (10 s later): given back.
+  ASSERT_TRUE(WaitFor([&] { return AllOff(); }, 30s)) << Get("/api/v1/nodes").dump();
+  EXPECT_EQ(Actions("stop local-1: stopped").size(), 1u) << ReadFile(RentDir() + "/actions.log");
+  EXPECT_EQ(Get("/api/v1/nodes/local-1").value("rent_reason", "").find("failed"), std::string::npos);
 }
 
 TEST_F(RentLive, NoRentJobNeverRunsOnARentedNode) {

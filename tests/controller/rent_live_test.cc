@@ -214,6 +214,23 @@ TEST_F(RentLive, QueueOutgrowingTheOwnedNodeRentsWhatItNeedsAndGivesItBackWhenId
   ASSERT_EQ(usage["rows"].size(), 1u) << usage.dump();
   EXPECT_EQ(usage["rows"][0].value("runs", 0), 3) << usage.dump();
   EXPECT_DOUBLE_EQ(provider_spent, project_spent) << usage.dump();
+#ifdef KOJO_BINARY
+  // kojo nodes: ORIGIN; the slots that are off counted on one line, listed with --all.
+  const std::string kojo = fmt::format("env -i HOME={} KOJO_SERVER={} {} ", dir_.path(), kojod_->url(), KOJO_BINARY);
+  auto [rc, table] = Shell(kojo + "nodes");
+  EXPECT_EQ(rc, 0) << table;
+  EXPECT_NE(table.find("ORIGIN"), std::string::npos) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("owned-1 +owned +UP"))) << table;
+  EXPECT_NE(table.find("local: 3 more nodes that may be rented, off now"), std::string::npos) << table;
+  EXPECT_EQ(table.find("local-1"), std::string::npos) << table;
+  auto [rc_all, all] = Shell(kojo + "nodes --all");
+  EXPECT_EQ(rc_all, 0) << all;
+  EXPECT_TRUE(std::regex_search(all, std::regex("local-1 +local +OFF .*given back"))) << all;
+  auto [rc_rent, rent] = Shell(kojo + "usage --rent");
+  EXPECT_EQ(rc_rent, 0) << rent;
+  EXPECT_TRUE(std::regex_search(rent, std::regex("provider +local +0\\.0[0-9]"))) << rent;
+  EXPECT_TRUE(std::regex_search(rent, std::regex("project +vision +0\\.0[0-9] +0\\.00 +50\\.00"))) << rent;
+#endif
   // The money spent outlives kojod (budgets hold across restarts).
   kojod_->process().Kill();
   StartKojod(p);

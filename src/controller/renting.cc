@@ -234,6 +234,7 @@ void Controller::PlanRentAndAct(Seconds now, const std::vector<Wait>* waiting) {
     Stop(rec, StopReason::kPreempted);
     counters_.preempted += 1;
     rec.view.message = "the paid time of its rented node is over and its account cannot extend it; it will be requeued";
+    Persist(rec);
   }
   for (const int n : rc.start) {
     SyncRentNode(n);

@@ -38,6 +38,7 @@ struct ProviderOptions {
   int idle_timeout_s = 3;
   std::string start_env;  // assignments before the start program (local-agent's KOJO_LOCAL_AGENT_*)
   std::string stop_env;   // and before the stop program
+  bool budget = true;     // the project has rent terms
 };
 
 class RentLive : public ::testing::Test {
@@ -48,6 +49,22 @@ class RentLive : public ::testing::Test {
     owned_.Kill();
     auto [rc, out] = Shell(fmt::format("KOJO_RENT_DIR={} {} stop-all", RentDir(), kLocalAgent));
     EXPECT_EQ(rc, 0) << out;
+    // The owned agent leaves its jobs running when killed: local-agent's
+    // stop finds them in its state folder the same way.
+    auto [orc, oout] = Shell(fmt::format("KOJO_RENT_DIR={}/owned {} stop-all", dir_.path(), kLocalAgent));
+    EXPECT_EQ(orc, 0) << oout;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/owned/owned-1/state/tasks", ec)) {
+      if (e.path().extension() != ".status") continue;
+      std::istringstream in(ReadFile(e.path().string()));
+      std::string word;
+      pid_t pid = 0;
+      if (!(in >> word >> pid) || word != "pid" || pid <= 0) continue;
+      EXPECT_TRUE(WaitFor([&] {
+        const std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+        return stat.empty() || stat.find(") Z ") != std::string::npos;
+      }, 5s)) << "job process " << pid << " left behind";
+    }
     // No agent of a rented node is left.
     auto [prc, ps] = Shell(fmt::format("ps -eo args | grep -F -- '{}/' | grep -v grep || true", RentDir()));
     EXPECT_EQ(ps, "") << "left behind:\n" << ps;
@@ -62,9 +79,10 @@ class RentLive : public ::testing::Test {
     return Json{
         {"programmes", Json::array({{{"name", "research"}}})},
         {"organisations", Json::array({{{"name", "lab"}, {"programme", "research"}}})},
-        {"projects", Json::array({{{"name", "vision"},
-                                   {"organisation", "lab"},
-                                   {"rent", {{"budget", 50}, {"value_per_gpu_hour", 3600}}}}})},
+        {"projects", Json::array({p.budget ? Json{{"name", "vision"},
+                                                  {"organisation", "lab"},
+                                                  {"rent", {{"budget", 50}, {"value_per_gpu_hour", 3600}}}}
+                                            : Json{{"name", "vision"}, {"organisation", "lab"}}})},
         {"grants", Json::array({{{"id", "g"}, {"project", "vision"}, {"gpu_hours", 1000},
                                  {"start", IsoUtc(now - 3600)}, {"end", IsoUtc(now + 86400)}}})},
         {"providers", Json::array({{{"name", "local"},
@@ -104,7 +122,7 @@ class RentLive : public ::testing::Test {
   }
   void StartOwned(int gpus) {
     std::vector<std::string> argv{KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "owned-1", "--state-dir",
-                                  dir_.path() + "/owned-1", "--listen", "127.0.0.1:0", "--emulate-gpus",
+                                  dir_.path() + "/owned/owned-1/state", "--listen", "127.0.0.1:0", "--emulate-gpus",
                                   fmt::format("{}xH100", gpus), "--kill-grace", "1", "--heartbeat-wait-ms", "300"};
     if (!admin_.empty()) {
       auto r = Client().Post("/api/v1/tokens", Json{{"node", "owned-1"}}.dump(), "application/json");
@@ -256,6 +274,26 @@ TEST_F(RentLive, TheRentedAgentRegistersWithATokenForItsNodeAloneRevokedWhenItIs
   EXPECT_EQ(NodeOf(ids[1]), "local-1");
   ASSERT_TRUE(WaitFor([&] { return AllOff(); }, 30s)) << Get("/api/v1/nodes").dump();
   EXPECT_TRUE(WaitFor([&] { return rent_tokens().empty(); }, 5s)) << Get("/api/v1/tokens").dump();
+}
+
+TEST_F(RentLive, AWaitingJobRentsOnceItsProjectGetsABudget) {
+  ProviderOptions p;
+  p.budget = false;
+  StartKojod(p);
+  StartOwned(1);
+  const auto ids = Submit({Sleep(20), Sleep(1)});
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_TRUE(WaitFor([&] { return Why(ids[1]).find("project vision has no budget for rented capacity") != std::string::npos; },
+                      10s))
+      << Why(ids[1]);
+  EXPECT_TRUE(Actions("start").empty());
+  // The organisation gives the project a budget: the waiting job's account
+  // follows, and a node is rented for it.
+  p.budget = true;
+  auto r = Client().Put("/api/v1/org", OrgDoc(p).dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  ASSERT_TRUE(WaitFor([&] { return State(ids[1]) == "COMPLETED"; }, 30s)) << Why(ids[1]) << "\n" << kojod_->log();
+  EXPECT_EQ(NodeOf(ids[1]), "local-1");
 }
 
 TEST_F(RentLive, FailingStartBacksOffAndTheJobSaysWhy) {

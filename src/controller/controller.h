@@ -252,6 +252,8 @@ class Controller {
   // The account that pays a job's rented nodes, refreshed for pending jobs.
   void SetAccount(JobRec& rec);
   const RentedNode* Rented(int node) const;
+  // A slot's provider: in the organisation, or as last known this start.
+  const Provider* ProviderOf(const RentedNode& r) const;
   int NodeIndex(std::string_view name) const;     // -1 if unknown
   int AddNode(NodeRec rec);
 
@@ -312,6 +314,12 @@ class Controller {
   std::set<int> rent_reconcile_;             // slots to stop when renting is enabled
   std::map<std::string, std::string> rent_docs_;  // (kind/key) -> json as last persisted
   std::map<std::string, std::pair<Money, Seconds>> provider_base_;  // spent before this start
+  // Every provider named since this start, so that a node of one taken out
+  // of the organisation is still given back with its stop program.
+  std::map<std::string, Provider> known_providers_;
+  // Stored rented nodes whose provider is gone (no slot): stop program and
+  // time-out, until it has given them back.
+  std::map<std::string, std::pair<std::string, Seconds>> rent_orphans_;
   std::map<std::string, std::pair<int, std::string>> stop_failures_;  // by node: in a row, the last reason
   std::set<int> rent_stop_wait_;             // slots to stop once their jobs have ended
 

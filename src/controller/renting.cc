@@ -34,8 +34,10 @@ std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 // Without idle_since, which moves with every pass while the node is busy (a
 // write a second for nothing): a restored node's idle time starts again.
-std::string RentedJson(const RentedNode& r, const std::string& provider) {
-  return Dump(Json{{"provider", provider},
+// With the stop program (and its time-out) while the node may be rented:
+// a node whose provider has left the organisation is still given back.
+std::string RentedJson(const RentedNode& r, const std::string& provider, const Provider* p) {
+  Json j{{"provider", provider},
                    {"phase", ToString(r.phase)},
                    {"account", r.account},
                    {"started", r.started},
@@ -43,7 +45,12 @@ std::string RentedJson(const RentedNode& r, const std::string& provider) {
                    {"paid_until", r.paid_until},
                    {"reserved", r.reserved},
                    {"draining", r.draining},
-                   {"reason", r.reason}});
+                   {"reason", r.reason}};
+  if (p && r.phase != RentPhase::kOff) {
+    j["stop_program"] = p->stop_program;
+    j["timeout_s"] = p->timeout_s;
+  }
+  return Dump(j);
 }
 
 }  // namespace
@@ -52,10 +59,18 @@ const RentedNode* Controller::Rented(int n) const {
   return n < 0 || n >= state_.node_count() ? nullptr : state_.RentedAt(n);
 }
 
+const Provider* Controller::ProviderOf(const RentedNode& r) const {
+  const std::string& name = state_.snapshot().specs[r.node].provider;
+  if (const Provider* p = state_.rent_policy().FindProvider(name)) return p;
+  auto it = known_providers_.find(name);
+  return it == known_providers_.end() ? nullptr : &it->second;
+}
+
 void Controller::SetAccount(JobRec& rec) { rec.job.demand.nodes.account = state_.RentAccountOf(rec.job.project); }
 
 void Controller::ApplyRentPolicy(const RentPolicy& policy) {
   if (policy.Empty() && state_.rented().empty()) return;
+  for (const Provider& p : policy.providers) known_providers_[p.name] = p;
   const int before = state_.node_count();
   state_.SetRent(policy);
   for (int i = before; i < state_.node_count(); ++i) {
@@ -105,13 +120,20 @@ void Controller::LoadRent(const std::vector<store::DocRow>& docs) {
     if (d.kind != kDocRented) continue;
     rent_docs_[d.kind + "/" + d.key] = d.json;
     const int n = NodeIndex(d.key);
+    auto j = api::ParseJson(d.json);
     if (!Rented(n)) {
-      fmt::print(stderr,
-                 "kojod: stored rented node {}: no such slot in the organisation's providers now; if it is still "
-                 "rented, give it back by hand\n", d.key);
+      // Its provider has left the organisation: given back with the stop
+      // program its record kept, or by hand.
+      const bool rented = j.ok() && j->is_object() && j->value("phase", "off") != "off";
+      const std::string stop = j.ok() && j->is_object() ? j->value("stop_program", "") : "";
+      if (rented && !stop.empty()) {
+        rent_orphans_[d.key] = {stop, j->value("timeout_s", Seconds{600})};
+      } else if (rented) {
+        fmt::print(stderr, "kojod: stored rented node {}: its provider is no longer in the organisation and its "
+                           "record has no stop program; if it is still rented, give it back by hand\n", d.key);
+      }
       continue;
     }
-    auto j = api::ParseJson(d.json);
     std::optional<RentPhase> phase;
     if (j.ok() && j->is_object()) phase = ParsePhase(j->value("phase", ""));
     if (!phase) {
@@ -162,6 +184,17 @@ void Controller::EnableRenting(RentRuntime runtime) {
     QueueRentProgram(n, /*start=*/false);
   }
   rent_reconcile_.clear();
+  for (const auto& [name, stop] : rent_orphans_) {
+    fmt::print(stderr, "kojod: rented node {}: its provider is no longer in the organisation; running its stop program\n",
+               name);
+    RentProgram prog;
+    prog.node = name;
+    prog.start = false;
+    prog.command = stop.first;
+    prog.timeout_s = stop.second;
+    prog.env = {{"KOJO_RENT_ACTION", "stop"}, {"KOJO_NODE_NAME", name}, {"KOJO_CONTROLLER_URL", rent_runtime_->controller_url}};
+    rent_queue_.push_back(std::move(prog));
+  }
   PersistRent();
   Flush();
   DispatchRentPrograms();
@@ -173,7 +206,7 @@ void Controller::QueueRentProgram(int n, bool start, Seconds delay_s) {
   if (!r) return;
   const std::string& name = nodes_[n].info.name;
   const std::string provider = state_.snapshot().specs[n].provider;
-  const Provider* p = state_.rent_policy().FindProvider(provider);
+  const Provider* p = ProviderOf(*r);  // taken out of the organisation: its programs as last known
   RentProgram prog;
   prog.node = name;
   prog.start = start;
@@ -270,7 +303,30 @@ void Controller::OnRentProgramEnd(const RentProgramEnd& end) {
   if (stopping_) return;
   const int n = NodeIndex(end.node);
   const RentedNode* r = Rented(n);
-  if (!r) return;
+  if (!r) {
+    auto orphan = rent_orphans_.find(end.node);
+    if (orphan == rent_orphans_.end() || end.start) return;
+    if (end.ok) {
+      rent_orphans_.erase(orphan);
+      rent_docs_.erase(std::string(kDocRented) + "/" + end.node);
+      batch_.docs.push_back(store::DocRow{std::string(kDocRented), end.node, "", /*deleted=*/true});
+      fmt::print(stderr, "kojod: rented node {} given back\n", end.node);
+    } else {
+      fmt::print(stderr, "kojod: rented node {}: {}; retrying in {} s\n", end.node, end.reason, kStopRetryMax);
+      RentProgram prog;
+      prog.node = end.node;
+      prog.start = false;
+      prog.command = orphan->second.first;
+      prog.timeout_s = orphan->second.second;
+      prog.delay_s = kStopRetryMax;
+      prog.env = {{"KOJO_RENT_ACTION", "stop"}, {"KOJO_NODE_NAME", end.node},
+                  {"KOJO_CONTROLLER_URL", rent_runtime_->controller_url}};
+      rent_queue_.push_back(std::move(prog));
+    }
+    Flush();
+    DispatchRentPrograms();
+    return;
+  }
   const Seconds now = Now();
   if (end.start) {
     if (!end.ok && r->phase == RentPhase::kStarting) {
@@ -319,7 +375,7 @@ void Controller::PersistRent() {
   };
   const RentPolicy& policy = state_.rent_policy();
   for (const RentedNode& r : state_.rented())
-    put(kDocRented, nodes_[r.node].info.name, RentedJson(r, state_.snapshot().specs[r.node].provider));
+    put(kDocRented, nodes_[r.node].info.name, RentedJson(r, state_.snapshot().specs[r.node].provider, ProviderOf(r)));
   for (const auto& [account, terms] : policy.accounts)
     put(kDocRentSpent, "account:" + account, Dump(Json{{"spent", state_.RentSpent(account)}}));
   for (size_t i = 0; i < policy.providers.size(); ++i) {

@@ -296,6 +296,25 @@ TEST_F(RentLive, AWaitingJobRentsOnceItsProjectGetsABudget) {
   EXPECT_EQ(NodeOf(ids[1]), "local-1");
 }
 
+TEST_F(RentLive, ANodeOfAProviderTakenOutOfTheOrganisationIsStillGivenBack) {
+  ProviderOptions p;
+  p.idle_timeout_s = 600;
+  StartKojod(p);
+  StartOwned(1);
+  const auto ids = Submit({Sleep(3), Sleep(1)});
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_TRUE(WaitFor([&] { return AllCompleted(ids); }, 30s)) << kojod_->log();
+  EXPECT_EQ(NodeOf(ids[1]), "local-1");
+  EXPECT_EQ(RentStates()["local-1"], "up");  // idle, kept for 10 minutes
+  Json doc = OrgDoc(p);
+  doc.erase("providers");
+  auto r = Client().Put("/api/v1/org", doc.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  // Its provider's stop program, as last known, gives it back at once.
+  ASSERT_TRUE(WaitFor([&] { return !Actions("stop local-1: stopped").empty(); }, 15s)) << kojod_->log();
+  ASSERT_TRUE(WaitFor([&] { return RentStates()["local-1"] == "off"; }, 5s)) << Get("/api/v1/nodes").dump();
+}
+
 TEST_F(RentLive, FailingStartBacksOffAndTheJobSaysWhy) {
   ProviderOptions p;
   p.start_env = "KOJO_LOCAL_AGENT_FAIL='no capacity in zone-a'";

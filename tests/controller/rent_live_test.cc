@@ -332,6 +332,12 @@ TEST_F(RentLive, FailingStartBacksOffAndTheJobSaysWhy) {
   EXPECT_EQ(State(ids[1]), "PENDING");
   EXPECT_EQ(Actions("failing on purpose").size(), 1u) << "backed off: one try, not one per pass";
   EXPECT_TRUE(Actions(": agent pid").empty());
+  // An agent may not register as a slot that is not being rented.
+  auto r = Client().Post("/api/v1/agents/register", Json{{"node", {{"name", "local-1"}}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_NE(r->body.find("not being rented now"), std::string::npos) << r->body;
+  EXPECT_EQ(RentStates()["local-1"], "off");
 }
 
 TEST_F(RentLive, HangingStartIsKilledAtTheTimeOutAndTheProviderBacksOff) {

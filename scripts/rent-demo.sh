@@ -85,6 +85,7 @@ until_ok 20 node_up || fail "the owned node did not come up"
 echo "kojod at $KOJO_SERVER; owned pool: 2 GPUs; provider local: 2.00 a GPU-hour, at most 2 nodes"
 
 ids=()
+t0=$(date +%s)
 for i in $(seq "$JOBS"); do
   ids+=("$("$bin/kojo" submit --project vision --gpus 1 --time 1 --job-name "demo-$i" --parsable -- sleep "$JOB_SECONDS")")
 done
@@ -98,6 +99,7 @@ all_ended() {
   ! grep -qE '"state": "(PENDING|STARTING|RUNNING|STOPPING)"' <<<"$out"
 }
 until_ok $((JOBS * JOB_SECONDS + 120)) all_ended || fail "the jobs did not end in time"
+t1=$(date +%s)
 all_off() {
   ! "$bin/kojo" nodes --all --json | grep -qE '"rent_state": "(starting|up|stopping)"'
 }
@@ -111,4 +113,5 @@ released=$(grep -c ' stop .*: stopped' "$KOJO_RENT_DIR/actions.log" || true)
 rent_json=$("$bin/kojo" usage --json || echo "{}")
 spent=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % next((a["spent"] for a in d.get("rent",[]) if a.get("kind")=="project" and a.get("name")=="vision"), float("nan")))' "$rent_json")
 budget=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % next((a["budget"] for a in d.get("rent",[]) if a.get("kind")=="project" and a.get("name")=="vision"), float("nan")))' "$rent_json")
+echo "all $JOBS jobs ended $((t1 - t0)) s after the first was submitted (the 2 owned GPUs alone need at least $(((JOBS + 1) / 2 * JOB_SECONDS)) s)"
 echo "rented: $rented released: $released jobs_completed: $completed budget_spent: $spent budget: $budget"

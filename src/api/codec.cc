@@ -59,6 +59,7 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Int("mem_mib", s.demand.mem_mib, 0, 1LL << 32);
   f.Int("tasks", s.demand.tasks, 1, 100000);
   f.Bool("distinct_nodes", s.demand.distinct_nodes);
+  f.Bool("no_rent", s.demand.nodes.no_rent);
   NodeRuleAt(f, s.demand.nodes);
   f.OptInt("time_limit_s", s.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Str("stdout", s.stdout_path);
@@ -154,6 +155,7 @@ Json ToJson(const JobSpec& s) {
   j["mem_mib"] = s.demand.mem_mib;
   j["tasks"] = s.demand.tasks;
   if (s.demand.distinct_nodes) j["distinct_nodes"] = true;
+  if (s.demand.nodes.no_rent) j["no_rent"] = true;
   const NodeRule& rule = s.demand.nodes;
   if (!rule.constraint.empty()) j["constraint"] = rule.constraint;
   if (!rule.partitions.empty()) j["partitions"] = rule.partitions;
@@ -368,6 +370,11 @@ Json ToJson(const NodeView& n) {
   j["gpus_used"] = n.gpus_used;
   j["partitions"] = n.partitions;
   if (!n.gpu_util.empty()) j["gpu_util"] = n.gpu_util;
+  j["provider"] = n.provider;
+  if (!n.provider.empty()) {
+    j["rent_state"] = n.rent_state;
+    j["rent_reason"] = n.rent_reason;
+  }
   return j;
 }
 
@@ -395,6 +402,9 @@ Result<NodeView> NodeViewFromJson(const Json& j) {
   f.Int("gpus_used", v.gpus_used, 0, kMaxGpusPerNode);
   f.StrList("partitions", v.partitions, 1000, 64);
   f.IntList("gpu_util", v.gpu_util, 0, 100, kMaxGpusPerNode);
+  f.Str("provider", v.provider, 128);
+  f.Str("rent_state", v.rent_state, 32);
+  f.Str("rent_reason", v.rent_reason, 4096);
   return Done(f, std::move(v));
 }
 

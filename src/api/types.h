@@ -135,6 +135,11 @@ struct NodeView {
   int gpus_used = 0;               // whole GPUs with any share taken
   std::vector<std::string> partitions;  // the partitions that hold the node
   std::vector<int> gpu_util;            // each GPU's utilisation in percent (last heartbeat); empty = unknown
+  // Rented capacity (docs/renting.md): the provider ("" = an owned node),
+  // the slot's phase (off, starting, up, stopping) and why.
+  std::string provider;
+  std::string rent_state;
+  std::string rent_reason;
 };
 
 // ---- Agent protocol ----

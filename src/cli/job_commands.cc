@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -591,6 +593,7 @@ int RunLogs(const LogsArgs& a) {
 
 struct NodesArgs {
   Conn conn;
+  bool all = false;  // rented slots that are off too, one row each
 };
 
 void RunNodes(const NodesArgs& a) {
@@ -600,20 +603,39 @@ void RunNodes(const NodesArgs& a) {
   if (!r.is_object() || !r.contains("nodes") || !r["nodes"].is_array())
     throw CliError(kExitRuntime, "unexpected reply to GET /api/v1/nodes: no \"nodes\" list");
   std::vector<std::vector<std::string>> rows;
+  std::map<std::string, int> off;  // provider -> slots not rented now (without --all)
   for (const auto& j : r["nodes"]) {
     const api::NodeView n = DecodeNode(j);
+    const bool rented = !n.provider.empty();
+    if (rented && n.rent_state == "off" && !a.all) {
+      off[n.provider] += 1;
+      continue;
+    }
     std::vector<std::string> models;
     for (const auto& g : n.info.gpus)
       if (std::find(models.begin(), models.end(), g.model) == models.end()) models.push_back(g.model);
     std::string model = models.empty() ? "-" : fmt::format("{}", fmt::join(models, ","));
     if (n.info.emulated_gpus && !n.info.gpus.empty()) model += " (emulated)";
-    rows.push_back({n.info.name, std::string(api::ToString(n.state)),
+    // A rented node: its phase while not up, and why it is in it.
+    std::string state(api::ToString(n.state));
+    std::string reason = n.reason;
+    if (rented) {
+      if (n.rent_state != "up") {
+        state = n.rent_state;
+        for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      reason = n.rent_reason + (n.reason.empty() || n.rent_state != "up" ? "" : "; " + n.reason);
+    }
+    rows.push_back({n.info.name, rented ? n.provider : "owned", state,
                     fmt::format("{}/{}", n.gpus_used, n.info.gpus.size()), model, CpuText(n.info.cpu_milli),
                     MemText(n.info.mem_mib), n.info.cgroups ? "yes" : "no", std::to_string(n.jobs.size()),
-                    n.info.features.empty() ? "-" : fmt::format("{}", fmt::join(n.info.features, ",")),
-                    n.reason.empty() ? "" : n.reason});
+                    n.info.features.empty() ? "-" : fmt::format("{}", fmt::join(n.info.features, ",")), reason});
   }
-  PrintTable({"NAME", "STATE", "GPUS", "MODEL", "CPUS", "MEM", "CGROUPS", "JOBS", "FEATURES", "REASON"}, rows);
+  PrintTable({"NAME", "ORIGIN", "STATE", "GPUS", "MODEL", "CPUS", "MEM", "CGROUPS", "JOBS", "FEATURES", "REASON"},
+             rows);
+  for (const auto& [provider, count] : off)
+    std::printf("%s: %d more node%s that may be rented, off now (kojo nodes --all lists them)\n", provider.c_str(),
+                count, count == 1 ? "" : "s");
 }
 
 struct NodeActionArgs {
@@ -714,7 +736,9 @@ void AddJobCommands(CLI::App& app) {
   }
   {
     auto a = std::make_shared<NodesArgs>();
-    CLI::App* sub = app.add_subcommand("nodes", "List nodes: state, GPUs used/total, model, cgroups");
+    CLI::App* sub = app.add_subcommand("nodes", "List nodes: origin (owned or a provider), state, GPUs used/total, "
+                                                "model, cgroups");
+    sub->add_flag("--all", a->all, "Rented nodes that are off too (else counted on one line per provider)");
     AddConn(sub, a->conn);
     sub->callback([a, sub] {
       if (sub->get_subcommands().empty()) RunNodes(*a);

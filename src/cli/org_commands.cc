@@ -95,6 +95,23 @@ std::vector<std::string> UsageHeader(const Json& report) {
   return {by.empty() ? "key" : by, "raw_gpu_hours", "norm_gpu_hours", "runs"};
 }
 
+// Rented capacity's money: by provider, programme and project.
+std::vector<std::string> RentHeader() {
+  return {"kind", "name", "spent", "reserved", "budget", "left", "gpu_hours", "rented_now"};
+}
+
+std::vector<std::vector<std::string>> RentRows(const Json& report) {
+  auto money = [](const Json& r, const char* k) {
+    return r.contains(k) && r[k].is_number() ? fmt::format("{:.2f}", r[k].get<double>()) : std::string("-");
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& r : report.value("rent", Json::array()))
+    rows.push_back({Str(r, "kind"), Str(r, "name"), money(r, "spent"), money(r, "reserved"), money(r, "budget"),
+                    money(r, "left"), r.contains("gpu_hours") ? Hours(r["gpu_hours"]) : "-",
+                    std::to_string(r.value("rented_now", 0))});
+  return rows;
+}
+
 std::vector<std::string> GrantsHeader() {
   return {"grant", "project", "programme", "start", "end", "active", "awarded", "used", "reserved", "left", "runs_out"};
 }
@@ -122,6 +139,7 @@ struct UsageArgs {
   Conn conn;
   Format fmt;
   std::string by = "project", from, to;
+  bool rent = false;  // only the money spent on rented capacity
 };
 
 struct GrantsArgs {
@@ -149,9 +167,16 @@ void RunUsage(const UsageArgs& a) {
   if (!a.to.empty()) path += "&to=" + UrlEscape(a.to);
   ApiClient client(a.conn.Config());
   const Json report = client.GetJson(path);
-  if (a.fmt.json) Print(Dump(report) + "\n");
-  else if (a.fmt.csv) Print(UsageCsv(report));
-  else Print(UsageTable(report));
+  if (a.fmt.json) return Print(Dump(report) + "\n");
+  if (a.rent) {
+    if (a.fmt.csv) return Print(CsvOf(RentHeader(), RentRows(report)));
+    if (!report.contains("rent")) return Print("no providers: nothing is rented (docs/renting.md)\n");
+    return Print(TableOf(RentHeader(), RentRows(report)));
+  }
+  if (a.fmt.csv) return Print(UsageCsv(report));
+  Print(UsageTable(report));
+  // Rented capacity (its GPU-hours are in the rows above, like owned ones).
+  if (report.contains("rent")) Print("\nrented capacity (money):\n" + TableOf(RentHeader(), RentRows(report)));
 }
 
 void RunGrants(const GrantsArgs& a) {
@@ -227,6 +252,9 @@ void AddOrgCommands(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--from", a->from, "Start of the range: 2026-01-01, 2026-01-01T00:00:00Z or Unix seconds");
     sub->add_option("--to", a->to, "End of the range (exclusive); runs across its ends are pro-rated");
+    sub->add_flag("--rent", a->rent,
+                  "Only the money spent on rented capacity, by provider, programme and project (since the start; "
+                  "--from/--to do not apply)");
     AddFormat(sub, a->fmt);
     AddConn(sub, a->conn);
     sub->callback([a] { RunUsage(*a); });

@@ -54,7 +54,7 @@ enum class Id {
   kArray, kProject, kChdir, kCpusPerGpu, kCpusPerTask, kError, kExport, kGpus, kGpusPerNode, kGpusPerTask,
   kGres, kHelp, kHold, kJobName, kMem, kMemPerCpu, kMemPerGpu, kNoRequeue, kRequeue, kNodes, kNtasks,
   kNtasksPerNode, kOutput, kParsable, kQuiet, kVerbose, kTime, kWrap, kTestOnly, kGpuModel, kGpuMilli, kEnv,
-  kDryRun, kJson, kServer, kToken, kPartition, kConstraint, kNodelist, kExclude, kOther,
+  kDryRun, kJson, kServer, kToken, kPartition, kConstraint, kNodelist, kExclude, kNoRent, kOther,
 };
 
 struct OptionDef {
@@ -108,6 +108,7 @@ constexpr OptionDef kOptions[] = {
     {"gpu-model", 0, 0, Arg::kRequired, Kind::kKojo, Id::kGpuModel, ""},
     {"gpu-milli", 0, 0, Arg::kRequired, Kind::kKojo, Id::kGpuMilli, ""},
     {"env", 0, 0, Arg::kRequired, Kind::kKojo, Id::kEnv, ""},
+    {"no-rent", 0, 0, Arg::kNone, Kind::kKojo, Id::kNoRent, ""},
     {"dry-run", 0, 0, Arg::kNone, Kind::kCli, Id::kDryRun, ""},
     {"json", 0, 0, Arg::kNone, Kind::kCli, Id::kJson, ""},
     {"server", 0, 0, Arg::kRequired, Kind::kCli, Id::kServer, ""},
@@ -344,6 +345,7 @@ Status Apply(const OptionDef& d, const std::string& value, Origin origin, Submit
     }
     case Id::kNoRequeue: o.requeue = false; break;
     case Id::kRequeue: o.requeue = true; break;
+    case Id::kNoRent: o.no_rent = true; break;
     case Id::kNodes: {
       // "N" or "MIN-MAX"; kojo runs a job on a fixed number of nodes.
       std::string_view v = value;
@@ -957,6 +959,7 @@ Result<api::JobSpec> ResolveJob(SubmitOptions& o, const Payload& p, const Submit
   if (o.array) s.array = *o.array;
   s.hold = o.hold.value_or(false);
   s.requeue = o.requeue.value_or(true);
+  s.demand.nodes.no_rent = o.no_rent;
 
   // Environment: --export (kojo's default is NONE), then --env.
   if (o.export_spec) {
@@ -1045,6 +1048,7 @@ Job:
       --env NAME=VALUE         set a variable (repeatable)
   -H, --hold                   submit held; `kojo release` queues it
       --requeue, --no-requeue  when its node is lost: requeue (default) or fail
+      --no-rent                never on a node rented from a partner (data that stays on site)
 Output:
       --dry-run                print the job as it would be submitted; contact nothing
       --json                   print JSON

@@ -107,6 +107,7 @@ struct SubmitOptions {
   std::optional<std::string> constraint;
   std::optional<std::vector<std::string>> partitions, nodelist, exclude;
   std::optional<bool> hold, requeue;
+  bool no_rent = false;  // --no-rent (#KOJO only): owned nodes only
   std::vector<std::pair<std::string, std::string>> env;  // --env K=V, in order
 
   // Command-line only.

@@ -71,6 +71,13 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
     rec.info = hb.node;
     n = AddNode(std::move(rec));
   }
+  const RentedNode* rented = Rented(n);
+  if (rented && (rent_stopping_.count(n) || rent_stop_wait_.count(n) ||
+                 (rented->phase != RentPhase::kStarting && rented->phase != RentPhase::kUp)))
+    return ApiError{ApiCode::kConflict,
+                    fmt::format("node {} is a rented slot of provider {} that is not being rented now ({}); its agent "
+                                "may not register",
+                                hb.node.name, state_.snapshot().specs[n].provider, ToString(rented->phase))};
   NodeRec& node = nodes_[n];
   node.info = hb.node;
   node.log_secret = hb.log_secret;
@@ -79,10 +86,12 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   node.registered = true;
   node.down = false;
   if (!node.drain) node.reason.clear();
+  if (rented && rented->phase == RentPhase::kStarting) state_.RentUp(n, Now());
   SyncNode(n);
   node.last_seen = SteadyNow();
   node.last_heartbeat = Now();
   PersistNode(node);
+  if (rented) PersistRent();
   WakeScheduler();
   return Beat(n, hb, /*registering=*/true, lock);
 }

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "api/org_config.h"
+
 namespace kojo::controller {
 
 using api::JobState;
@@ -65,6 +67,9 @@ Result<std::unique_ptr<Controller>> Controller::Open(store::Store& store, Contro
 Controller::~Controller() {
   Shutdown();
   if (thread_.joinable()) thread_.join();
+  // Kills the rent programs in flight (kojod reconciles their slots when it
+  // starts again) and waits for the runner's threads, which take mu_.
+  if (rent_runner_) rent_runner_->Stop();
 }
 
 void Controller::Shutdown() {
@@ -111,6 +116,9 @@ Status Controller::Load() {
     if (d.kind != "usage") loaded_docs_.push_back(d);
   for (auto& key : st->keys) keys_.emplace(key.key, std::make_pair(std::move(key.ids), 0));
   if (auto s = LoadAccounting(st->docs); !s.ok()) return s.error();
+  // Rented slots (after the owned nodes), as the stored records left them.
+  ApplyRentPolicy(api::RentPolicyOf(*state_org_));
+  LoadRent(st->docs);
   for (auto& [id, rec] : jobs_) {
     if (rec.view.state == JobState::kPending) NotePending(rec);
     if (!rec.Active()) continue;
@@ -144,7 +152,12 @@ Status Controller::Load() {
 // ---- helpers (mu_ held) ----
 
 void Controller::Persist(const JobRec& rec) { batch_.jobs.push_back(JobRow(rec)); }
-void Controller::PersistNode(const NodeRec& node) { batch_.nodes.push_back(NodeRow(node)); }
+// Rented slots are not stored as nodes: they come from the providers, and
+// their records are the renting's (renting.cc).
+void Controller::PersistNode(const NodeRec& node) {
+  if (Rented(NodeIndex(node.info.name))) return;
+  batch_.nodes.push_back(NodeRow(node));
+}
 
 std::uint64_t Controller::Flush() {
   if (batch_.empty()) return commit_.queued();
@@ -184,7 +197,20 @@ int Controller::AddNode(NodeRec rec) {
   return i;
 }
 
-void Controller::SyncNode(int n) { state_.SetNode(n, nodes_[n].spec, ServiceOf(nodes_[n])); }
+void Controller::SyncNode(int n) {
+  NodeService service = ServiceOf(nodes_[n]);
+  const RentedNode* r = Rented(n);
+  if (!r) return state_.SetNode(n, nodes_[n].spec, service);
+  // A rented slot: in service only while rented and up; its provider and
+  // paying account stay on its spec whatever its agent reports.
+  NodeSpec spec = nodes_[n].spec;
+  spec.provider = state_.snapshot().specs[n].provider;
+  spec.rent_account = r->account;
+  if (r->phase != RentPhase::kUp) service = NodeService::kDown;
+  else if (r->draining && service == NodeService::kUp) service = NodeService::kDraining;
+  nodes_[n].spec = spec;
+  state_.SetNode(n, spec, service);
+}
 
 api::NodeView Controller::ViewOf(const NodeRec& n) const {
   api::NodeView v;
@@ -203,6 +229,23 @@ api::NodeView Controller::ViewOf(const NodeRec& n) const {
   v.gpus_used = static_cast<int>(used.size());
   if (self >= 0 && self < state_.node_count()) v.partitions = state_.snapshot().specs[self].partitions;
   if (v.state != api::NodeState::kDown) v.gpu_util = n.gpu_util;
+  if (const RentedNode* r = Rented(self)) {
+    v.provider = state_.snapshot().specs[self].provider;
+    v.rent_state = std::string(ToString(r->phase));
+    v.rent_reason = r->reason;
+    if (!r->account.empty()) v.rent_reason += fmt::format(" (paid by {})", r->account);
+    if (auto f = stop_failures_.find(n.info.name); f != stop_failures_.end())
+      v.rent_reason += fmt::format("; its stop program failed {} times in a row, the last: {}; retrying", f->second.first,
+                                   f->second.second);
+    if (r->phase != RentPhase::kUp && r->phase != RentPhase::kStopping && !n.registered) {
+      // Not rented: its shape is the provider's.
+      const NodeSpec& spec = state_.snapshot().specs[self];
+      if (v.info.gpus.empty())
+        for (int g = 0; g < spec.gpus; ++g) v.info.gpus.push_back(api::GpuInfo{g, spec.gpu_model, spec.gpu_mem_mib, ""});
+      if (v.info.cpu_milli == 0) v.info.cpu_milli = spec.cpu_milli;
+      if (v.info.mem_mib == 0) v.info.mem_mib = spec.mem_mib;
+    }
+  }
   return v;
 }
 
@@ -217,7 +260,10 @@ void Controller::SetState(JobRec& rec, JobState to) {
   if (rec.Active()) active_.insert(id);
 }
 
-void Controller::NotePending(JobRec& rec) { state_.Enqueue(rec.view.id, QueuedOf(rec)); }
+void Controller::NotePending(JobRec& rec) {
+  SetAccount(rec);
+  state_.Enqueue(rec.view.id, QueuedOf(rec));
+}
 
 void Controller::Unplace(JobRec& rec) {
   for (const auto& s : rec.alloc.shares)

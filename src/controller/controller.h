@@ -28,6 +28,7 @@
 #include "controller/metrics.h"
 #include "controller/org_registry.h"
 #include "controller/records.h"
+#include "controller/rent_runner.h"
 #include "sched/scheduler.h"
 #include "state/cluster_state.h"
 #include "store/group_commit.h"
@@ -83,6 +84,29 @@ struct LogSource {
   JobId job = 0;
   int attempt = 0;
   bool ended = false;  // the job has ended: no more bytes will come
+};
+
+// What kojod gives the controller for renting partner capacity
+// (docs/renting.md): its own address, for the agents of rented nodes, and
+// their tokens. Called off the controller's lock.
+struct RentRuntime {
+  std::string controller_url;
+  // A token that lets exactly node `node`'s agent register ("" when the API
+  // is open), made for one rent.
+  std::function<Result<std::string>(const std::string& node)> make_token;
+  // Revokes it once the node is given back.
+  std::function<void(const std::string& node)> revoke_token;
+};
+
+// Money spent on rented capacity, by account or provider (GET /rent).
+struct RentSpending {
+  std::string kind;   // "provider", "programme", "project"
+  std::string name;
+  Money spent = 0;    // settled and running, to now
+  Money reserved = 0; // reserved and not yet spent (accounts only)
+  Money budget = 0;   // accounts only
+  Seconds gpu_seconds = 0;  // providers only
+  int rented_now = 0;       // nodes starting or up, paid by it / from it
 };
 
 class Controller {
@@ -150,6 +174,12 @@ class Controller {
   // Usage records of settled runs and of running ones to date (end = now).
   std::vector<UsageRecord> UsageRecords() const;
 
+  // ---- renting (renting.cc, docs/renting.md) ----
+  // Starts acting on the rent plans: the programs of slots cut short by a
+  // restart are run first. Before this call, slots exist but none is rented.
+  void EnableRenting(RentRuntime runtime);
+  std::vector<RentSpending> RentReport() const;
+
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;
   // GET /metrics: what the controller holds now, its event counters and
@@ -209,6 +239,21 @@ class Controller {
   // Validates and installs a new model, durable before it returns; the
   // caller holds org_write_mu_ (changes are read-modify-write).
   Outcome<api::OrgConfig> ReplaceOrg(const api::OrgConfig& config);
+  // Renting (renting.cc). The state's slots get NodeRecs at the same
+  // indices (nodes_ stays parallel to the state's nodes).
+  void ApplyRentPolicy(const RentPolicy& policy);
+  void LoadRent(const std::vector<store::DocRow>& docs);
+  void PlanRentAndAct(Seconds now, const std::vector<Wait>* waiting);
+  void OnRentProgramEnd(const RentProgramEnd& end);
+  void QueueRentProgram(int node, bool start, Seconds delay_s = 0);
+  void DispatchRentPrograms();  // queued programs to the runner (their records durable)
+  void PersistRent();             // changed slot records and spending into batch_
+  void SyncRentNode(int node);    // a slot's NodeRec from the state's phase
+  // The account that pays a job's rented nodes, refreshed for pending jobs.
+  void SetAccount(JobRec& rec);
+  const RentedNode* Rented(int node) const;
+  // A slot's provider: in the organisation, or as last known this start.
+  const Provider* ProviderOf(const RentedNode& r) const;
   int NodeIndex(std::string_view name) const;     // -1 if unknown
   int AddNode(NodeRec rec);
 
@@ -260,6 +305,23 @@ class Controller {
   GrantLedger ledger_;  // settled runs' usage records
   ClusterState state_;  // what the scheduler sees; waiting explained at most once a second past 1,000
   std::shared_ptr<const api::OrgConfig> state_org_;  // the model the state meters
+
+  // Renting.
+  std::optional<RentRuntime> rent_runtime_;
+  std::unique_ptr<RentRunner> rent_runner_;
+  std::vector<RentProgram> rent_queue_;      // to run once batch_ is durable
+  std::set<int> rent_stopping_;              // slots whose stop program runs
+  std::set<int> rent_reconcile_;             // slots to stop when renting is enabled
+  std::map<std::string, std::string> rent_docs_;  // (kind/key) -> json as last persisted
+  std::map<std::string, std::pair<Money, Seconds>> provider_base_;  // spent before this start
+  // Every provider named since this start, so that a node of one taken out
+  // of the organisation is still given back with its stop program.
+  std::map<std::string, Provider> known_providers_;
+  // Stored rented nodes whose provider is gone (no slot): stop program and
+  // time-out, until it has given them back.
+  std::map<std::string, std::pair<std::string, Seconds>> rent_orphans_;
+  std::map<std::string, std::pair<int, std::string>> stop_failures_;  // by node: in a row, the last reason
+  std::set<int> rent_stop_wait_;             // slots to stop once their jobs have ended
 
   MetricCounters counters_;
   Histogram pass_duration_;  // SchedulePass, seconds

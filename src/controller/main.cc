@@ -273,6 +273,25 @@ int main(int argc, char** argv) {
   if (auto s = WriteFileAtomic(data_dir + "/kojod.addr", url + "\n"); !s.ok()) Log("{}", s.error().message);
   std::thread server([&] { http.Run(); });
   Log("API at {}/api/v1", url);
+  // Renting partner capacity (docs/renting.md): a rented node's agent gets a
+  // node token made for that rent (none while the API is open), revoked
+  // once the node is given back.
+  {
+    RentRuntime rent;
+    rent.controller_url = url;
+    rent.make_token = [&tokens, &auth](const std::string& node) -> Result<std::string> {
+      if (auth.open()) return std::string();
+      TokenRequest req;
+      req.name = "rent-" + node;
+      req.node = node;
+      req.replace = true;
+      auto made = tokens.CreateToken(req);
+      if (!made.ok()) return Error{ErrorCode::kIo, made.error().message};
+      return made.value().secret;
+    };
+    rent.revoke_token = [&tokens](const std::string& node) { (void)tokens.Revoke("rent-" + node); };
+    ctl->EnableRenting(std::move(rent));
+  }
 
   pid_t agent = -1;
   if (dev) {

@@ -36,6 +36,8 @@ Metrics Controller::MetricsSnapshot() const {
   const Seconds now = Now();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const NodeRec& node = nodes_[i];
+    // A rented slot not rented now is not capacity, and has no heartbeat to age.
+    if (const RentedNode* r = Rented(static_cast<int>(i)); r && r->phase == RentPhase::kOff) continue;
     std::set<int> used;
     for (JobId id : node.jobs) {
       auto it = jobs_.find(id);

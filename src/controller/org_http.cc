@@ -58,6 +58,45 @@ Result<Seconds> ParseTimeParam(std::string_view text, std::string_view field) {
                                      "seconds, got \"{}\"", field, Shown(text)));
 }
 
+namespace {
+
+double MoneyNumber(Money m) { return static_cast<double>(m) / static_cast<double>(kMoneyUnit); }
+
+// Rented capacity's money (docs/renting.md): by provider (for those who see
+// every project), by programme (for those who see one of its projects) and
+// by project; empty without providers.
+Json RentJson(const Controller& c, const ProjectFilter& may_see) {
+  Json out = Json::array();
+  const auto org = c.org().Config();
+  if (org->providers.empty()) return out;
+  bool all = true;
+  for (const Project& p : org->projects) all = all && may_see(p.name);
+  for (const RentSpending& s : c.RentReport()) {
+    bool visible = false;
+    if (s.kind == "provider") {
+      visible = all;
+    } else if (s.kind == "project") {
+      visible = may_see(s.name);
+    } else {
+      for (const Project& p : org->projects)
+        if (org->ProgrammeOf(p.name) == s.name && may_see(p.name)) visible = true;
+    }
+    if (!visible) continue;
+    Json r{{"kind", s.kind}, {"name", s.name}, {"spent", MoneyNumber(s.spent)}, {"rented_now", s.rented_now}};
+    if (s.kind == "provider") {
+      r["gpu_hours"] = static_cast<double>(s.gpu_seconds) / 3600.0;
+    } else {
+      r["reserved"] = MoneyNumber(s.reserved);
+      r["budget"] = MoneyNumber(s.budget);
+      r["left"] = MoneyNumber(s.budget - s.spent - s.reserved);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
 OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
   switch (id) {
     case RouteId::kGetOrg:
@@ -149,6 +188,7 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
         j["from"] = req.has_param("from") ? Json(api::IsoTime(from)) : Json(nullptr);
         j["to"] = req.has_param("to") ? Json(api::IsoTime(to)) : Json(nullptr);
         if (!intervals.is_null()) j["intervals"] = std::move(intervals);
+        if (auto rent = RentJson(c, may_see); !rent.empty()) j["rent"] = std::move(rent);
         SendJson(res, 200, j);
       };
     default:

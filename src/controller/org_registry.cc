@@ -23,7 +23,7 @@ struct Section {
 };
 constexpr Section kSections[] = {
     {"programmes", kDocProgramme}, {"organisations", kDocOrganisation}, {"projects", kDocProject},
-    {"grants", kDocGrant},         {"members", kDocMember},
+    {"grants", kDocGrant},         {"members", kDocMember},   {"providers", kDocProvider},
 };
 
 std::string KeyOf(std::string_view kind, const Json& e) {

@@ -36,6 +36,9 @@ inline constexpr std::string_view kDocOrganisation = "organisation";
 inline constexpr std::string_view kDocProject = "project";
 inline constexpr std::string_view kDocGrant = "grant";
 inline constexpr std::string_view kDocMember = "member";
+// Partner providers (docs/renting.md): kept so that a restarted kojod knows
+// the slots it rented before any document is applied again.
+inline constexpr std::string_view kDocProvider = "provider";
 bool IsOrgDocKind(std::string_view kind);
 
 // Every list sorted by its key (name; grant id; project then user): the

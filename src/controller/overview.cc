@@ -43,6 +43,7 @@ Json Overview(const Controller& c, const std::function<bool(const api::JobView&)
   Json nodes = Json::array();
   int gpus_total = 0, gpus_allocated = 0;
   for (const api::NodeView& n : c.ListNodes()) {
+    if (!n.provider.empty() && n.rent_state == "off") continue;  // a rented slot not rented now: not capacity
     Json gpus = Json::array();
     const auto on_node = held.find(n.info.name);
     for (const api::GpuInfo& g : n.info.gpus) {

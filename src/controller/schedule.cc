@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "api/org_config.h"
 #include "controller/controller.h"
 
 namespace kojo::controller {
@@ -46,6 +47,8 @@ void Controller::Loop() {
       lock.lock();
       for (int n : placed_nodes_) WakeNode(n);
     }
+    // Start programs run only once their slots' records are durable.
+    DispatchRentPrograms();
   }
 }
 
@@ -65,21 +68,25 @@ void Controller::CheckNodes() {
 }
 
 void Controller::SchedulePass(Seconds now, bool full) {
-  if (nodes_.empty()) return;
-  SplitPendingArrays();
   // A new organisation model (PUT /org, a grant added): the state meters it.
   if (auto org = org_.Config(); org != state_org_) {
     state_org_ = org;
     state_.SetOrg(StateOrg(*org));
     state_.SetPartitions(org->partitions);
+    ApplyRentPolicy(api::RentPolicyOf(*org));
   }
+  if (nodes_.empty()) return;
+  SplitPendingArrays();
   // Every waiting job gets a reason; past 1,000 of them, at most once a second.
   const auto steady = SteadyNow();
   PassOptions options;
   options.explain = state_.waiting_count() <= 1000 || steady - last_explain_ >= std::chrono::seconds(1);
   options.force = full;
   Changes c = state_.Pass(now, rng_, options);
-  if (!c.decided) return;
+  if (!c.decided) {
+    if (full) PlanRentAndAct(now, nullptr);  // time-outs of rented nodes
+    return;
+  }
   if (options.explain) last_explain_ = steady;
 
   for (Started& st : c.started) {
@@ -147,6 +154,8 @@ void Controller::SchedulePass(Seconds now, bool full) {
     ExplainWait(rec, w, now);
   }
   if (c.violation) fmt::print(stderr, "kojod: a scheduling decision was dropped: {}\n", *c.violation);
+  // Renting: after the waits are explained (its notes add to theirs).
+  PlanRentAndAct(now, options.explain ? &c.waiting : nullptr);
 }
 
 // A waiting job's reason, as the pass gave it (with the job's estimate).

@@ -891,8 +891,13 @@ int Sinfo(const std::vector<std::string>& args) {
       if (responding && down) continue;
       if (dead && !down) continue;
       if (!node_states.empty()) {
-        const std::string st = NodeStateName(*n);
-        if (!node_states.count(st) && !node_states.count(CompactNodeState(st))) continue;
+        std::string st = NodeStateName(*n);
+        // -t idle includes rented nodes that are off or coming up (idle~, idle#).
+        const std::string base = !st.empty() && (st.back() == '~' || st.back() == '#' || st.back() == '%')
+                                     ? st.substr(0, st.size() - 1) : st;
+        if (!node_states.count(st) && !node_states.count(CompactNodeState(st)) && !node_states.count(base) &&
+            !node_states.count(CompactNodeState(base)))
+          continue;
       }
       nodes.push_back(std::move(*n));
     }

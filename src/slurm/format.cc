@@ -333,6 +333,9 @@ std::string SqueueValue(char letter, const api::JobView& v, Seconds now) {
 // ---- sinfo ----
 
 std::string CompactNodeState(std::string_view state) {
+  // A rented node's power suffix (~ off, # starting, % stopping) stays.
+  if (!state.empty() && (state.back() == '~' || state.back() == '#' || state.back() == '%'))
+    return CompactNodeState(state.substr(0, state.size() - 1)) + state.back();
   if (state == "idle") return "idle";
   if (state == "mixed") return "mix";
   if (state == "allocated") return "alloc";
@@ -343,6 +346,13 @@ std::string CompactNodeState(std::string_view state) {
 }
 
 std::string NodeStateName(const api::NodeView& n) {
+  // A rented node not up, as Slurm shows its powered-down cloud nodes:
+  // idle~ (off), idle# (powering up), idle% (powering down).
+  if (!n.provider.empty() && n.rent_state != "up") {
+    if (n.rent_state == "off") return "idle~";
+    if (n.rent_state == "starting") return "idle#";
+    if (n.rent_state == "stopping") return (n.jobs.empty() ? "idle" : "mixed") + std::string("%");
+  }
   switch (n.state) {
     case api::NodeState::kUp:
       if (n.jobs.empty() && n.gpus_used == 0) return "idle";

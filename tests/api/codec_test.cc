@@ -56,6 +56,39 @@ TEST(JobSpecCodec, ErrorsNameTheField) {
   EXPECT_FALSE(ParseJson("{\"command\":").ok());
 }
 
+TEST(JobSpecCodec, NoRentRoundTripsAndIsABoolean) {
+  auto s = Spec(R"({"command":["x"],"no_rent":true})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->demand.nodes.no_rent);
+  EXPECT_EQ(ToJson(*s)["no_rent"], true);
+  EXPECT_FALSE(ToJson(*Spec(R"({"command":["x"]})")).contains("no_rent"));
+  auto bad = Spec(R"({"command":["x"],"no_rent":"yes"})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("no_rent"));
+}
+
+TEST(NodeViewCodec, RentedNodesCarryTheirProviderAndPhase) {
+  NodeView v;
+  v.info.name = "partner-a-1";
+  v.state = NodeState::kUp;
+  v.provider = "partner-a";
+  v.rent_state = "up";
+  v.rent_reason = "up after 40 s (paid by project vision)";
+  const Json j = ToJson(v);
+  EXPECT_EQ(j["provider"], "partner-a");
+  EXPECT_EQ(j["rent_state"], "up");
+  auto back = NodeViewFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->provider, "partner-a");
+  EXPECT_EQ(back->rent_state, "up");
+  EXPECT_EQ(back->rent_reason, v.rent_reason);
+  NodeView owned;
+  owned.info.name = "n1";
+  const Json o = ToJson(owned);
+  EXPECT_EQ(o["provider"], "");
+  EXPECT_FALSE(o.contains("rent_state"));
+}
+
 TEST(JobSpecCodec, WhereItMayRun) {
   auto s = Spec(R"({"command":["x"],"gpus":2,"tasks":2,"distinct_nodes":true,"constraint":"a100&[rack1|rack2]","partitions":["gpu","debug"],
                     "nodelist":["gpu[01-02]","cpu7"],"exclude":["gpu03"]})");

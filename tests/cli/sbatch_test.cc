@@ -740,5 +740,17 @@ TEST(Options, WhereAJobMayRun) {
   EXPECT_THAT(counted.opts.warnings[0], HasSubstr("counted feature"));
 }
 
+TEST(Resolve, NoRentOnTheCommandLineOrAKojoLineButNotAnSbatchOne) {
+  api::JobSpec s = Ok(Submit("#!/bin/sh\n#KOJO --no-rent\n"));
+  EXPECT_TRUE(s.demand.nodes.no_rent);
+  s = Ok(Submit("#!/bin/sh\necho\n", {"--no-rent"}));
+  EXPECT_TRUE(s.demand.nodes.no_rent);
+  s = Ok(Submit("#!/bin/sh\necho\n"));
+  EXPECT_FALSE(s.demand.nodes.no_rent);
+  auto r = Submit("#!/bin/sh\n#SBATCH --no-rent\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("--no-rent is a kojo option"));
+}
+
 }  // namespace
 }  // namespace kojo::cli

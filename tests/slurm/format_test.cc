@@ -262,6 +262,26 @@ TEST(Sinfo, GroupsAndValues) {
   EXPECT_TRUE((*f)[0].fit_column);
 }
 
+TEST(Sinfo, RentedNodesShowTheirPowerStateAsSlurmsCloudNodesDo) {
+  api::NodeView n;
+  n.info.name = "partner-a-1";
+  n.provider = "partner-a";
+  n.state = api::NodeState::kDown;
+  n.rent_state = "off";
+  EXPECT_EQ(NodeStateName(n), "idle~");
+  EXPECT_EQ(CompactNodeState(NodeStateName(n)), "idle~");
+  n.rent_state = "starting";
+  EXPECT_EQ(NodeStateName(n), "idle#");
+  n.rent_state = "stopping";
+  n.jobs = {7};
+  EXPECT_EQ(NodeStateName(n), "mixed%");
+  EXPECT_EQ(CompactNodeState(NodeStateName(n)), "mix%");
+  n.rent_state = "up";
+  n.state = api::NodeState::kUp;
+  n.jobs.clear();
+  EXPECT_EQ(NodeStateName(n), "idle");
+}
+
 TEST(SlurmTime, SacctForms) {
   const Seconds now = 1700000000;
   EXPECT_EQ(*ParseSlurmTime("now", now), now);

@@ -49,7 +49,8 @@ api::OrgConfig Canonical(api::OrgConfig c) {
 
 bool IsOrgDocKind(std::string_view kind) {
   if (kind == kDocGpuWeights) return true;
-  return std::any_of(std::begin(kSections), std::end(kSections), [&](const Section& s) { return s.kind == kind; });
+  return kind == kDocPartitions ||
+         std::any_of(std::begin(kSections), std::end(kSections), [&](const Section& s) { return s.kind == kind; });
 }
 
 std::vector<store::DocRow> OrgDocs(const api::OrgConfig& c) {
@@ -57,6 +58,8 @@ std::vector<store::DocRow> OrgDocs(const api::OrgConfig& c) {
   std::vector<store::DocRow> out;
   if (auto it = doc.find("gpu_weights"); it != doc.end() && !it->is_null())
     out.push_back({std::string(kDocGpuWeights), "weights", Dump(*it), false});
+  if (auto it = doc.find("partitions"); it != doc.end() && it->is_array() && !it->empty())
+    out.push_back({std::string(kDocPartitions), "all", Dump(*it), false});
   for (const Section& s : kSections) {
     auto it = doc.find(s.section);
     if (it == doc.end() || !it->is_array()) continue;
@@ -76,6 +79,10 @@ Result<api::OrgConfig> OrgFromDocs(const std::vector<store::DocRow>& docs) {
     if (!j.ok()) return InvalidArgument(fmt::format("stored {} {}: {}", row.kind, row.key, j.error().message));
     if (row.kind == kDocGpuWeights) {
       doc["gpu_weights"] = std::move(*j);
+      continue;
+    }
+    if (row.kind == kDocPartitions) {
+      doc["partitions"] = std::move(*j);
       continue;
     }
     for (const Section& s : kSections)

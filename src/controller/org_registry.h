@@ -39,6 +39,9 @@ inline constexpr std::string_view kDocMember = "member";
 // Partner providers (docs/renting.md): kept so that a restarted kojod knows
 // the slots it rented before any document is applied again.
 inline constexpr std::string_view kDocProvider = "provider";
+// The partitions, as one document: their order matters (a job without a
+// time limit takes the first kept partition's default).
+inline constexpr std::string_view kDocPartitions = "partitions";
 bool IsOrgDocKind(std::string_view kind);
 
 // Every list sorted by its key (name; grant id; project then user): the

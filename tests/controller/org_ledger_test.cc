@@ -133,6 +133,29 @@ TEST(OrgRegistry, StoresOneDocumentPerObjectAndLoadsThemBack) {
   EXPECT_EQ(api::ToJson(*back), api::ToJson(Canonical(c)));
 }
 
+// Regression: partitions were not stored, so a restarted kojod lost those
+// applied with `kojo admin apply`; their order is kept (the first kept
+// partition gives a job its default time).
+TEST(OrgRegistry, StoresThePartitionsInTheirOrder) {
+  const api::OrgConfig c = Parse(R"({"partitions": [
+      {"name": "zeta", "default": true, "default_time_s": 60},
+      {"name": "alpha", "max_time_s": 600}]})");
+  const auto docs = OrgDocs(c);
+  EXPECT_EQ(std::count_if(docs.begin(), docs.end(), [](const store::DocRow& d) { return d.kind == "partitions"; }), 1);
+  auto back = OrgFromDocs(docs);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->partitions.size(), 2u);
+  EXPECT_EQ(back->partitions[0].name, "zeta");
+  EXPECT_EQ(back->partitions[1].name, "alpha");
+  OrgRegistry reg;
+  reg.Replace(c);
+  EXPECT_TRUE(reg.Replace(c).empty());  // unchanged: nothing to write
+  const auto dropped = reg.Replace(api::OrgConfig{});
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].kind, "partitions");
+  EXPECT_TRUE(dropped[0].deleted);
+}
+
 TEST(OrgRegistry, ReplaceWritesOnlyTheDifference) {
   OrgRegistry reg;
   EXPECT_TRUE(reg.Empty());

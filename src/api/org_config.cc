@@ -119,6 +119,13 @@ Result<Project> ProjectAt(const Json& j, const std::string& path) {
   Positive(f, "share", p.share, kMaxShare);
   f.Int("guaranteed_gpus", p.guaranteed_gpus, 0, kMaxGpus);
   f.OptInt("borrow_limit", p.borrow_limit, 0, kMaxGpus, /*nullable=*/false);
+  f.OptInt("member_max_gpus", p.member_max_gpus, 0, kMaxGpus, /*nullable=*/false);
+  f.OptInt("member_max_jobs", p.member_max_jobs, 0, 1'000'000, /*nullable=*/false);
+  if (f.Get("member_gpu_hours", false)) {
+    double h = 0;
+    f.Num("member_gpu_hours", h, 0, kMaxGpuHours);
+    p.member_gpu_hours = h;
+  }
   if (f.Get("rent", false)) {
     RentTerms t;
     f.Object("rent", t, RentTermsAt);
@@ -397,6 +404,9 @@ Json ToJson(const OrgConfig& c) {
     Json x = {{"name", p.name}, {"organisation", p.organisation}, {"share", p.share},
               {"guaranteed_gpus", p.guaranteed_gpus}};
     if (p.borrow_limit) x["borrow_limit"] = *p.borrow_limit;
+    if (p.member_max_gpus) x["member_max_gpus"] = *p.member_max_gpus;
+    if (p.member_max_jobs) x["member_max_jobs"] = *p.member_max_jobs;
+    if (p.member_gpu_hours) x["member_gpu_hours"] = *p.member_gpu_hours;
     if (p.rent) x["rent"] = RentTermsJson(*p.rent);
     j["projects"].push_back(x);
   }
@@ -547,6 +557,11 @@ OrgPolicy PolicyOf(const OrgConfig& c, Seconds now, bool meter_grants,
     l.share = proj.share;
     l.guaranteed_gpus = proj.guaranteed_gpus;
     if (proj.borrow_limit) l.max_gpus = proj.guaranteed_gpus + *proj.borrow_limit;
+    if (proj.member_max_gpus) l.member_max_milli = std::int64_t{*proj.member_max_gpus} * kWholeGpu;
+    l.member_max_jobs = proj.member_max_jobs;
+    if (proj.member_gpu_hours)
+      l.member_max_units =
+          static_cast<NormUnits>(std::llround(*proj.member_gpu_hours * static_cast<double>(kNormPerGpuHour)));
     if (meter_grants) l.grant_left = 0;
   }
   if (meter_grants)

@@ -79,6 +79,12 @@ struct Project {
   int guaranteed_gpus = 0;
   std::optional<int> borrow_limit;
   std::optional<RentTerms> rent;  // its own budget for rented capacity
+  // Caps on each member (a course's students): GPUs their running jobs
+  // hold at once, running jobs (sessions) at once, and normalised GPU-hours
+  // used over the project's life. None = no cap.
+  std::optional<int> member_max_gpus;
+  std::optional<int> member_max_jobs;
+  std::optional<double> member_gpu_hours;
 };
 
 struct Member {
@@ -109,7 +115,21 @@ struct ProjectLimits {
   // comes from one grant; none = not metered (e.g. a simulation without
   // grants).
   std::optional<NormUnits> grant_left;
+  // Per member (Project::member_*): GPUs (milli), running jobs, and
+  // normalised units used over the project's life.
+  std::optional<std::int64_t> member_max_milli;
+  std::optional<int> member_max_jobs;
+  std::optional<NormUnits> member_max_units;
+  bool MemberCapped() const { return member_max_milli || member_max_jobs || member_max_units; }
 };
+
+// The key of a project's member in per-member maps.
+inline std::string MemberKey(std::string_view project, std::string_view user) {
+  std::string k(project);
+  k += '\n';
+  k += user;
+  return k;
+}
 
 // The organisation as the scheduler reads it (ClusterSnapshot::org).
 struct OrgPolicy {
@@ -119,6 +139,9 @@ struct OrgPolicy {
   // A job without a time limit is reserved against its grant for this long
   // (and the controller stops it there).
   Seconds default_time_limit = 24 * 3600;
+  // Normalised units each member of a project with member_max_units has
+  // used (runs ended), by MemberKey; kept by the cluster state.
+  std::unordered_map<std::string, NormUnits> member_used;
 };
 
 }  // namespace kojo

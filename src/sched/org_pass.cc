@@ -10,7 +10,51 @@ std::string GpuHours(NormUnits units) {
 
 OrgPass::OrgPass(const ClusterSnapshot& snap) : snap_(snap), org_(*snap.org) {
   for (const auto& e : snap.running) Of(e.job->project).milli += e.job->demand.TotalGpuMilli();
-  for (const auto& [name, limits] : org_.projects) any_guarantee_ = any_guarantee_ || limits.guaranteed_gpus > 0;
+  for (const auto& [name, limits] : org_.projects) {
+    any_guarantee_ = any_guarantee_ || limits.guaranteed_gpus > 0;
+    member_caps_ = member_caps_ || limits.MemberCapped();
+  }
+  if (member_caps_)
+    for (const auto& e : snap.running) {
+      auto p = org_.projects.find(e.job->project);
+      if (p == org_.projects.end() || !p->second.MemberCapped()) continue;
+      MemberUse& m = members_[MemberKey(e.job->project, e.job->user)];
+      m.milli += e.job->demand.TotalGpuMilli();
+      m.jobs += 1;
+    }
+}
+
+std::optional<Wait> OrgPass::MemberWait(const Job& job, const ProjectLimits& limits) const {
+  auto it = members_.find(MemberKey(job.project, job.user));
+  const MemberUse none;
+  const MemberUse& m = it == members_.end() ? none : it->second;
+  Wait w;
+  w.job = job.id;
+  w.reason = WaitReason::kQuota;
+  if (limits.member_max_jobs && m.jobs + 1 > *limits.member_max_jobs) {
+    w.message = fmt::format("member {} of project {} runs {} jobs, the most one member may run at once", job.user,
+                            job.project, m.jobs);
+    return w;
+  }
+  if (limits.member_max_milli && job.demand.gpus > 0 &&
+      m.milli + job.demand.TotalGpuMilli() > *limits.member_max_milli) {
+    w.message = fmt::format("member {} of project {} holds {:g} of the {:g} GPUs one member may hold at once; this job "
+                            "needs {:g}",
+                            job.user, job.project, static_cast<double>(m.milli) / kWholeGpu,
+                            static_cast<double>(*limits.member_max_milli) / kWholeGpu,
+                            static_cast<double>(job.demand.TotalGpuMilli()) / kWholeGpu);
+    return w;
+  }
+  if (limits.member_max_units && job.demand.gpus > 0) {
+    auto u = org_.member_used.find(MemberKey(job.project, job.user));
+    const NormUnits used = u == org_.member_used.end() ? 0 : u->second;
+    if (used >= *limits.member_max_units) {
+      w.message = fmt::format("member {} of project {} has used {} of the {} GPU-hours one member may use", job.user,
+                              job.project, GpuHours(used), GpuHours(*limits.member_max_units));
+      return w;
+    }
+  }
+  return std::nullopt;
 }
 
 OrgPass::Use& OrgPass::Of(std::string_view project) {
@@ -40,9 +84,11 @@ std::int64_t OrgPass::Guaranteed(std::string_view project) const {
 }
 
 std::optional<Wait> OrgPass::QuotaWait(const Job& job) const {
-  if (job.demand.gpus == 0) return std::nullopt;
   auto p = org_.projects.find(job.project);
-  if (p == org_.projects.end() || !p->second.max_gpus) return std::nullopt;
+  if (p == org_.projects.end()) return std::nullopt;
+  if (member_caps_ && p->second.MemberCapped())
+    if (auto w = MemberWait(job, p->second)) return w;
+  if (job.demand.gpus == 0 || !p->second.max_gpus) return std::nullopt;
   const std::int64_t used = InUse(job.project), need = job.demand.TotalGpuMilli();
   const std::int64_t limit = std::int64_t{*p->second.max_gpus} * kWholeGpu;
   if (used + need <= limit) return std::nullopt;
@@ -110,8 +156,21 @@ void OrgPass::Start(const Job& job, const Allocation& a) {
   Use& u = Of(job.project);
   u.milli += job.demand.TotalGpuMilli();
   if (u.limits && u.limits->grant_left) u.reserved += Cost(job, a);
+  if (member_caps_ && u.limits && u.limits->MemberCapped()) {
+    MemberUse& m = members_[MemberKey(job.project, job.user)];
+    m.milli += job.demand.TotalGpuMilli();
+    m.jobs += 1;
+  }
 }
 
-void OrgPass::Stop(const Job& job) { Of(job.project).milli -= job.demand.TotalGpuMilli(); }
+void OrgPass::Stop(const Job& job) {
+  Use& u = Of(job.project);
+  u.milli -= job.demand.TotalGpuMilli();
+  if (member_caps_ && u.limits && u.limits->MemberCapped()) {
+    MemberUse& m = members_[MemberKey(job.project, job.user)];
+    m.milli -= job.demand.TotalGpuMilli();
+    m.jobs -= 1;
+  }
+}
 
 }  // namespace kojo

@@ -29,7 +29,8 @@ class OrgPass {
   // The project's guarantee in milli-GPUs (0 if it has none).
   std::int64_t Guaranteed(std::string_view project) const;
 
-  // A Quota wait if starting `job` would take its project past max_gpus.
+  // A Quota wait if starting `job` would take its project past max_gpus,
+  // or its user past a member cap of the project.
   std::optional<Wait> QuotaWait(const Job& job) const;
   // True if some project has a guarantee (so that reclaim is possible).
   bool AnyGuarantee() const { return any_guarantee_; }
@@ -61,6 +62,14 @@ class OrgPass {
   };
   Use& Of(std::string_view project);
   const Use* Find(std::string_view project) const;
+  // Members of projects with member caps: GPUs held and jobs running.
+  struct MemberUse {
+    std::int64_t milli = 0;
+    int jobs = 0;
+  };
+  std::optional<Wait> MemberWait(const Job& job, const ProjectLimits& limits) const;
+  std::unordered_map<std::string, MemberUse> members_;  // by MemberKey
+  bool member_caps_ = false;
 
   const ClusterSnapshot& snap_;
   const OrgPolicy& org_;

@@ -89,11 +89,20 @@ void ClusterState::SetOrg(std::optional<ClusterOrg> org) {
   org_guarantee_ = false;
   snap_.org = org_ ? &org_->policy : nullptr;
   if (!org_) return;
+  org_->policy.member_used = member_used_;
   for (const auto& [name, limits] : org_->policy.projects)
     org_guarantee_ = org_guarantee_ || limits.guaranteed_gpus > 0;
 }
 
 void ClusterState::Charge(const std::string& project, const std::string& user, NormUnits units, Seconds now) {
+  // Each member's use over the project's life (member_gpu_hours caps it),
+  // kept whatever the organisation is now (recovery charges before it is set).
+  {
+    const std::string key = MemberKey(project, user);
+    NormUnits& used = member_used_[key];
+    used += units;
+    if (org_) org_->policy.member_used[key] = used;
+  }
   // Fair share counts normalised units at three levels with an
   // organisation, GPU-seconds at two without one.
   if (org_) {

@@ -336,6 +336,7 @@ class ClusterState {
   bool org_guarantee_ = false;
   std::unordered_map<std::string, NormUnits> used_, reserved_;  // by grant id
   UsageLedger fair_;
+  std::unordered_map<std::string, NormUnits> member_used_;  // by MemberKey (member_gpu_hours)
   std::unordered_map<std::string, std::optional<std::string>> infeasible_;  // by demand shape
 };
 

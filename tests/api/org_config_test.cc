@@ -251,6 +251,24 @@ TEST(IsoTime, OnlyDigitsWhereTheFormatShowsThem) {
 namespace kojo::api {
 namespace {
 
+TEST(OrgConfigMembers, PerMemberCapsReachThePolicy) {
+  auto c = OrgConfigFromJson(Json::parse(R"({
+      "programmes": [{"name": "edu"}], "organisations": [{"name": "academy", "programme": "edu"}],
+      "projects": [{"name": "course", "organisation": "academy", "member_max_gpus": 1, "member_max_jobs": 2,
+                    "member_gpu_hours": 10.5}]})"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const OrgPolicy p = PolicyOf(*c, 0, false);
+  const ProjectLimits& l = p.projects.at("course");
+  EXPECT_EQ(l.member_max_milli, 1000);
+  EXPECT_EQ(l.member_max_jobs, 2);
+  EXPECT_EQ(l.member_max_units, static_cast<NormUnits>(10.5 * kNormPerGpuHour));
+  EXPECT_EQ(ToJson(*c)["projects"][0]["member_gpu_hours"], 10.5);
+  auto bad = OrgConfigFromJson(Json::parse(R"({"projects": [{"name": "c", "organisation": "o",
+      "member_max_jobs": -1}]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("projects[0].member_max_jobs"), std::string::npos) << bad.error().message;
+}
+
 TEST(ReservationsDoc, ReadsIsoOrRelativeStartsAndNamesTheFieldThatIsWrong) {
   auto doc = ReservationsFromJson(Json::parse(R"({"reservations": [
       {"name": "tue", "project": "course", "gpus": 16, "gpu_model": "H100", "start": "2026-12-08T14:00:00Z",

@@ -161,6 +161,9 @@ void Controller::LoadRent(const std::vector<store::DocRow>& docs) {
                                                  : r.reason + " (stop resumed after a restart)";
     }
     state_.RestoreRented(r);
+    // Being given back: no longer starting (its registration time-out must
+    // not count a failed start against the provider).
+    if (r.phase == RentPhase::kStarting) state_.RentAbandon(n, Now(), r.reason);
     NodeRec& node = nodes_[n];
     if (r.phase == RentPhase::kUp) {
       // Up: its agent registers again, or the node times out like any.

@@ -203,6 +203,10 @@ class ClusterState {
   void RentUp(NodeIndex n, Seconds now);
   void RentFailed(NodeIndex n, Seconds now, std::string why);
   void RentStopped(NodeIndex n, Seconds now);
+  // A starting or up slot given back by the wrapper's own decision (e.g.
+  // a restart cut its start program short): settled now and kStopping,
+  // without counting a failure against its provider.
+  void RentAbandon(NodeIndex n, Seconds now, std::string why);
   // Recovery: a slot's phase and bookkeeping as persisted.
   void RestoreRented(const RentedNode& r);
   // Recovery: rent spent before this state existed.

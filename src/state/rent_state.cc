@@ -304,6 +304,18 @@ void ClusterState::RentFailed(NodeIndex n, Seconds now, std::string why) {
   }
 }
 
+void ClusterState::RentAbandon(NodeIndex n, Seconds now, std::string why) {
+  auto it = rented_at_.find(n);
+  if (it == rented_at_.end()) return;
+  RentedNode& r = rented_[it->second];
+  if (r.phase != RentPhase::kStarting && r.phase != RentPhase::kUp) return;
+  SettleRent(r, now);
+  r.phase = RentPhase::kStopping;
+  r.draining = false;
+  r.reason = std::move(why);
+  SetNode(n, snap_.specs[n], NodeService::kDown);
+}
+
 void ClusterState::RentStopped(NodeIndex n, Seconds now) {
   auto it = rented_at_.find(n);
   if (it == rented_at_.end()) return;

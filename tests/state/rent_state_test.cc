@@ -220,6 +220,25 @@ TEST_F(RentStateTest, JobsThatOptedOutAndOtherAccountsNeverRunOnARentedNode) {
   EXPECT_TRUE(state_->Waiting(3));
 }
 
+TEST_F(RentStateTest, AnAbandonedStartIsSettledWithoutCountingAFailure) {
+  Submit(NewJob(1, 8, 10 * H), 0);
+  Submit(NewJob(2, 8, H), 0);
+  RentChanges r = Step(0);
+  ASSERT_EQ(r.start.size(), 1u);
+  state_->RentAbandon(r.start[0], 120, "kojod restarted while it was starting: giving it back");
+  EXPECT_EQ(Slot(0).phase, RentPhase::kStopping);
+  EXPECT_EQ(state_->RentReserved("project p"), 0);
+  EXPECT_EQ(state_->RentSpent("project p"), RentFor(2 * U, 8, 120));
+  // Past the registration time-out nothing fails, and the provider is not
+  // backing off: the job still waiting gets the other slot.
+  RentChanges later = Step(2000);
+  EXPECT_TRUE(later.stop.empty());
+  ASSERT_EQ(later.start.size(), 1u);
+  EXPECT_EQ(later.start[0], Slot(1).node);
+  state_->RentStopped(r.start[0], 2001);
+  EXPECT_EQ(Slot(0).phase, RentPhase::kOff);
+}
+
 TEST_F(RentStateTest, RecoveryRestoresASlotAndItsReservation) {
   RentedNode r;
   r.node = Slot(1).node;

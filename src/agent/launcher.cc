@@ -71,6 +71,7 @@ struct Task {
   std::optional<int> exit_code, signal;
   std::string reason;
   std::optional<Seconds> end_unix;
+  std::shared_ptr<PtySession> pty;  // an interactive task's terminal (not kept across agent restarts)
 };
 
 Seconds NowUnix() {
@@ -170,9 +171,11 @@ void Finish(Task& t, int status, Seconds end) {
   t.reason = !t.launch_error.empty() ? t.launch_error : !t.kill_reason.empty() ? t.kill_reason : "exited";
   t.time_deadline.reset();
   t.kill_deadline.reset();
+  if (t.pty) t.pty->TaskEnded();
 }
 
 void MarkLost(Task& t) {
+  if (t.pty) t.pty->TaskEnded();
   t.running = false;
   t.end_unix = NowUnix();
   t.reason = !t.launch_error.empty() ? t.launch_error : "lost";
@@ -213,6 +216,21 @@ std::string ExpandPath(const std::string& pattern, const api::StartCommand& c, c
   return out;
 }
 
+// The line written into an interactive task's terminal before its time
+// limit: 5 minutes before, or a tenth of the limit when that is shorter.
+struct TimeWarning {
+  Seconds before = 0;
+  std::string text;
+};
+std::optional<TimeWarning> TimeLimitWarning(JobId job, Seconds limit) {
+  const Seconds before = std::min<Seconds>(300, limit / 10);
+  if (before < 1) return std::nullopt;
+  const std::string left = before % 60 == 0 ? fmt::format("{} min", before / 60) : fmt::format("{} s", before);
+  return TimeWarning{before, fmt::format("\r\n[kojo] job {}: its time limit ends this session in {}\r\n", job, left)};
+}
+
+constexpr size_t kEndedPtys = 32;  // terminals of forgotten tasks kept for a late reader
+
 }  // namespace
 
 class ProcessLauncher::Impl {
@@ -235,6 +253,7 @@ class ProcessLauncher::Impl {
   std::thread monitor;
   std::unique_ptr<SpawnHelper> helper;
   std::unique_ptr<SpareFiles> spare;  // forgotten tasks' files, for reuse
+  std::deque<std::pair<JobId, std::shared_ptr<PtySession>>> ended_ptys;  // of forgotten tasks, newest last
 
   std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
     return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
@@ -314,6 +333,16 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   env["KOJO_MASTER_ADDR"] = c.peers.empty() ? opt.node_name : c.peers[0];
 
   SpawnRequest req;
+  if (c.spec.pty) {
+    auto pty = PtySession::Open();
+    if (!pty.ok()) {
+      LaunchFailed(t, pty.error().message);
+      return t;
+    }
+    t.pty = std::move(*pty);
+    req.tty = t.pty->slave_path();
+    if (!env.count("TERM")) env["TERM"] = "xterm-256color";
+  }
   req.workdir = workdir;
   req.status_file = StatusPath(t);
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -394,6 +423,13 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
   }
   if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
+  if (t.pty) {
+    std::optional<TimeWarning> warn;
+    if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
+    t.pty->Start(t.stdout_path,
+                 warn ? std::optional(Clock::now() + std::chrono::seconds(*t.time_limit_s - warn->before)) : std::nullopt,
+                 warn ? warn->text : "");
+  }
   return t;
 }
 
@@ -420,6 +456,7 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
   t.kill_unix = NowUnix();
   t.kill_grace_s = grace;
   Persist(t);
+  if (t.pid > 0 && t.pty) kill(-t.pid, SIGHUP);  // an interactive shell ignores SIGTERM, not a hang-up
   if (t.pid > 0) {
     kill(-t.pid, SIGTERM);
     kill(-t.pid, SIGCONT);  // a stopped task must see its SIGTERM
@@ -681,6 +718,10 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
     if (it == impl_->tasks.end() || it->second.running) return;
     t = std::move(it->second);
     impl_->tasks.erase(it);
+    if (t.pty) {
+      impl_->ended_ptys.emplace_back(job, std::move(t.pty));
+      if (impl_->ended_ptys.size() > kEndedPtys) impl_->ended_ptys.pop_front();
+    }
     impl_->forgotten.insert(Key{job, attempt});
     impl_->forgotten_order.push_back(Key{job, attempt});
     if (impl_->forgotten_order.size() > kForgottenMemory) {
@@ -726,6 +767,18 @@ std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> 
   logs.stderr_path = impl_->DefaultLog(job, *attempt, rank, "err");
   if (access(logs.stdout_path.c_str(), F_OK) == 0) return logs;
   return std::nullopt;
+}
+
+std::shared_ptr<PtySession> ProcessLauncher::FindPty(JobId job) const {
+  std::lock_guard lock(impl_->mu);
+  for (auto it = impl_->tasks.upper_bound(Key{job, INT32_MAX}); it != impl_->tasks.begin();) {
+    --it;
+    if (it->first.first != job) break;
+    if (it->second.pty) return it->second.pty;
+  }
+  for (auto it = impl_->ended_ptys.rbegin(); it != impl_->ended_ptys.rend(); ++it)
+    if (it->first == job) return it->second;
+  return nullptr;
 }
 
 int ProcessLauncher::adopted() const {

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,14 +46,14 @@ struct Header {
   uint32_t envc;
 };
 enum MsgKind : int { kForked = 1, kJobPid = 2, kFailed = 3 };
-enum Stage : int { kStageFork = 1, kStageStdin, kStageStdout, kStageStderr, kStageChdir, kStageExec, kStageBad };
+enum Stage : int { kStageFork = 1, kStageStdin, kStageStdout, kStageStderr, kStageChdir, kStageExec, kStageBad, kStageTty };
 struct Msg {
   int kind;
   int value;  // pid, or stage
   int err;
 };
 // The fixed strings of a request, in order.
-enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kFixed };
+enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kTty, kFixed };
 
 constexpr size_t kMaxRequest = 64u << 20;  // bytes of strings
 constexpr int kHelperWaitMs = 10000;       // for the job's exec (a hung chdir on a dead NFS mount)
@@ -180,7 +181,11 @@ bool MoveTo(int fd, int target) {
 __attribute__((no_sanitize("address"))) int JobMain(void* arg) {
   auto* a = static_cast<JobArgs*>(arg);
   const Request& r = *a->req;
-  setpgid(0, 0);
+  const bool tty = r.s[kTty][0] != '\0';
+  // With a terminal: a session of its own (also a process group of its
+  // own), whose controlling terminal the tty becomes.
+  if (tty) setsid();
+  else setpgid(0, 0);
   // The helper reset every handler; what the supervisor ignores, the job
   // must not (SIG_IGN survives exec).
   for (int s : kIgnored) SetSignal(s, SIG_DFL);
@@ -198,9 +203,15 @@ __attribute__((no_sanitize("address"))) int JobMain(void* arg) {
       close(fd);
     }
   }
-  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0 || !MoveTo(null_fd, 0)) fail(kStageStdin);
-  if (!MoveTo(a->out_fd, 1) || !MoveTo(a->err_fd, 2)) fail(kStageStdout);
+  if (tty) {
+    const int t = open(r.s[kTty], O_RDWR | O_CLOEXEC);
+    if (t < 0 || ioctl(t, TIOCSCTTY, 0) != 0) fail(kStageTty);
+    if (!MoveTo(t, 0) || !MoveTo(t, 1) || !MoveTo(t, 2)) fail(kStageTty);
+  } else {
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || !MoveTo(null_fd, 0)) fail(kStageStdin);
+    if (!MoveTo(a->out_fd, 1) || !MoveTo(a->err_fd, 2)) fail(kStageStdout);
+  }
   if (chdir(r.s[kWorkdir]) != 0) fail(kStageChdir);
   execve(r.s[kPath], r.argv, r.envp);
   fail(kStageExec);
@@ -435,6 +446,7 @@ std::string Describe(const SpawnRequest& req, int stage, int err) {
     case kStageStderr: return fmt::format("stderr {}: {}", req.stderr_path, why);
     case kStageChdir: return fmt::format("working directory {}: {}", req.workdir, why);
     case kStageBad: return "the launch helper could not read the request";
+    case kStageTty: return fmt::format("terminal {}: {}", req.tty, why);
     default: return fmt::format("{}: {}", req.path, why);
   }
 }
@@ -508,7 +520,7 @@ SpawnResult SpawnHelper::Spawn(const SpawnRequest& req, const std::function<bool
   // The request: header + strings.
   std::string msg(sizeof(Header), '\0');
   for (const std::string* s : {&req.path, &req.workdir, &req.stdout_path, &req.stderr_path, &req.cgroup_procs,
-                               &req.status_file}) {
+                               &req.status_file, &req.tty}) {
     msg += *s;
     msg += '\0';
   }
@@ -616,7 +628,7 @@ bool IsTaskLeader(pid_t pid, pid_t sup) {
   std::string state;
   long ppid = 0, pgrp = 0, session = 0;
   if (!(rest >> state >> ppid >> pgrp >> session)) return false;
-  return state != "Z" && state != "X" && pgrp == pid && session == sup;
+  return state != "Z" && state != "X" && pgrp == pid && (session == sup || (session == pid && ppid == sup));
 }
 
 }  // namespace kojo::agent

@@ -43,6 +43,12 @@ struct SpawnRequest {
   // then "exit <wait status> <end unix>\n" when it has ended (first line
   // when it never ran). Read them with ReadSupervisorStatus.
   std::string status_file;
+  // A terminal (the slave side of a pseudo-terminal, "/dev/pts/N"): the job
+  // becomes the leader of a session of its own (and so of its process
+  // group) with this terminal as its controlling terminal and as its
+  // standard input, output and error; stdout_path and stderr_path are still
+  // created. Empty = none (standard input /dev/null).
+  std::string tty;
 };
 
 struct SpawnResult {
@@ -91,8 +97,9 @@ struct SupervisorStatus {
 SupervisorStatus ParseSupervisorStatus(const std::string& text);
 
 // Whether pid is the leader of a task started by supervisor `sup` (its
-// process group is its pid and its session the supervisor's), so that a
-// reused pid is never taken for the job.
+// process group is its pid and its session the supervisor's -- or, for a
+// task with a terminal, its own session and the supervisor its parent), so
+// that a reused pid is never taken for the job.
 bool IsTaskLeader(pid_t pid, pid_t sup);
 
 // The start time of a process (field 22 of /proc/<pid>/stat, in clock ticks

@@ -334,7 +334,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   SpawnRequest req;
   if (c.spec.pty) {
-    auto pty = PtySession::Open();
+    auto pty = PtySession::Open(c.spec.pty_rows > 0 ? c.spec.pty_rows : 24, c.spec.pty_cols > 0 ? c.spec.pty_cols : 80);
     if (!pty.ok()) {
       LaunchFailed(t, pty.error().message);
       return t;

@@ -67,6 +67,8 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Bool("requeue", s.requeue);
   f.Bool("hold", s.hold);
   f.Bool("pty", s.pty);
+  f.Int("pty_rows", s.pty_rows, 0, 10000);
+  f.Int("pty_cols", s.pty_cols, 0, 10000);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
   if (f.ok() && input)
@@ -170,6 +172,8 @@ Json ToJson(const JobSpec& s) {
   j["requeue"] = s.requeue;
   if (s.hold) j["hold"] = true;
   if (s.pty) j["pty"] = true;
+  if (s.pty_rows > 0) j["pty_rows"] = s.pty_rows;
+  if (s.pty_cols > 0) j["pty_cols"] = s.pty_cols;
   return j;
 }
 

@@ -35,6 +35,7 @@ struct JobSpec {
   bool hold = false;                        // submit held
   bool pty = false;                         // an interactive session: one task in a pseudo-terminal whose
                                             // terminal kojod relays (GET/POST /api/v1/jobs/{id}/tty)
+  int pty_rows = 0, pty_cols = 0;           // its first size; 0 = 24 x 80
 };
 
 enum class JobState {

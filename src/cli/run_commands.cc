@@ -388,6 +388,12 @@ int RunRun(std::vector<std::string> args) {
     throw CliError(kExitUsage, "--pty: standard input is not a terminal (run it in one, or leave out --pty to "
                                "stream the job's output)");
   p.spec.pty = pty;
+  if (winsize ws{}; pty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+    // The terminal starts with this one's size: no SIGWINCH as it starts,
+    // which could cost a shell the keys typed ahead.
+    p.spec.pty_rows = ws.ws_row;
+    p.spec.pty_cols = ws.ws_col;
+  }
   const ServerConfig config =
       ResolveServer(p.opts.server.value_or(""), p.opts.token.value_or(""), ProcessEnv());
   JobId id = 0;

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1527,6 +1528,10 @@ int Srun(const std::vector<std::string>& args) {
   if (pty && !isatty(STDIN_FILENO))
     Die("--pty: standard input is not a terminal (run it in one, or leave out --pty)");
   prep.spec.pty = pty;
+  if (winsize ws{}; pty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+    prep.spec.pty_rows = ws.ws_row;
+    prep.spec.pty_cols = ws.ws_col;
+  }
   ApiClient client = Client();
   CheckPartitions(client, prep.spec.demand.nodes.partitions);
   auto [reply, ids] = cli::PostJob(client, prep.spec);

@@ -33,23 +33,29 @@ screen() { tm capture-pane -p -J -t t -S -200; }
 # wait_for REGEX [SECONDS]: until the screen matches.
 wait_for() {
   local re=$1 secs=${2:-15}
-  for _ in $(seq $((secs * 20))); do
+  for _ in $(seq $((secs * 100))); do
     grep -Eq -- "$re" <<<"$(screen)" && return 0
-    sleep 0.05
+    sleep 0.01
   done
   screen >&2
   fail "the terminal never showed /$re/"
 }
 keys() { tm send-keys -t t "$@"; }
 run_line() { keys -l "$1"; keys Enter; }
+# A clean screen for the next step, at the local prompt (tmux keeps what a
+# clear scrolls away: dropped too, so that no old prompt matches).
+fresh() {
+  keys C-l
+  sleep 0.2
+  tm clear-history -t t
+}
 wait_for '^local\$ '
 
 REMOTE="kojo run --gpus 2 --time 10 --pty -- env PS1='remote\$ ' bash --norc --noprofile"
 # The time to the remote prompt, five times (each shell left with `exit 0`).
 times=()
 for i in 1 2 3 4 5; do
-  tm clear-history -t t
-  keys C-l
+  fresh
   start=$(date +%s%N)
   run_line "$REMOTE"
   wait_for '^remote\$ '
@@ -62,7 +68,7 @@ done
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
 echo "time from kojo run --pty to the remote prompt, idle cluster: median ${median} ms of 5 (${times[*]})"
 
-tm clear-history -t t
+fresh
 run_line "$REMOTE"
 wait_for '^remote\$ '
 run_line 'echo "gpus=$CUDA_VISIBLE_DEVICES job=$KOJO_JOB_ID tty=$(tty)"'
@@ -92,8 +98,7 @@ wait_for "detached from job $id"
 wait_for '^local\$ $'
 [[ $("$KOJO" show "$id" --json | grep -o '"state": "[A-Z]*"') == '"state": "RUNNING"' ]] ||
   fail "job $id did not keep running after its client went"
-tm clear-history -t t
-keys C-l
+fresh
 run_line "kojo attach $id"
 sleep 0.5
 run_line 'echo "mark=$MARK"'
@@ -106,10 +111,13 @@ run_line 'echo attach_status=$?'
 wait_for '^attach_status=3'
 expect_eq "$("$KOJO" show "$id" --json | grep -o '"exit_code": [0-9]*')" '"exit_code": 3' "job $id's exit code"
 
-# Ctrl-D ends a shell too.
-tm clear-history -t t
+# Ctrl-D ends a shell too (once it reads keys through its line editor: a
+# Ctrl-D typed while bash still starts is taken by the terminal's own line
+# discipline, as on any terminal).
+fresh
 run_line "$REMOTE"
 wait_for '^remote\$ '
+sleep 1
 keys C-d
 wait_for '^local\$ $'
 run_line 'echo eof_status=$?'
@@ -117,7 +125,7 @@ wait_for '^eof_status=0'
 
 # The time limit: a warning in the terminal (a tenth of a 10 s limit
 # before), then the end of the session.
-tm clear-history -t t
+fresh
 run_line "kojo run --time 0:10 --pty -- env PS1='remote\$ ' bash --norc --noprofile"
 wait_for '^remote\$ '
 wait_for 'its time limit ends this session in 1 s' 20

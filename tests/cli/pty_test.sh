@@ -7,9 +7,11 @@
 # `kojo attach` back to the same shell, `exit 3` as kojo's status, the
 # time-limit warning, and `kojo run` without --pty. Prints the time from
 # `kojo run --pty` to the remote prompt (median of 5).
-# Usage: pty_test.sh KOJOD KOJO
+# With SLURM_BIN (the build's folder of Slurm commands), `srun --pty` too.
+# Usage: pty_test.sh KOJOD KOJO [SLURM_BIN]
 KOJO_BIN_DIR=$(dirname "$(realpath "$2")")
-source "$(dirname "$0")/../slurm/live_lib.sh" "$1" "$2" "$KOJO_BIN_DIR"
+SRUN_DIR=${3:-}
+source "$(dirname "$0")/../slurm/live_lib.sh" "$1" "$2" "${SRUN_DIR:-$KOJO_BIN_DIR}"
 command -v tmux >/dev/null || { echo "tmux is not installed: skipped"; exit 77; }
 TMUX_SOCK=$WORK/tmux.sock
 unset TMUX
@@ -132,6 +134,18 @@ wait_for 'its time limit ends this session in 1 s' 20
 wait_for '^local\$ $' 30
 run_line 'echo timeout_status=$?'
 wait_for '^timeout_status=1[0-9][0-9]'
+
+# srun --pty outside a job: the same terminal.
+if [[ -n $SRUN_DIR && -x $SRUN_DIR/srun ]]; then
+  fresh
+  run_line "$SRUN_DIR/srun --pty -G 1 env PS1='srun\$ ' bash --norc --noprofile"
+  wait_for '^srun\$ '
+  run_line 'echo "srun_gpus=$CUDA_VISIBLE_DEVICES"; exit 4'
+  wait_for '^srun_gpus=[0-9]$'
+  wait_for '^local\$ $'
+  run_line 'echo srun_status=$?'
+  wait_for '^srun_status=4'
+fi
 
 # Not a terminal: refused in one line.
 set +e

@@ -174,8 +174,13 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!net::AnnouncesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     // A terminal's input: read only from the controller (the key first).
-    if (req.method == "POST" && req.path.rfind("/tty/", 0) == 0 && Authorized(secret_, req))
-      return httplib::Server::HandlerResponse::Unhandled;
+    if (req.method == "POST" && req.path.rfind("/tty/", 0) == 0) {
+      if (Authorized(secret_, req)) return httplib::Server::HandlerResponse::Unhandled;
+      net::CloseAfterReply(res);  // its body is left unread
+      res.set_header("WWW-Authenticate", "Bearer");
+      ErrorReply(res, 401, "unauthorized", "terminals are reached through the controller: /api/v1/jobs/{id}/tty");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     net::CloseAfterReply(res);
     ErrorReply(res, 400, "invalid_argument", "body: requests to the agent carry none");
     return httplib::Server::HandlerResponse::Handled;

@@ -71,7 +71,8 @@ struct Task {
   std::optional<int> exit_code, signal;
   std::string reason;
   std::optional<Seconds> end_unix;
-  std::shared_ptr<PtySession> pty;  // an interactive task's terminal (not kept across agent restarts)
+  std::shared_ptr<PtySession> pty;  // an interactive task's terminal
+  int pty_fd = -1;                  // its master's number in the supervisor, which holds a copy
 };
 
 Seconds NowUnix() {
@@ -84,7 +85,8 @@ Json RecordJson(const Task& t) {
          {"stdout", t.stdout_path}, {"stderr", t.stderr_path},    {"cgroup", t.cgroup},
          {"supervisor_pid", t.sup}, {"supervisor_start", t.sup_start}, {"pid", t.pid},
          {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
-         {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s}};
+         {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s},
+         {"pty_fd", t.pty_fd}};
   j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
   return j;
 }
@@ -119,6 +121,7 @@ std::optional<Task> TaskFromRecord(const std::string& text) {
     t.kill_reason = r.value("kill_reason", "");
     t.kill_unix = r.value("kill_unix", Seconds{0});
     t.kill_grace_s = r.value("kill_grace_s", Seconds{0});
+    t.pty_fd = r.value("pty_fd", -1);
     if (r.contains("time_limit_s") && r["time_limit_s"].is_number_integer())
       t.time_limit_s = r["time_limit_s"].get<Seconds>();
     return t;
@@ -275,6 +278,7 @@ class ProcessLauncher::Impl {
   Task Launch(const api::StartCommand& c);
   void LaunchFailed(Task& t, const std::string& why);
   void Adopt();
+  void TakeBackPty(Task& t, Seconds now);
   void SupervisorGone(Task& t);
   void BeginKill(Task& t, const std::string& reason, Seconds grace);
   void MonitorLoop();
@@ -341,6 +345,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     }
     t.pty = std::move(*pty);
     req.tty = t.pty->slave_path();
+    req.held_fd = t.pty->master_fd();  // the supervisor keeps the terminal up if the agent goes
     if (!env.count("TERM")) env["TERM"] = "xterm-256color";
   }
   req.workdir = workdir;
@@ -403,6 +408,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   }
   SpawnResult r = helper->Spawn(req, [&](pid_t sup) {
     t.sup = sup;
+    t.pty_fd = t.pty ? kSupervisorHeldFd : -1;
     t.pidfd = PidfdOpen(sup);
     t.sup_start = ProcessStartTime(sup);
     // In place, not atomically: nothing reads the first record until it is
@@ -470,6 +476,34 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
   }
 }
 
+// The terminal of an interactive task found running at start: its master,
+// from the copy its supervisor holds (pidfd_getfd).
+void ProcessLauncher::Impl::TakeBackPty(Task& t, Seconds now) {
+  int master = -1;
+#ifdef SYS_pidfd_getfd
+  if (t.pidfd >= 0) master = static_cast<int>(syscall(SYS_pidfd_getfd, t.pidfd, t.pty_fd, 0));
+#endif
+  if (master < 0) {
+    LogWarn("task {}.{}: its terminal cannot be taken back from its supervisor ({}); it runs on unreachable", t.job,
+            t.attempt, std::strerror(errno));
+    return;
+  }
+  struct stat log {};
+  auto pty = PtySession::FromMaster(master, stat(t.stdout_path.c_str(), &log) == 0 ? log.st_size : 0);
+  if (!pty.ok()) {
+    close(master);
+    LogWarn("task {}.{}: {}", t.job, t.attempt, pty.error().message);
+    return;
+  }
+  t.pty = std::move(*pty);
+  std::optional<TimeWarning> warn;
+  if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
+  const Seconds to_warning = warn ? t.start_unix + *t.time_limit_s - warn->before - now : -1;
+  t.pty->Start(t.stdout_path,
+               warn && to_warning >= 0 ? std::optional(Clock::now() + std::chrono::seconds(to_warning)) : std::nullopt,
+               warn ? warn->text : "");
+}
+
 void ProcessLauncher::Impl::Adopt() {
   std::error_code ec;
   const Seconds now = NowUnix();
@@ -504,6 +538,7 @@ void ProcessLauncher::Impl::Adopt() {
       Finish(*t, st.wait_status, st.end_unix);
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
+      if (t->pty_fd >= 0) TakeBackPty(*t, now);
       if (t->time_limit_s)
         t->time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->start_unix + *t->time_limit_s - now));
       if (!t->kill_reason.empty())

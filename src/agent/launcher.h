@@ -57,8 +57,8 @@ class Launcher {
   // newest the launcher has.
   virtual std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const = 0;
   // The terminal of an interactive task of `job` (JobSpec.pty): its newest
-  // attempt's, running or lately ended; null when there is none here (a
-  // task adopted after an agent restart has lost its terminal).
+  // attempt's, running or lately ended (also of a task adopted after a
+  // restart, taken back from its supervisor); null when there is none here.
   virtual std::shared_ptr<PtySession> FindPty(JobId job) const {
     (void)job;
     return nullptr;

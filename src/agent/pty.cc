@@ -53,6 +53,19 @@ Result<std::unique_ptr<PtySession>> PtySession::Open(int rows, int cols, std::si
   return s;
 }
 
+Result<std::unique_ptr<PtySession>> PtySession::FromMaster(int master, std::int64_t offset, std::size_t ring) {
+  std::unique_ptr<PtySession> s(new PtySession());
+  s->ring_start_ = std::max<std::int64_t>(offset, 0);
+  s->ring_cap_ = std::max<std::size_t>(ring, 4096);
+  s->master_ = master;
+  const int flags = fcntl(master, F_GETFL);
+  if (flags < 0 || fcntl(master, F_SETFL, flags | O_NONBLOCK) != 0 || fcntl(master, F_SETFD, FD_CLOEXEC) != 0)
+    return Error{ErrorCode::kIo, fmt::format("pseudo-terminal: {}", std::strerror(errno))};
+  if (pipe2(s->wake_, O_CLOEXEC | O_NONBLOCK) != 0)
+    return Error{ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno))};
+  return s;
+}
+
 PtySession::~PtySession() {
   {
     std::lock_guard lock(mu_);

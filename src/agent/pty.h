@@ -7,7 +7,9 @@
 // a reader that comes back resumes where it left off, or learns what was
 // dropped) and appends it to the task's stdout log; input is written to
 // the master, a resize sets the terminal's size (the job's foreground
-// process group gets SIGWINCH). A warning can be scheduled into the output
+// process group gets SIGWINCH). The task's supervisor holds a copy of the
+// master, from which a restarted agent takes it back (FromMaster). A
+// warning can be scheduled into the output
 // (the time limit's, docs/agent.md). The terminal ends when every slave is
 // closed, or once the task has ended and what it wrote was read.
 //
@@ -35,12 +37,20 @@ class PtySession {
 
   // A new pseudo-terminal of rows x cols.
   static Result<std::unique_ptr<PtySession>> Open(int rows = 24, int cols = 80, std::size_t ring = kDefaultRing);
+  // The terminal of a task adopted after an agent restart: its master, taken
+  // back from the task's supervisor (which holds a copy); owns `master`.
+  // Its offsets go on from `offset` (the bytes the old agent saw: its log's
+  // size), so that a reader's offset stays meaningful.
+  static Result<std::unique_ptr<PtySession>> FromMaster(int master, std::int64_t offset,
+                                                        std::size_t ring = kDefaultRing);
   ~PtySession();
   PtySession(const PtySession&) = delete;
   PtySession& operator=(const PtySession&) = delete;
 
   // "/dev/pts/N", for SpawnRequest.tty.
   const std::string& slave_path() const { return slave_path_; }
+  // The master, for the supervisor to hold (SpawnRequest.held_fd).
+  int master_fd() const { return master_; }
 
   // Starts copying the terminal's output into the ring and onto the end of
   // `log_path` (none when empty). `warning` is added to the output at

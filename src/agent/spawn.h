@@ -49,6 +49,11 @@ struct SpawnRequest {
   // standard input, output and error; stdout_path and stderr_path are still
   // created. Empty = none (standard input /dev/null).
   std::string tty;
+  // An fd the supervisor holds open until it exits (not the job: it is
+  // closed on exec), e.g. the terminal's master, so that the terminal
+  // outlives the agent and a new agent can take it back (pidfd_getfd);
+  // -1 = none.
+  int held_fd = -1;
 };
 
 struct SpawnResult {
@@ -56,6 +61,9 @@ struct SpawnResult {
   pid_t job = -1;                    // also the job's process group id; -1 = not known (yet)
   std::string error;                 // empty when the job was exec'd; else why it could not start
 };
+
+// The number SpawnRequest.held_fd has in its supervisor.
+inline constexpr int kSupervisorHeldFd = 1000;
 
 class SpawnHelper {
  public:

@@ -52,8 +52,8 @@ void AgentFailed(httplib::Response& res, const LogSource& src, const httplib::Re
                                        src.agent_url, r->status)});
   if (r->status == 404)
     return SendError(res, {ApiCode::kNotFound,
-                           fmt::format("job {} has no terminal on its node (not launched yet, or its agent restarted "
-                                       "and the terminal was lost)",
+                           fmt::format("job {} has no terminal on its node (not launched there yet, or its agent "
+                                       "restarted and could not take the terminal back: see the agent's log)",
                                        id)});
   if (r->status == 409) {
     auto j = api::ParseJson(r->body);

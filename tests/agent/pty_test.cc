@@ -138,6 +138,11 @@ class PtyTaskTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SetVerboseLogging(false);
+    NewLauncher();
+  }
+  // A launcher on the state folder (again: an agent restart).
+  void NewLauncher() {
+    launcher_.reset();
     auto gpus = EmulatedDiscovery::Create("4xH100", "node-a");
     ASSERT_TRUE(gpus.ok());
     LauncherOptions o;
@@ -200,6 +205,34 @@ TEST_F(PtyTaskTest, ATaskWithATerminalHasItAsItsControllingTerminal) {
   auto logs = launcher_->FindLogs(5, 1, 0);
   ASSERT_TRUE(logs);
   EXPECT_NE(ReadFile(logs->stdout_path).find("got=hi there"), std::string::npos);
+}
+
+TEST_F(PtyTaskTest, ASessionOutlivesAnAgentRestartAndIsTakenBack) {
+  api::StartCommand c = CommandTask(8, {"/bin/sh", "-c", "echo first; read a; echo got=$a; exit 5"});
+  c.spec.pty = true;
+  launcher_->Start(c);
+  {
+    auto pty = launcher_->FindPty(8);
+    ASSERT_TRUE(pty);
+    std::int64_t offset = 0;
+    ReadUntil(*pty, offset, "first");
+  }
+  NewLauncher();  // the old one's master is closed; the supervisor's copy keeps the terminal up
+  EXPECT_EQ(launcher_->adopted(), 1);
+  auto pty = launcher_->FindPty(8);
+  ASSERT_TRUE(pty) << "the terminal was not taken back";
+  std::int64_t offset = 0;
+  {
+    auto before = launcher_->FindPty(8);
+    auto c = before->Read(0, 100, 0);
+    EXPECT_EQ(c.start, 7);  // "first\r\n": the offsets go on where the old agent's ended
+    offset = c.next;
+  }
+  ASSERT_TRUE(pty->Write("again\r"));
+  EXPECT_NE(ReadUntil(*pty, offset, "got=again").find("got=again"), std::string::npos);
+  auto r = Ended(8);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 5);
 }
 
 TEST_F(PtyTaskTest, CtrlCInTheTerminalInterruptsTheForegroundProgram) {

@@ -99,7 +99,8 @@ TEST_F(ClusterTest, AnOpenKojodStillKeepsTheAgentsLogServerShut) {
 
 // An interactive job's terminal through kojod: output from an offset,
 // input, resize, the end and the exit status; the agent's terminal routes
-// answer kojod alone; a batch job has no terminal.
+// answer kojod alone; a session outlives an agent restart; a batch job has
+// no terminal.
 TEST_F(ClusterTest, KojodRelaysAnInteractiveJobsTerminal) {
   StartKojod();
   StartAgent("n1", 2);
@@ -119,6 +120,14 @@ TEST_F(ClusterTest, KojodRelaysAnInteractiveJobsTerminal) {
   };
   std::int64_t offset = 0;
   EXPECT_NE(read_until(offset, "gpus=").find("gpus=0"), std::string::npos);
+  // The agent killed and started again: the session ran on, and the new
+  // agent took its terminal back.
+  auto agent_url = [&] { return Body(Client().Get("/api/v1/nodes/n1")).value("agent_url", std::string()); };
+  const std::string old_url = agent_url();
+  agents_["n1"].Kill();
+  StartAgent("n1", 2);
+  ASSERT_TRUE(WaitFor([&] { return agent_url() != old_url; }, 10s));
+  ASSERT_EQ(Job(id)["state"], "RUNNING") << Job(id).dump();
   auto resized = Client().Post(fmt::format("/api/v1/jobs/{}/tty/resize", id).c_str(), R"({"rows": 31, "cols": 97})",
                                "application/json");
   ASSERT_TRUE(resized);

@@ -6,7 +6,8 @@
 # a window resize seen by `stty size`, a detach (the client killed) and
 # `kojo attach` back to the same shell, `exit 3` as kojo's status, the
 # time-limit warning, and `kojo run` without --pty. Prints the time from
-# `kojo run --pty` to the remote prompt (median of 5).
+# `kojo run --pty` to the remote prompt and the round trip of a typed
+# command (medians of 5).
 # With SLURM_BIN (the build's folder of Slurm commands), `srun --pty` too.
 # Usage: pty_test.sh KOJOD KOJO [SLURM_BIN]
 KOJO_BIN_DIR=$(dirname "$(realpath "$2")")
@@ -76,6 +77,15 @@ wait_for '^remote\$ '
 run_line 'echo "gpus=$CUDA_VISIBLE_DEVICES job=$KOJO_JOB_ID tty=$(tty)"'
 wait_for '^gpus=0,1 job=[0-9]+ tty=/dev/pts/'
 id=$(grep -Eo '^gpus=0,1 job=[0-9]+' <<<"$(screen)" | tail -1 | sed 's/.*job=//')
+# A command's round trip: its keys in through kojod, its output back.
+trips=()
+for i in 1 2 3 4 5; do
+  start=$(date +%s%N)
+  run_line "echo trip-$i-done"
+  wait_for "^trip-$i-done"
+  trips+=($(( ($(date +%s%N) - start) / 1000000 )))
+done
+echo "round trip of a typed command (keys in, output back): median $(printf '%s\n' "${trips[@]}" | sort -n | sed -n 3p) ms of 5 (${trips[*]})"
 
 # Ctrl-C reaches the remote sleep (not the local client), the shell goes on.
 run_line "sleep 100"

@@ -174,4 +174,15 @@ expect_eq "$rc" 5 "kojo run without --pty: exit code"
 expect_eq "$out" "out-line" "kojo run without --pty: output"
 expect_eq "$(cat "$WORK/run.err")" "err-line" "kojo run without --pty: errors"
 
+# Without --pty, Ctrl-C cancels the job.
+fresh
+run_line "kojo run -- sh -c 'echo started; sleep 100'"
+wait_for '^started'
+keys C-c
+wait_for 'kojo: cancelling job [0-9]+'
+wait_for 'was cancelled'
+wait_for '^local\$ $'
+run_line 'echo cancel_status=$?'
+wait_for '^cancel_status=(1|143)$'
+
 echo "kojo run --pty in tmux: ok"

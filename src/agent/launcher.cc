@@ -747,6 +747,7 @@ std::vector<api::TaskReport> ProcessLauncher::Tasks() const {
 
 void ProcessLauncher::Forget(JobId job, int attempt) {
   Task t;
+  std::shared_ptr<PtySession> oldest;  // dropped outside the lock: its end may wait for its thread
   {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->tasks.find(Key{job, attempt});
@@ -755,7 +756,10 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
     impl_->tasks.erase(it);
     if (t.pty) {
       impl_->ended_ptys.emplace_back(job, std::move(t.pty));
-      if (impl_->ended_ptys.size() > kEndedPtys) impl_->ended_ptys.pop_front();
+      if (impl_->ended_ptys.size() > kEndedPtys) {
+        oldest = std::move(impl_->ended_ptys.front().second);
+        impl_->ended_ptys.pop_front();
+      }
     }
     impl_->forgotten.insert(Key{job, attempt});
     impl_->forgotten_order.push_back(Key{job, attempt});

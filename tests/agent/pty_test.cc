@@ -178,7 +178,8 @@ class PtyTaskTest : public ::testing::Test {
 
 TEST_F(PtyTaskTest, ATaskWithATerminalHasItAsItsControllingTerminal) {
   api::StartCommand c = CommandTask(
-      5, {"/bin/sh", "-c", "echo tty=$(tty) gpus=$CUDA_VISIBLE_DEVICES term=$TERM size=$(stty size); read line; "
+      5, {"/bin/sh", "-c", "echo held=$(test -e /proc/$$/fd/1000 && echo yes || echo no); "
+                           "echo tty=$(tty) gpus=$CUDA_VISIBLE_DEVICES term=$TERM size=$(stty size); read line; "
                            "echo got=$line; exit 7"});
   c.spec.pty = true;
   c.spec.pty_rows = 33;
@@ -191,6 +192,7 @@ TEST_F(PtyTaskTest, ATaskWithATerminalHasItAsItsControllingTerminal) {
   const std::string first = ReadUntil(*pty, offset, "size=");
   EXPECT_NE(first.find("tty=/dev/pts/"), std::string::npos) << first;
   EXPECT_NE(first.find("gpus=2 term=xterm-256color"), std::string::npos) << first;
+  EXPECT_NE(first.find("held=no"), std::string::npos) << first;  // the supervisor's copy of the master, not the job's
   ASSERT_TRUE(pty->Write("hi there\r"));
   const std::string rest = ReadUntil(*pty, offset, "got=hi there");
   EXPECT_NE(rest.find("got=hi there"), std::string::npos) << rest;

@@ -19,6 +19,16 @@ unset TMUX
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 cleanup() {
   tm kill-server 2>/dev/null || true
+  # Sessions outlive their clients and agents: end the test's jobs first.
+  if [[ -n $KOJOD_PID ]]; then
+    for job in $("$KOJO" queue --json 2>/dev/null | grep -o '"id": [0-9]*' | grep -o '[0-9]*'); do
+      "$KOJO" cancel "$job" >/dev/null 2>&1 || true
+    done
+    for _ in $(seq 50); do
+      "$KOJO" queue --json 2>/dev/null | grep -q '"state": "\(RUNNING\|STOPPING\)"' || break
+      sleep 0.1
+    done
+  fi
   stop_kojod
 }
 trap cleanup EXIT

@@ -104,8 +104,10 @@ TEST_F(ClusterTest, AnOpenKojodStillKeepsTheAgentsLogServerShut) {
 TEST_F(ClusterTest, KojodRelaysAnInteractiveJobsTerminal) {
   StartKojod();
   StartAgent("n1", 2);
-  const JobId id = Submit({{"command", Sh("echo gpus=$CUDA_VISIBLE_DEVICES; read a; echo size=$(stty size) got=$a; exit 3")},
-                           {"gpus", 1}, {"pty", true}});
+  // `read -t`: a failed test leaves no shell behind (the session outlives its agents).
+  const JobId id = Submit({{"command", Json{"/bin/bash", "-c", "echo gpus=$CUDA_VISIBLE_DEVICES; read -t 20 a; "
+                                                              "echo size=$(stty size) got=$a; exit 3"}},
+                           {"gpus", 1}, {"pty", true}, {"time_limit_s", 60}});
   ASSERT_TRUE(WaitState(id, "RUNNING")) << Job(id).dump();
   auto read_until = [&](std::int64_t& offset, const std::string& want) {
     std::string all;

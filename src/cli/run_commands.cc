@@ -227,6 +227,11 @@ int RelayTerminal(const ServerConfig& config, JobId id, bool quiet) {
     throw CliError(kExitUsage, fmt::format("job {} has no terminal: it was not started with `kojo run --pty` "
                                            "(`kojo logs -f {}` prints its output)",
                                            id, id));
+  // Whether this caller may use the terminal at all (the submitter, a lead,
+  // an operator, an admin), before waiting for it.
+  if (HttpReply probe = client.Get(fmt::format("/api/v1/jobs/{}/tty?offset=0&wait_ms=0", id));
+      probe.status == 401 || probe.status == 403)
+    client.Fail(probe);
   InstallHandlers();
   v = WaitForStart(client, id, quiet);
   if (g_signal != 0) {

@@ -71,6 +71,8 @@ struct Task {
   std::optional<int> exit_code, signal;
   std::string reason;
   std::optional<Seconds> end_unix;
+  std::shared_ptr<PtySession> pty;  // an interactive task's terminal
+  int pty_fd = -1;                  // its master's number in the supervisor, which holds a copy
 };
 
 Seconds NowUnix() {
@@ -83,7 +85,8 @@ Json RecordJson(const Task& t) {
          {"stdout", t.stdout_path}, {"stderr", t.stderr_path},    {"cgroup", t.cgroup},
          {"supervisor_pid", t.sup}, {"supervisor_start", t.sup_start}, {"pid", t.pid},
          {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
-         {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s}};
+         {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s},
+         {"pty_fd", t.pty_fd}};
   j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
   return j;
 }
@@ -118,6 +121,7 @@ std::optional<Task> TaskFromRecord(const std::string& text) {
     t.kill_reason = r.value("kill_reason", "");
     t.kill_unix = r.value("kill_unix", Seconds{0});
     t.kill_grace_s = r.value("kill_grace_s", Seconds{0});
+    t.pty_fd = r.value("pty_fd", -1);
     if (r.contains("time_limit_s") && r["time_limit_s"].is_number_integer())
       t.time_limit_s = r["time_limit_s"].get<Seconds>();
     return t;
@@ -170,9 +174,11 @@ void Finish(Task& t, int status, Seconds end) {
   t.reason = !t.launch_error.empty() ? t.launch_error : !t.kill_reason.empty() ? t.kill_reason : "exited";
   t.time_deadline.reset();
   t.kill_deadline.reset();
+  if (t.pty) t.pty->TaskEnded();
 }
 
 void MarkLost(Task& t) {
+  if (t.pty) t.pty->TaskEnded();
   t.running = false;
   t.end_unix = NowUnix();
   t.reason = !t.launch_error.empty() ? t.launch_error : "lost";
@@ -213,6 +219,21 @@ std::string ExpandPath(const std::string& pattern, const api::StartCommand& c, c
   return out;
 }
 
+// The line written into an interactive task's terminal before its time
+// limit: 5 minutes before, or a tenth of the limit when that is shorter.
+struct TimeWarning {
+  Seconds before = 0;
+  std::string text;
+};
+std::optional<TimeWarning> TimeLimitWarning(JobId job, Seconds limit) {
+  const Seconds before = std::min<Seconds>(300, limit / 10);
+  if (before < 1) return std::nullopt;
+  const std::string left = before % 60 == 0 ? fmt::format("{} min", before / 60) : fmt::format("{} s", before);
+  return TimeWarning{before, fmt::format("\r\n[kojo] job {}: its time limit ends this session in {}\r\n", job, left)};
+}
+
+constexpr size_t kEndedPtys = 32;  // terminals of forgotten tasks kept for a late reader
+
 }  // namespace
 
 class ProcessLauncher::Impl {
@@ -235,6 +256,7 @@ class ProcessLauncher::Impl {
   std::thread monitor;
   std::unique_ptr<SpawnHelper> helper;
   std::unique_ptr<SpareFiles> spare;  // forgotten tasks' files, for reuse
+  std::deque<std::pair<JobId, std::shared_ptr<PtySession>>> ended_ptys;  // of forgotten tasks, newest last
 
   std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
     return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
@@ -256,6 +278,7 @@ class ProcessLauncher::Impl {
   Task Launch(const api::StartCommand& c);
   void LaunchFailed(Task& t, const std::string& why);
   void Adopt();
+  void TakeBackPty(Task& t, Seconds now);
   void SupervisorGone(Task& t);
   void BeginKill(Task& t, const std::string& reason, Seconds grace);
   void MonitorLoop();
@@ -316,6 +339,17 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   env["KOJO_MASTER_ADDR"] = c.peers.empty() ? opt.node_name : c.peers[0];
 
   SpawnRequest req;
+  if (c.spec.pty) {
+    auto pty = PtySession::Open(c.spec.pty_rows > 0 ? c.spec.pty_rows : 24, c.spec.pty_cols > 0 ? c.spec.pty_cols : 80);
+    if (!pty.ok()) {
+      LaunchFailed(t, pty.error().message);
+      return t;
+    }
+    t.pty = std::move(*pty);
+    req.tty = t.pty->slave_path();
+    req.held_fd = t.pty->master_fd();  // the supervisor keeps the terminal up if the agent goes
+    if (!env.count("TERM")) env["TERM"] = "xterm-256color";
+  }
   req.workdir = workdir;
   req.status_file = StatusPath(t);
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -376,6 +410,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   }
   SpawnResult r = helper->Spawn(req, [&](pid_t sup) {
     t.sup = sup;
+    t.pty_fd = t.pty ? kSupervisorHeldFd : -1;
     t.pidfd = PidfdOpen(sup);
     t.sup_start = ProcessStartTime(sup);
     // In place, not atomically: nothing reads the first record until it is
@@ -396,6 +431,13 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
   }
   if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
+  if (t.pty) {
+    std::optional<TimeWarning> warn;
+    if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
+    t.pty->Start(t.stdout_path,
+                 warn ? std::optional(Clock::now() + std::chrono::seconds(*t.time_limit_s - warn->before)) : std::nullopt,
+                 warn ? warn->text : "");
+  }
   return t;
 }
 
@@ -422,6 +464,7 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
   t.kill_unix = NowUnix();
   t.kill_grace_s = grace;
   Persist(t);
+  if (t.pid > 0 && t.pty) kill(-t.pid, SIGHUP);  // an interactive shell ignores SIGTERM, not a hang-up
   if (t.pid > 0) {
     kill(-t.pid, SIGTERM);
     kill(-t.pid, SIGCONT);  // a stopped task must see its SIGTERM
@@ -433,6 +476,34 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
   } else {
     t.kill_deadline = Clock::now() + std::chrono::seconds(grace);
   }
+}
+
+// The terminal of an interactive task found running at start: its master,
+// from the copy its supervisor holds (pidfd_getfd).
+void ProcessLauncher::Impl::TakeBackPty(Task& t, Seconds now) {
+  int master = -1;
+#ifdef SYS_pidfd_getfd
+  if (t.pidfd >= 0) master = static_cast<int>(syscall(SYS_pidfd_getfd, t.pidfd, t.pty_fd, 0));
+#endif
+  if (master < 0) {
+    LogWarn("task {}.{}: its terminal cannot be taken back from its supervisor ({}); it runs on unreachable", t.job,
+            t.attempt, std::strerror(errno));
+    return;
+  }
+  struct stat log {};
+  auto pty = PtySession::FromMaster(master, stat(t.stdout_path.c_str(), &log) == 0 ? log.st_size : 0);
+  if (!pty.ok()) {
+    close(master);
+    LogWarn("task {}.{}: {}", t.job, t.attempt, pty.error().message);
+    return;
+  }
+  t.pty = std::move(*pty);
+  std::optional<TimeWarning> warn;
+  if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
+  const Seconds to_warning = warn ? t.start_unix + *t.time_limit_s - warn->before - now : -1;
+  t.pty->Start(t.stdout_path,
+               warn && to_warning >= 0 ? std::optional(Clock::now() + std::chrono::seconds(to_warning)) : std::nullopt,
+               warn ? warn->text : "");
 }
 
 void ProcessLauncher::Impl::Adopt() {
@@ -469,6 +540,7 @@ void ProcessLauncher::Impl::Adopt() {
       Finish(*t, st.wait_status, st.end_unix);
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
+      if (t->pty_fd >= 0) TakeBackPty(*t, now);
       if (t->time_limit_s)
         t->time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->start_unix + *t->time_limit_s - now));
       if (!t->kill_reason.empty())
@@ -677,12 +749,20 @@ std::vector<api::TaskReport> ProcessLauncher::Tasks() const {
 
 void ProcessLauncher::Forget(JobId job, int attempt) {
   Task t;
+  std::shared_ptr<PtySession> oldest;  // dropped outside the lock: its end may wait for its thread
   {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->tasks.find(Key{job, attempt});
     if (it == impl_->tasks.end() || it->second.running) return;
     t = std::move(it->second);
     impl_->tasks.erase(it);
+    if (t.pty) {
+      impl_->ended_ptys.emplace_back(job, std::move(t.pty));
+      if (impl_->ended_ptys.size() > kEndedPtys) {
+        oldest = std::move(impl_->ended_ptys.front().second);
+        impl_->ended_ptys.pop_front();
+      }
+    }
     impl_->forgotten.insert(Key{job, attempt});
     impl_->forgotten_order.push_back(Key{job, attempt});
     if (impl_->forgotten_order.size() > kForgottenMemory) {
@@ -728,6 +808,18 @@ std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> 
   logs.stderr_path = impl_->DefaultLog(job, *attempt, rank, "err");
   if (access(logs.stdout_path.c_str(), F_OK) == 0) return logs;
   return std::nullopt;
+}
+
+std::shared_ptr<PtySession> ProcessLauncher::FindPty(JobId job) const {
+  std::lock_guard lock(impl_->mu);
+  for (auto it = impl_->tasks.upper_bound(Key{job, INT32_MAX}); it != impl_->tasks.begin();) {
+    --it;
+    if (it->first.first != job) break;
+    if (it->second.pty) return it->second.pty;
+  }
+  for (auto it = impl_->ended_ptys.rbegin(); it != impl_->ended_ptys.rend(); ++it)
+    if (it->first == job) return it->second;
+  return nullptr;
 }
 
 int ProcessLauncher::adopted() const {

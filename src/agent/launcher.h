@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "agent/cgroups.h"
+#include "agent/pty.h"
 #include "api/types.h"
 #include "common/result.h"
 
@@ -55,6 +56,13 @@ class Launcher {
   // The logs of a task, running, ended or forgotten. attempt: none = the
   // newest the launcher has.
   virtual std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const = 0;
+  // The terminal of an interactive task of `job` (JobSpec.pty): its newest
+  // attempt's, running or lately ended (also of a task adopted after a
+  // restart, taken back from its supervisor); null when there is none here.
+  virtual std::shared_ptr<PtySession> FindPty(JobId job) const {
+    (void)job;
+    return nullptr;
+  }
 };
 
 struct LauncherOptions {
@@ -78,6 +86,7 @@ class ProcessLauncher : public Launcher {
   std::vector<api::TaskReport> Tasks() const override;
   void Forget(JobId job, int attempt) override;
   std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const override;
+  std::shared_ptr<PtySession> FindPty(JobId job) const override;
 
   // How many tasks were adopted running at creation (for logs and tests).
   int adopted() const;

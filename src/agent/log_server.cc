@@ -102,6 +102,51 @@ void ServeLog(const Launcher& launcher, const httplib::Request& req, httplib::Re
   res.set_content(std::move(data), "text/plain");
 }
 
+constexpr std::int64_t kMaxTtyWaitMs = 30000;
+constexpr std::int64_t kTtyChunk = 1 << 20;
+
+// GET /tty/{job}: the terminal's output from an offset, waiting for some.
+void ServeTty(const Launcher& launcher, const httplib::Request& req, httplib::Response& res) {
+  auto job = ParseInt(req.matches[1].str(), 1, INT64_MAX);
+  if (!job) return ErrorReply(res, 400, "invalid_argument", "job: expected a positive integer job id");
+  std::int64_t offset = 0, wait_ms = 0, limit = kTtyChunk;
+  for (const auto& [name, value] : req.params) {
+    std::int64_t* into = name == "offset" ? &offset : name == "wait_ms" ? &wait_ms : name == "limit" ? &limit : nullptr;
+    if (!into) return ErrorReply(res, 400, "invalid_argument", fmt::format("unknown parameter '{}'", name));
+    const std::int64_t max = name == "offset" ? INT64_MAX / 2 : name == "wait_ms" ? kMaxTtyWaitMs : kTtyChunk;
+    auto v = ParseInt(value, name == "limit" ? 1 : 0, max);
+    if (!v) return ErrorReply(res, 400, "invalid_argument", fmt::format("{}: expected an integer up to {}", name, max));
+    *into = *v;
+  }
+  auto pty = launcher.FindPty(*job);
+  if (!pty) return ErrorReply(res, 404, "not_found", fmt::format("no terminal of job {} on this node", *job));
+  auto chunk = pty->Read(offset, static_cast<std::size_t>(limit), static_cast<int>(wait_ms));
+  res.set_header("X-Kojo-Tty-Start", std::to_string(chunk.start));
+  res.set_header("X-Kojo-Tty-Offset", std::to_string(chunk.next));
+  if (chunk.eof) res.set_header("X-Kojo-Tty-Eof", "1");
+  res.set_content(std::move(chunk.data), "application/octet-stream");
+}
+
+// POST /tty/{job}/input (the bytes) and /tty/{job}/resize?rows=R&cols=C.
+void ServeTtyPost(const Launcher& launcher, const httplib::Request& req, httplib::Response& res, bool input) {
+  auto job = ParseInt(req.matches[1].str(), 1, INT64_MAX);
+  if (!job) return ErrorReply(res, 400, "invalid_argument", "job: expected a positive integer job id");
+  std::optional<std::int64_t> rows, cols;
+  if (!input) {
+    rows = ParseInt(req.get_param_value("rows"), 1, 10000);
+    cols = ParseInt(req.get_param_value("cols"), 1, 10000);
+    if (!rows || !cols) return ErrorReply(res, 400, "invalid_argument", "rows, cols: expected integers 1..10000");
+  }
+  auto pty = launcher.FindPty(*job);
+  if (!pty) return ErrorReply(res, 404, "not_found", fmt::format("no terminal of job {} on this node", *job));
+  const bool ok = input ? pty->Write(req.body) : pty->Resize(static_cast<int>(*rows), static_cast<int>(*cols));
+  if (!ok)
+    return ErrorReply(res, 409, "conflict",
+                      pty->ended() ? fmt::format("job {}: its terminal has ended", *job)
+                                   : fmt::format("job {}: its terminal takes no input (the program reads none)", *job));
+  res.status = 204;
+}
+
 }  // namespace
 
 Result<std::string> NewLogSecret() {
@@ -126,8 +171,16 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
   // Connections as kojod's: a header deadline, threads on demand, a larger
   // backlog (net/http_conn.h); requests carry no body.
   server_->new_task_queue = [] { return new net::ElasticPool(64, std::chrono::seconds(30)); };
-  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!net::AnnouncesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
+    // A terminal's input: read only from the controller (the key first).
+    if (req.method == "POST" && req.path.rfind("/tty/", 0) == 0) {
+      if (Authorized(secret_, req)) return httplib::Server::HandlerResponse::Unhandled;
+      net::CloseAfterReply(res);  // its body is left unread
+      res.set_header("WWW-Authenticate", "Bearer");
+      ErrorReply(res, 401, "unauthorized", "terminals are reached through the controller: /api/v1/jobs/{id}/tty");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     net::CloseAfterReply(res);
     ErrorReply(res, 400, "invalid_argument", "body: requests to the agent carry none");
     return httplib::Server::HandlerResponse::Handled;
@@ -142,6 +195,23 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
     }
     ServeLog(launcher_, req, res);
   });
+  server_->Get(R"(/tty/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(secret_, req)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return ErrorReply(res, 401, "unauthorized", "terminals are reached through the controller: /api/v1/jobs/{id}/tty");
+    }
+    ServeTty(launcher_, req, res);
+  });
+  for (const bool input : {true, false})
+    server_->Post(input ? R"(/tty/([^/]+)/input)" : R"(/tty/([^/]+)/resize)",
+                  [this, input](const httplib::Request& req, httplib::Response& res) {
+                    if (!Authorized(secret_, req)) {
+                      res.set_header("WWW-Authenticate", "Bearer");
+                      return ErrorReply(res, 401, "unauthorized",
+                                        "terminals are reached through the controller: /api/v1/jobs/{id}/tty");
+                    }
+                    ServeTtyPost(launcher_, req, res, input);
+                  });
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty())
       ErrorReply(res, res.status, res.status == 404 ? "not_found" : "invalid_argument",

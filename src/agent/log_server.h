@@ -15,6 +15,16 @@
 //        once the task has ended and every byte was read. Files are looked
 //        up from the launcher's own task records, never from a path in the
 //        request. 400 for malformed parameters, 404 for unknown tasks.
+//   GET /tty/{job}?offset=N&wait_ms=W&limit=M
+//     -> an interactive task's terminal output from offset N (agent/pty.h),
+//        waiting up to W ms (at most 30000) for a byte; headers
+//        X-Kojo-Tty-Start (the offset of the first byte given: above N when
+//        older bytes were dropped from the ring), X-Kojo-Tty-Offset (the
+//        next) and X-Kojo-Tty-Eof: 1 once the terminal ended and all was read.
+//   POST /tty/{job}/input (body: the bytes, at most 64 KiB) -> 204
+//   POST /tty/{job}/resize?rows=R&cols=C -> 204
+//     (409 once the terminal has ended; the same key as /logs/; only
+//     these POSTs carry a body, read after the key was checked)
 //   GET /health -> {"status":"ok"} (open: it tells nothing of the tasks)
 //
 // Thread safety: Start/Stop from one thread; requests run on the server's

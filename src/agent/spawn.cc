@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,14 +46,14 @@ struct Header {
   uint32_t envc;
 };
 enum MsgKind : int { kForked = 1, kJobPid = 2, kFailed = 3 };
-enum Stage : int { kStageFork = 1, kStageStdin, kStageStdout, kStageStderr, kStageChdir, kStageExec, kStageBad };
+enum Stage : int { kStageFork = 1, kStageStdin, kStageStdout, kStageStderr, kStageChdir, kStageExec, kStageBad, kStageTty };
 struct Msg {
   int kind;
   int value;  // pid, or stage
   int err;
 };
 // The fixed strings of a request, in order.
-enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kFixed };
+enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kTty, kFixed };
 
 constexpr size_t kMaxRequest = 64u << 20;  // bytes of strings
 constexpr int kHelperWaitMs = 10000;       // for the job's exec (a hung chdir on a dead NFS mount)
@@ -180,7 +181,11 @@ bool MoveTo(int fd, int target) {
 __attribute__((no_sanitize("address"))) int JobMain(void* arg) {
   auto* a = static_cast<JobArgs*>(arg);
   const Request& r = *a->req;
-  setpgid(0, 0);
+  const bool tty = r.s[kTty][0] != '\0';
+  // With a terminal: a session of its own (also a process group of its
+  // own), whose controlling terminal the tty becomes.
+  if (tty) setsid();
+  else setpgid(0, 0);
   // The helper reset every handler; what the supervisor ignores, the job
   // must not (SIG_IGN survives exec).
   for (int s : kIgnored) SetSignal(s, SIG_DFL);
@@ -198,9 +203,15 @@ __attribute__((no_sanitize("address"))) int JobMain(void* arg) {
       close(fd);
     }
   }
-  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0 || !MoveTo(null_fd, 0)) fail(kStageStdin);
-  if (!MoveTo(a->out_fd, 1) || !MoveTo(a->err_fd, 2)) fail(kStageStdout);
+  if (tty) {
+    const int t = open(r.s[kTty], O_RDWR | O_CLOEXEC);
+    if (t < 0 || ioctl(t, TIOCSCTTY, 0) != 0) fail(kStageTty);
+    if (!MoveTo(t, 0) || !MoveTo(t, 1) || !MoveTo(t, 2)) fail(kStageTty);
+  } else {
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || !MoveTo(null_fd, 0)) fail(kStageStdin);
+    if (!MoveTo(a->out_fd, 1) || !MoveTo(a->err_fd, 2)) fail(kStageStdout);
+  }
   if (chdir(r.s[kWorkdir]) != 0) fail(kStageChdir);
   execve(r.s[kPath], r.argv, r.envp);
   fail(kStageExec);
@@ -224,12 +235,16 @@ void WriteExit(int fd, off_t at, int status) {
   }
 }
 
-[[noreturn]] void RunSupervisor(const Request& r, int go_fd, int rep_fd) {
+[[noreturn]] void RunSupervisor(const Request& r, int go_fd, int rep_fd, int held_fd) {
   prctl(PR_SET_NAME, "kojo-supervise", 0, 0, 0);
   setsid();
   SetSignal(SIGCHLD, SIG_DFL);  // the helper's SIG_IGN would reap the job before waitpid
-  int keep[2] = {go_fd, rep_fd};
-  CloseAllExcept(keep, 2);
+  // held_fd (close-on-exec: the job does not get it) stays open until the
+  // supervisor exits.
+  int keep[3] = {go_fd, rep_fd, held_fd};
+  CloseAllExcept(keep, 3);
+  if (held_fd >= 0 && held_fd != kSupervisorHeldFd && dup3(held_fd, kSupervisorHeldFd, O_CLOEXEC) == kSupervisorHeldFd)
+    close(held_fd);
   // Start nothing before the agent has recorded this supervisor.
   char go = 0;
   if (!ReadFull(go_fd, &go, 1, -1) || go != 1) _exit(0);
@@ -340,7 +355,7 @@ bool Parse(char* bytes, const Header& h, char** ptrs, Request* r) {
 
 // One request: fork a supervisor, tell the agent, wait for its go.
 // Returns false when the agent has gone.
-bool HandleSpawn(int sock, const Request& r) {
+bool HandleSpawn(int sock, const Request& r, int held_fd) {
   int go[2], rep[2];
   if (pipe2(go, O_CLOEXEC) != 0) {
     Msg m{kFailed, kStageFork, errno};
@@ -357,7 +372,7 @@ bool HandleSpawn(int sock, const Request& r) {
     close(sock);
     close(go[1]);
     close(rep[0]);
-    RunSupervisor(r, go[0], rep[1]);
+    RunSupervisor(r, go[0], rep[1], held_fd);
   }
   const int fork_errno = errno;
   close(go[0]);
@@ -381,6 +396,33 @@ bool HandleSpawn(int sock, const Request& r) {
   Msg m{kJobPid, -1, 0};  // no word within the wait: carry on as started
   if (!ReadFull(rep[0], &m, sizeof m, kHelperWaitMs)) m = Msg{kJobPid, -1, 0};
   return done(WriteAll(sock, &m, sizeof m, true));
+}
+
+// A request's header, with the fd the agent passed along with it
+// (SCM_RIGHTS), if any.
+bool ReadHeader(int sock, Header* h, int* fd) {
+  *fd = -1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  iovec iov{h, sizeof *h};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t got;
+  do {
+    got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(fd, CMSG_DATA(c), sizeof(int));
+  if (static_cast<size_t>(got) < sizeof *h &&
+      !ReadFull(sock, reinterpret_cast<char*>(h) + got, sizeof *h - static_cast<size_t>(got), -1)) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+    return false;
+  }
+  return true;
 }
 
 [[noreturn]] void HelperMain(int sock) {
@@ -410,7 +452,8 @@ bool HandleSpawn(int sock, const Request& r) {
   Buffer bytes, ptrs;
   for (;;) {
     Header h{};
-    if (!ReadFull(sock, &h, sizeof h, -1)) _exit(0);  // the agent has gone
+    int held_fd = -1;
+    if (!ReadHeader(sock, &h, &held_fd)) _exit(0);  // the agent has gone
     if (h.magic != kMagic || h.kind != kSpawn || h.len > kMaxRequest || h.argc > kMaxRequest ||
         h.envc > kMaxRequest)
       _exit(1);
@@ -418,12 +461,38 @@ bool HandleSpawn(int sock, const Request& r) {
     if (!ReadFull(sock, bytes.data, h.len, -1)) _exit(0);
     Request r{};
     if (!Parse(bytes.data, h, reinterpret_cast<char**>(ptrs.data), &r)) {
+      if (held_fd >= 0) close(held_fd);
       Msg m{kFailed, kStageBad, EINVAL};
       if (!WriteAll(sock, &m, sizeof m, true)) _exit(0);
       continue;
     }
-    if (!HandleSpawn(sock, r)) _exit(0);
+    const bool go_on = HandleSpawn(sock, r, held_fd);
+    if (held_fd >= 0) close(held_fd);  // the supervisor has its copy
+    if (!go_on) _exit(0);
   }
+}
+
+// The request's bytes, with `fd` passed along (SCM_RIGHTS) when >= 0.
+bool SendRequest(int sock, const std::string& msg, int fd) {
+  if (fd < 0) return WriteAll(sock, msg.data(), msg.size(), true);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{const_cast<char*>(msg.data()), msg.size()};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t sent;
+  do {
+    sent = sendmsg(sock, &m, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent <= 0) return false;
+  return WriteAll(sock, msg.data() + sent, msg.size() - static_cast<size_t>(sent), true);
 }
 
 std::string Describe(const SpawnRequest& req, int stage, int err) {
@@ -435,6 +504,7 @@ std::string Describe(const SpawnRequest& req, int stage, int err) {
     case kStageStderr: return fmt::format("stderr {}: {}", req.stderr_path, why);
     case kStageChdir: return fmt::format("working directory {}: {}", req.workdir, why);
     case kStageBad: return "the launch helper could not read the request";
+    case kStageTty: return fmt::format("terminal {}: {}", req.tty, why);
     default: return fmt::format("{}: {}", req.path, why);
   }
 }
@@ -508,7 +578,7 @@ SpawnResult SpawnHelper::Spawn(const SpawnRequest& req, const std::function<bool
   // The request: header + strings.
   std::string msg(sizeof(Header), '\0');
   for (const std::string* s : {&req.path, &req.workdir, &req.stdout_path, &req.stderr_path, &req.cgroup_procs,
-                               &req.status_file}) {
+                               &req.status_file, &req.tty}) {
     msg += *s;
     msg += '\0';
   }
@@ -531,7 +601,7 @@ SpawnResult SpawnHelper::Spawn(const SpawnRequest& req, const std::function<bool
       result.error = fmt::format("launch helper: fork: {}", std::strerror(errno));
       return result;
     }
-    if (WriteAll(sock_, msg.data(), msg.size(), true) && ReadFull(sock_, &m, sizeof m, kAgentWaitMs)) break;
+    if (SendRequest(sock_, msg, req.held_fd) && ReadFull(sock_, &m, sizeof m, kAgentWaitMs)) break;
     Drop();
     if (attempt == 1) {
       result.error = "the launch helper does not answer";
@@ -616,7 +686,7 @@ bool IsTaskLeader(pid_t pid, pid_t sup) {
   std::string state;
   long ppid = 0, pgrp = 0, session = 0;
   if (!(rest >> state >> ppid >> pgrp >> session)) return false;
-  return state != "Z" && state != "X" && pgrp == pid && session == sup;
+  return state != "Z" && state != "X" && pgrp == pid && (session == sup || (session == pid && ppid == sup));
 }
 
 }  // namespace kojo::agent

@@ -43,6 +43,17 @@ struct SpawnRequest {
   // then "exit <wait status> <end unix>\n" when it has ended (first line
   // when it never ran). Read them with ReadSupervisorStatus.
   std::string status_file;
+  // A terminal (the slave side of a pseudo-terminal, "/dev/pts/N"): the job
+  // becomes the leader of a session of its own (and so of its process
+  // group) with this terminal as its controlling terminal and as its
+  // standard input, output and error; stdout_path and stderr_path are still
+  // created. Empty = none (standard input /dev/null).
+  std::string tty;
+  // An fd the supervisor holds open until it exits (not the job: it is
+  // closed on exec), e.g. the terminal's master, so that the terminal
+  // outlives the agent and a new agent can take it back (pidfd_getfd);
+  // -1 = none.
+  int held_fd = -1;
 };
 
 struct SpawnResult {
@@ -50,6 +61,9 @@ struct SpawnResult {
   pid_t job = -1;                    // also the job's process group id; -1 = not known (yet)
   std::string error;                 // empty when the job was exec'd; else why it could not start
 };
+
+// The number SpawnRequest.held_fd has in its supervisor.
+inline constexpr int kSupervisorHeldFd = 1000;
 
 class SpawnHelper {
  public:
@@ -91,8 +105,9 @@ struct SupervisorStatus {
 SupervisorStatus ParseSupervisorStatus(const std::string& text);
 
 // Whether pid is the leader of a task started by supervisor `sup` (its
-// process group is its pid and its session the supervisor's), so that a
-// reused pid is never taken for the job.
+// process group is its pid and its session the supervisor's -- or, for a
+// task with a terminal, its own session and the supervisor its parent), so
+// that a reused pid is never taken for the job.
 bool IsTaskLeader(pid_t pid, pid_t sup);
 
 // The start time of a process (field 22 of /proc/<pid>/stat, in clock ticks

@@ -67,6 +67,9 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Str("array", s.array, 1024);
   f.Bool("requeue", s.requeue);
   f.Bool("hold", s.hold);
+  f.Bool("pty", s.pty);
+  f.Int("pty_rows", s.pty_rows, 0, 10000);
+  f.Int("pty_cols", s.pty_cols, 0, 10000);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
   if (f.ok() && input)
@@ -83,6 +86,9 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   if (f.ok()) {
     if (auto bad = ValidateDemand(s.demand)) f.Fail(path.empty() ? "demand" : path, *bad);
   }
+  if (f.ok() && s.pty && (s.demand.tasks != 1 || !s.array.empty()))
+    f.Fail(f.Path("pty"), s.array.empty() ? "a terminal session runs one task: expected tasks 1"
+                                          : "a terminal session cannot be an array job");
   if (f.ok() && !s.array.empty()) {
     // Every task of an array carries the same range: decoding a list of
     // them (recovery, a listing) checks it once, not once per task, which
@@ -167,6 +173,9 @@ Json ToJson(const JobSpec& s) {
   if (!s.array.empty()) j["array"] = s.array;
   j["requeue"] = s.requeue;
   if (s.hold) j["hold"] = true;
+  if (s.pty) j["pty"] = true;
+  if (s.pty_rows > 0) j["pty_rows"] = s.pty_rows;
+  if (s.pty_cols > 0) j["pty_cols"] = s.pty_cols;
   return j;
 }
 

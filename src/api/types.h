@@ -33,6 +33,9 @@ struct JobSpec {
   std::string array;                        // "0-99", "1,3,5", "0-15:2", optionally "%4" (max running)
   bool requeue = true;                      // requeue (true) or fail (false) when its node is lost
   bool hold = false;                        // submit held
+  bool pty = false;                         // an interactive session: one task in a pseudo-terminal whose
+                                            // terminal kojod relays (GET/POST /api/v1/jobs/{id}/tty)
+  int pty_rows = 0, pty_cols = 0;           // its first size; 0 = 24 x 80
 };
 
 enum class JobState {

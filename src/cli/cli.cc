@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "cli/job_commands.h"
 #include "cli/org_commands.h"
+#include "cli/run_commands.h"
 
 namespace kojo::cli {
 
@@ -68,6 +69,7 @@ void TakeCaCert(int& argc, char** argv) {
 int Run(int argc, char** argv) {
   TakeCaCert(argc, argv);
   if (int rc = 0; MaybeRunSubmit(argc, argv, rc)) return rc;
+  if (int rc = 0; MaybeRunTerminal(argc, argv, rc)) return rc;
   CLI::App app{"kojo: the scheduler of a shared GPU cluster.\n"
                "`kojo sim` replays real GPU-cluster traces with the scheduler's own code.",
                "kojo"};
@@ -78,6 +80,12 @@ int Run(int argc, char** argv) {
   AddSimReplayCommands(*sim);
   AddSimPackCommands(*sim);
   AddJobCommands(app);
+  // Listed for --help; run by MaybeRunTerminal.
+  app.add_subcommand("run", "Run a command as a job and wait for it: its output here, or with --pty an interactive "
+                            "terminal (see kojo run --help)")
+      ->allow_extras();
+  app.add_subcommand("attach", "Reconnect to the terminal of a `kojo run --pty` job (see kojo attach --help)")
+      ->allow_extras();
   AddOrgCommands(app);  // before AddAuthCommands, which adds to its `admin`
   AddAuthCommands(app);
   app.footer(app.get_footer() + "\nHTTPS: `--ca-cert FILE` (or KOJO_CA_CERT, or \"ca_cert\" in the config file) names the CA certificate "

@@ -387,6 +387,11 @@ void HttpServer::Routes() {
           res.set_content(std::move(r->body), "text/plain");
         };
         break;
+      case RouteId::kJobTty:
+      case RouteId::kJobTtyInput:
+      case RouteId::kJobTtyResize:
+        ah = TtyRoute(route.id);
+        break;
       case RouteId::kListNodes:
         ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {})) return SendError(res, *e);

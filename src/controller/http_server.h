@@ -62,6 +62,8 @@ class HttpServer {
   void DashboardRoutes();
   // Handlers of the user and token routes (whoami, users, tokens).
   AuthedHandler AuthRoute(RouteId id);
+  // Handlers of an interactive job's terminal (tty_http.cc).
+  AuthedHandler TtyRoute(RouteId id);
   // The job of the request's path as `who` may reach it: 404 when invisible.
   Outcome<api::JobView> ReachJob(const httplib::Request& req, const Principal& who, bool act);
   // A node as `who` may see it: only the running jobs it may see are listed.

@@ -19,6 +19,10 @@ enum class RouteId {
   kHoldJob,
   kReleaseJob,
   kJobLogs,
+  // An interactive job's terminal (tty_http.cc).
+  kJobTty,
+  kJobTtyInput,
+  kJobTtyResize,
   kListNodes,
   kShowNode,
   kDrainNode,

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "cli/client.h"
 #include "cli/common.h"
 #include "cli/job_commands.h"
+#include "cli/run_commands.h"
 #include "cli/sbatch.h"
 #include "slurm/format.h"
 #include "api/slurm_env.h"
@@ -1456,7 +1458,7 @@ constexpr const char* kSrunUsage =
 int Srun(const std::vector<std::string>& args) {
   ParsedArgs p = Parse(args, kSrunOpts, true, "srun");
   const bool inside = InsideJob();
-  bool label = false, kill_bad = false, quiet = false;
+  bool label = false, kill_bad = false, quiet = false, pty = false;
   int ntasks = 0, per_node = 0, nodes = 0, gpus_per_task = 0;
   std::string job_name;
   std::vector<std::string> job_args;
@@ -1478,7 +1480,10 @@ int Srun(const std::vector<std::string>& args) {
                         o.value));
     } else if (o.name == "wait") {
       // How long to wait for the other tasks after one ends: kojo waits for all.
-    } else if (o.name == "pty") Die("--pty: not supported by kojo's srun (no interactive terminals)");
+    } else if (o.name == "pty") {
+      if (inside) Die("--pty: not supported inside a job (a step runs no terminal); outside one, srun --pty starts an interactive job");
+      pty = true;
+    }
     else if (o.name == "input") Die("--input: not supported by kojo's srun (tasks read no standard input)");
     else if (o.name == "het-group") Die("--het-group: kojo has no heterogeneous jobs");
     else if (o.name == "multi-prog") Die("--multi-prog: not supported by kojo's srun");
@@ -1525,9 +1530,18 @@ int Srun(const std::vector<std::string>& args) {
   // As srun, the caller's environment goes with the job unless --export says otherwise.
   cli::PreparedSubmit prep =
       cli::PrepareSubmit(kept, cli::SubmitDialect{cli::Origin::kSbatchDirective, "srun", true, "ALL"});
+  if (pty && !isatty(STDIN_FILENO))
+    Die("--pty: standard input is not a terminal (run it in one, or leave out --pty)");
+  prep.spec.pty = pty;
+  if (winsize ws{}; pty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+    prep.spec.pty_rows = ws.ws_row;
+    prep.spec.pty_cols = ws.ws_col;
+  }
   ApiClient client = Client();
   CheckPartitions(client, prep.spec.demand.nodes.partitions);
   auto [reply, ids] = cli::PostJob(client, prep.spec);
+  // --pty: the job's terminal relayed to this one, as `kojo run --pty`.
+  if (pty) return cli::RelayTerminal(client.config(), ids.front(), quiet);
   return FollowJob(client, ids.front(), quiet);
 }
 

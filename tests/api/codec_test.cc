@@ -33,6 +33,19 @@ TEST(JobSpecCodec, RoundTrip) {
   EXPECT_EQ(ToJson(*again), ToJson(*s));
 }
 
+TEST(JobSpecCodec, AnInteractiveJobKeepsItsTerminalAndSize) {
+  auto s = Spec(R"({"command":["bash"],"gpus":1,"pty":true,"pty_rows":40,"pty_cols":120})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->pty);
+  EXPECT_EQ(s->pty_rows, 40);
+  EXPECT_EQ(s->pty_cols, 120);
+  EXPECT_EQ(ToJson(*s)["pty"], true);
+  auto again = JobSpecFromJson(ToJson(*s));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ToJson(*again), ToJson(*s));
+  EXPECT_FALSE(ToJson(*Spec(R"({"command":["x"]})")).contains("pty"));  // batch jobs: as before
+}
+
 TEST(JobSpecCodec, ErrorsNameTheField) {
   struct Case { const char* body; const char* want; };
   for (const Case& c : std::vector<Case>{
@@ -48,6 +61,10 @@ TEST(JobSpecCodec, ErrorsNameTheField) {
            {R"({"command":["x"],"time_limit_s":0})", "time_limit_s: expected an integer 1.."},
            {R"([1,2])", "body: expected a JSON object"},
            {R"({"command":"x"})", "command: expected a list"},
+           {R"({"command":["bash"],"pty":true,"tasks":2})", "pty: a terminal session runs one task"},
+           {R"({"command":["bash"],"pty":true,"array":"0-3"})", "pty: a terminal session cannot be an array job"},
+           {R"({"command":["bash"],"pty":"yes"})", "pty: expected"},
+           {R"({"command":["bash"],"pty":true,"pty_rows":-1})", "pty_rows: expected an integer 0..10000"},
        }) {
     auto s = Spec(c.body);
     ASSERT_FALSE(s.ok()) << c.body;

@@ -41,6 +41,9 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kHoldJob,        "yyfyyfnffuu"},
     {RouteId::kReleaseJob,     "yyfyyfnffuu"},
     {RouteId::kJobLogs,        "yyyyyynffuu"},
+    {RouteId::kJobTty,         "yyfyyfnffuu"},  // the terminal acts as the job's user: as cancel
+    {RouteId::kJobTtyInput,    "yyfyyfnffuu"},
+    {RouteId::kJobTtyResize,   "yyfyyfnffuu"},
     {RouteId::kListNodes,      "yyyyyyyffuu"},  // members too: they pick GPU models from it
     {RouteId::kShowNode,       "yyyyyyyffuu"},
     {RouteId::kDrainNode,      "yyfffffffuu"},

@@ -97,6 +97,78 @@ TEST_F(ClusterTest, AnOpenKojodStillKeepsTheAgentsLogServerShut) {
   EXPECT_TRUE(WaitFor([&] { return Logs(id) == "open-log\n"; }, 10s)) << Logs(id);
 }
 
+// An interactive job's terminal through kojod: output from an offset,
+// input, resize, the end and the exit status; the agent's terminal routes
+// answer kojod alone; a session outlives an agent restart; a batch job has
+// no terminal.
+TEST_F(ClusterTest, KojodRelaysAnInteractiveJobsTerminal) {
+  StartKojod();
+  StartAgent("n1", 2);
+  // `read -t`: a failed test leaves no shell behind (the session outlives its agents).
+  const JobId id = Submit({{"command", Json{"/bin/bash", "-c", "echo gpus=$CUDA_VISIBLE_DEVICES; read -t 20 a; "
+                                                              "echo size=$(stty size) got=$a; exit 3"}},
+                           {"gpus", 1}, {"pty", true}, {"time_limit_s", 60}});
+  ASSERT_TRUE(WaitState(id, "RUNNING")) << Job(id).dump();
+  auto read_until = [&](std::int64_t& offset, const std::string& want) {
+    std::string all;
+    WaitFor([&] {
+      auto r = Client().Get(fmt::format("/api/v1/jobs/{}/tty?offset={}&wait_ms=500", id, offset).c_str());
+      if (!r || r->status != 200) return false;
+      all += r->body;
+      offset = std::stoll(r->get_header_value("X-Kojo-Tty-Offset"));
+      return all.find(want) != std::string::npos;
+    }, 10s);
+    return all;
+  };
+  std::int64_t offset = 0;
+  EXPECT_NE(read_until(offset, "gpus=").find("gpus=0"), std::string::npos);
+  // The agent killed and started again: the session ran on, and the new
+  // agent took its terminal back.
+  auto agent_url = [&] { return Body(Client().Get("/api/v1/nodes/n1")).value("agent_url", std::string()); };
+  const std::string old_url = agent_url();
+  agents_["n1"].Kill();
+  StartAgent("n1", 2);
+  ASSERT_TRUE(WaitFor([&] { return agent_url() != old_url; }, 10s));
+  ASSERT_EQ(Job(id)["state"], "RUNNING") << Job(id).dump();
+  auto resized = Client().Post(fmt::format("/api/v1/jobs/{}/tty/resize", id).c_str(), R"({"rows": 31, "cols": 97})",
+                               "application/json");
+  ASSERT_TRUE(resized);
+  EXPECT_EQ(resized->status, 204) << resized->body;
+  auto bad = Client().Post(fmt::format("/api/v1/jobs/{}/tty/resize", id).c_str(), R"({"rows": 0, "cols": 97})",
+                           "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("rows: expected an integer 1..10000"), std::string::npos) << bad->body;
+  auto typed = Client().Post(fmt::format("/api/v1/jobs/{}/tty/input", id).c_str(), "hello\r", "application/octet-stream");
+  ASSERT_TRUE(typed);
+  EXPECT_EQ(typed->status, 204) << typed->body;
+  EXPECT_NE(read_until(offset, "got=").find("size=31 97 got=hello"), std::string::npos);
+  ASSERT_TRUE(WaitState(id, "FAILED")) << Job(id).dump();
+  EXPECT_EQ(Job(id)["exit_code"], 3);
+  // Read to its end: every byte, then the end of file.
+  auto last = Client().Get(fmt::format("/api/v1/jobs/{}/tty?offset={}&wait_ms=2000", id, offset).c_str());
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(WaitFor([&] {
+    last = Client().Get(fmt::format("/api/v1/jobs/{}/tty?offset={}&wait_ms=500", id, offset).c_str());
+    return last && last->get_header_value("X-Kojo-Tty-Eof") == "1";
+  }, 5s));
+  auto late = Client().Post(fmt::format("/api/v1/jobs/{}/tty/input", id).c_str(), "x", "application/octet-stream");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 409) << late->body;
+  // The agent's own terminal routes: kojod's key only.
+  httplib::Client agent(Body(Client().Get("/api/v1/nodes/n1"))["agent_url"].get<std::string>());
+  auto direct = agent.Post(fmt::format("/tty/{}/input", id).c_str(), "x", "application/octet-stream");
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->status, 401);
+  // A batch job has no terminal.
+  const JobId batch = Submit({{"command", Sh("echo batch")}});
+  ASSERT_TRUE(WaitState(batch, "COMPLETED"));
+  auto none = Client().Get(fmt::format("/api/v1/jobs/{}/tty", batch).c_str());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 409);
+  EXPECT_NE(none->body.find("has no terminal"), std::string::npos) << none->body;
+}
+
 TEST_F(ClusterTest, GangJobSpansTwoAgents) {
   StartKojod();
   StartAgent("n1", 2);

@@ -42,6 +42,16 @@ Json UsageJson(const std::vector<UsageRow>& rows) {
   return out;
 }
 
+Json ReservationJson(const ReservationView& v) {
+  Json j = api::ToJson(v.reservation);
+  j["next_window"] = v.window ? Json{{"start", api::IsoTime(v.window->start)}, {"end", api::IsoTime(v.window->end)}}
+                              : Json(nullptr);
+  j["nodes"] = v.nodes;
+  j["held"] = v.held;
+  if (!v.not_held.empty()) j["not_held"] = v.not_held;
+  return j;
+}
+
 }  // namespace
 
 Result<Seconds> ParseTimeParam(std::string_view text, std::string_view field) {
@@ -190,6 +200,25 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
         if (!intervals.is_null()) j["intervals"] = std::move(intervals);
         if (auto rent = RentJson(c, may_see); !rent.empty()) j["rent"] = std::move(rent);
         SendJson(res, 200, j);
+      };
+    case RouteId::kListReservations:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+        Json list = Json::array();
+        for (const ReservationView& v : c.Reservations()) list.push_back(ReservationJson(v));
+        SendJson(res, 200, Json{{"reservations", std::move(list)}});
+      };
+    case RouteId::kAddReservation:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        auto out = c.AddReservation(req.body);
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 201, ReservationJson(out.value()));
+      };
+    case RouteId::kDeleteReservation:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        auto out = c.DeleteReservation(std::string(req.matches[1]));
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 200, ReservationJson(out.value()));
       };
     default:
       return {};

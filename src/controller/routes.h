@@ -43,6 +43,10 @@ enum class RouteId {
   kMetrics,
   // The dashboard's summary of jobs and GPUs (overview.h).
   kOverview,
+  // Reservations (docs/api.md; handlers in org_http.cc).
+  kListReservations,
+  kAddReservation,
+  kDeleteReservation,
 };
 
 struct RouteSpec {

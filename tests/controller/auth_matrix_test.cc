@@ -62,6 +62,9 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kUsage,          "yyyyyyyyfuu"},  // likewise for usage
     {RouteId::kMetrics,        "yyyffffffuu"},
     {RouteId::kOverview,       "yyyyyyyffuu"},  // as the node list: each job then filtered
+    {RouteId::kListReservations,  "yyfffffffuu"},
+    {RouteId::kAddReservation,    "yyfffffffuu"},
+    {RouteId::kDeleteReservation, "yyfffffffuu"},  // the one it added
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -158,7 +161,10 @@ class AuthMatrixTest : public ::testing::Test {
       if (at != std::string::npos) path.replace(at, var.size(), value);
     };
     fill("{id}", std::to_string(job_a_));
-    fill("{name}", route == RouteId::kRevokeToken ? "throwaway" : route == RouteId::kSetUserRole ? "vic" : "n9");
+    fill("{name}", route == RouteId::kRevokeToken        ? "throwaway"
+                   : route == RouteId::kSetUserRole      ? "vic"
+                   : route == RouteId::kDeleteReservation ? fmt::format("r-{}", who)
+                                                          : "n9");
     switch (route) {
       case RouteId::kSubmit:
         return {path, Json{{"command", {"true"}}, {"project", "A"}, {"hold", true}}.dump()};
@@ -171,6 +177,9 @@ class AuthMatrixTest : public ::testing::Test {
       case RouteId::kAddGrant:
         return {path, Json{{"id", fmt::format("g-new-{}", who)}, {"project", "A"}, {"gpu_hours", 1},
                            {"start", "2020-01-01"}, {"end", "2099-01-01"}}.dump()};
+      case RouteId::kAddReservation:
+        return {path, Json{{"name", fmt::format("r-{}", who)}, {"project", "A"}, {"gpus", 1},
+                           {"start", "2099-01-01T00:00:00Z"}, {"duration_s", 3600}}.dump()};
       default: return {path, ""};
     }
   }

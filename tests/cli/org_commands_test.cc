@@ -220,7 +220,7 @@ TEST_F(OrgCli, AdminReservationsAndWhyShowsTheHold) {
   EXPECT_THAT(r.err, HasSubstr("start:"));
   r = Kojo(fmt::format("admin reservation create --name x --project q --gpus 1 --start {} --duration 90m", start));
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("reservation x: 1 GPUs of model"));
+  EXPECT_THAT(r.err, HasSubstr("reservation x: 1 GPUs asked, only 0 can be held"));
 
   // Deleted: the job starts.
   r = Kojo("admin reservation delete lab");

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "api/roster.h"
 #include "cli/client.h"
 #include "cli/common.h"
 
@@ -138,7 +139,7 @@ void Print(const std::string& s) { std::fputs(s.c_str(), stdout); }
 struct UsageArgs {
   Conn conn;
   Format fmt;
-  std::string by = "project", from, to;
+  std::string by = "project", from, to, project;
   bool rent = false;  // only the money spent on rented capacity
 };
 
@@ -165,6 +166,7 @@ void RunUsage(const UsageArgs& a) {
   std::string path = "/api/v1/usage?by=" + UrlEscape(a.by);
   if (!a.from.empty()) path += "&from=" + UrlEscape(a.from);
   if (!a.to.empty()) path += "&to=" + UrlEscape(a.to);
+  if (!a.project.empty()) path += "&project=" + UrlEscape(a.project);
   ApiClient client(a.conn.Config());
   const Json report = client.GetJson(path);
   if (a.fmt.json) return Print(Dump(report) + "\n");
@@ -234,6 +236,25 @@ void RunGrantAdd(const GrantAddArgs& a) {
   const Json view = client.PostJson("/api/v1/grants", g.dump());
   if (a.json) return Print(Dump(view) + "\n");
   Print(GrantsTable(Json{{"grants", Json::array({view})}}));
+}
+
+struct RosterArgs {
+  Conn conn;
+  bool json = false;
+  std::string project, file;
+};
+
+void RunRosterImport(const RosterArgs& a) {
+  std::ifstream in(a.file);
+  if (!in) UsageError(fmt::format("{}: cannot read the file", a.file));
+  std::string text(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>{});
+  auto roster = api::RosterFromCsv(std::move(text), a.file, a.project);
+  if (!roster.ok()) UsageError(roster.error().message);
+  ApiClient client(a.conn.Config());
+  const Json r = client.PostJson("/api/v1/projects/" + UrlEscape(a.project) + "/roster", api::RosterJson(*roster).dump());
+  if (a.json) return Print(Dump(r) + "\n");
+  Print(fmt::format("{} added, {} removed, {} updated; project {} has {} members (leads included)\n",
+                    r.value("added", 0), r.value("removed", 0), r.value("updated", 0), a.project, r.value("members", 0)));
 }
 
 struct ReservationArgs {
@@ -346,6 +367,7 @@ void AddOrgCommands(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--from", a->from, "Start of the range: 2026-01-01, 2026-01-01T00:00:00Z or Unix seconds");
     sub->add_option("--to", a->to, "End of the range (exclusive); runs across its ends are pro-rated");
+    sub->add_option("--project", a->project, "Only this project's usage (e.g. --project P --by user: each student's)");
     sub->add_flag("--rent", a->rent,
                   "Only the money spent on rented capacity, by provider, programme and project (since the start; "
                   "--from/--to do not apply)");
@@ -378,6 +400,20 @@ void AddOrgCommands(CLI::App& app) {
     sub->add_flag("--json", a->json, "Print the document");
     AddConn(sub, a->conn);
     sub->callback([a] { RunShow(*a); });
+  }
+  {
+    CLI::App* roster = admin->add_subcommand("roster", "A course's roster: a project's members from a CSV file");
+    roster->require_subcommand(1);
+    auto a = std::make_shared<RosterArgs>();
+    CLI::App* sub = roster->add_subcommand(
+        "import", "Make PROJECT's members exactly the logins of FILE (CSV with the header login,name,email; email "
+                  "optional): absent ones are added, members not in it removed (leads never are). The same file again "
+                  "changes nothing");
+    sub->add_option("project", a->project, "The project")->required();
+    sub->add_option("file", a->file, "The roster (CSV)")->required();
+    sub->add_flag("--json", a->json, "Print JSON");
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunRosterImport(*a); });
   }
   {
     CLI::App* res = admin->add_subcommand("reservation", "Reservations: whole nodes held for a project during a window "

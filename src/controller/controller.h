@@ -196,6 +196,14 @@ class Controller {
   Outcome<ReservationView> AddReservation(std::string_view body);
   std::vector<ReservationView> Reservations() const;
   Outcome<ReservationView> DeleteReservation(std::string_view name);
+  // POST /projects/{name}/roster (roster.cc, api/roster.h): makes the
+  // project's members exactly the roster's logins (leads stay), with their
+  // names and emails, as one change of the organisation model; a roster
+  // already in force changes nothing and writes nothing.
+  struct RosterResult {
+    int added = 0, removed = 0, updated = 0, members = 0;
+  };
+  Outcome<RosterResult> ImportRoster(std::string_view project, std::string_view body);
 
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;

@@ -47,6 +47,8 @@ enum class RouteId {
   kListReservations,
   kAddReservation,
   kDeleteReservation,
+  // A course's roster: a project's members as a whole (handler in org_http.cc).
+  kImportRoster,
 };
 
 struct RouteSpec {

@@ -65,6 +65,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kListReservations,  "yyfffffffuu"},
     {RouteId::kAddReservation,    "yyfffffffuu"},
     {RouteId::kDeleteReservation, "yyfffffffuu"},
+    {RouteId::kImportRoster,      "yffffffffuu"},  // B's roster as it is: nothing changes
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -164,6 +165,7 @@ class AuthMatrixTest : public ::testing::Test {
     fill("{name}", route == RouteId::kRevokeToken        ? "throwaway"
                    : route == RouteId::kSetUserRole      ? "vic"
                    : route == RouteId::kDeleteReservation ? fmt::format("r-{}", who)
+                   : route == RouteId::kImportRoster      ? "B"
                                                           : "n9");
     switch (route) {
       case RouteId::kSubmit:
@@ -180,6 +182,7 @@ class AuthMatrixTest : public ::testing::Test {
       case RouteId::kAddReservation:
         return {path, Json{{"name", fmt::format("r-{}", who)}, {"project", "A"}, {"gpus", 1},
                            {"start", "2099-01-01T00:00:00Z"}, {"duration_s", 3600}}.dump()};
+      case RouteId::kImportRoster: return {path, Json{{"members", Json::array({{{"login", "bob"}}})}}.dump()};
       default: return {path, ""};
     }
   }

@@ -234,6 +234,60 @@ TEST_F(OrgCli, AdminReservationsAndWhyShowsTheHold) {
   EXPECT_EQ(r.out, "no reservations\n");
 }
 
+TEST_F(OrgCli, RosterImportIsIdempotentAndUsageByUserOfOneProject) {
+  std::string csv = "login,name,email\n";
+  for (int i = 1; i <= 300; ++i) csv += fmt::format("s{:03},Student {},s{:03}@uni.example\n", i, i, i);
+  const std::string file = dir_.path() + "/roster.csv";
+  std::ofstream(file) << csv;
+  Ran r = Kojo("admin roster import p " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("300 added, 0 removed, 0 updated; project p has 301 members"));
+  r = Kojo("admin roster import p " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0 added, 0 removed, 0 updated"));
+  r = Kojo("admin show --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  int members = 0;
+  const Json org = Json::parse(r.out);
+  for (const Json& m : org["members"])
+    if (m["project"] == "p") ++members;
+  EXPECT_EQ(members, 301);  // the lead stays
+
+  // A bad row: the line and the field; nothing changes.
+  std::ofstream(dir_.path() + "/bad.csv") << "login,name\ns001,A\ns 2,B\n";
+  r = Kojo("admin roster import p " + dir_.path() + "/bad.csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bad.csv:3: login: expected letters, digits"));
+  std::ofstream(dir_.path() + "/dup.csv") << "login,name\ns001,A\ns001,B\n";
+  r = Kojo("admin roster import p " + dir_.path() + "/dup.csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("dup.csv:3: login: \"s001\" is also on line 2"));
+  r = Kojo("admin roster import zz " + file);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("project \"zz\" not found"));
+
+  // The instructor's view: one project's usage by user.
+  auto sub = kojod_->Client().Post("/api/v1/jobs", R"({"command": ["true"], "project": "p", "user": "s007", "gpus": 1, "time_limit_s": 60})",
+                                   "application/json");
+  ASSERT_TRUE(sub && sub->status == 201);
+  const auto id = Body(sub)["ids"][0].get<std::int64_t>();
+  ASSERT_TRUE(WaitFor([&] { return Body(kojod_->Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str()))["state"] == "COMPLETED"; }, 20s));
+  r = Kojo("usage --project p --by user --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json usage = Json::parse(r.out);
+  ASSERT_EQ(usage["rows"].size(), 1u) << r.out;
+  EXPECT_EQ(usage["rows"][0]["key"], "s007");
+  r = Kojo("usage --project q --by user --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["rows"].size(), 0u) << r.out;
+  r = Kojo("usage --project p --by user");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("s007"));
+  r = Kojo("usage --project zz --by user");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("project \"zz\" not found"));
+}
+
 #endif
 
 }  // namespace

@@ -97,6 +97,7 @@ Result<std::vector<Member>> RosterFromJson(const Json& j, const std::string& pro
 }
 
 Result<std::vector<Member>> RosterFromCsv(std::string text, const std::string& file, const std::string& project) {
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a spreadsheet's UTF-8 byte order mark
   auto t = CsvTable::Parse(std::move(text), file);
   if (!t.ok()) return t.error();
   auto login = t->Require("login");

@@ -15,6 +15,11 @@ TEST(Roster, FromCsv) {
   EXPECT_EQ((*r)[0].email, "ada@uni.example");
   EXPECT_EQ((*r)[1].name, "Bob, B");
   EXPECT_EQ((*r)[1].email, "");
+  // A spreadsheet's export: byte order mark, CRLF line ends.
+  auto excel = RosterFromCsv("\xEF\xBB\xBFlogin,name\r\nada,Ada\r\n", "r.csv", "p");
+  ASSERT_TRUE(excel.ok()) << excel.error().message;
+  EXPECT_EQ((*excel)[0].user, "ada");
+  EXPECT_EQ((*excel)[0].name, "Ada");
   // email is optional as a column too.
   EXPECT_TRUE(RosterFromCsv("login,name\nada,Ada\n", "r.csv", "p").ok());
   EXPECT_EQ(RosterJson(*r).dump(),

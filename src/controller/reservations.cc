@@ -32,6 +32,15 @@ std::string WithoutListPrefix(std::string message) {
   return message;
 }
 
+// What a reservation's choice of nodes depends on: each node's name, GPUs,
+// GPU model and provider.
+std::string NodesKey(const ClusterState& state) {
+  std::string key;
+  for (const NodeSpec& spec : state.snapshot().specs)
+    key += fmt::format("{}\x1f{}\x1f{}\x1f{}\x1e", spec.name, spec.gpus, spec.gpu_model, spec.provider);
+  return key;
+}
+
 }  // namespace
 
 // ---- helpers (mu_ held) ----
@@ -68,19 +77,12 @@ void Controller::ApplyReservations(Seconds now) {
   }
   if (auto st = state_.SetReservations(kept); !st.ok())  // cannot fail: each step held
     fmt::print(stderr, "kojod: reservations: {}\n", st.error().message);
-  std::string nodes;
-  for (const NodeSpec& spec : state_.snapshot().specs)
-    nodes += fmt::format("{}\x1f{}\x1f{}\x1f{}\x1e", spec.name, spec.gpus, spec.gpu_model, spec.provider);
-  reservation_nodes_ = std::move(nodes);
-  sched_dirty_ = true;
+  reservation_nodes_ = NodesKey(state_);
 }
 
 void Controller::RefreshReservations(Seconds now) {
   if (reservations_.empty()) return;
-  std::string nodes;
-  for (const NodeSpec& spec : state_.snapshot().specs)
-    nodes += fmt::format("{}\x1f{}\x1f{}\x1f{}\x1e", spec.name, spec.gpus, spec.gpu_model, spec.provider);
-  if (nodes != reservation_nodes_) ApplyReservations(now);
+  if (NodesKey(state_) != reservation_nodes_) ApplyReservations(now);
 }
 
 ReservationView Controller::ViewOfReservation(size_t i, Seconds now) const {

@@ -21,7 +21,7 @@ using api::Json;
 namespace {
 
 constexpr std::string_view kDocReservation = "reservation";
-constexpr size_t kMaxReservations = 1000;
+constexpr size_t kMaxReservations = 200;
 
 // "reservations[0].gpus: ..." -> "gpus: ..." for a single reservation.
 std::string WithoutListPrefix(std::string message) {
@@ -63,12 +63,20 @@ Status Controller::LoadReservations(const std::vector<store::DocRow>& docs) {
 }
 
 void Controller::ApplyReservations(Seconds now) {
-  // Each in turn, kept if it can be held beside those kept before it: one
-  // that cannot (its nodes are not known yet) does not take the others down.
   std::vector<Reservation> kept;
   for (StoredReservation& s : reservations_) {
     s.not_held.clear();
-    if (!s.r.WindowAt(now)) continue;  // a one-off that has ended holds nothing
+    if (s.r.WindowAt(now)) kept.push_back(s.r);  // a one-off that has ended holds nothing
+  }
+  if (state_.SetReservations(kept).ok()) {  // all of them: the usual case
+    reservation_nodes_ = NodesKey(state_);
+    return;
+  }
+  // Each in turn, kept if it can be held beside those kept before it: one
+  // that cannot (its nodes are not known yet) does not take the others down.
+  kept.clear();
+  for (StoredReservation& s : reservations_) {
+    if (!s.r.WindowAt(now)) continue;
     kept.push_back(s.r);
     if (auto st = state_.SetReservations(kept); !st.ok()) {
       s.not_held = st.error().message;

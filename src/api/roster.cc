@@ -38,9 +38,9 @@ std::optional<Check> CheckMembers(const std::vector<Member>& roster) {
   Check out;
   std::string msg = c.error().message;
   int index = -1;
-  size_t used = 0;
-  if (std::sscanf(msg.c_str(), "members[%d].%zn", &index, &used) == 1 && used > 0) {
-    msg.erase(0, used);
+  int used = 0;
+  if (std::sscanf(msg.c_str(), "members[%d].%n", &index, &used) == 1 && used > 0) {
+    msg.erase(0, static_cast<size_t>(used));
     const size_t colon = msg.find(": ");
     out.field = msg.substr(0, colon);
     if (out.field == "user") out.field = "login";

@@ -171,6 +171,11 @@ Result<Member> MemberAt(const Json& j, const std::string& path) {
   Name(f, "user", m.user);
   std::string role = "member";
   f.Str("role", role, 16);
+  f.Str("name", m.name, 128);
+  f.Str("email", m.email, 254);
+  if (f.ok() && !m.email.empty() &&
+      (m.email.find('@') == std::string::npos || m.email.find_first_of(" \t\r\n,;<>") != std::string::npos))
+    f.Fail(f.Path("email"), fmt::format("expected an address like ada@example.org, got \"{}\"", m.email));
   if (f.ok()) {
     if (auto r = ParseProjectRole(role)) m.role = *r;
     else f.Fail(f.Path("role"), fmt::format("expected \"lead\" or \"member\", got \"{}\"", role));
@@ -416,8 +421,12 @@ Json ToJson(const OrgConfig& c) {
                            {"gpu_hours", static_cast<double>(g.amount) / static_cast<double>(kNormPerGpuHour)},
                            {"start", IsoTime(g.start)}, {"end", IsoTime(g.end)}});
   j["members"] = Json::array();
-  for (const auto& m : c.members)
-    j["members"].push_back({{"project", m.project}, {"user", m.user}, {"role", std::string(ToString(m.role))}});
+  for (const auto& m : c.members) {
+    Json x = {{"project", m.project}, {"user", m.user}, {"role", std::string(ToString(m.role))}};
+    if (!m.name.empty()) x["name"] = m.name;
+    if (!m.email.empty()) x["email"] = m.email;
+    j["members"].push_back(std::move(x));
+  }
   if (!c.partitions.empty()) {
     j["partitions"] = Json::array();
     for (const auto& p : c.partitions) {

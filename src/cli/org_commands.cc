@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "api/roster.h"
 #include "cli/client.h"
 #include "cli/common.h"
 
@@ -138,7 +139,7 @@ void Print(const std::string& s) { std::fputs(s.c_str(), stdout); }
 struct UsageArgs {
   Conn conn;
   Format fmt;
-  std::string by = "project", from, to;
+  std::string by = "project", from, to, project;
   bool rent = false;  // only the money spent on rented capacity
 };
 
@@ -165,6 +166,7 @@ void RunUsage(const UsageArgs& a) {
   std::string path = "/api/v1/usage?by=" + UrlEscape(a.by);
   if (!a.from.empty()) path += "&from=" + UrlEscape(a.from);
   if (!a.to.empty()) path += "&to=" + UrlEscape(a.to);
+  if (!a.project.empty()) path += "&project=" + UrlEscape(a.project);
   ApiClient client(a.conn.Config());
   const Json report = client.GetJson(path);
   if (a.fmt.json) return Print(Dump(report) + "\n");
@@ -236,7 +238,120 @@ void RunGrantAdd(const GrantAddArgs& a) {
   Print(GrantsTable(Json{{"grants", Json::array({view})}}));
 }
 
+struct RosterArgs {
+  Conn conn;
+  bool json = false;
+  std::string project, file;
+};
+
+void RunRosterImport(const RosterArgs& a) {
+  std::ifstream in(a.file);
+  if (!in) UsageError(fmt::format("{}: cannot read the file", a.file));
+  std::string text(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>{});
+  auto roster = api::RosterFromCsv(std::move(text), a.file, a.project);
+  if (!roster.ok()) UsageError(roster.error().message);
+  ApiClient client(a.conn.Config());
+  const Json r = client.PostJson("/api/v1/projects/" + UrlEscape(a.project) + "/roster", api::RosterJson(*roster).dump());
+  if (a.json) return Print(Dump(r) + "\n");
+  Print(fmt::format("{} added, {} removed, {} updated; project {} has {} members (leads included)\n",
+                    r.value("added", 0), r.value("removed", 0), r.value("updated", 0), a.project, r.value("members", 0)));
+}
+
+struct ReservationArgs {
+  Conn conn;
+  bool json = false;
+  std::string name, project, gpu_model, start, duration;
+  int gpus = 0;
+  bool weekly = false;
+};
+
+std::string ReservationWindow(const Json& r) {
+  auto it = r.find("next_window");
+  if (it == r.end() || !it->is_object()) return "ended";
+  return Str(*it, "start") + " .. " + Str(*it, "end");
+}
+
+std::vector<std::vector<std::string>> ReservationRows(const Json& list) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& r : list.value("reservations", Json::array())) {
+    std::string nodes;
+    for (const Json& n : r.value("nodes", Json::array())) nodes += (nodes.empty() ? "" : ",") + n.get<std::string>();
+    if (!r.value("held", false)) nodes = "- (" + (Str(r, "not_held").empty() ? "not held" : Str(r, "not_held")) + ")";
+    rows.push_back({Str(r, "name"), Str(r, "project"), std::to_string(r.value("gpus", 0)),
+                    Str(r, "gpu_model").empty() ? "any" : Str(r, "gpu_model"), ReservationWindow(r),
+                    Duration(r.value("duration_s", Seconds{0})), r.value("weekly", false) ? "yes" : "no", nodes});
+  }
+  return rows;
+}
+
+void RunReservationCreate(const ReservationArgs& a) {
+  auto duration = ParseSpan(a.duration);
+  if (!duration.ok()) UsageError(fmt::format("--duration: {}", duration.error().message));
+  Json r{{"name", a.name}, {"project", a.project}, {"gpus", a.gpus}, {"start", a.start},
+         {"duration_s", *duration}, {"weekly", a.weekly}};
+  if (!a.gpu_model.empty()) r["gpu_model"] = a.gpu_model;
+  ApiClient client(a.conn.Config());
+  const Json view = client.PostJson("/api/v1/reservations", r.dump());
+  if (a.json) return Print(Dump(view) + "\n");
+  Print(TableOf(ReservationsHeader(), ReservationRows(Json{{"reservations", Json::array({view})}})));
+}
+
+void RunReservationList(const ReservationArgs& a) {
+  ApiClient client(a.conn.Config());
+  const Json list = client.GetJson("/api/v1/reservations");
+  if (a.json) return Print(Dump(list) + "\n");
+  if (list.value("reservations", Json::array()).empty()) return Print("no reservations\n");
+  Print(ReservationsTable(list));
+}
+
+void RunReservationDelete(const ReservationArgs& a) {
+  ApiClient client(a.conn.Config());
+  const Json view = client.DeleteJson("/api/v1/reservations/" + UrlEscape(a.name));
+  if (a.json) return Print(Dump(view) + "\n");
+  Print(fmt::format("deleted reservation {}\n", a.name));
+}
+
 }  // namespace
+
+std::vector<std::string> ReservationsHeader() {
+  return {"name", "project", "gpus", "gpu_model", "next window (UTC)", "duration", "weekly", "nodes"};
+}
+std::string ReservationsTable(const Json& list) { return TableOf(ReservationsHeader(), ReservationRows(list)); }
+
+Result<Seconds> ParseSpan(std::string_view text) {
+  // "7200", "120m", "2h", "1h30m", "90s", "1d": units s, m, h, d; a bare number is seconds.
+  if (text.empty()) return InvalidArgument("expected a duration such as 2h, 120m, 1h30m or 7200 (seconds), got \"\"");
+  auto bad = [&] {
+    return InvalidArgument(fmt::format("expected a duration such as 2h, 120m, 1h30m or 7200 (seconds), got \"{}\"", text));
+  };
+  Seconds total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] < '0' || text[i] > '9') return bad();
+    Seconds n = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+      n = n * 10 + (text[i] - '0');
+      if (n > Seconds{366} * 86400) return bad();
+    }
+    Seconds unit = 1;
+    if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        default: return bad();
+      }
+      ++i;
+    } else if (total != 0) {
+      return bad();  // "1h30": a unit is needed after the first part
+    }
+    total += n * unit;
+    if (total > Seconds{366} * 86400) return bad();
+  }
+  if (total <= 0) return bad();
+  return total;
+}
 
 std::string UsageTable(const Json& report) { return TableOf(UsageHeader(report), UsageRows(report, true)); }
 std::string UsageCsv(const Json& report) { return CsvOf(UsageHeader(report), UsageRows(report, false)); }
@@ -252,6 +367,7 @@ void AddOrgCommands(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--from", a->from, "Start of the range: 2026-01-01, 2026-01-01T00:00:00Z or Unix seconds");
     sub->add_option("--to", a->to, "End of the range (exclusive); runs across its ends are pro-rated");
+    sub->add_option("--project", a->project, "Only this project's usage (e.g. --project P --by user: each student's)");
     sub->add_flag("--rent", a->rent,
                   "Only the money spent on rented capacity, by provider, programme and project (since the start; "
                   "--from/--to do not apply)");
@@ -284,6 +400,48 @@ void AddOrgCommands(CLI::App& app) {
     sub->add_flag("--json", a->json, "Print the document");
     AddConn(sub, a->conn);
     sub->callback([a] { RunShow(*a); });
+  }
+  {
+    CLI::App* roster = admin->add_subcommand("roster", "A course's roster: a project's members from a CSV file");
+    roster->require_subcommand(1);
+    auto a = std::make_shared<RosterArgs>();
+    CLI::App* sub = roster->add_subcommand(
+        "import", "Make PROJECT's members exactly the logins of FILE (CSV with the header login,name,email; email "
+                  "optional): absent ones are added, members not in it removed (leads never are). The same file again "
+                  "changes nothing");
+    sub->add_option("project", a->project, "The project")->required();
+    sub->add_option("file", a->file, "The roster (CSV)")->required();
+    sub->add_flag("--json", a->json, "Print JSON");
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunRosterImport(*a); });
+  }
+  {
+    CLI::App* res = admin->add_subcommand("reservation", "Reservations: whole nodes held for a project during a window "
+                                                          "(a course's lab), optionally every week");
+    res->require_subcommand(1);
+    auto c = std::make_shared<ReservationArgs>();
+    CLI::App* sub = res->add_subcommand("create", "Reserve GPUs (on whole nodes) for a project from --start for --duration");
+    sub->add_option("--name", c->name, "The reservation's name")->required();
+    sub->add_option("--project", c->project, "The project whose jobs use the reserved nodes")->required();
+    sub->add_option("--gpus", c->gpus, "GPUs to hold (whole nodes, as few as hold this many)")->required();
+    sub->add_option("--gpu-model", c->gpu_model, "Only nodes of this GPU model, e.g. H100");
+    sub->add_option("--start", c->start, "The (first) window's start, ISO 8601 UTC, e.g. 2026-01-06T14:00:00Z")->required();
+    sub->add_option("--duration", c->duration, "The window's length: 2h, 120m, 1h30m or seconds (7200)")->required();
+    sub->add_flag("--weekly", c->weekly, "Repeat every 7 days");
+    sub->add_flag("--json", c->json, "Print JSON");
+    AddConn(sub, c->conn);
+    sub->callback([c] { RunReservationCreate(*c); });
+    auto l = std::make_shared<ReservationArgs>();
+    sub = res->add_subcommand("list", "Reservations with their next window and the nodes they hold");
+    sub->add_flag("--json", l->json, "Print JSON");
+    AddConn(sub, l->conn);
+    sub->callback([l] { RunReservationList(*l); });
+    auto d = std::make_shared<ReservationArgs>();
+    sub = res->add_subcommand("delete", "Remove a reservation; its nodes are free at once");
+    sub->add_option("name", d->name, "The reservation's name")->required();
+    sub->add_flag("--json", d->json, "Print the removed reservation as JSON");
+    AddConn(sub, d->conn);
+    sub->callback([d] { RunReservationDelete(*d); });
   }
   {
     CLI::App* grant = admin->add_subcommand("grant", "Grants");

@@ -1,5 +1,6 @@
 // The organisation and accounting commands of `kojo` (internal to the cli
-// module): usage, grants, and admin apply / show / grant add.
+// module): usage, grants, and admin apply / show / grant add /
+// reservation create, list, delete.
 #pragma once
 
 #include <string>
@@ -8,6 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "api/codec.h"
+#include "common/result.h"
+#include "model/units.h"
 
 namespace kojo::cli {
 
@@ -20,5 +23,12 @@ std::string UsageTable(const api::Json& report);
 std::string UsageCsv(const api::Json& report);
 std::string GrantsTable(const api::Json& grants);
 std::string GrantsCsv(const api::Json& grants);
+// GET /reservations as a table.
+std::vector<std::string> ReservationsHeader();
+std::string ReservationsTable(const api::Json& list);
+
+// A duration: "7200" (seconds), "120m", "2h", "1h30m", "90s", "1d"; above 0
+// and at most 366 days.
+Result<Seconds> ParseSpan(std::string_view text);
 
 }  // namespace kojo::cli

@@ -194,7 +194,7 @@ Status Controller::EnsureDevDefaults(const std::string& user, Seconds now) {
   }
   if (!user.empty() && std::none_of(c.members.begin(), c.members.end(),
                                     [&](const Member& m) { return m.project == "default" && m.user == user; }))
-    c.members.push_back(Member{"default", user, ProjectRole::kLead});
+    c.members.push_back(Member{"default", user, ProjectRole::kLead, "", ""});
   auto out = ReplaceOrg(c);
   if (!out.ok()) return InvalidArgument(out.error().message);
   return Ok{};

@@ -119,6 +119,8 @@ Status Controller::Load() {
   // Rented slots (after the owned nodes), as the stored records left them.
   ApplyRentPolicy(api::RentPolicyOf(*state_org_));
   LoadRent(st->docs);
+  // Reservations hold the nodes known now (stored ones; agents register later).
+  if (auto s = LoadReservations(st->docs); !s.ok()) return s.error();
   for (auto& [id, rec] : jobs_) {
     if (rec.view.state == JobState::kPending) NotePending(rec);
     if (!rec.Active()) continue;

@@ -109,6 +109,15 @@ struct RentSpending {
   int rented_now = 0;       // nodes starting or up, paid by it / from it
 };
 
+// A reservation as GET /reservations shows it (reservations.cc).
+struct ReservationView {
+  Reservation reservation;
+  std::optional<Reservation::Window> window;  // in force or next; none once a one-off has ended
+  std::vector<std::string> nodes;             // the nodes it holds now
+  bool held = false;                          // false: it holds nothing (`not_held` says why)
+  std::string not_held;
+};
+
 class Controller {
  public:
   // Loads the store's state (recovery) and starts the scheduling thread.
@@ -179,6 +188,22 @@ class Controller {
   // restart are run first. Before this call, slots exist but none is rented.
   void EnableRenting(RentRuntime runtime);
   std::vector<RentSpending> RentReport() const;
+
+  // ---- reservations (reservations.cc, docs/api.md) ----
+  // POST /reservations: one reservation object (api/org_config.h) with its
+  // start as ISO 8601 UTC; its project must exist. Held at once on whole
+  // nodes (409 with the reason when it cannot be), durable before it returns.
+  Outcome<ReservationView> AddReservation(std::string_view body);
+  std::vector<ReservationView> Reservations() const;
+  Outcome<ReservationView> DeleteReservation(std::string_view name);
+  // POST /projects/{name}/roster (roster.cc, api/roster.h): makes the
+  // project's members exactly the roster's logins (leads stay), with their
+  // names and emails, as one change of the organisation model; a roster
+  // already in force changes nothing and writes nothing.
+  struct RosterResult {
+    int added = 0, removed = 0, updated = 0, members = 0;
+  };
+  Outcome<RosterResult> ImportRoster(std::string_view project, std::string_view body);
 
   const ControllerConfig& config() const { return config_; }
   std::size_t JobCount() const;
@@ -254,6 +279,14 @@ class Controller {
   const RentedNode* Rented(int node) const;
   // A slot's provider: in the organisation, or as last known this start.
   const Provider* ProviderOf(const RentedNode& r) const;
+  // Reservations (reservations.cc): the stored ones, and the state's holds
+  // brought up to date with them (in creation order, each that can still be
+  // held; one-offs that have ended hold nothing).
+  Status LoadReservations(const std::vector<store::DocRow>& docs);
+  void ApplyReservations(Seconds now);
+  // Re-applies them when the nodes (names, GPUs, models) changed.
+  void RefreshReservations(Seconds now);
+  ReservationView ViewOfReservation(size_t i, Seconds now) const;
   int NodeIndex(std::string_view name) const;     // -1 if unknown
   int AddNode(NodeRec rec);
 
@@ -322,6 +355,15 @@ class Controller {
   std::map<std::string, std::pair<std::string, Seconds>> rent_orphans_;
   std::map<std::string, std::pair<int, std::string>> stop_failures_;  // by node: in a row, the last reason
   std::set<int> rent_stop_wait_;             // slots to stop once their jobs have ended
+
+  // Reservations, in creation order (`seq` orders them across restarts).
+  struct StoredReservation {
+    Reservation r;
+    std::int64_t seq = 0;
+    std::string not_held;  // why the last apply could not hold it ("" = held, or ended)
+  };
+  std::vector<StoredReservation> reservations_;
+  std::string reservation_nodes_;  // the nodes they were last applied to
 
   MetricCounters counters_;
   Histogram pass_duration_;  // SchedulePass, seconds

@@ -483,7 +483,11 @@ void HttpServer::Routes() {
       case RouteId::kListProjects:
       case RouteId::kListGrants:
       case RouteId::kAddGrant:
-      case RouteId::kUsage: {
+      case RouteId::kUsage:
+      case RouteId::kListReservations:
+      case RouteId::kAddReservation:
+      case RouteId::kDeleteReservation:
+      case RouteId::kImportRoster: {
         OrgRouteHandler org = OrgHandler(route.id, c_);  // org_http.cc
         ah = [this, org](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           org(req, res, [&](std::string_view project) { return auth_.ProjectReach(who, project) != JobReach::kHidden; });

@@ -24,7 +24,12 @@ Json ProjectsJson(const api::OrgConfig& c) {
     p["programme"] = c.ProgrammeOf(name);
     Json members = Json::array();
     for (const Member& m : c.members)
-      if (m.project == name) members.push_back(Json{{"user", m.user}, {"role", ToString(m.role)}});
+      if (m.project == name) {
+        Json x{{"user", m.user}, {"role", ToString(m.role)}};
+        if (!m.name.empty()) x["name"] = m.name;
+        if (!m.email.empty()) x["email"] = m.email;
+        members.push_back(std::move(x));
+      }
     p["members"] = std::move(members);
     Json grants = Json::array();
     for (const Grant& g : c.grants)
@@ -40,6 +45,16 @@ Json UsageJson(const std::vector<UsageRow>& rows) {
   for (const UsageRow& r : rows)
     out.push_back(Json{{"key", r.key}, {"raw_gpu_hours", r.raw_gpu_hours}, {"norm_gpu_hours", r.norm_gpu_hours}, {"runs", r.runs}});
   return out;
+}
+
+Json ReservationJson(const ReservationView& v) {
+  Json j = api::ToJson(v.reservation);
+  j["next_window"] = v.window ? Json{{"start", api::IsoTime(v.window->start)}, {"end", api::IsoTime(v.window->end)}}
+                              : Json(nullptr);
+  j["nodes"] = v.nodes;
+  j["held"] = v.held;
+  if (!v.not_held.empty()) j["not_held"] = v.not_held;
+  return j;
 }
 
 }  // namespace
@@ -134,7 +149,14 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
       };
     case RouteId::kUsage:
       return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter& may_see) {
-        if (auto e = OnlyParams(req, {"by", "from", "to", "step"})) return SendError(res, *e);
+        if (auto e = OnlyParams(req, {"by", "from", "to", "step", "project"})) return SendError(res, *e);
+        // project: only that project's records (a course's instructor: --by user).
+        const std::string only = req.get_param_value("project");
+        if (req.has_param("project") && (!c.org().HasProject(only) || !may_see(only)))
+          return SendError(res, {ApiCode::kNotFound, fmt::format("project \"{}\" not found", Shown(only))});
+        const ProjectFilter may_see_here = [&](std::string_view p) {
+          return may_see(p) && (!req.has_param("project") || p == only);
+        };
         const std::string by_text = req.has_param("by") ? req.get_param_value("by") : "project";
         auto by = ParseUsageBy(by_text);
         if (!by)
@@ -173,10 +195,10 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
           for (Seconds t = from; t < to; t += step) {
             const Seconds end = std::min(to, t + step);
             intervals.push_back(Json{{"from", api::IsoTime(t)}, {"to", api::IsoTime(end)}, {"from_unix", t}, {"to_unix", end},
-                                     {"rows", UsageJson(c.Usage(*by, t, end, may_see))}});
+                                     {"rows", UsageJson(c.Usage(*by, t, end, may_see_here))}});
           }
         }
-        const auto rows = c.Usage(*by, from, to, may_see);
+        const auto rows = c.Usage(*by, from, to, may_see_here);
         double raw = 0, norm = 0;
         for (const UsageRow& r : rows) {
           raw += r.raw_gpu_hours;
@@ -188,8 +210,36 @@ OrgRouteHandler OrgHandler(RouteId id, Controller& c) {
         j["from"] = req.has_param("from") ? Json(api::IsoTime(from)) : Json(nullptr);
         j["to"] = req.has_param("to") ? Json(api::IsoTime(to)) : Json(nullptr);
         if (!intervals.is_null()) j["intervals"] = std::move(intervals);
-        if (auto rent = RentJson(c, may_see); !rent.empty()) j["rent"] = std::move(rent);
+        if (auto rent = RentJson(c, may_see_here); !rent.empty()) j["rent"] = std::move(rent);
         SendJson(res, 200, j);
+      };
+    case RouteId::kListReservations:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+        Json list = Json::array();
+        for (const ReservationView& v : c.Reservations()) list.push_back(ReservationJson(v));
+        SendJson(res, 200, Json{{"reservations", std::move(list)}});
+      };
+    case RouteId::kAddReservation:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        auto out = c.AddReservation(req.body);
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 201, ReservationJson(out.value()));
+      };
+    case RouteId::kDeleteReservation:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        auto out = c.DeleteReservation(std::string(req.matches[1]));
+        if (!out.ok()) return SendError(res, out.error());
+        SendJson(res, 200, ReservationJson(out.value()));
+      };
+    case RouteId::kImportRoster:
+      return [&c](const httplib::Request& req, httplib::Response& res, const ProjectFilter&) {
+        const std::string project(req.matches[1]);
+        auto out = c.ImportRoster(project, req.body);
+        if (!out.ok()) return SendError(res, out.error());
+        const Controller::RosterResult& r = out.value();
+        SendJson(res, 200, Json{{"project", project}, {"added", r.added}, {"removed", r.removed},
+                                {"updated", r.updated}, {"members", r.members}});
       };
     default:
       return {};

@@ -1,6 +1,7 @@
 // The HTTP handlers of the organisation model and accounting routes
 // (RouteId::kGetOrg .. kUsage): GET/PUT /org, GET /projects, GET/POST
-// /grants, GET /usage. HttpServer registers them like its own.
+// /grants, GET /usage, GET/POST /reservations, DELETE /reservations/{name}
+// and POST /projects/{name}/roster. HttpServer registers them like its own.
 #pragma once
 
 #include <functional>

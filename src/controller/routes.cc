@@ -41,6 +41,10 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kUsage, "GET", "/api/v1/usage", true, Access::kUser},
       RouteSpec{RouteId::kMetrics, "GET", "/metrics", true, Access::kRead},
       RouteSpec{RouteId::kOverview, "GET", "/api/v1/overview", true, Access::kJobs},
+      RouteSpec{RouteId::kListReservations, "GET", "/api/v1/reservations", true, Access::kOperate},
+      RouteSpec{RouteId::kAddReservation, "POST", "/api/v1/reservations", true, Access::kOperate},
+      RouteSpec{RouteId::kDeleteReservation, "DELETE", "/api/v1/reservations/{name}", true, Access::kOperate},
+      RouteSpec{RouteId::kImportRoster, "POST", "/api/v1/projects/{name}/roster", true, Access::kAdmin},
   };
   return kRoutes;
 }

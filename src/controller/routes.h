@@ -47,6 +47,12 @@ enum class RouteId {
   kMetrics,
   // The dashboard's summary of jobs and GPUs (overview.h).
   kOverview,
+  // Reservations (docs/api.md; handlers in org_http.cc).
+  kListReservations,
+  kAddReservation,
+  kDeleteReservation,
+  // A course's roster: a project's members as a whole (handler in org_http.cc).
+  kImportRoster,
 };
 
 struct RouteSpec {

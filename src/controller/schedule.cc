@@ -76,6 +76,7 @@ void Controller::SchedulePass(Seconds now, bool full) {
     ApplyRentPolicy(api::RentPolicyOf(*org));
   }
   if (nodes_.empty()) return;
+  RefreshReservations(now);  // the nodes changed: the reservations pick theirs again
   SplitPendingArrays();
   // Every waiting job gets a reason; past 1,000 of them, at most once a second.
   const auto steady = SteadyNow();

@@ -91,6 +91,8 @@ struct Member {
   std::string project;
   std::string user;
   ProjectRole role = ProjectRole::kMember;
+  std::string name;   // optional: the person's name (a course roster's)
+  std::string email;  // optional
 };
 
 // An award of normalised GPU-hours to a project, usable in [start, end).

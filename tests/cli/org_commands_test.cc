@@ -32,6 +32,17 @@ TEST(OrgRendering, UsageTableAndCsv) {
   EXPECT_THAT(table, HasSubstr("3.500"));
 }
 
+TEST(OrgRendering, Durations) {
+  EXPECT_EQ(ParseSpan("7200").value(), 7200);
+  EXPECT_EQ(ParseSpan("120m").value(), 7200);
+  EXPECT_EQ(ParseSpan("2h").value(), 7200);
+  EXPECT_EQ(ParseSpan("1h30m").value(), 5400);
+  EXPECT_EQ(ParseSpan("1d").value(), 86400);
+  for (const char* bad : {"", "0", "2x", "h", "1h30", "-5", "2 h", "400d"})
+    EXPECT_FALSE(ParseSpan(bad).ok()) << bad;
+  EXPECT_EQ(ParseSpan("2x").error().message, "expected a duration such as 2h, 120m, 1h30m or 7200 (seconds), got \"2x\"");
+}
+
 TEST(OrgRendering, GrantsCsvHasOneLinePerGrant) {
   const Json grants = Json::parse(R"({"grants": [
       {"id": "g1", "project": "p", "programme": "prog", "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z",
@@ -155,6 +166,126 @@ TEST_F(OrgCli, AdminGrantsAndUsage) {
   r = Kojo("admin apply -f " + org_);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("applied: 1 programmes, 1 organisations, 2 projects, 1 grants, 1 members"));
+}
+
+std::string IsoIn(std::int64_t seconds) {
+  std::time_t t = std::time(nullptr) + seconds;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TEST_F(OrgCli, AdminReservationsAndWhyShowsTheHold) {
+  const std::string start = IsoIn(3600);
+  Ran r = Kojo(fmt::format("admin reservation create --name lab --project q --gpus 2 --gpu-model H100 --start {} "
+                           "--duration 2h --weekly", start));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("lab"));
+  EXPECT_THAT(r.out, HasSubstr("n1"));
+  r = Kojo("admin reservation list --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json list = Json::parse(r.out);
+  ASSERT_EQ(list["reservations"].size(), 1u);
+  EXPECT_EQ(list["reservations"][0]["nodes"], Json::array({"n1"}));
+  EXPECT_EQ(list["reservations"][0]["duration_s"], 7200);
+  EXPECT_EQ(list["reservations"][0]["next_window"]["start"], start);
+  r = Kojo("admin reservation list");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("next window"));
+  EXPECT_THAT(r.out, HasSubstr("2:00:00"));
+
+  // A job of p that would run into the window waits, and kojo why says so.
+  auto sub = kojod_->Client().Post("/api/v1/jobs", R"({"command": ["true"], "project": "p", "user": "ada", "gpus": 1, "time_limit_s": 7200})",
+                                   "application/json");
+  ASSERT_TRUE(sub && sub->status == 201);
+  const auto id = Body(sub)["ids"][0].get<std::int64_t>();
+  const std::string job = fmt::format("/api/v1/jobs/{}", id);
+  ASSERT_TRUE(WaitFor([&] { return Body(kojod_->Client().Get(job.c_str())).value("reason", "") == "Reservation"; }, 10s));
+  r = Kojo(fmt::format("why {}", id));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Reservation"));
+  EXPECT_THAT(r.out, HasSubstr("node n1 is reserved for project q (reservation lab) from in 60 min for 2.0 h"));
+
+  // Bad input is refused with the field; one that cannot be held with why.
+  r = Kojo(fmt::format("admin reservation create --name x --project zz --gpus 1 --start {} --duration 1h", start));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("project: no project named \"zz\""));
+  r = Kojo(fmt::format("admin reservation create --name x --project q --gpus 1 --start {} --duration 2x", start));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--duration: expected a duration"));
+  r = Kojo(fmt::format("admin reservation create --name x --project q --gpus 1 --start tuesday --duration 1h"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("start:"));
+  r = Kojo(fmt::format("admin reservation create --name x --project q --gpus 1 --start {} --duration 90m", start));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("reservation x: 1 GPUs asked, only 0 can be held"));
+
+  // Deleted: the job starts.
+  r = Kojo("admin reservation delete lab");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("deleted reservation lab"));
+  ASSERT_TRUE(WaitFor([&] { return Body(kojod_->Client().Get(job.c_str())).value("state", "") == "COMPLETED"; }, 20s));
+  r = Kojo("admin reservation delete lab");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("not found"));
+  r = Kojo("admin reservation list");
+  EXPECT_EQ(r.out, "no reservations\n");
+}
+
+TEST_F(OrgCli, RosterImportIsIdempotentAndUsageByUserOfOneProject) {
+  std::string csv = "login,name,email\n";
+  for (int i = 1; i <= 300; ++i) csv += fmt::format("s{:03},Student {},s{:03}@uni.example\n", i, i, i);
+  const std::string file = dir_.path() + "/roster.csv";
+  std::ofstream(file) << csv;
+  Ran r = Kojo("admin roster import p " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("300 added, 0 removed, 0 updated; project p has 301 members"));
+  r = Kojo("admin roster import p " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0 added, 0 removed, 0 updated"));
+  r = Kojo("admin show --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  int members = 0;
+  const Json org = Json::parse(r.out);
+  for (const Json& m : org["members"])
+    if (m["project"] == "p") ++members;
+  EXPECT_EQ(members, 301);  // the lead stays
+
+  // A bad row: the line and the field; nothing changes.
+  std::ofstream(dir_.path() + "/bad.csv") << "login,name\ns001,A\ns 2,B\n";
+  r = Kojo("admin roster import p " + dir_.path() + "/bad.csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bad.csv:3: login: expected letters, digits"));
+  std::ofstream(dir_.path() + "/dup.csv") << "login,name\ns001,A\ns001,B\n";
+  r = Kojo("admin roster import p " + dir_.path() + "/dup.csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("dup.csv:3: login: \"s001\" is also on line 2"));
+  r = Kojo("admin roster import zz " + file);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("project \"zz\" not found"));
+
+  // The instructor's view: one project's usage by user.
+  auto sub = kojod_->Client().Post("/api/v1/jobs", R"({"command": ["true"], "project": "p", "user": "s007", "gpus": 1, "time_limit_s": 60})",
+                                   "application/json");
+  ASSERT_TRUE(sub && sub->status == 201);
+  const auto id = Body(sub)["ids"][0].get<std::int64_t>();
+  ASSERT_TRUE(WaitFor([&] { return Body(kojod_->Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str()))["state"] == "COMPLETED"; }, 20s));
+  r = Kojo("usage --project p --by user --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json usage = Json::parse(r.out);
+  ASSERT_EQ(usage["rows"].size(), 1u) << r.out;
+  EXPECT_EQ(usage["rows"][0]["key"], "s007");
+  r = Kojo("usage --project q --by user --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["rows"].size(), 0u) << r.out;
+  r = Kojo("usage --project p --by user");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("s007"));
+  r = Kojo("usage --project zz --by user");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("project \"zz\" not found"));
 }
 
 #endif

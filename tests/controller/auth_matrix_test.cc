@@ -65,6 +65,10 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kUsage,          "yyyyyyyyfuu"},  // likewise for usage
     {RouteId::kMetrics,        "yyyffffffuu"},
     {RouteId::kOverview,       "yyyyyyyffuu"},  // as the node list: each job then filtered
+    {RouteId::kListReservations,  "yyfffffffuu"},
+    {RouteId::kAddReservation,    "yyfffffffuu"},
+    {RouteId::kDeleteReservation, "yyfffffffuu"},
+    {RouteId::kImportRoster,      "yffffffffuu"},  // B's roster as it is: nothing changes
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -161,7 +165,11 @@ class AuthMatrixTest : public ::testing::Test {
       if (at != std::string::npos) path.replace(at, var.size(), value);
     };
     fill("{id}", std::to_string(job_a_));
-    fill("{name}", route == RouteId::kRevokeToken ? "throwaway" : route == RouteId::kSetUserRole ? "vic" : "n9");
+    fill("{name}", route == RouteId::kRevokeToken        ? "throwaway"
+                   : route == RouteId::kSetUserRole      ? "vic"
+                   : route == RouteId::kDeleteReservation ? fmt::format("r-{}", who)
+                   : route == RouteId::kImportRoster      ? "B"
+                                                          : "n9");
     switch (route) {
       case RouteId::kSubmit:
         return {path, Json{{"command", {"true"}}, {"project", "A"}, {"hold", true}}.dump()};
@@ -174,6 +182,10 @@ class AuthMatrixTest : public ::testing::Test {
       case RouteId::kAddGrant:
         return {path, Json{{"id", fmt::format("g-new-{}", who)}, {"project", "A"}, {"gpu_hours", 1},
                            {"start", "2020-01-01"}, {"end", "2099-01-01"}}.dump()};
+      case RouteId::kAddReservation:
+        return {path, Json{{"name", fmt::format("r-{}", who)}, {"project", "A"}, {"gpus", 1},
+                           {"start", "2099-01-01T00:00:00Z"}, {"duration_s", 3600}}.dump()};
+      case RouteId::kImportRoster: return {path, Json{{"members", Json::array({{{"login", "bob"}}})}}.dump()};
       default: return {path, ""};
     }
   }
@@ -194,6 +206,8 @@ TEST_F(AuthMatrixTest, EveryRouteForEveryCaller) {
     for (int who = 0; who < kCallers; ++who) {
       if (route.id == RouteId::kRevokeToken)  // something to revoke
         Call(kAdmin, "POST", "/api/v1/tokens", Json{{"user", "vic"}, {"name", "throwaway"}}.dump());
+      if (route.id == RouteId::kDeleteReservation)  // its own to delete (one at a time holds the node)
+        Call(kAdmin, "POST", "/api/v1/reservations", Request(RouteId::kAddReservation, "/api/v1/reservations", who).second);
       auto [path, body] = Request(route.id, std::string(route.path), who);
       auto [status, reply] = Call(who, std::string(route.method), path, body);
       const char expect = want->second[who];

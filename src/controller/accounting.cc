@@ -170,7 +170,7 @@ Outcome<GrantView> Controller::AddGrant(std::string_view body) {
 Status Controller::EnsureDevDefaults(const std::string& user, Seconds now) {
   std::lock_guard write(org_write_mu_);
   api::OrgConfig c = *org_.Config();
-  if (!c.FindProgramme("default")) c.programmes.push_back(Programme{"default", "created by kojod --dev", 1});
+  if (!c.FindProgramme("default")) c.programmes.push_back(Programme{"default", "created by kojod --dev", 1, std::nullopt});
   if (!c.FindOrganisation("default")) c.organisations.push_back(Organisation{"default", "default"});
   if (!c.FindProject("default")) {
     Project p;

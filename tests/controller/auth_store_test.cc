@@ -109,10 +109,10 @@ TEST(TokenStore, ReloadsFromDocumentsAndRefusesBadInput) {
 
 struct Rules {
   Fixture f;
-  StaticMemberships members{{{"A", "lea", ProjectRole::kLead},
-                             {"A", "mia", ProjectRole::kMember},
-                             {"A", "moe", ProjectRole::kMember},
-                             {"B", "bob", ProjectRole::kMember}}};
+  StaticMemberships members{{{"A", "lea", ProjectRole::kLead, "", ""},
+                             {"A", "mia", ProjectRole::kMember, "", ""},
+                             {"A", "moe", ProjectRole::kMember, "", ""},
+                             {"B", "bob", ProjectRole::kMember, "", ""}}};
   Authoriser auth{f.tokens, members, ""};
   Principal User(const std::string& name, std::optional<Role> role = std::nullopt) {
     Principal p;

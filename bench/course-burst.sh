@@ -28,6 +28,16 @@ export XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/share
 unset KOJO_SERVER KOJO_TOKEN
 pids=()
 cleanup() {
+  # The sessions first: tasks outlive their agent by design (the next agent
+  # adopts them), so they are cancelled while kojod and the agents run.
+  if [[ -n ${url:-} ]]; then
+    ids=$("$KOJO" queue --json 2>/dev/null | grep -o '"id": [0-9]*' | grep -o '[0-9]*' || true)
+    [[ -n $ids ]] && "$KOJO" cancel $ids >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+      "$KOJO" queue --json 2>/dev/null | grep -q '"state": "\(RUNNING\|STOPPING\|STARTING\)"' || break
+      sleep 0.1
+    done
+  fi
   for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
   for _ in $(seq 50); do
     alive=0

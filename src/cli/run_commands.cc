@@ -25,6 +25,29 @@
 
 namespace kojo::cli {
 
+bool CopyJobOutput(ApiClient& client, JobId id, bool ended, OutputCursor& cur) {
+  bool progress = false;
+  for (int s = 0; s < 2; ++s) {
+    if (cur.eof[s]) continue;
+    HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit=1048576", id,
+                                         s == 0 ? "stdout" : "stderr", cur.offset[s]));
+    if (r.status == 404) {
+      if (ended) cur.eof[s] = true;
+      continue;
+    }
+    if (r.status < 200 || r.status >= 300) client.Fail(r);
+    if (!r.body.empty()) {
+      std::fwrite(r.body.data(), 1, r.body.size(), s == 0 ? stdout : stderr);
+      std::fflush(s == 0 ? stdout : stderr);
+      progress = true;
+    }
+    const std::string next = r.Header("X-Kojo-Log-Offset");
+    cur.offset[s] = next.empty() ? cur.offset[s] + static_cast<std::int64_t>(r.body.size()) : std::atoll(next.c_str());
+    if (r.Header("X-Kojo-Log-Eof") == "1" && ended) cur.eof[s] = true;
+  }
+  return progress;
+}
+
 namespace {
 
 using api::Json;
@@ -306,8 +329,8 @@ int StreamJob(const ServerConfig& config, JobId id, bool quiet) {
   ApiClient client(config);
   InstallHandlers();
   WaitForStart(client, id, quiet);
-  std::int64_t offset[2] = {0, 0};
-  bool eof[2] = {false, false}, cancelled = false;
+  OutputCursor cur;
+  bool cancelled = false;
   int idle_after_end = 0;
   for (;;) {
     if (g_signal != 0 && !cancelled) {
@@ -316,26 +339,8 @@ int StreamJob(const ServerConfig& config, JobId id, bool quiet) {
       cancelled = true;
     }
     const bool ended = api::IsTerminal(GetJob(client, id).state);
-    bool progress = false;
-    for (int s = 0; s < 2; ++s) {
-      if (eof[s]) continue;
-      HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit=1048576", id,
-                                           s == 0 ? "stdout" : "stderr", offset[s]));
-      if (r.status == 404) {
-        if (ended) eof[s] = true;
-        continue;
-      }
-      if (r.status < 200 || r.status >= 300) client.Fail(r);
-      if (!r.body.empty()) {
-        std::fwrite(r.body.data(), 1, r.body.size(), s == 0 ? stdout : stderr);
-        std::fflush(s == 0 ? stdout : stderr);
-        progress = true;
-      }
-      const std::string next = r.Header("X-Kojo-Log-Offset");
-      offset[s] = next.empty() ? offset[s] + static_cast<std::int64_t>(r.body.size()) : std::atoll(next.c_str());
-      if (r.Header("X-Kojo-Log-Eof") == "1" && ended) eof[s] = true;
-    }
-    if (eof[0] && eof[1]) break;
+    const bool progress = CopyJobOutput(client, id, ended, cur);
+    if (cur.Done()) break;
     if (ended && !progress && ++idle_after_end > 50) {
       Say(fmt::format("kojo: job {} ended; the rest of its output cannot be read", id));
       break;

@@ -12,6 +12,8 @@
 // time limit).
 #pragma once
 
+#include <cstdint>
+
 #include "model/units.h"
 
 namespace kojo::cli {
@@ -20,6 +22,20 @@ namespace kojo::cli {
 bool MaybeRunTerminal(int argc, char** argv, int& rc);
 
 struct ServerConfig;
+class ApiClient;
+
+// Where a reader of a job's output (kojo run, srun) has got to in its
+// stdout (0) and stderr (1).
+struct OutputCursor {
+  std::int64_t offset[2] = {0, 0};
+  bool eof[2] = {false, false};
+  bool Done() const { return eof[0] && eof[1]; }
+};
+// Writes what job `id` has added to its stdout and stderr since `cur` to
+// this process's stdout and stderr, and moves `cur` on. `ended`: the job
+// has ended, so a stream whose log says it is complete (or is gone) is
+// done. Returns whether any bytes came.
+bool CopyJobOutput(ApiClient& client, JobId id, bool ended, OutputCursor& cur);
 // Relays this terminal to the terminal of the --pty job `id` until it ends
 // (returns the job's status), or until a signal stops this client (then
 // the session runs on and the process exits 128+signal). Throws CliError

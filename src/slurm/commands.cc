@@ -1351,8 +1351,7 @@ int RunLocalStep(const std::vector<std::string>& command, const StepPlan& plan, 
 int FollowJob(ApiClient& client, JobId id, bool quiet) {
   CatchSignals();
   int idle_after_end = 0;  // polls without news once the job has ended
-  std::int64_t offset[2] = {0, 0};
-  bool eof[2] = {false, false};
+  cli::OutputCursor cur;
   bool said_waiting = false, cancelled = false;
   const auto begun = std::chrono::steady_clock::now();
   std::optional<api::JobView> v;
@@ -1378,27 +1377,8 @@ int FollowJob(ApiClient& client, JobId id, bool quiet) {
       std::fprintf(stderr, "srun: job %lld has been allocated resources\n", static_cast<long long>(id));
       said_waiting = false;
     }
-    bool progress = false;
-    for (int s = 0; s < 2; ++s) {
-      if (eof[s]) continue;
-      cli::HttpReply r = client.Get(fmt::format("/api/v1/jobs/{}/logs?stream={}&offset={}&limit=1048576", id,
-                                                s == 0 ? "stdout" : "stderr", offset[s]));
-      if (r.status == 404) {
-        if (ended) eof[s] = true;
-        continue;
-      }
-      if (r.status < 200 || r.status >= 300) client.Fail(r);
-      if (!r.body.empty()) {
-        std::fwrite(r.body.data(), 1, r.body.size(), s == 0 ? stdout : stderr);
-        std::fflush(s == 0 ? stdout : stderr);
-        progress = true;
-      }
-      std::int64_t next = offset[s] + static_cast<std::int64_t>(r.body.size());
-      if (std::string h = r.Header("X-Kojo-Log-Offset"); !h.empty()) next = std::atoll(h.c_str());
-      offset[s] = next;
-      if (r.Header("X-Kojo-Log-Eof") == "1" && ended) eof[s] = true;
-    }
-    if (eof[0] && eof[1]) break;
+    const bool progress = cli::CopyJobOutput(client, id, ended, cur);
+    if (cur.Done()) break;
     // An ended job whose logs say no end (its agent gone): give up after 10 s.
     if (ended && !progress && ++idle_after_end > 50) {
       std::fprintf(stderr, "srun: warning: job %lld ended; the rest of its output cannot be read\n",

@@ -4,6 +4,7 @@
 // where NVML is absent.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -78,6 +79,26 @@ TEST(GpuLive, DevModeRunsACudaKernelOnTheGpuItPlaced) {
   EXPECT_NE(out.find("cuda-devices=1\n"), std::string::npos) << "the job must see its one GPU only";
   EXPECT_NE(out.find("device0=" + uuid + "\n"), std::string::npos) << "CUDA's device 0 must be the GPU kojo placed";
   EXPECT_NE(out.find("kernel=ok"), std::string::npos);
+
+  // NVML's utilisation reaches the controller with the agent's heartbeats
+  // (idle sessions are culled by it): a job keeping its GPU busy for 25 s
+  // shows on its node's GPU, and the GPUs it was not given stay near idle.
+  const JobId busy = submit("--gpus 1 -- " + std::string(KOJO_CUDA_PROBE) + " 1048576 25");
+  ASSERT_GT(busy, 0);
+  int busy_index = -1, seen = 0;
+  EXPECT_TRUE(WaitFor([&] {
+    Json job = Body(c.Get(("/api/v1/jobs/" + std::to_string(busy)).c_str()));
+    if (busy_index < 0 && job.value("state", "") == "RUNNING") busy_index = job["placement"][0]["gpus"][0];
+    if (busy_index < 0) return false;
+    Json nodes = Body(c.Get("/api/v1/nodes"));
+    const Json util = nodes["nodes"][0].value("gpu_util", Json::array());
+    if (static_cast<size_t>(busy_index) < util.size()) seen = std::max(seen, util[busy_index].get<int>());
+    return seen > 0;
+  }, 60s)) << "no utilisation reported for GPU " << busy_index << d.log();
+  std::printf("utilisation seen on GPU %d: %d%%\n", busy_index, seen);
+  auto [jobb, outb] = finish(busy);
+  EXPECT_EQ(jobb["state"], "COMPLETED") << outb;
+  EXPECT_NE(outb.find("busy=ok"), std::string::npos) << outb;
 
   // A job given no GPU sees none, though the machine has some.
   const JobId none = submit("--gpus 0 -- " + std::string(KOJO_CUDA_PROBE));

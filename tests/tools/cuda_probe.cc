@@ -9,9 +9,13 @@
 //   device0=GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx   (per device)
 //   name0=NVIDIA H100 80GB HBM3
 //   kernel=ok 1048576                                  (or kernel=bad ...)
+//   busy=ok 12.0s 345 launches          (with a second argument: keeps the
+//                                        GPU busy that many seconds)
 // Exit status: 0 when the kernel's results are right or when no device is
 // visible (cuda-devices=0), 2 when the driver is missing, 1 on any CUDA error.
 #include <dlfcn.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +61,29 @@ constexpr const char* kPtx = R"(
   add.s64 %rd4, %rd2, %rd3;
   st.global.u32 [%rd4], %r5;
 DONE:
+  ret;
+}
+
+.visible .entry spin(.param .u64 out, .param .u32 iters)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<5>;
+  .reg .f32 %f<2>;
+  .reg .b64 %rd<5>;
+  ld.param.u64 %rd1, [out];
+  ld.param.u32 %r1, [iters];
+  mov.u32 %r2, 0;
+  mov.f32 %f1, 0f3F800000;
+SPIN:
+  fma.rn.f32 %f1, %f1, 0f3F7FFFFF, 0f3F800000;
+  add.u32 %r2, %r2, 1;
+  setp.lt.u32 %p1, %r2, %r1;
+  @%p1 bra SPIN;
+  cvta.to.global.u64 %rd2, %rd1;
+  mov.u32 %r3, %tid.x;
+  mul.wide.u32 %rd3, %r3, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  st.global.f32 [%rd4], %f1;
   ret;
 }
 )";
@@ -112,6 +139,7 @@ void PrintUuid(int i, const CUuuid& u) {
 
 int main(int argc, char** argv) {
   const unsigned n = argc > 1 ? static_cast<unsigned>(std::strtoul(argv[1], nullptr, 10)) : (1u << 20);
+  const double busy_s = argc > 2 ? std::strtod(argv[2], nullptr) : 0;
   void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     std::printf("error=no CUDA driver: %s\n", dlerror());
@@ -172,12 +200,32 @@ int main(int argc, char** argv) {
   if (!Check(d.cuMemcpyDtoH(host.data(), out, sizeof(unsigned) * n), "copy back")) return 1;
   unsigned wrong = 0;
   for (unsigned i = 0; i < n; ++i) wrong += host[i] != 3 * i + 1;
-  d.cuMemFree(out);
-  d.cuDevicePrimaryCtxRelease(dev);
   if (wrong != 0) {
     std::printf("kernel=bad %u of %u wrong\n", wrong, n);
     return 1;
   }
   std::printf("kernel=ok %u\n", n);
+  std::fflush(stdout);
+  if (busy_s > 0 && n >= 256) {
+    // Keeps every multiprocessor busy (a dependent chain of multiply-adds
+    // per thread) until busy_s have passed, so that NVML reports the GPU in use.
+    CUfunction spin = nullptr;
+    if (!Check(d.cuModuleGetFunction(&spin, mod, "spin"), "kernel spin")) return 1;
+    unsigned iters = 1u << 18;
+    void* spin_params[] = {&out, &iters};
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    unsigned launches = 0;
+    while (elapsed < busy_s) {
+      if (!Check(d.cuLaunchKernel(spin, 1024, 1, 1, 256, 1, 1, 0, nullptr, spin_params, nullptr), "launch spin") ||
+          !Check(d.cuCtxSynchronize(), "synchronise spin"))
+        return 1;
+      ++launches;
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    std::printf("busy=ok %.1fs %u launches\n", elapsed, launches);
+  }
+  d.cuMemFree(out);
+  d.cuDevicePrimaryCtxRelease(dev);
   return 0;
 }

@@ -87,6 +87,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   hb.wait_ms = wait_ms;
   hb.log_secret = options_.log_secret;
   if (options_.gpu_util) hb.gpu_util = options_.gpu_util();
+  launcher_.NoteGpuUtil(hb.gpu_util);  // idle sessions: their GPUs' use
   auto res = client.Post(path.c_str(), api::ToJson(hb).dump(), "application/json");
   if (!res) {
     {
@@ -116,6 +117,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   // in one reply.
   for (const auto& k : reply->kill) launcher_.Kill(k.job, k.attempt, k.grace_s);
   for (const auto& c : reply->start) launcher_.Start(c);
+  for (const auto& l : reply->limit) launcher_.SetTimeLimit(l.job, l.attempt, l.time_limit_s);
   for (const auto& [job, attempt] : reply->acknowledged) launcher_.Forget(job, attempt);
   if (had_commands) {
     // A start that waits for its job's earlier attempt to end comes back in

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -61,6 +62,8 @@ struct Task {
   int pidfd = -1;  // of the supervisor; -1 = poll liveness instead
   Seconds start_unix = 0;
   std::optional<Seconds> time_limit_s;
+  std::optional<Seconds> idle_timeout_s;  // JobSpec.idle_timeout_s
+  std::vector<int> gpus;                  // its GPUs' indices on this node (their use keeps it busy)
   std::string launch_error;
   std::string kill_reason;  // "killed" or "timeout" once a kill began
   Seconds kill_unix = 0;
@@ -73,6 +76,11 @@ struct Task {
   std::optional<Seconds> end_unix;
   std::shared_ptr<PtySession> pty;  // an interactive task's terminal
   int pty_fd = -1;                  // its master's number in the supervisor, which holds a copy
+  // Warnings and idleness (in memory: a restarted agent counts idleness
+  // from its start again, and does not repeat a time warning already due).
+  bool time_warned = false;
+  Clock::time_point last_active{};  // GPU use, input through kojod (NoteActivity), the start
+  bool idle_warned = false;
 };
 
 Seconds NowUnix() {
@@ -88,6 +96,8 @@ Json RecordJson(const Task& t) {
          {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s},
          {"pty_fd", t.pty_fd}};
   j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
+  if (t.idle_timeout_s) j["idle_timeout_s"] = *t.idle_timeout_s;
+  if (!t.gpus.empty()) j["gpus"] = t.gpus;
   return j;
 }
 
@@ -124,6 +134,11 @@ std::optional<Task> TaskFromRecord(const std::string& text) {
     t.pty_fd = r.value("pty_fd", -1);
     if (r.contains("time_limit_s") && r["time_limit_s"].is_number_integer())
       t.time_limit_s = r["time_limit_s"].get<Seconds>();
+    if (r.contains("idle_timeout_s") && r["idle_timeout_s"].is_number_integer())
+      t.idle_timeout_s = r["idle_timeout_s"].get<Seconds>();
+    if (r.contains("gpus") && r["gpus"].is_array())
+      for (const Json& g : r["gpus"])
+        if (g.is_number_integer()) t.gpus.push_back(g.get<int>());
     return t;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -219,17 +234,31 @@ std::string ExpandPath(const std::string& pattern, const api::StartCommand& c, c
   return out;
 }
 
-// The line written into an interactive task's terminal before its time
-// limit: 5 minutes before, or a tenth of the limit when that is shorter.
+// A session is warned before its time limit or its idle timeout ends it:
+// 5 minutes before, or a tenth of the limit when that is shorter (at least
+// a second, for limits of 2 s and more).
+Seconds WarnBefore(Seconds limit) { return std::min<Seconds>(300, std::max<Seconds>(limit / 10, limit >= 2 ? 1 : 0)); }
+
+std::string SpanText(Seconds s) { return s % 60 == 0 ? fmt::format("{} min", s / 60) : fmt::format("{} s", s); }
+
+// The line written into an interactive task's terminal before its time limit.
 struct TimeWarning {
   Seconds before = 0;
   std::string text;
 };
 std::optional<TimeWarning> TimeLimitWarning(JobId job, Seconds limit) {
-  const Seconds before = std::min<Seconds>(300, limit / 10);
+  const Seconds before = WarnBefore(limit);
   if (before < 1) return std::nullopt;
-  const std::string left = before % 60 == 0 ? fmt::format("{} min", before / 60) : fmt::format("{} s", before);
-  return TimeWarning{before, fmt::format("\r\n[kojo] job {}: its time limit ends this session in {}\r\n", job, left)};
+  return TimeWarning{before, fmt::format("\r\n[kojo] job {}: its time limit ends this session in {} "
+                                         "(`kojo extend {} MINUTES` adds time where the project allows)\r\n",
+                                         job, SpanText(before), job)};
+}
+
+std::string UtcClock(Seconds unix) {
+  const std::time_t t = static_cast<std::time_t>(unix);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:02}:{:02} UTC", tm.tm_hour, tm.tm_min);
 }
 
 constexpr size_t kEndedPtys = 32;  // terminals of forgotten tasks kept for a late reader
@@ -281,6 +310,9 @@ class ProcessLauncher::Impl {
   void TakeBackPty(Task& t, Seconds now);
   void SupervisorGone(Task& t);
   void BeginKill(Task& t, const std::string& reason, Seconds grace);
+  // Gives the warnings that are due (time limit, idleness) and says whether
+  // the task has been idle past its idle timeout.
+  bool Idle(Task& t, Clock::time_point now);
   void MonitorLoop();
   // The job's pid from the supervisor's note, when the launch did not say.
   void LearnPid(Task& t) {
@@ -305,6 +337,9 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   t.base = fmt::format("{}/{}.{}", tasks_dir, c.job, c.attempt);
   t.start_unix = NowUnix();
   t.time_limit_s = c.spec.time_limit_s;
+  t.idle_timeout_s = c.spec.idle_timeout_s;
+  t.gpus = c.placement.gpus;
+  t.last_active = Clock::now();
   const std::string workdir = c.spec.workdir.empty() ? work_dir : c.spec.workdir;
   auto absolute = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : workdir + "/" + p; };
   t.stdout_path = c.spec.stdout_path.empty() ? DefaultLog(c.job, c.attempt, t.rank, "out")
@@ -431,13 +466,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
   }
   if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
-  if (t.pty) {
-    std::optional<TimeWarning> warn;
-    if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
-    t.pty->Start(t.stdout_path,
-                 warn ? std::optional(Clock::now() + std::chrono::seconds(*t.time_limit_s - warn->before)) : std::nullopt,
-                 warn ? warn->text : "");
-  }
+  if (t.pty) t.pty->Start(t.stdout_path);
   return t;
 }
 
@@ -456,6 +485,32 @@ void ProcessLauncher::Impl::SupervisorGone(Task& t) {
   if (IsTaskLeader(t.pid, t.sup)) kill(-t.pid, SIGKILL);
   if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
   MarkLost(t);
+}
+
+bool ProcessLauncher::Impl::Idle(Task& t, Clock::time_point now) {
+  if (t.pty && !t.time_warned && t.time_deadline)
+    if (auto warn = TimeLimitWarning(t.job, *t.time_limit_s); warn && now >= *t.time_deadline - std::chrono::seconds(warn->before)) {
+      t.pty->Notice(warn->text);
+      t.time_warned = true;
+    }
+  if (!t.idle_timeout_s) return false;
+  auto active = t.last_active;
+  if (t.pty)
+    if (auto input = t.pty->last_input(); input && *input > active) active = *input;
+  const auto end = active + std::chrono::seconds(*t.idle_timeout_s);
+  if (now >= end) return true;
+  const Seconds before = WarnBefore(*t.idle_timeout_s);
+  if (before < 1 || now < end - std::chrono::seconds(before)) {
+    t.idle_warned = false;  // in use again since a warning
+  } else if (!t.idle_warned) {
+    t.idle_warned = true;
+    LogInfo("task {}.{}: idle; it ends in {} unless used", t.job, t.attempt, SpanText(before));
+    if (t.pty)
+      t.pty->Notice(fmt::format("\r\n[kojo] job {}: this session has been idle (no input, no GPU use) for {}; it "
+                                "ends in {} unless used\r\n",
+                                t.job, SpanText(*t.idle_timeout_s - before), SpanText(before)));
+  }
+  return false;
 }
 
 void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Seconds grace) {
@@ -498,12 +553,10 @@ void ProcessLauncher::Impl::TakeBackPty(Task& t, Seconds now) {
     return;
   }
   t.pty = std::move(*pty);
-  std::optional<TimeWarning> warn;
-  if (t.time_limit_s) warn = TimeLimitWarning(t.job, *t.time_limit_s);
-  const Seconds to_warning = warn ? t.start_unix + *t.time_limit_s - warn->before - now : -1;
-  t.pty->Start(t.stdout_path,
-               warn && to_warning >= 0 ? std::optional(Clock::now() + std::chrono::seconds(to_warning)) : std::nullopt,
-               warn ? warn->text : "");
+  t.pty->Start(t.stdout_path);
+  // A warning due while the agent was away is not given late.
+  if (auto warn = t.time_limit_s ? TimeLimitWarning(t.job, *t.time_limit_s) : std::nullopt)
+    t.time_warned = t.start_unix + *t.time_limit_s - warn->before <= now;
 }
 
 void ProcessLauncher::Impl::Adopt() {
@@ -540,6 +593,7 @@ void ProcessLauncher::Impl::Adopt() {
       Finish(*t, st.wait_status, st.end_unix);
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
+      t->last_active = Clock::now();
       if (t->pty_fd >= 0) TakeBackPty(*t, now);
       if (t->time_limit_s)
         t->time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->start_unix + *t->time_limit_s - now));
@@ -621,6 +675,10 @@ void ProcessLauncher::Impl::MonitorLoop() {
         if (t.kill_reason.empty() && t.time_deadline && now >= *t.time_deadline) {
           LogInfo("task {}.{}: time limit of {} s reached", t.job, t.attempt, t.time_limit_s.value_or(0));
           BeginKill(t, "timeout", opt.default_grace_s);
+        } else if (t.kill_reason.empty() && Idle(t, now)) {
+          LogInfo("task {}.{}: idle for {} s (no input, no GPU use): ending it", t.job, t.attempt,
+                  t.idle_timeout_s.value_or(0));
+          BeginKill(t, "idle", opt.default_grace_s);
         } else if (!t.kill_reason.empty() && !t.sigkill_sent && t.kill_deadline && now >= *t.kill_deadline) {
           if (t.pid > 0) kill(-t.pid, SIGKILL);
           if (opt.cgroups) opt.cgroups->KillTask(t.cgroup);
@@ -742,9 +800,50 @@ std::vector<api::TaskReport> ProcessLauncher::Tasks() const {
     r.reason = t.running ? "" : t.reason;
     r.start_time = t.start_unix;
     r.end_time = t.end_unix;
+    if (t.running && t.kill_reason.empty()) r.time_limit_s = t.time_limit_s;  // what SetTimeLimit may change
     out.push_back(std::move(r));
   }
   return out;
+}
+
+void ProcessLauncher::SetTimeLimit(JobId job, int attempt, Seconds limit) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->tasks.find(Key{job, attempt});
+  if (it == impl_->tasks.end() || !it->second.running || !it->second.kill_reason.empty()) return;
+  Task& t = it->second;
+  if (t.time_limit_s == limit || limit <= 0) return;
+  const Seconds old = t.time_limit_s.value_or(0);
+  t.time_limit_s = limit;
+  t.time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t.start_unix + limit - NowUnix()));
+  Persist(t);
+  if (auto warn = TimeLimitWarning(job, limit)) t.time_warned = t.start_unix + limit - warn->before <= NowUnix();
+  LogInfo("task {}.{}: time limit now {} s (was {} s)", job, attempt, limit, old);
+  if (t.pty)
+    t.pty->Notice(fmt::format("\r\n[kojo] job {}: time limit {} by {}; this session ends at {}\r\n", job,
+                              limit > old ? "extended" : "shortened", SpanText(limit > old ? limit - old : old - limit),
+                              UtcClock(t.start_unix + limit)));
+  impl_->Wake();
+}
+
+void ProcessLauncher::NoteGpuUtil(const std::vector<int>& util) {
+  std::lock_guard lock(impl_->mu);
+  const auto now = Clock::now();
+  for (auto& [key, t] : impl_->tasks) {
+    if (!t.running || !t.idle_timeout_s || t.gpus.empty()) continue;
+    // A GPU whose use is unknown counts as used: never ended for want of a reading.
+    for (int g : t.gpus)
+      if (g < 0 || static_cast<size_t>(g) >= util.size() || util[g] > 0) {
+        t.last_active = now;
+        break;
+      }
+  }
+}
+
+void ProcessLauncher::NoteActivity(JobId job) {
+  std::lock_guard lock(impl_->mu);
+  const auto now = Clock::now();
+  for (auto it = impl_->tasks.lower_bound(Key{job, INT32_MIN}); it != impl_->tasks.end() && it->first.first == job; ++it)
+    if (it->second.running) it->second.last_active = now;
 }
 
 void ProcessLauncher::Forget(JobId job, int attempt) {

@@ -51,6 +51,16 @@ class Launcher {
   virtual void Kill(JobId job, int attempt, std::optional<Seconds> grace_s) = 0;
   // Every task, running or ended and not yet forgotten.
   virtual std::vector<api::TaskReport> Tasks() const = 0;
+  // A running task's new time limit, from its start (`kojo extend`); its
+  // terminal, if any, is told. Unknown, ended or stopping tasks: ignored.
+  virtual void SetTimeLimit(JobId job, int attempt, Seconds limit) = 0;
+  // The node's GPUs' utilisation (percent by index; empty = unknown), as
+  // sampled for a heartbeat: a task with an idle timeout (JobSpec.
+  // idle_timeout_s) is in use while one of its GPUs is busy or unknown.
+  // Besides, input to its terminal and NoteActivity keep it in use; a task
+  // idle past its timeout is warned (terminal), then ended with reason "idle".
+  virtual void NoteGpuUtil(const std::vector<int>& util) = 0;
+  virtual void NoteActivity(JobId job) = 0;
   // Forgets an ended task (deletes its record, keeps its logs).
   virtual void Forget(JobId job, int attempt) = 0;
   // The logs of a task, running, ended or forgotten. attempt: none = the
@@ -84,6 +94,9 @@ class ProcessLauncher : public Launcher {
   void Start(const api::StartCommand& cmd) override;
   void Kill(JobId job, int attempt, std::optional<Seconds> grace_s) override;
   std::vector<api::TaskReport> Tasks() const override;
+  void SetTimeLimit(JobId job, int attempt, Seconds limit) override;
+  void NoteGpuUtil(const std::vector<int>& util) override;
+  void NoteActivity(JobId job) override;
   void Forget(JobId job, int attempt) override;
   std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const override;
   std::shared_ptr<PtySession> FindPty(JobId job) const override;

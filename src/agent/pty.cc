@@ -77,13 +77,23 @@ PtySession::~PtySession() {
     if (fd >= 0) close(fd);
 }
 
-void PtySession::Start(const std::string& log_path, std::optional<Clock::time_point> warn_at, std::string warning) {
+void PtySession::Start(const std::string& log_path) {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   if (!log_path.empty()) log_fd_ = open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  warn_at_ = warning.empty() ? std::nullopt : warn_at;
-  warning_ = std::move(warning);
   thread_ = std::thread([this] { Loop(); });
+}
+
+void PtySession::Notice(std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (ended_) return;
+  Append(text);
+  if (log_fd_ >= 0) WriteAllTo(log_fd_, text.data(), text.size());
+}
+
+std::optional<PtySession::Clock::time_point> PtySession::last_input() const {
+  std::lock_guard lock(mu_);
+  return last_input_;
 }
 
 void PtySession::TaskEnded() {
@@ -124,11 +134,6 @@ void PtySession::Loop() {
       const auto now = Clock::now();
       if (task_ended_ && !end_by) end_by = now + kDrainAfterEnd;
       if (task_ended_) timeout_ms = 100;
-      if (warn_at_) {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*warn_at_ - now).count() + 1;
-        ms = std::clamp<long long>(ms, 0, 60000);
-        timeout_ms = timeout_ms < 0 ? static_cast<int>(ms) : std::min(timeout_ms, static_cast<int>(ms));
-      }
     }
     pollfd fds[2] = {{master_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
     const int n = poll(fds, 2, timeout_ms);
@@ -150,11 +155,6 @@ void PtySession::Loop() {
       }
     }
     std::lock_guard lock(mu_);
-    if (warn_at_ && Clock::now() >= *warn_at_) {
-      Append(warning_);
-      if (log_fd_ >= 0) WriteAllTo(log_fd_, warning_.data(), warning_.size());
-      warn_at_.reset();
-    }
     if (closed || (task_ended_ && (!got || (end_by && Clock::now() >= *end_by)))) break;
   }
   std::lock_guard lock(mu_);
@@ -177,6 +177,10 @@ PtySession::Chunk PtySession::Read(std::int64_t offset, std::size_t max, int wai
 
 bool PtySession::Write(std::string_view bytes) {
   std::lock_guard write_lock(write_mu_);
+  {
+    std::lock_guard lock(mu_);
+    last_input_ = Clock::now();
+  }
   const auto deadline = Clock::now() + std::chrono::milliseconds(kWriteWaitMs);
   while (!bytes.empty()) {
     if (ended()) return false;

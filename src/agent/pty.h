@@ -8,10 +8,11 @@
 // dropped) and appends it to the task's stdout log; input is written to
 // the master, a resize sets the terminal's size (the job's foreground
 // process group gets SIGWINCH). The task's supervisor holds a copy of the
-// master, from which a restarted agent takes it back (FromMaster). A
-// warning can be scheduled into the output
-// (the time limit's, docs/agent.md). The terminal ends when every slave is
-// closed, or once the task has ended and what it wrote was read.
+// master, from which a restarted agent takes it back (FromMaster). The
+// agent adds its notices to the output (the time limit's and idleness's
+// warnings, docs/agent.md) and reads when input last came (idle sessions).
+// The terminal ends when every slave is closed, or once the task has ended
+// and what it wrote was read.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -53,10 +54,13 @@ class PtySession {
   int master_fd() const { return master_; }
 
   // Starts copying the terminal's output into the ring and onto the end of
-  // `log_path` (none when empty). `warning` is added to the output at
-  // `warn_at` unless the terminal ended before.
-  void Start(const std::string& log_path, std::optional<Clock::time_point> warn_at = std::nullopt,
-             std::string warning = "");
+  // `log_path` (none when empty).
+  void Start(const std::string& log_path);
+  // Adds `text` to the output (and the log), as if the job had written it;
+  // nothing once the terminal has ended.
+  void Notice(std::string_view text);
+  // When input was last written; none before the first.
+  std::optional<Clock::time_point> last_input() const;
   // The task has ended: the terminal ends once nothing more can be read.
   void TaskEnded();
 
@@ -84,8 +88,7 @@ class PtySession {
   std::string slave_path_;
   std::size_t ring_cap_ = kDefaultRing;
   int log_fd_ = -1;
-  std::optional<Clock::time_point> warn_at_;
-  std::string warning_;
+  std::optional<Clock::time_point> last_input_;  // under mu_
   mutable std::mutex mu_;
   std::mutex write_mu_;  // one writer at a time: input stays in order
   std::condition_variable cv_;

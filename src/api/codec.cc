@@ -70,6 +70,8 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Bool("pty", s.pty);
   f.Int("pty_rows", s.pty_rows, 0, 10000);
   f.Int("pty_cols", s.pty_cols, 0, 10000);
+  f.OptInt("idle_timeout_s", s.idle_timeout_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
+  f.Int("extended_s", s.extended_s, 0, 100LL * 365 * 24 * 3600);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
   if (f.ok() && input)
@@ -176,6 +178,8 @@ Json ToJson(const JobSpec& s) {
   if (s.pty) j["pty"] = true;
   if (s.pty_rows > 0) j["pty_rows"] = s.pty_rows;
   if (s.pty_cols > 0) j["pty_cols"] = s.pty_cols;
+  if (s.idle_timeout_s) j["idle_timeout_s"] = *s.idle_timeout_s;
+  if (s.extended_s > 0) j["extended_s"] = s.extended_s;
   return j;
 }
 
@@ -450,12 +454,26 @@ static Result<KillCommand> KillAt(const Json& j, const std::string& path) {
 }
 Result<KillCommand> KillCommandFromJson(const Json& j) { return KillAt(j, ""); }
 
+Json ToJson(const LimitCommand& c) {
+  return Json{{"job", c.job}, {"attempt", c.attempt}, {"time_limit_s", c.time_limit_s}};
+}
+
+static Result<LimitCommand> LimitAt(const Json& j, const std::string& path) {
+  Fields f(j, path, false);
+  LimitCommand c;
+  f.Int("job", c.job, 0, INT64_MAX, true);
+  f.Int("attempt", c.attempt, 0, 1000000, true);
+  f.Int("time_limit_s", c.time_limit_s, 1, 100LL * 365 * 24 * 3600, true);
+  return Done(f, std::move(c));
+}
+
 Json ToJson(const TaskReport& r) {
   Json j{{"job", r.job}, {"attempt", r.attempt}, {"running", r.running}, {"reason", r.reason},
          {"start_unix", r.start_time}};
   j["exit_code"] = r.exit_code ? Json(*r.exit_code) : Json(nullptr);
   j["signal"] = r.signal ? Json(*r.signal) : Json(nullptr);
   j["end_unix"] = OptJson(r.end_time);
+  if (r.time_limit_s) j["time_limit_s"] = *r.time_limit_s;
   return j;
 }
 
@@ -470,6 +488,7 @@ static Result<TaskReport> TaskAt(const Json& j, const std::string& path) {
   f.Str("reason", r.reason, 1024);
   f.Int("start_unix", r.start_time, 0, kMaxUnixSeconds);
   f.OptInt("end_unix", r.end_time, 0, kMaxUnixSeconds);
+  f.OptInt("time_limit_s", r.time_limit_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   return Done(f, std::move(r));
 }
 Result<TaskReport> TaskReportFromJson(const Json& j) { return TaskAt(j, ""); }
@@ -505,12 +524,14 @@ Result<Heartbeat> HeartbeatFromJson(const Json& j) {
 }
 
 Json ToJson(const HeartbeatReply& r) {
-  Json start = Json::array(), kill = Json::array(), ack = Json::array();
+  Json start = Json::array(), kill = Json::array(), ack = Json::array(), limit = Json::array();
   for (const auto& c : r.start) start.push_back(ToJson(c));
   for (const auto& c : r.kill) kill.push_back(ToJson(c));
+  for (const auto& c : r.limit) limit.push_back(ToJson(c));
   for (const auto& [job, attempt] : r.acknowledged) ack.push_back(Json{{"job", job}, {"attempt", attempt}});
-  return Json{{"start", start}, {"kill", kill}, {"acknowledged", ack},
-              {"heartbeat_interval_ms", r.heartbeat_interval_ms}};
+  Json j{{"start", start}, {"kill", kill}, {"acknowledged", ack}, {"heartbeat_interval_ms", r.heartbeat_interval_ms}};
+  if (!r.limit.empty()) j["limit"] = limit;
+  return j;
 }
 
 Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
@@ -518,6 +539,7 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
   HeartbeatReply r;
   f.List("start", r.start, StartAt);
   f.List("kill", r.kill, KillAt);
+  f.List("limit", r.limit, LimitAt);
   const Json* ack = f.Get("acknowledged", false);
   if (ack && ack->is_array())
     for (const auto& a : *ack)

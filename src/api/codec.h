@@ -77,6 +77,7 @@ Json ToJson(const StartCommand& c);
 Result<StartCommand> StartCommandFromJson(const Json& j);
 Json ToJson(const KillCommand& c);
 Result<KillCommand> KillCommandFromJson(const Json& j);
+Json ToJson(const LimitCommand& c);
 Json ToJson(const TaskReport& r);
 Result<TaskReport> TaskReportFromJson(const Json& j);
 Json ToJson(const Heartbeat& h);

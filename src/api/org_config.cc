@@ -18,6 +18,7 @@ namespace {
 constexpr double kMaxShare = 1e6;
 constexpr int kMaxGpus = 1'000'000;
 constexpr double kMaxGpuHours = 1e12;
+constexpr Seconds kMaxSessionSeconds = 10LL * 365 * 24 * 3600;  // idle_timeout_s, max_extend_s
 constexpr double kMaxWeight = 1000;
 constexpr double kMaxMoney = 1e12;
 
@@ -126,6 +127,8 @@ Result<Project> ProjectAt(const Json& j, const std::string& path) {
     f.Num("member_gpu_hours", h, 0, kMaxGpuHours);
     p.member_gpu_hours = h;
   }
+  f.OptInt("idle_timeout_s", p.idle_timeout_s, 1, kMaxSessionSeconds, /*nullable=*/false);
+  f.Int("max_extend_s", p.max_extend_s, 0, kMaxSessionSeconds);
   if (f.Get("rent", false)) {
     RentTerms t;
     f.Object("rent", t, RentTermsAt);
@@ -412,6 +415,8 @@ Json ToJson(const OrgConfig& c) {
     if (p.member_max_gpus) x["member_max_gpus"] = *p.member_max_gpus;
     if (p.member_max_jobs) x["member_max_jobs"] = *p.member_max_jobs;
     if (p.member_gpu_hours) x["member_gpu_hours"] = *p.member_gpu_hours;
+    if (p.idle_timeout_s) x["idle_timeout_s"] = *p.idle_timeout_s;
+    if (p.max_extend_s > 0) x["max_extend_s"] = p.max_extend_s;
     if (p.rent) x["rent"] = RentTermsJson(*p.rent);
     j["projects"].push_back(x);
   }

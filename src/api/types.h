@@ -36,6 +36,11 @@ struct JobSpec {
   bool pty = false;                         // an interactive session: one task in a pseudo-terminal whose
                                             // terminal kojod relays (GET/POST /api/v1/jobs/{id}/tty)
   int pty_rows = 0, pty_cols = 0;           // its first size; 0 = 24 x 80
+  // A session (pty) idle this long -- no terminal input and no use of its
+  // GPUs -- is ended, after a warning; set by the controller from its
+  // project's idle_timeout_s (a shorter one asked for is kept). None = never.
+  std::optional<Seconds> idle_timeout_s;
+  Seconds extended_s = 0;                   // added to time_limit_s by `kojo extend` so far
 };
 
 enum class JobState {
@@ -157,6 +162,14 @@ struct StartCommand {
   int world_size = 1;              // tasks in all
 };
 
+// A running task's new time limit (`kojo extend`): sent while the task's
+// report shows another one.
+struct LimitCommand {
+  JobId job = 0;
+  int attempt = 0;
+  Seconds time_limit_s = 0;        // from the task's start
+};
+
 struct KillCommand {
   JobId job = 0;
   int attempt = 0;
@@ -174,6 +187,9 @@ struct TaskReport {
   std::string reason;              // "exited", "timeout", "killed", "launch-failed: ..."
   Seconds start_time = 0;
   std::optional<Seconds> end_time;
+  // The limit the agent enforces now (it follows `kojo extend`); none = no
+  // limit, or an agent that does not say.
+  std::optional<Seconds> time_limit_s;
 };
 
 // POST /api/v1/agents/register and /api/v1/agents/{node}/heartbeat.
@@ -192,6 +208,7 @@ struct Heartbeat {
 struct HeartbeatReply {
   std::vector<StartCommand> start;
   std::vector<KillCommand> kill;
+  std::vector<LimitCommand> limit;
   // Ended tasks the controller has recorded: the agent may forget them.
   std::vector<std::pair<JobId, int>> acknowledged;
   int heartbeat_interval_ms = 1000;

@@ -412,7 +412,9 @@ void PrintJob(const api::JobView& v) {
   demand += fmt::format(", CPUs {}, memory {}", CpuText(d.cpu_milli), MemText(d.mem_mib));
   row("demand:", demand);
   if (!d.nodes.Empty()) row("where:", d.nodes.Describe());
-  row("time limit:", s.time_limit_s ? Duration(*s.time_limit_s) : "none");
+  row("time limit:", (s.time_limit_s ? Duration(*s.time_limit_s) : "none") +
+                         (s.extended_s > 0 ? " (extended by " + Duration(s.extended_s) + ")" : ""));
+  if (s.idle_timeout_s) row("idle limit:", Duration(*s.idle_timeout_s) + " without input or GPU use");
   row("submitted:", api::IsoTime(v.submit_time));
   row("started:", Time(v.start_time));
   row("ended:", Time(v.end_time));
@@ -511,6 +513,27 @@ int RunJobAction(const ActionArgs& a, const std::string& action) {
   }
   if (a.conn.json) PrintJson(out);
   return rc;
+}
+
+// ---- extend ----
+
+struct ExtendArgs {
+  Conn conn;
+  std::string job;
+  long long minutes = 0;
+};
+
+void RunExtend(const ExtendArgs& a) {
+  const JobId id = ParseJobId(a.job);
+  ApiClient client(a.conn.Config());
+  Json j = client.PostJson(fmt::format("/api/v1/jobs/{}/extend", id), Json{{"minutes", a.minutes}}.dump());
+  if (a.conn.json) return PrintJson(j);
+  const api::JobView v = DecodeJob(j);
+  const Seconds limit = v.spec.time_limit_s.value_or(0);
+  std::printf("job %lld: time limit now %s (extended by %s in all)", static_cast<long long>(id), Duration(limit).c_str(),
+              Duration(v.spec.extended_s).c_str());
+  if (v.start_time) std::printf(", ends by %s", api::IsoTime(*v.start_time + limit).c_str());
+  std::printf("\n");
 }
 
 // ---- logs ----
@@ -721,6 +744,16 @@ void AddJobCommands(CLI::App& app) {
       if (int rc = RunJobAction(*a, act); rc != 0)
         throw CliError(rc, fmt::format("{}: not every job could be changed", act));
     });
+  }
+  {
+    auto a = std::make_shared<ExtendArgs>();
+    CLI::App* sub = app.add_subcommand(
+        "extend", "Add MINUTES to a job's time limit (pending or running; members within their project's "
+                  "max_extend_s, operators and admins beyond it; partitions, reservations and the grant must allow it)");
+    sub->add_option("JOB", a->job, "Job id")->required();
+    sub->add_option("MINUTES", a->minutes, "Minutes to add")->required()->check(CLI::Range(1LL, 366LL * 24 * 60));
+    AddConn(sub, a->conn);
+    sub->callback([a] { RunExtend(*a); });
   }
   {
     auto a = std::make_shared<LogsArgs>();

@@ -127,6 +127,7 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
     int rank = -1;
     if (rec && rec->Active() && rec->view.attempt == t.attempt) rank = RankOn(*rec, n);
     if (t.running) r.running.insert(key);
+    if (t.running && t.time_limit_s) r.limits[key] = *t.time_limit_s;
     if (rank < 0 || rec->tasks[rank].ended) {
       if (!t.running) r.ack.push_back(key);  // an end we have, or a stale task's: forget it
       continue;
@@ -170,7 +171,15 @@ void Controller::BuildCommands(int n, const Reported& r, api::HeartbeatReply& re
     auto it = jobs_.find(job);
     const JobRec* rec = it == jobs_.end() ? nullptr : &it->second;
     const int rank = rec && rec->Active() && rec->view.attempt == attempt ? RankOn(*rec, n) : -1;
-    if (rank >= 0 && !rec->tasks[rank].ended && rec->view.state != JobState::kStopping) continue;
+    if (rank >= 0 && !rec->tasks[rank].ended && rec->view.state != JobState::kStopping) {
+      // `kojo extend`: the task's limit follows the job's until the agent
+      // reports the new one.
+      auto reported = r.limits.find({job, attempt});
+      const auto& limit = rec->view.spec.time_limit_s;
+      if (limit && reported != r.limits.end() && reported->second != *limit)
+        reply.limit.push_back(api::LimitCommand{job, attempt, *limit});
+      continue;
+    }
     reply.kill.push_back(api::KillCommand{job, attempt,
                                           std::string(rank >= 0 ? KillReason(rec->stop) : "stale"),
                                           config_.kill_grace_s});
@@ -193,7 +202,7 @@ Outcome<api::HeartbeatReply> Controller::Beat(int n, const api::Heartbeat& hb, b
   api::HeartbeatReply reply;
   BuildCommands(n, r, reply);
   auto empty = [&] {
-    if (!reply.start.empty() || !reply.acknowledged.empty()) return false;
+    if (!reply.start.empty() || !reply.acknowledged.empty() || !reply.limit.empty()) return false;
     for (const auto& k : reply.kill)
       if (!nodes_[n].kills_sent.count({k.job, k.attempt})) return false;
     return true;  // nothing, or only kills the agent already has

@@ -351,6 +351,11 @@ void Controller::MaybeFinish(JobRec& rec) {
       SetState(rec, JobState::kFailed);
       rec.view.reason = "NodeLost";
       rec.view.message = "a node of the job was lost and the job does not requeue";
+    } else if (std::any_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& t) { return t.reason == "idle"; })) {
+      SetState(rec, JobState::kCancelled);
+      rec.view.reason = "Idle";
+      rec.view.message = fmt::format("ended after {} s without terminal input or use of its GPUs (idle_timeout_s)",
+                                     rec.view.spec.idle_timeout_s.value_or(0));
     } else if (std::any_of(rec.tasks.begin(), rec.tasks.end(), [](const TaskState& t) { return t.reason == "timeout"; })) {
       SetState(rec, JobState::kTimeout);
       rec.view.reason = "TimeLimit";
@@ -515,6 +520,15 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
       return ApiError{ApiCode::kUnschedulable,
                       batch ? fmt::format("jobs[{}]: no node of this cluster can run it: {}", i, *why)
                             : fmt::format("no node of this cluster can run it: {}", *why)};
+  }
+  // Sessions get their project's idle limit (a shorter one asked for is
+  // kept); what `kojo extend` added starts at nothing.
+  const auto org_config = org_.Config();
+  for (auto& spec : specs) {
+    spec.extended_s = 0;
+    const Project* p = spec.pty && org_config ? org_config->FindProject(spec.project) : nullptr;
+    if (p && p->idle_timeout_s)
+      spec.idle_timeout_s = std::min(spec.idle_timeout_s.value_or(*p->idle_timeout_s), *p->idle_timeout_s);
   }
   const Seconds now = Now();
   for (size_t i = 0; i < specs.size(); ++i)
@@ -717,6 +731,48 @@ Outcome<api::JobView> Controller::Release(JobId id) {
     rec.queued_since = Now();
     Persist(rec);
     WakeScheduler();
+    return std::nullopt;
+  });
+}
+
+Outcome<api::JobView> Controller::Extend(JobId id, Seconds by, bool privileged) {
+  return ChangeJob(id, [&](JobRec& rec) -> std::optional<ApiError> {
+    auto conflict = [&](std::string why) { return ApiError{ApiCode::kConflict, fmt::format("job {}: {}", id, why)}; };
+    const JobState st = rec.view.state;
+    if (st != JobState::kPending && st != JobState::kHeld && st != JobState::kStarting && st != JobState::kRunning)
+      return conflict(fmt::format("it is {}; only a pending or running job can be extended", api::ToString(st)));
+    if (!rec.view.spec.time_limit_s) return conflict("it has no time limit to extend");
+    if (!privileged) {
+      Seconds allowed = 0;
+      if (auto org = org_.Config())
+        if (const Project* p = org->FindProject(rec.job.project)) allowed = p->max_extend_s;
+      if (rec.view.spec.extended_s + by > allowed)
+        return ApiError{ApiCode::kForbidden,
+                        allowed == 0 ? fmt::format("project {} lets its members extend no job (max_extend_s in the "
+                                                   "organisation document); an operator can",
+                                                   rec.job.project)
+                                     : fmt::format("project {} lets its members extend a job by {} min in all; job {} "
+                                                   "was extended by {} min already",
+                                                   rec.job.project, allowed / 60, id, rec.view.spec.extended_s / 60)};
+    }
+    const Seconds limit = *rec.view.spec.time_limit_s + by;
+    NormUnits extra = 0;
+    if (st == JobState::kStarting || st == JobState::kRunning) {
+      auto r = state_.ExtendRun(id, limit, Now());
+      if (!r.ok()) return conflict(r.error().message);
+      extra = r.value();
+    } else {
+      Job longer = rec.job;
+      longer.time_limit = limit;
+      if (auto a = state_.Admit(longer); !a.ok()) return conflict(a.error().message);
+    }
+    rec.view.spec.time_limit_s = limit;
+    rec.view.spec.extended_s += by;
+    rec.job.time_limit = limit;
+    rec.reserved += extra;
+    Persist(rec);
+    for (const auto& s : rec.alloc.shares) WakeNode(s.node);
+    if (st == JobState::kPending) WakeScheduler();
     return std::nullopt;
   });
 }

@@ -142,6 +142,13 @@ class Controller {
   Outcome<api::JobView> Cancel(JobId id);
   Outcome<api::JobView> Hold(JobId id);
   Outcome<api::JobView> Release(JobId id);
+  // POST /jobs/{id}/extend (`kojo extend`): adds `by` to the time limit of
+  // a job that has one, pending or running. Members are held to their
+  // project's max_extend_s in all; `privileged` callers (operators,
+  // admins) are not. Partitions, reservations and the grant are checked as
+  // at a start (ClusterState::ExtendRun); the agent learns the new limit
+  // with its next heartbeat.
+  Outcome<api::JobView> Extend(JobId id, Seconds by, bool privileged);
   // Where the logs of rank `rank` are: of the current attempt, or of an
   // earlier one of a requeued job (`attempt`).
   Outcome<LogSource> FindLogs(JobId id, int rank, std::optional<int> attempt = std::nullopt) const;
@@ -295,6 +302,7 @@ class Controller {
     std::set<std::pair<JobId, int>> running;
     std::vector<std::pair<JobId, int>> ack;
     std::vector<api::KillCommand> kill;
+    std::map<std::pair<JobId, int>, Seconds> limits;  // running tasks' time limits, as the agent enforces them
   };
   Reported ApplyReports(int node, const api::Heartbeat& hb, bool registering);
   void BuildCommands(int node, const Reported& r, api::HeartbeatReply& reply) const;

@@ -329,6 +329,22 @@ void HttpServer::Routes() {
         };
         break;
       }
+      case RouteId::kExtendJob:
+        ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          if (auto e = OnlyParams(req, {})) return SendError(res, *e);
+          auto job = ReachJob(req, who, true);
+          if (!job.ok()) return SendError(res, job.error());
+          auto body = api::ParseJson(req.body);
+          if (!body.ok()) return SendError(res, FromError(body.error()));
+          const Json& j = *body;
+          if (!j.is_object() || j.size() != 1 || !j.contains("minutes") || !j["minutes"].is_number_integer() ||
+              j["minutes"].get<std::int64_t>() < 1 || j["minutes"].get<std::int64_t>() > 366 * 24 * 60)
+            return SendError(res, {ApiCode::kInvalidArgument,
+                                   "minutes: expected a whole number of minutes, 1 to 527040, as {\"minutes\": N}"});
+          const bool privileged = auth_.Reach(who, "", "") == JobReach::kActs;
+          Reply(res, c_.Extend(job.value().id, j["minutes"].get<Seconds>() * 60, privileged), JobJson);
+        };
+        break;
       case RouteId::kJobWhy:
         ah = [this](const httplib::Request& req, httplib::Response& res, const Principal& who) {
           if (auto e = OnlyParams(req, {})) return SendError(res, *e);

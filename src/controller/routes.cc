@@ -16,6 +16,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kCancelJob, "POST", "/api/v1/jobs/{id}/cancel", true, Access::kJobAction},
       RouteSpec{RouteId::kHoldJob, "POST", "/api/v1/jobs/{id}/hold", true, Access::kJobAction},
       RouteSpec{RouteId::kReleaseJob, "POST", "/api/v1/jobs/{id}/release", true, Access::kJobAction},
+      RouteSpec{RouteId::kExtendJob, "POST", "/api/v1/jobs/{id}/extend", true, Access::kJobAction},
       RouteSpec{RouteId::kJobLogs, "GET", "/api/v1/jobs/{id}/logs", true, Access::kJobs},
       RouteSpec{RouteId::kJobTty, "GET", "/api/v1/jobs/{id}/tty", true, Access::kJobAction},
       RouteSpec{RouteId::kJobTtyInput, "POST", "/api/v1/jobs/{id}/tty/input", true, Access::kJobAction},

@@ -18,6 +18,7 @@ enum class RouteId {
   kCancelJob,
   kHoldJob,
   kReleaseJob,
+  kExtendJob,
   kJobLogs,
   // An interactive job's terminal (tty_http.cc).
   kJobTty,

@@ -85,6 +85,13 @@ struct Project {
   std::optional<int> member_max_gpus;
   std::optional<int> member_max_jobs;
   std::optional<double> member_gpu_hours;
+  // Sessions (interactive jobs) idle this long -- no terminal input, no use
+  // of their GPUs -- are ended after a warning. None = never.
+  std::optional<Seconds> idle_timeout_s;
+  // How much its members may add to a job's time limit with `kojo extend`
+  // (in all, per job); operators and admins are not held to it. None or 0 =
+  // members may not extend.
+  Seconds max_extend_s = 0;
 };
 
 struct Member {

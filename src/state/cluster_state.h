@@ -243,6 +243,13 @@ class ClusterState {
   // Recovery of a job running at `started` on `a`, with its reservation.
   void Restore(JobId id, const QueuedJob& q, const Allocation& a, Seconds started, const std::string& grant,
                NormUnits reserved);
+  // A running job's time limit grows to `limit` (seconds from its start;
+  // `kojo extend`): its partitions must allow that limit, no reservation
+  // may hold one of its nodes before the run would end, and the grant it
+  // reserved from must have the extra units, which are reserved at once
+  // (returned). The caller then sets the job's time_limit. An error says
+  // what refuses it (kInvalidArgument).
+  Result<NormUnits> ExtendRun(JobId id, Seconds limit, Seconds now);
   // A running job is being stopped: it keeps its resources until Finish
   // and is not preempted again.
   void Stop(JobId id);

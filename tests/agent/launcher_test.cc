@@ -21,6 +21,7 @@ namespace kojo::agent {
 namespace {
 
 using testing::CommandTask;
+using namespace std::chrono_literals;
 using testing::ReadFile;
 using testing::ScriptTask;
 using testing::TempDir;
@@ -226,6 +227,54 @@ TEST_F(LauncherTest, TimeLimitSendsTermThenKillAfterGrace) {
   EXPECT_EQ(r1.reason, "timeout");
   EXPECT_GE(took, std::chrono::milliseconds(1900));
   EXPECT_LT(took, std::chrono::seconds(6));
+}
+
+TEST_F(LauncherTest, AnIdleTimeoutEndsATaskOnlyOnceItsGpusAreIdle) {
+  api::StartCommand c = CommandTask(1, {"sleep", "30"});
+  c.spec.idle_timeout_s = 2;
+  c.placement.gpus = {1};
+  api::StartCommand other = CommandTask(2, {"sleep", "30"});  // no idle timeout: never ended for it
+  launcher_->Start(c);
+  launcher_->Start(other);
+  // GPU 1 busy (GPU 0 idle, another's) for 4 s: kept.
+  const auto until = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < until) {
+    launcher_->NoteGpuUtil({0, 35, 0, 0});
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(Find(1) && Find(1)->running) << "ended while its GPU was in use";
+  EXPECT_EQ(Find(1)->time_limit_s, std::nullopt);
+  // A reading that does not cover GPU 1 counts as use too.
+  launcher_->NoteGpuUtil({0});
+  const auto idle_from = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    launcher_->NoteGpuUtil({0, 0, 0, 0});
+    if (!Find(1)->running) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  auto r = WaitEnded(1);
+  EXPECT_EQ(r.reason, "idle");
+  EXPECT_EQ(r.signal, SIGTERM);
+  EXPECT_GE(std::chrono::steady_clock::now() - idle_from, 1900ms);
+  EXPECT_TRUE(Find(2)->running);
+}
+
+TEST_F(LauncherTest, ANewTimeLimitIsReportedKeptOverARestartAndEnforced) {
+  api::StartCommand c = CommandTask(3, {"sleep", "30"});
+  c.spec.time_limit_s = 1;
+  launcher_->Start(c);
+  launcher_->SetTimeLimit(3, 1, 3);
+  EXPECT_EQ(Find(3)->time_limit_s, 3);
+  launcher_.reset();
+  launcher_ = MakeLauncher();  // an agent restart adopts it with its new limit
+  ASSERT_TRUE(Find(3));
+  EXPECT_EQ(Find(3)->time_limit_s, 3);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(Find(3)->running) << "ended at its first limit";
+  launcher_->SetTimeLimit(3, 1, 2);  // shortened: ends at once
+  auto r = WaitEnded(3);
+  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.time_limit_s, std::nullopt);  // ended: nothing to change
 }
 
 TEST_F(LauncherTest, KillStopsTheWholeProcessGroup) {

@@ -112,14 +112,22 @@ TEST(PtySessionTest, TheRingKeepsTheLatestBytesAndSaysWhatWasDropped) {
   close(slave);
 }
 
-TEST(PtySessionTest, AWarningIsWrittenIntoTheOutputAtItsTime) {
+TEST(PtySessionTest, ANoticeGoesIntoTheOutputAndTheLogAndInputIsTimed) {
+  TempDir dir;
   auto p = PtySession::Open();
   ASSERT_TRUE(p.ok());
   PtySession& pty = **p;
   const int slave = OpenSlave(pty);
-  pty.Start("", PtySession::Clock::now() + 100ms, "\r\n[kojo] time\r\n");
+  pty.Start(dir.path() + "/out.log");
+  const auto before = PtySession::Clock::now();
+  EXPECT_FALSE(pty.last_input().has_value());
+  pty.Notice("\r\n[kojo] time\r\n");
   std::int64_t offset = 0;
   EXPECT_NE(ReadUntil(pty, offset, "[kojo] time").find("[kojo] time"), std::string::npos);
+  EXPECT_NE(ReadFile(dir.path() + "/out.log").find("[kojo] time"), std::string::npos);
+  ASSERT_TRUE(pty.Write("x"));
+  ASSERT_TRUE(pty.last_input().has_value());
+  EXPECT_GE(*pty.last_input(), before);
   close(slave);
 }
 
@@ -266,6 +274,49 @@ TEST_F(PtyTaskTest, AKillEndsAnInteractiveShellThatIgnoresSigterm) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->signal, SIGHUP);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST_F(PtyTaskTest, AnIdleSessionIsWarnedThenEndedAndInputPostponesIt) {
+  api::StartCommand c = CommandTask(11, {"/bin/sh", "-c", "echo ready; while read line; do echo got=$line; done"});
+  c.spec.pty = true;
+  c.spec.idle_timeout_s = 3;  // warned a second before
+  const auto t0 = std::chrono::steady_clock::now();
+  launcher_->Start(c);
+  auto pty = launcher_->FindPty(11);
+  ASSERT_TRUE(pty);
+  std::int64_t offset = 0;
+  ReadUntil(*pty, offset, "ready");
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(pty->Write("still here\r"));
+  const auto typed = std::chrono::steady_clock::now();
+  const std::string out = ReadUntil(*pty, offset, "ends in 1 s unless used");
+  EXPECT_NE(out.find("[kojo] job 11: this session has been idle (no input, no GPU use) for 2 s"), std::string::npos)
+      << out;
+  auto r = Ended(11);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "idle");
+  // Ended 3 s after the input, not 3 s after the start.
+  EXPECT_GE(std::chrono::steady_clock::now() - typed, 2900ms);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 4400ms);
+}
+
+TEST_F(PtyTaskTest, ANewTimeLimitIsAnnouncedInTheTerminalAndEnforced) {
+  api::StartCommand c = CommandTask(12, {"/bin/sh", "-c", "echo ready; sleep 4; echo survived; exit 0"});
+  c.spec.pty = true;
+  c.spec.time_limit_s = 2;
+  launcher_->Start(c);
+  auto pty = launcher_->FindPty(12);
+  ASSERT_TRUE(pty);
+  std::int64_t offset = 0;
+  ReadUntil(*pty, offset, "ready");
+  launcher_->SetTimeLimit(12, 1, 62);
+  const std::string out = ReadUntil(*pty, offset, "survived");
+  EXPECT_NE(out.find("[kojo] job 12: time limit extended by 1 min; this session ends at "), std::string::npos) << out;
+  EXPECT_NE(out.find("survived"), std::string::npos) << out;
+  auto r = Ended(12);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->reason, "exited");
 }
 
 }  // namespace

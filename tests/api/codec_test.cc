@@ -195,13 +195,16 @@ TEST(Heartbeat, RoundTrip) {
   Heartbeat h;
   h.node.name = "n1";
   h.node.gpus.push_back({0, "H100", 81559, "GPU-abc"});
-  h.tasks.push_back({7, 1, false, 0, std::nullopt, "exited", 100, 120});
+  h.tasks.push_back({7, 1, false, 0, std::nullopt, "exited", 100, 120, std::nullopt});
+  h.tasks.push_back({8, 2, true, std::nullopt, std::nullopt, "", 110, std::nullopt, 3600});
   h.wait_ms = 500;
   auto back = HeartbeatFromJson(ToJson(h));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->node.gpus[0].uuid, "GPU-abc");
   EXPECT_EQ(back->tasks[0].exit_code, std::optional<int>(0));
   EXPECT_EQ(back->tasks[0].end_time, std::optional<Seconds>(120));
+  EXPECT_EQ(back->tasks[0].time_limit_s, std::nullopt);
+  EXPECT_EQ(back->tasks[1].time_limit_s, std::optional<Seconds>(3600));
   HeartbeatReply r;
   StartCommand c;
   c.job = 7;
@@ -211,10 +214,15 @@ TEST(Heartbeat, RoundTrip) {
   r.start.push_back(c);
   r.kill.push_back({8, 1, "cancelled", 5});
   r.acknowledged.emplace_back(6, 1);
+  EXPECT_FALSE(ToJson(r).contains("limit"));  // older agents never see it
+  r.limit.push_back({9, 1, 5400});
   auto rb = HeartbeatReplyFromJson(ToJson(r));
   ASSERT_TRUE(rb.ok()) << rb.error().message;
   EXPECT_EQ(rb->start[0].placement.gpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(rb->kill[0].grace_s, 5);
+  ASSERT_EQ(rb->limit.size(), 1u);
+  EXPECT_EQ(rb->limit[0].job, 9);
+  EXPECT_EQ(rb->limit[0].time_limit_s, 5400);
   EXPECT_EQ(rb->acknowledged[0], (std::pair<JobId, int>{6, 1}));
 }
 
@@ -472,7 +480,7 @@ TEST(JobSpecCodec, NullIsRefusedWhereTheFieldIsNotNullable) {
   auto view = JobViewFromJson(j);
   ASSERT_TRUE(view.ok()) << view.error().message;
   EXPECT_FALSE(view->start_time);
-  TaskReport r{3, 1, true, std::nullopt, std::nullopt, "", 100, std::nullopt};
+  TaskReport r{3, 1, true, std::nullopt, std::nullopt, "", 100, std::nullopt, std::nullopt};
   ASSERT_TRUE(ToJson(r)["exit_code"].is_null());
   EXPECT_TRUE(TaskReportFromJson(ToJson(r)).ok());
 }

@@ -40,6 +40,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kCancelJob,      "yyfyyfnffuu"},
     {RouteId::kHoldJob,        "yyfyyfnffuu"},
     {RouteId::kReleaseJob,     "yyfyyfnffuu"},
+    {RouteId::kExtendJob,      "yyfyyfnffuu"},  // as cancel (the project's allowance is the controller's)
     {RouteId::kJobLogs,        "yyyyyynffuu"},
     {RouteId::kJobTty,         "yyfyyfnffuu"},  // the terminal acts as the job's user: as cancel
     {RouteId::kJobTtyInput,    "yyfyyfnffuu"},
@@ -186,6 +187,7 @@ class AuthMatrixTest : public ::testing::Test {
         return {path, Json{{"name", fmt::format("r-{}", who)}, {"project", "A"}, {"gpus", 1},
                            {"start", "2099-01-01T00:00:00Z"}, {"duration_s", 3600}}.dump()};
       case RouteId::kImportRoster: return {path, Json{{"members", Json::array({{{"login", "bob"}}})}}.dump()};
+      case RouteId::kExtendJob: return {path, Json{{"minutes", 5}}.dump()};
       default: return {path, ""};
     }
   }

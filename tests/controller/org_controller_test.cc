@@ -271,5 +271,100 @@ TEST_F(OrgControllerTest, BadDocumentsAndGrantsGetFieldErrors) {
   EXPECT_TRUE(Submit("c", 1, 60).ok());
 }
 
+TEST_F(OrgControllerTest, ExtendGrowsALimitWithinTheProjectsAllowanceReservesTheGrantAndTellsTheAgent) {
+  Open();
+  Json doc = OrgDoc(WallNow());
+  doc["projects"][0]["max_extend_s"] = 1800;  // a: 30 min per job; b: none
+  ASSERT_TRUE(c_->ApplyOrg(doc.dump()).ok());
+  auto ids = Submit("a", 1, 3600);
+  ASSERT_TRUE(ids.ok());
+  const JobId id = ids.value()[0];
+  ASSERT_TRUE(BeatUntil([&] { return Show(id).state == api::JobState::kRunning; }));
+  auto reserved = [&] {
+    NormUnits r = 0;
+    for (const GrantView& v : c_->Grants("a")) r += v.reserved;
+    return r;
+  };
+  const NormUnits before = reserved();
+  EXPECT_EQ(before, 2 * kNormPerGpuHour);  // an H100 weighs 2
+
+  auto longer = c_->Extend(id, 1200, /*privileged=*/false);
+  ASSERT_TRUE(longer.ok()) << longer.error().message;
+  EXPECT_EQ(longer.value().spec.time_limit_s, 4800);
+  EXPECT_EQ(longer.value().spec.extended_s, 1200);
+  EXPECT_EQ(reserved(), before + 2 * kNormPerGpuHour / 3);
+  ASSERT_TRUE(BeatUntil([&] { return agent_.LimitOf(id) == 4800; }, 20)) << "the agent was not told";
+  const int told = agent_.limit_commands;
+  for (int i = 0; i < 3; ++i) agent_.Beat(*c_);
+  EXPECT_EQ(agent_.limit_commands, told) << "a limit the agent reports is not sent again";
+
+  // Beyond the project's 30 min: refused for a member, allowed to an operator.
+  auto refused = c_->Extend(id, 1200, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ApiCode::kForbidden);
+  EXPECT_NE(refused.error().message.find("by 30 min in all"), std::string::npos) << refused.error().message;
+  // The run's grant (a-soon, 3 GPU-hours) has a third of one left: 20 more
+  // minutes of an H100 need two thirds.
+  auto grant = c_->Extend(id, 1200, /*privileged=*/true);
+  ASSERT_FALSE(grant.ok());
+  EXPECT_EQ(grant.error().code, ApiCode::kConflict);
+  EXPECT_NE(grant.error().message.find("grant a-soon has 0.333 GPU-hours left"), std::string::npos)
+      << grant.error().message;
+  ASSERT_TRUE(c_->Extend(id, 300, /*privileged=*/true).ok());
+  EXPECT_EQ(Show(id).spec.extended_s, 1500);
+  CheckGrants();
+
+  // What was extended and reserved survives a crash.
+  const NormUnits reserved_now = reserved();
+  Crash();
+  EXPECT_EQ(Show(id).spec.time_limit_s, 5100);
+  EXPECT_EQ(reserved(), reserved_now);
+
+  // A project that allows none; a job that ended.
+  auto other = Submit("b", 0, 600);
+  ASSERT_TRUE(other.ok());
+  auto none = c_->Extend(other.value()[0], 60, false);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("project b lets its members extend no job"), std::string::npos)
+      << none.error().message;
+  ASSERT_TRUE(BeatUntil([&] { return agent_.End(id, 1); }));
+  ASSERT_TRUE(BeatUntil([&] { return Show(id).state == api::JobState::kCompleted; }));
+  auto ended = c_->Extend(id, 60, true);
+  ASSERT_FALSE(ended.ok());
+  EXPECT_EQ(ended.error().code, ApiCode::kConflict);
+  EXPECT_EQ(reserved(), 0);
+  CheckGrants();
+}
+
+TEST_F(OrgControllerTest, ASessionGetsItsProjectsIdleTimeoutAndAnIdleEndIsACancel) {
+  Open();
+  Json doc = OrgDoc(WallNow());
+  doc["projects"][0]["idle_timeout_s"] = 900;
+  ASSERT_TRUE(c_->ApplyOrg(doc.dump()).ok());
+  auto submit = [&](Json spec) {
+    spec["project"] = "a";
+    spec["user"] = "ada";
+    spec["time_limit_s"] = 3600;
+    auto r = c_->Submit(spec.dump(), "");
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? r.value()[0] : JobId{0};
+  };
+  const JobId session = submit({{"command", {"bash"}}, {"pty", true}});
+  const JobId shorter = submit({{"command", {"bash"}}, {"pty", true}, {"idle_timeout_s", 60}});
+  const JobId longer = submit({{"command", {"bash"}}, {"pty", true}, {"idle_timeout_s", 5000}});
+  const JobId batch = submit({{"command", {"true"}}});
+  EXPECT_EQ(Show(session).spec.idle_timeout_s, 900);
+  EXPECT_EQ(Show(shorter).spec.idle_timeout_s, 60);
+  EXPECT_EQ(Show(longer).spec.idle_timeout_s, 900);
+  EXPECT_EQ(Show(batch).spec.idle_timeout_s, std::nullopt);
+  ASSERT_TRUE(BeatUntil([&] { return Show(session).state == api::JobState::kRunning; }));
+  ASSERT_TRUE(agent_.EndIdle(session, 1));
+  ASSERT_TRUE(BeatUntil([&] { return api::IsTerminal(Show(session).state); }));
+  const api::JobView v = Show(session);
+  EXPECT_EQ(v.state, api::JobState::kCancelled);
+  EXPECT_EQ(v.reason, "Idle");
+  EXPECT_NE(v.message.find("900 s without terminal input or use of its GPUs"), std::string::npos) << v.message;
+}
+
 }  // namespace
 }  // namespace kojo::controller

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "daemons.h"
 
@@ -29,13 +31,15 @@ std::string IsoUtc(std::int64_t t) {
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-// Project "p" holds grant "g" of `gpu_hours`; project "q" has none; H100 weighs 2.
+// Project "p" holds grant "g" of `gpu_hours`, ends sessions idle for 3 s and
+// lets its members extend a job by 10 min; project "q" has none; H100 weighs 2.
 Json OrgDoc(double gpu_hours) {
   const std::int64_t now = Now();
   return Json{{"gpu_weights", {{"H100", 2.0}}},
               {"programmes", Json::array({{{"name", "prog"}}})},
               {"organisations", Json::array({{{"name", "org"}, {"programme", "prog"}}})},
-              {"projects", Json::array({{{"name", "p"}, {"organisation", "org"}}, {{"name", "q"}, {"organisation", "org"}}})},
+              {"projects", Json::array({{{"name", "p"}, {"organisation", "org"}, {"idle_timeout_s", 3}, {"max_extend_s", 600}},
+                                        {{"name", "q"}, {"organisation", "org"}}})},
               {"grants", Json::array({{{"id", "g"}, {"project", "p"}, {"gpu_hours", gpu_hours},
                                        {"start", IsoUtc(now - 3600)}, {"end", IsoUtc(now + 86400)}}})},
               {"members", Json::array({{{"project", "p"}, {"user", "ada"}, {"role", "lead"}}})}};
@@ -178,6 +182,40 @@ TEST_F(OrgDaemons, GrantNeverOverspentAcrossCancelsAndAControllerKill) {
   EXPECT_NEAR(by_project["total"]["norm_gpu_hours"].get<double>(), g["used_gpu_hours"].get<double>() , 1e-6) << g.dump();
   EXPECT_LE(g["used_units"].get<std::int64_t>(), g["awarded_units"].get<std::int64_t>());
   EXPECT_GT(attempts, 0);
+}
+
+// `kojo extend` and idle sessions end to end: the agent enforces the new
+// limit, and ends a session whose GPU went idle (emulated utilisation).
+TEST_F(OrgDaemons, ExtendReachesTheAgentAndIdleSessionsEnd) {
+  grant_hours_ = 100;
+  StartKojod();
+  StartAgent(2);
+  const JobId job = Submit("p", 1, 2, "sleep 5; echo finished");
+  ASSERT_TRUE(WaitFor([&] { return Job(job)["state"] == "RUNNING"; }, 10s)) << Job(job).dump();
+  auto [rc, out] = Shell(std::string(KOJO_BINARY) + " extend --server " + kojod_->url() + " " + std::to_string(job) + " 1");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("time limit now 1:02 (extended by 1:00 in all)"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return Job(job)["state"] == "COMPLETED"; }, 20s)) << Job(job).dump();
+  auto logs = kojod_->Client().Get(fmt::format("/api/v1/jobs/{}/logs", job).c_str());
+  EXPECT_TRUE(logs && logs->body == "finished\n") << (logs ? logs->body : "no answer");
+  auto [rc2, out2] = Shell(std::string(KOJO_BINARY) + " extend --server " + kojod_->url() + " " + std::to_string(job) + " 1");
+  EXPECT_EQ(rc2, 1) << out2;
+  EXPECT_NE(out2.find("only a pending or running job can be extended"), std::string::npos) << out2;
+
+  // A session on a busy GPU stays; once the GPUs are idle it ends after 3 s.
+  std::ofstream(dir_.path() + "/n1/emulated-gpu-util") << "90 90\n";
+  auto r = Post("/api/v1/jobs", Json{{"command", {"sleep", "60"}}, {"project", "p"}, {"user", "ada"}, {"gpus", 1},
+                                     {"time_limit_s", 60}, {"pty", true}});
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+  const JobId session = Body(r)["ids"][0].get<JobId>();
+  ASSERT_TRUE(WaitFor([&] { return Job(session)["state"] == "RUNNING"; }, 10s)) << Job(session).dump();
+  EXPECT_EQ(Job(session)["spec"]["idle_timeout_s"], 3);
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(Job(session)["state"], "RUNNING") << "ended while its GPU was busy: " << Job(session).dump();
+  std::ofstream(dir_.path() + "/n1/emulated-gpu-util") << "0 0\n";
+  ASSERT_TRUE(WaitFor([&] { return Job(session)["state"] == "CANCELLED"; }, 15s)) << Job(session).dump();
+  EXPECT_EQ(Job(session)["reason"], "Idle") << Job(session).dump();
+  CheckGrant();
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ class FakeAgent {
       t.job = s.job;
       t.attempt = s.attempt;
       t.running = true;
+      t.time_limit_s = s.spec.time_limit_s;
       tasks_[{s.job, s.attempt}] = t;
       limits_[s.job] = s.spec.time_limit_s;
     }
@@ -50,8 +51,16 @@ class FakeAgent {
         it->second.reason = "killed";
       }
     }
+    for (const auto& l : r.limit) {  // as the launcher: a running task's limit follows
+      auto it = tasks_.find({l.job, l.attempt});
+      if (it == tasks_.end() || !it->second.running) continue;
+      it->second.time_limit_s = l.time_limit_s;
+      limits_[l.job] = l.time_limit_s;
+      ++limit_commands;
+    }
     for (const auto& a : r.acknowledged) tasks_.erase(a);
   }
+  int limit_commands = 0;  // LimitCommands acted on
   void Register(Controller& c) {
     auto r = c.Register(Hb());
     if (r.ok()) Handle(r.value());
@@ -79,6 +88,15 @@ class FakeAgent {
     it->second.running = false;
     it->second.exit_code = 0;
     it->second.reason = "exited";
+    return true;
+  }
+  // Ends a running task as the launcher ends an idle session.
+  bool EndIdle(JobId job, int attempt) {
+    auto it = tasks_.find({job, attempt});
+    if (it == tasks_.end() || !it->second.running) return false;
+    it->second.running = false;
+    it->second.signal = 15;
+    it->second.reason = "idle";
     return true;
   }
   std::vector<std::pair<JobId, int>> Running() const {

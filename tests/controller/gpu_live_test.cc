@@ -100,6 +100,26 @@ TEST(GpuLive, DevModeRunsACudaKernelOnTheGpuItPlaced) {
   EXPECT_EQ(jobb["state"], "COMPLETED") << outb;
   EXPECT_NE(outb.find("busy=ok"), std::string::npos) << outb;
 
+  // The same reading ends idle jobs: one with a 15 s idle timeout keeps its
+  // GPU busy for 20 s, then sleeps. It runs on past 15 s while the GPU is
+  // busy (the heartbeats' samples, every few seconds, see it) and ends as
+  // idle once it has not been for 15 s.
+  auto idle = c.Post("/api/v1/jobs",
+                     Json{{"command", {"/bin/sh", "-c", std::string(KOJO_CUDA_PROBE) + " 1048576 20; sleep 90"}},
+                          {"gpus", 1}, {"idle_timeout_s", 15}, {"time_limit_s", 300}}
+                         .dump(),
+                     "application/json");
+  ASSERT_TRUE(idle && idle->status == 201) << (idle ? idle->body : "no answer");
+  const JobId idle_job = Body(idle)["ids"][0].get<JobId>();
+  auto [jobi, outi] = finish(idle_job);
+  EXPECT_EQ(jobi["state"], "CANCELLED") << jobi.dump();
+  EXPECT_EQ(jobi["reason"], "Idle") << jobi.dump();
+  EXPECT_NE(outi.find("busy=ok"), std::string::npos) << outi;
+  const auto ran = jobi.value("end_unix", 0LL) - jobi.value("start_unix", 0LL);
+  std::printf("idle job ran %lld s (busy 20 s, idle timeout 15 s)\n", static_cast<long long>(ran));
+  EXPECT_GE(ran, 25) << "ended before its busy GPU had been idle for 15 s";
+  EXPECT_LT(ran, 90) << "not ended for idleness";
+
   // A job given no GPU sees none, though the machine has some.
   const JobId none = submit("--gpus 0 -- " + std::string(KOJO_CUDA_PROBE));
   ASSERT_GT(none, 0);

@@ -52,6 +52,9 @@ struct ControllerConfig {
   // A metered job without a time limit gets this one (enforced), so that
   // its grant reservation bounds it.
   Seconds default_time_limit_s = 24 * 3600;
+  // Ended jobs (not array tasks) are forgotten this long after they end,
+  // with the idempotency keys of the jobs forgotten; 0 = kept for ever.
+  Seconds keep_ended_s = 30 * 24 * 3600;
   // Half-life of the usage that fair share counts.
   Seconds usage_half_life_s = 7 * 24 * 3600;
   // Where the controller reads the time (tests set a ManualClock).
@@ -314,6 +317,9 @@ class Controller {
   // `full`: also when nothing can start (wait reasons, rejections age).
   void SchedulePass(Seconds now, bool full);
   void CheckNodes();
+  // Retention (retention.cc): forgets ended jobs past keep_ended_s into
+  // batch_; returns how many.
+  size_t PurgeEnded(Seconds now);
   void ExplainWait(JobRec& rec, const Wait& w, Seconds now);
 
   store::Store& store_;
@@ -340,6 +346,7 @@ class Controller {
   std::vector<NodeRec> nodes_;
   std::unordered_map<std::string, int> node_index_;
   Clock::Steady last_explain_{};
+  Clock::Steady next_purge_{};
   std::vector<store::DocRow> loaded_docs_;  // as loaded at start
   std::mutex org_write_mu_;  // one change of the organisation model at a time (taken before mu_)
   OrgRegistry org_;

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   std::size_t max_body = 4 << 20;
   double header_timeout_s = 10;
   std::string org_file;
-  Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600;
+  Seconds default_time_limit = 24 * 3600, usage_half_life = 7 * 24 * 3600, keep_ended = 30 * 24 * 3600;
   std::uint64_t seed = 1;
   app.add_flag("--dev", dev, "Run a controller and one kojo-agent on this machine (real GPUs if NVML finds any, "
                              "else emulated --gpus); write the address and token to " + DevConfigPath());
@@ -113,6 +113,11 @@ int main(int argc, char** argv) {
   app.add_option("--default-time-limit", default_time_limit,
                  "Seconds: the time limit of metered jobs submitted without one (their grant reservation)")
       ->check(CLI::Range(Seconds{1}, Seconds{10} * 365 * 24 * 3600))
+      ->capture_default_str();
+  app.add_option("--keep-ended", keep_ended,
+                 "Seconds: ended jobs (not array tasks) are forgotten this long after they end, with the idempotency "
+                 "keys of the jobs forgotten; usage records are kept. 0: keep them for ever")
+      ->check(CLI::Range(Seconds{0}, Seconds{100LL * 365 * 24 * 3600}))
       ->capture_default_str();
   app.add_option("--usage-half-life", usage_half_life, "Seconds: half-life of the usage fair share counts")
       ->check(CLI::Range(Seconds{60}, Seconds{10} * 365 * 24 * 3600))
@@ -171,6 +176,7 @@ int main(int argc, char** argv) {
   cc.kill_grace_s = kill_grace;
   cc.default_time_limit_s = default_time_limit;
   cc.usage_half_life_s = usage_half_life;
+  cc.keep_ended_s = keep_ended;
   cc.seed = seed;
   const auto load_start = std::chrono::steady_clock::now();
   auto controller = Controller::Open(**store, cc);

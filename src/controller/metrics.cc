@@ -107,6 +107,7 @@ std::string RenderMetrics(const Metrics& m) {
       {"kojo_jobs_started_total", "Runs started by the scheduler.", m.started},
       {"kojo_jobs_preempted_total", "Runs preempted for other jobs.", m.preempted},
       {"kojo_jobs_requeued_total", "Jobs put back in the queue after a run (preempted or a node lost).", m.requeued},
+      {"kojo_jobs_purged_total", "Ended jobs forgotten after the retention time (kojod --keep-ended).", m.purged},
   };
   for (const auto& c : counters) {
     w.Head(c.name, "counter", c.help);

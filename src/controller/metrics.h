@@ -21,6 +21,7 @@ struct MetricCounters {
   std::atomic<std::uint64_t> started{0};    // runs started
   std::atomic<std::uint64_t> preempted{0};  // runs preempted
   std::atomic<std::uint64_t> requeued{0};   // jobs put back in the queue after a run
+  std::atomic<std::uint64_t> jobs_purged{0};  // ended jobs forgotten (retention)
 };
 
 struct Metrics {
@@ -35,7 +36,7 @@ struct Metrics {
   };
   std::map<std::pair<std::string, std::string>, Grant> grants;  // (programme, project): its active grants summed
   std::map<std::string, double> heartbeat_age_s;                // by node
-  std::uint64_t submitted = 0, started = 0, preempted = 0, requeued = 0;
+  std::uint64_t submitted = 0, started = 0, preempted = 0, requeued = 0, purged = 0;
   HistogramSnapshot schedule_pass;
   HistogramSnapshot store_commit;
   std::map<std::pair<std::string, std::string>, HistogramSnapshot> api_requests;  // (method, route)

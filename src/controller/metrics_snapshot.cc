@@ -59,6 +59,7 @@ Metrics Controller::MetricsSnapshot() const {
   m.started = counters_.started;
   m.preempted = counters_.preempted;
   m.requeued = counters_.requeued;
+  m.purged = counters_.jobs_purged;
   m.schedule_pass = pass_duration_.Read();
   m.store_commit = commit_.commit_durations();
   return m;

@@ -29,6 +29,10 @@ void Controller::Loop() {
     if (std::chrono::steady_clock::now() >= next_tick) {
       full = true;
       CheckNodes();
+      if (SteadyNow() >= next_purge_) {  // retention: at most once a minute (a tenth of a short retention)
+        PurgeEnded(Now());
+        next_purge_ = SteadyNow() + std::chrono::seconds(std::clamp<Seconds>(config_.keep_ended_s / 10, 1, 60));
+      }
       next_tick = std::chrono::steady_clock::now() + tick;
       sched_dirty_ = true;  // wait reasons and estimates age
     }

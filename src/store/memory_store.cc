@@ -29,16 +29,22 @@ Status MemoryStore::Apply(const Batch& b) {
     --fail_count_;
     return Error{ErrorCode::kIo, "memory store: injected failure"};
   }
-  auto upsert = [](auto& rows, const auto& row, auto key) {
+  auto upsert = [](auto& rows, const auto& row, auto key, bool deleted = false) {
     auto it = std::lower_bound(rows.begin(), rows.end(), row,
                                [&](const auto& a, const auto& b) { return key(a) < key(b); });
-    if (it != rows.end() && key(*it) == key(row)) *it = row;
-    else rows.insert(it, row);
+    const bool found = it != rows.end() && key(*it) == key(row);
+    if (deleted) {
+      if (found) rows.erase(it);
+    } else if (found) {
+      *it = row;
+    } else {
+      rows.insert(it, row);
+    }
   };
-  for (const auto& r : b.jobs) upsert(state_.jobs, r, [](const JobRow& x) { return x.id; });
+  for (const auto& r : b.jobs) upsert(state_.jobs, r, [](const JobRow& x) { return x.id; }, r.deleted);
   for (const auto& r : b.arrays) upsert(state_.arrays, r, [](const ArrayRow& x) { return x.first_id; });
   for (const auto& r : b.nodes) upsert(state_.nodes, r, [](const NodeRow& x) { return x.name; });
-  for (const auto& r : b.keys) upsert(state_.keys, r, [](const KeyRow& x) { return x.key; });
+  for (const auto& r : b.keys) upsert(state_.keys, r, [](const KeyRow& x) { return x.key; }, r.deleted);
   for (const auto& r : b.docs) {
     auto key = [](const DocRow& x) { return std::tie(x.kind, x.key); };
     auto it = std::lower_bound(state_.docs.begin(), state_.docs.end(), r,

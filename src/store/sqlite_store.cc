@@ -96,9 +96,11 @@ class SqliteStore : public Store {
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_job_id', ?)",
         "INSERT OR REPLACE INTO docs(kind, key, json) VALUES (?, ?, ?)",
         "DELETE FROM docs WHERE kind = ? AND key = ?",
+        "DELETE FROM jobs WHERE id = ?",
+        "DELETE FROM idempotency WHERE key = ?",
     };
-    Stmt* out[] = {&put_job_, &put_array_, &put_node_, &put_key_, &put_next_, &put_doc_, &del_doc_};
-    for (int i = 0; i < 7; ++i)
+    Stmt* out[] = {&put_job_, &put_array_, &put_node_, &put_key_, &put_next_, &put_doc_, &del_doc_, &del_job_, &del_key_};
+    for (int i = 0; i < 9; ++i)
       if (sqlite3_prepare_v2(db_, sql[i], -1, out[i]->out(), nullptr) != SQLITE_OK) return Fail("prepare");
     return Ok{};
   }
@@ -177,6 +179,12 @@ class SqliteStore : public Store {
  private:
   Status Write(const Batch& b) {
     for (const JobRow& r : b.jobs) {
+      if (r.deleted) {
+        sqlite3_stmt* d = del_job_.get();
+        sqlite3_bind_int64(d, 1, r.id);
+        if (!Step(d)) return Fail("delete job");
+        continue;
+      }
       sqlite3_stmt* s = put_job_.get();
       sqlite3_bind_int64(s, 1, r.id);
       sqlite3_bind_text(s, 2, r.state.data(), static_cast<int>(r.state.size()), SQLITE_STATIC);
@@ -197,6 +205,12 @@ class SqliteStore : public Store {
       if (!Step(s)) return Fail("write node");
     }
     for (const KeyRow& r : b.keys) {
+      if (r.deleted) {
+        sqlite3_stmt* d = del_key_.get();
+        sqlite3_bind_text(d, 1, r.key.data(), static_cast<int>(r.key.size()), SQLITE_STATIC);
+        if (!Step(d)) return Fail("delete idempotency key");
+        continue;
+      }
       sqlite3_stmt* s = put_key_.get();
       const std::string ids = JoinIds(r.ids);
       sqlite3_bind_text(s, 1, r.key.data(), static_cast<int>(r.key.size()), SQLITE_STATIC);
@@ -242,7 +256,7 @@ class SqliteStore : public Store {
 
   std::string path_;
   sqlite3* db_;
-  Stmt put_job_, put_array_, put_node_, put_key_, put_next_, put_doc_, del_doc_;
+  Stmt put_job_, put_array_, put_node_, put_key_, put_next_, put_doc_, del_doc_, del_job_, del_key_;
 };
 
 }  // namespace

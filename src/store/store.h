@@ -24,10 +24,12 @@ namespace kojo::store {
 inline constexpr int kSchemaVersion = 1;
 
 // One job: its id, its state name (for operators' queries) and its record.
+// A row with `deleted` removes the job (retention of ended jobs).
 struct JobRow {
   JobId id = 0;
   std::string state;
   std::string json;
+  bool deleted = false;
 };
 
 // A job array kept as one row until its tasks change: jobs first_id ..
@@ -44,10 +46,12 @@ struct NodeRow {
   std::string json;
 };
 
-// Idempotency key -> the ids its first request created.
+// Idempotency key -> the ids its first request created. A row with
+// `deleted` removes the key.
 struct KeyRow {
   std::string key;
   std::vector<JobId> ids;
+  bool deleted = false;
 };
 
 // A document of the organisation model or of accounting (programme,

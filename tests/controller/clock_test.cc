@@ -47,5 +47,63 @@ TEST(ControllerClock, TimesComeFromTheInjectedClock) {
   (*c)->Shutdown();
 }
 
+// Retention: an ended job is forgotten --keep-ended after its end, in
+// memory and in the store, with its idempotency key; a running job, a
+// recently ended one and an array's tasks are kept.
+TEST(ControllerClock, EndedJobsAreForgottenAfterTheRetentionWithTheirKeys) {
+  store::MemoryStore store;
+  auto clock = std::make_shared<ManualClock>(kStart);
+  ControllerConfig cfg;
+  cfg.clock = clock;
+  cfg.node_timeout = 3600s;  // the agent stays up while the clock jumps
+  cfg.keep_ended_s = 600;
+  auto c = Controller::Open(store, cfg);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  FakeAgent agent("n1", 4, "H100-80GB");
+  agent.Register(**c);
+  auto submit = [&](const std::string& body, const std::string& key) {
+    auto ids = (*c)->Submit(body, key);
+    EXPECT_TRUE(ids.ok()) << ids.error().message;
+    return ids.ok() ? ids.value() : std::vector<JobId>{};
+  };
+  const JobId old = submit(R"({"command":["true"],"gpus":1})", "k-old")[0];
+  const std::vector<JobId> array = submit(R"({"command":["true"],"gpus":1,"array":"0-1"})", "");
+  const JobId runs = submit(R"({"command":["sleep","1000"],"gpus":1})", "k-runs")[0];
+  auto state = [&](JobId id) { return (*c)->ShowJob(id).value().state; };
+  ASSERT_TRUE(agent.BeatUntil(**c, [&] { return agent.Running().size() == 4; }));
+  for (JobId id : {old, array[0], array[1]}) agent.End(id, 1);
+  ASSERT_TRUE(agent.BeatUntil(**c, [&] { return state(old) == api::JobState::kCompleted && state(array[1]) == api::JobState::kCompleted; }));
+  clock->Advance(400s);
+  const JobId recent = submit(R"({"command":["true"],"gpus":1})", "k-recent")[0];
+  ASSERT_TRUE(agent.BeatUntil(**c, [&] { return agent.End(recent, 1); }));
+  ASSERT_TRUE(agent.BeatUntil(**c, [&] { return state(recent) == api::JobState::kCompleted; }));
+
+  clock->Advance(300s);  // `old` ended 700 s ago, `recent` 300 s ago
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(50ms);
+    gone = !(*c)->ShowJob(old).ok();
+  }
+  ASSERT_TRUE(gone) << "not forgotten";
+  EXPECT_EQ((*c)->ShowJob(old).error().code, ApiCode::kNotFound);
+  for (JobId id : {recent, runs, array[0], array[1]}) EXPECT_TRUE((*c)->ShowJob(id).ok()) << id;
+  // Its key went with it: a retry with the key is a new submission.
+  const JobId again = submit(R"({"command":["true"],"gpus":1})", "k-old")[0];
+  EXPECT_GT(again, old);
+  EXPECT_EQ(submit(R"({"command":["true"],"gpus":1})", "k-runs")[0], runs);  // a kept job's key answers as before
+
+  // Nothing of it comes back after a restart; the rest does.
+  (*c)->Shutdown();
+  c->reset();
+  auto reopened = Controller::Open(store, cfg);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  EXPECT_FALSE((*reopened)->ShowJob(old).ok());
+  for (JobId id : {recent, runs, array[0], array[1], again}) EXPECT_TRUE((*reopened)->ShowJob(id).ok()) << id;
+  auto retry = (*reopened)->Submit(R"({"command":["true"],"gpus":1})", "k-old");
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry.value()[0], again) << "the new key's row survived the old one's deletion";
+  (*reopened)->Shutdown();
+}
+
 }  // namespace
 }  // namespace kojo::controller

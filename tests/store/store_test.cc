@@ -155,6 +155,51 @@ TEST(SqliteStore, DocumentsReplaceDeleteAndReopen) {
   EXPECT_EQ(s->docs[0].json, R"({"share":2})");
 }
 
+// Retention deletes jobs and idempotency keys; a delete and a write of the
+// same key in one batch (or appended batches) take effect in order.
+void CheckDeletes(Store& st) {
+  ASSERT_TRUE(st.Apply(SampleBatch()).ok());
+  Batch b;
+  b.jobs.push_back(JobRow{1, "", "", true});
+  b.jobs.push_back(JobRow{99, "", "", true});  // never there
+  b.keys.push_back(KeyRow{"key-a", {}, true});
+  b.keys.push_back(KeyRow{"key-b", {2}});
+  Batch later;
+  later.keys.push_back(KeyRow{"key-b", {}, true});
+  later.keys.push_back(KeyRow{"key-a", {3}});  // the key used again after its jobs went
+  b.Append(std::move(later));
+  ASSERT_TRUE(st.Apply(b).ok());
+  auto s = st.Load();
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->jobs.size(), 1u);
+  EXPECT_EQ(s->jobs[0].id, 2);
+  ASSERT_EQ(s->keys.size(), 1u);
+  EXPECT_EQ(s->keys[0].key, "key-a");
+  EXPECT_EQ(s->keys[0].ids, (std::vector<JobId>{3}));
+}
+
+TEST(MemoryStore, JobsAndKeysAreDeletedInOrder) {
+  MemoryStore m;
+  CheckDeletes(m);
+}
+
+TEST(SqliteStore, JobsAndKeysAreDeletedInOrderAndStayDeleted) {
+  TempDir dir;
+  {
+    auto st = OpenSqliteStore(dir.File("kojo.db"));
+    ASSERT_TRUE(st.ok());
+    CheckDeletes(**st);
+  }
+  auto st = OpenSqliteStore(dir.File("kojo.db"));
+  ASSERT_TRUE(st.ok());
+  auto s = (*st)->Load();
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->jobs.size(), 1u);
+  EXPECT_EQ(s->jobs[0].id, 2);
+  ASSERT_EQ(s->keys.size(), 1u);
+  EXPECT_EQ(s->keys[0].ids, (std::vector<JobId>{3}));
+}
+
 TEST(SqliteStore, BadPathNamesTheFile) {
   auto st = OpenSqliteStore("/nonexistent-dir/kojo.db");
   ASSERT_FALSE(st.ok());

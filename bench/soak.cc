@@ -122,8 +122,11 @@ class Client {
       }
       if (!eof) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (!eof || log != fmt::format("start {}\nend\n", round_))
-      return Fail(why, fmt::format("job {}: log '{}' (eof {})", job, log, eof));
+    if (!eof || log != fmt::format("start {}\nend\n", round_)) {
+      std::string ignored;
+      const Json v = GetJson(fmt::format("/api/v1/jobs/{}", job), ignored);
+      return Fail(why, fmt::format("job {}: log '{}' (eof {}); the job: {}", job, log, eof, v.dump()));
+    }
     // The log's end comes from the agent, which may know of the task's end
     // a heartbeat before kojod records it.
     Json shown;

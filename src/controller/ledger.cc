@@ -29,7 +29,9 @@ Json ToJson(const UsageRecord& r) {
               {"start", r.start},
               {"end", r.end},
               {"raw_milli_gpu_s", r.raw_milli_gpu_s},
-              {"norm_units", r.norm}};
+              {"norm_units", r.norm},
+              {"runs", r.runs},
+              {"merged", r.merged}};
 }
 
 Result<UsageRecord> UsageFromJson(const Json& j) {
@@ -50,14 +52,18 @@ Result<UsageRecord> UsageFromJson(const Json& j) {
     r.end = j.at("end").get<Seconds>();
     r.raw_milli_gpu_s = j.value("raw_milli_gpu_s", std::int64_t{0});
     r.norm = j.value("norm_units", NormUnits{0});
+    r.runs = j.value("runs", 1);
+    r.merged = j.value("merged", "");
   } catch (const std::exception& e) {
     return InvalidArgument(fmt::format("usage record: {}", e.what()));
   }
   return r;
 }
 
+std::string UsageKey(const UsageRecord& r) { return r.merged.empty() ? KeyOf(r.job, r.attempt) : r.merged; }
+
 store::DocRow UsageDoc(const UsageRecord& r) {
-  return store::DocRow{std::string(kDocUsage), KeyOf(r.job, r.attempt), Dump(ToJson(r)), false};
+  return store::DocRow{std::string(kDocUsage), UsageKey(r), Dump(ToJson(r)), false};
 }
 
 std::optional<UsageBy> ParseUsageBy(std::string_view s) {
@@ -101,7 +107,7 @@ std::vector<UsageRow> Summarise(const std::vector<UsageRecord>& records, UsageBy
     row.key = key;
     row.raw_gpu_hours += part * static_cast<double>(r.raw_milli_gpu_s) / static_cast<double>(kNormPerGpuHour);
     row.norm_gpu_hours += part * Hours(static_cast<double>(r.norm));
-    row.runs += 1;
+    row.runs += r.runs;
   }
   std::vector<UsageRow> out;
   for (auto& [k, row] : rows) out.push_back(std::move(row));
@@ -129,9 +135,59 @@ Json ToJson(const GrantView& v) {
 }
 
 bool GrantLedger::Record(const UsageRecord& r) {
-  if (!seen_.emplace(KeyOf(r.job, r.attempt), true).second) return false;
+  if (!seen_.emplace(UsageKey(r), true).second) return false;
   records_.push_back(r);
   return true;
+}
+
+std::vector<store::DocRow> GrantLedger::Compact(Seconds cutoff) {
+  std::map<std::string, std::vector<size_t>> groups;  // merged key -> records
+  std::vector<UsageRecord> kept;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const UsageRecord& r = records_[i];
+    if (r.end >= cutoff) continue;
+    const Seconds day = (r.end >= 0 ? r.end : r.end - 86399) / 86400;
+    groups[fmt::format("day/{}/{}/{}/{}/{}/{}/{}", day, r.programme, r.organisation, r.project, r.user, r.grant,
+                       r.gpu_model)]
+        .push_back(i);
+  }
+  std::vector<store::DocRow> rows;
+  std::vector<bool> merged_away(records_.size(), false);
+  std::vector<UsageRecord> merged;
+  for (const auto& [key, members] : groups) {
+    if (members.size() == 1 && records_[members[0]].merged == key) continue;  // already one record
+    UsageRecord m = records_[members[0]];
+    m.job = 0;
+    m.attempt = 0;
+    m.gpus = 0;
+    m.merged = key;
+    m.start = records_[members[0]].start;
+    m.end = records_[members[0]].end;
+    m.raw_milli_gpu_s = m.norm = 0;
+    m.runs = 0;
+    for (size_t i : members) {
+      const UsageRecord& r = records_[i];
+      m.start = std::min(m.start, r.start);
+      m.end = std::max(m.end, r.end);
+      m.raw_milli_gpu_s += r.raw_milli_gpu_s;
+      m.norm += r.norm;
+      m.runs += r.runs;
+      merged_away[i] = true;
+      if (UsageKey(r) != key) {
+        rows.push_back(store::DocRow{std::string(kDocUsage), UsageKey(r), "", true});
+        seen_.erase(UsageKey(r));
+      }
+    }
+    seen_[key] = true;
+    rows.push_back(UsageDoc(m));
+    merged.push_back(std::move(m));
+  }
+  if (merged.empty()) return rows;
+  for (size_t i = 0; i < records_.size(); ++i)
+    if (!merged_away[i]) kept.push_back(std::move(records_[i]));
+  for (auto& m : merged) kept.push_back(std::move(m));
+  records_ = std::move(kept);
+  return rows;
 }
 
 }  // namespace kojo::controller

@@ -29,7 +29,8 @@ namespace kojo::controller {
 inline constexpr std::string_view kDocUsage = "usage";
 
 // One settled run (a job attempt): store document kind "usage", key
-// "<job>.<attempt>".
+// "<job>.<attempt>". Or, once runs are older than the retention
+// (GrantLedger::Compact), the runs of one UTC day merged: key `merged`.
 struct UsageRecord {
   JobId job = 0;
   int attempt = 0;
@@ -41,11 +42,17 @@ struct UsageRecord {
   Seconds start = 0, end = 0;
   std::int64_t raw_milli_gpu_s = 0;  // gpus x gpu_milli x seconds
   NormUnits norm = 0;                // charged: normalised cost, capped at the reservation
+  int runs = 1;                      // runs it stands for
+  // "" for one run; for merged runs their document's key,
+  // "day/<days since 1970>/<programme>/<organisation>/<project>/<user>/<grant>/<gpu model>"
+  // (job and attempt 0, gpus 0, start and end the earliest start and latest end).
+  std::string merged;
 };
 
 api::Json ToJson(const UsageRecord& r);
 Result<UsageRecord> UsageFromJson(const api::Json& j);
 store::DocRow UsageDoc(const UsageRecord& r);
+std::string UsageKey(const UsageRecord& r);  // its document's key
 
 enum class UsageBy { kProgramme, kOrganisation, kProject, kUser, kGpuModel };
 std::optional<UsageBy> ParseUsageBy(std::string_view s);
@@ -79,13 +86,21 @@ api::Json ToJson(const GrantView& v);
 // The settled runs' records, each run once.
 class GrantLedger {
  public:
-  // Keeps `r` unless a record of its key ("<job>.<attempt>") was kept
-  // before; true if kept (each run is charged once).
+  // Keeps `r` unless a record of its key (UsageKey) was kept before; true
+  // if kept (each run is charged once).
   bool Record(const UsageRecord& r);
   const std::vector<UsageRecord>& records() const { return records_; }
+  // Merges the records of runs that ended before `cutoff` into one record
+  // per UTC day of their end and (programme, organisation, project, user,
+  // grant, GPU model): what a grant used and what each project and user
+  // used each day stay exact; a report whose range cuts through such a day
+  // counts its record in proportion. Returns the store rows that make the
+  // same change: the merged records written, the records merged into them
+  // deleted.
+  std::vector<store::DocRow> Compact(Seconds cutoff);
 
  private:
-  std::unordered_map<std::string, bool> seen_;  // "<job>.<attempt>"
+  std::unordered_map<std::string, bool> seen_;  // UsageKey
   std::vector<UsageRecord> records_;
 };
 

@@ -1,8 +1,10 @@
 // Retention (ControllerConfig::keep_ended_s): ended jobs are forgotten --
 // from memory and from the store -- once they ended that long ago, and an
 // idempotency key with them once every job it created is gone. Array tasks
-// are kept (their array's stored template would bring them back); usage
-// records are accounting and are kept (docs/kojod.md, "Retention").
+// are kept (their array's stored template would bring them back). The
+// usage records of runs that old are accounting: they are merged, one per
+// day and (project, user, grant, GPU model), not dropped
+// (GrantLedger::Compact; docs/kojod.md, "Retention").
 #include <fmt/format.h>
 
 #include "controller/controller.h"
@@ -15,6 +17,7 @@ constexpr size_t kMaxPurgedPerPass = 10000;  // bounds one write
 
 size_t Controller::PurgeEnded(Seconds now) {
   if (config_.keep_ended_s <= 0) return 0;
+  for (store::DocRow& row : ledger_.Compact(now - config_.keep_ended_s)) batch_.docs.push_back(std::move(row));
   size_t purged = 0;
   for (auto it = jobs_.begin(); it != jobs_.end() && purged < kMaxPurgedPerPass;) {
     const api::JobView& v = it->second.view;

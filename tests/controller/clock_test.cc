@@ -78,6 +78,17 @@ TEST(ControllerClock, EndedJobsAreForgottenAfterTheRetentionWithTheirKeys) {
   ASSERT_TRUE(agent.BeatUntil(**c, [&] { return agent.End(recent, 1); }));
   ASSERT_TRUE(agent.BeatUntil(**c, [&] { return state(recent) == api::JobState::kCompleted; }));
 
+  auto usage = [&](Controller& ctl) {
+    int runs = 0;
+    double hours = 0;
+    for (const UsageRow& r : ctl.Usage(UsageBy::kUser, 0, kStart + 100000)) {
+      runs += r.runs;
+      hours += r.raw_gpu_hours;
+    }
+    return std::make_pair(runs, hours);
+  };
+  const auto used = usage(**c);
+  EXPECT_EQ(used.first, 4 + 1);  // 4 ended runs and the running one to date
   clock->Advance(300s);  // `old` ended 700 s ago, `recent` 300 s ago
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
@@ -93,11 +104,21 @@ TEST(ControllerClock, EndedJobsAreForgottenAfterTheRetentionWithTheirKeys) {
   EXPECT_EQ(submit(R"({"command":["true"],"gpus":1})", "k-runs")[0], runs);  // a kept job's key answers as before
 
   // Nothing of it comes back after a restart; the rest does.
+  ASSERT_TRUE(agent.BeatUntil(**c, [&] { return state(again) == api::JobState::kRunning; }));
   (*c)->Shutdown();
   c->reset();
   auto reopened = Controller::Open(store, cfg);
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   EXPECT_FALSE((*reopened)->ShowJob(old).ok());
+  // The usage of the runs past the retention was merged, not lost: the
+  // three that ended at the start are one stored record now.
+  const auto runs_now = usage(**reopened);
+  EXPECT_EQ(runs_now.first, used.first + 1);  // `again` ran since
+  auto stored = store.Load();
+  ASSERT_TRUE(stored.ok());
+  int usage_docs = 0;
+  for (const auto& d : stored->docs) usage_docs += d.kind == "usage";
+  EXPECT_EQ(usage_docs, 2) << "the merged day and `recent` (the others have not ended)";
   for (JobId id : {recent, runs, array[0], array[1], again}) EXPECT_TRUE((*reopened)->ShowJob(id).ok()) << id;
   auto retry = (*reopened)->Submit(R"({"command":["true"],"gpus":1})", "k-old");
   ASSERT_TRUE(retry.ok());

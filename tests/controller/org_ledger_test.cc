@@ -2,6 +2,8 @@
 // form, without a controller.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "controller/ledger.h"
 #include "controller/org_registry.h"
 
@@ -44,6 +46,80 @@ TEST(GrantLedger, KeepsEachRunOnce) {
   r.attempt = 2;
   EXPECT_TRUE(l.Record(r));
   EXPECT_EQ(l.records().size(), 2u);
+}
+
+// Old runs merge into one record per day and (project, user, grant, GPU
+// model): grant totals, per-day reports and run counts stay exact, and a
+// second compaction merges what became old since into the same records.
+TEST(GrantLedger, CompactMergesOldRunsPerDayAndKeepsTotals) {
+  constexpr Seconds kDay = 86400, kD0 = 20000 * kDay;  // a UTC midnight
+  GrantLedger l;
+  JobId next = 1;
+  auto run = [&](const std::string& user, const std::string& grant, Seconds start, Seconds end, NormUnits norm) {
+    UsageRecord r;
+    r.job = next++;
+    r.attempt = 1;
+    r.user = user;
+    r.project = "vision";
+    r.organisation = "uni-a";
+    r.programme = "research";
+    r.grant = grant;
+    r.gpu_model = "H100";
+    r.gpus = 1;
+    r.start = start;
+    r.end = end;
+    r.raw_milli_gpu_s = (end - start) * 1000;
+    r.norm = norm;
+    ASSERT_TRUE(l.Record(r));
+  };
+  run("ada", "g", kD0 + 100, kD0 + 200, 10);
+  run("ada", "g", kD0 + 300, kD0 + 400, 20);
+  run("bob", "g", kD0 + 500, kD0 + 600, 40);
+  run("ada", "g", kD0 + kDay + 10, kD0 + kDay + 20, 80);    // the next day
+  run("ada", "g", kD0 + 2 * kDay, kD0 + 2 * kDay + 5, 160);  // not old yet
+  auto totals = [&] {
+    std::map<std::string, NormUnits> by_grant;
+    int runs = 0;
+    for (const auto& r : l.records()) {
+      by_grant[r.grant] += r.norm;
+      runs += r.runs;
+    }
+    return std::make_pair(by_grant["g"], runs);
+  };
+  const auto day0 = Summarise(l.records(), UsageBy::kUser, kD0, kD0 + kDay);
+  ASSERT_EQ(totals(), std::make_pair(NormUnits{310}, 5));
+
+  auto rows = l.Compact(kD0 + 2 * kDay);
+  // Three merged records written (day 0: ada, bob; day 1: ada); the four old runs deleted.
+  int written = 0, deleted = 0;
+  for (const auto& row : rows) (row.deleted ? deleted : written) += 1;
+  EXPECT_EQ(written, 3);
+  EXPECT_EQ(deleted, 4);
+  EXPECT_EQ(l.records().size(), 4u);
+  EXPECT_EQ(totals(), std::make_pair(NormUnits{310}, 5));
+  const auto after = Summarise(l.records(), UsageBy::kUser, kD0, kD0 + kDay);
+  ASSERT_EQ(after.size(), day0.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].key, day0[i].key);
+    EXPECT_DOUBLE_EQ(after[i].norm_gpu_hours, day0[i].norm_gpu_hours);
+    EXPECT_DOUBLE_EQ(after[i].raw_gpu_hours, day0[i].raw_gpu_hours);
+    EXPECT_EQ(after[i].runs, day0[i].runs);
+  }
+  // The merged record round-trips through its document, and is charged once.
+  for (const auto& row : rows) {
+    if (row.deleted) continue;
+    auto back = UsageFromJson(Json::parse(row.json));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(UsageKey(*back), row.key);
+    EXPECT_FALSE(l.Record(*back));
+  }
+  EXPECT_TRUE(l.Compact(kD0 + 2 * kDay).empty()) << "nothing new to merge";
+  // A late run of day 1 (ended then, settled now) joins day 1's record.
+  run("ada", "g", kD0 + kDay + 30, kD0 + kDay + 40, 1);
+  rows = l.Compact(kD0 + 2 * kDay);
+  ASSERT_EQ(rows.size(), 2u);  // its own record deleted, day 1's rewritten
+  EXPECT_EQ(totals(), std::make_pair(NormUnits{311}, 6));
+  EXPECT_EQ(l.records().size(), 4u);
 }
 
 TEST(UsageReport, ProRatesRecordsThatOverlapTheRange) {

@@ -85,6 +85,9 @@ kojo_jobs_preempted_total 0
 # HELP kojo_jobs_requeued_total Jobs put back in the queue after a run (preempted or a node lost).
 # TYPE kojo_jobs_requeued_total counter
 kojo_jobs_requeued_total 0
+# HELP kojo_jobs_purged_total Ended jobs forgotten after the retention time (kojod --keep-ended).
+# TYPE kojo_jobs_purged_total counter
+kojo_jobs_purged_total 0
 # HELP kojo_grant_awarded_gpu_seconds Normalised GPU-seconds awarded by the active grants, by programme and project.
 # TYPE kojo_grant_awarded_gpu_seconds gauge
 kojo_grant_awarded_gpu_seconds{programme="research",project="A"} 3600
@@ -152,7 +155,7 @@ TEST(Metrics, EveryMetricIsDocumentedAndTheDashboardUsesThem) {
     names.insert(name);
     EXPECT_NE(doc.find(fmt::format("| `{}` | {} |", name, type)), std::string::npos) << name << " (" << type << ") is not in docs/metrics.md";
   }
-  EXPECT_EQ(names.size(), 16u);
+  EXPECT_EQ(names.size(), 17u);
 
   auto dash = api::ParseJson(ReadDoc("grafana-kojo.json"));
   ASSERT_TRUE(dash.ok()) << dash.error().message;

@@ -25,6 +25,13 @@
 //   POST /tty/{job}/resize?rows=R&cols=C -> 204
 //     (409 once the terminal has ended; the same key as /logs/; only
 //     these POSTs carry a body, read after the key was checked)
+//   ANY /sessions/{job}/... (X-Kojo-Agent-Key: the same key)
+//     -> the connection relayed, WebSockets included, to the loopback port
+//        of the job's running notebook task (JobSpec.notebook; the port
+//        from the launcher's own records), the key header left out. 401
+//        without the key, 404 with no such session here, 502 while its
+//        server does not answer (net/relay.h; kojod's side:
+//        controller/session_proxy.cc).
 //   GET /health -> {"status":"ok"} (open: it tells nothing of the tasks)
 //
 // Thread safety: Start/Stop from one thread; requests run on the server's

@@ -36,6 +36,13 @@ struct JobSpec {
   bool pty = false;                         // an interactive session: one task in a pseudo-terminal whose
                                             // terminal kojod relays (GET/POST /api/v1/jobs/{id}/tty)
   int pty_rows = 0, pty_cols = 0;           // its first size; 0 = 24 x 80
+  bool notebook = false;                    // a web session (kojo notebook): one task whose server kojod
+                                            // proxies under /sessions/{id}/ (docs/api.md, "Notebook sessions")
+  // A notebook's per-session secret (64 hex digits), made by kojod at
+  // submission; sent to the agent (JUPYTER_TOKEN) and stored with the job,
+  // never taken from a submission nor shown in a job's view (GET
+  // /api/v1/jobs/{id} gives it to those who may act on the job, apart).
+  std::string session_secret;
 };
 
 enum class JobState {

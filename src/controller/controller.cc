@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/org_config.h"
+#include "common/files.h"
 
 namespace kojo::controller {
 
@@ -482,6 +483,11 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
         return *refused;
       }
     if (specs[i].project.empty()) specs[i].project = "default";
+    if (specs[i].notebook) {  // its session's secret: 32 bytes from the kernel, never guessable
+      auto secret = RandomHex(32);
+      if (!secret.ok()) return ApiError{ApiCode::kInternal, fmt::format("cannot make a session secret: {}", secret.error().message)};
+      specs[i].session_secret = std::move(*secret);
+    }
   }
   if (total > kMaxJobsPerRequest)
     return ApiError{ApiCode::kInvalidArgument, fmt::format("jobs: {} jobs in one request; at most {}", total, kMaxJobsPerRequest)};

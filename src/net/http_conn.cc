@@ -273,11 +273,8 @@ std::string_view LinePath(std::string_view line) {
   return target.substr(0, target.find('?'));
 }
 
-void PlainReply(RawConnImpl& conn, int status, std::string_view reason, std::string_view message) {
-  const std::string body = "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"" + std::string(message) + "\"}}";
-  conn.WriteAll("HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                std::to_string(body.size()) + "\r\n\r\n" + body);
+void PlainReply(RawConnImpl& conn, int status, std::string_view, std::string_view message) {
+  RawError(conn, status, status == 408 ? "timeout" : "invalid_argument", message);
 }
 
 // Reads the head of a raw route's request (its line was peeked at) and
@@ -368,6 +365,49 @@ bool HeadersTimedOut() { return t_headers_timed_out; }
 bool AnnouncesBody(const httplib::Request& req) {
   return req.has_header("Transfer-Encoding") ||
          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+static std::string_view StatusText(int status) {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+bool RawReply(RawConn& conn, int status, std::string_view body, std::string_view content_type,
+              std::string_view extra_headers) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(StatusText(status)) + "\r\n";
+  if (!body.empty()) out += "Content-Type: " + std::string(content_type) + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
+  out += extra_headers;
+  out += "\r\n";
+  out += body;
+  return conn.WriteAll(out);
+}
+
+bool RawError(RawConn& conn, int status, std::string_view code, std::string_view message,
+              std::string_view extra_headers) {
+  std::string body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"";
+  for (const char c : message) {
+    if (c == '"' || c == '\\') body += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) body += c;
+  }
+  body += "\"}}";
+  return RawReply(conn, status, body, "application/json", extra_headers);
 }
 
 const std::string* RawRequest::Header(std::string_view name) const {

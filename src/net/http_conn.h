@@ -73,6 +73,14 @@ class RawConn : public Conn {
 
 using RawHandler = std::function<void(const RawRequest&, RawConn&)>;
 
+// A whole reply on a raw route's connection, which then closes
+// ("Connection: close"). `extra_headers`: lines each ending in "\r\n".
+bool RawReply(RawConn& conn, int status, std::string_view body, std::string_view content_type = "application/json",
+              std::string_view extra_headers = {});
+// {"error":{"code":C,"message":M}}, as kojo's other errors.
+bool RawError(RawConn& conn, int status, std::string_view code, std::string_view message,
+              std::string_view extra_headers = {});
+
 struct RawRoutes {
   std::vector<std::pair<std::string, RawHandler>> routes;  // path prefix, handler
   const RawHandler* Find(std::string_view path) const;

@@ -120,7 +120,8 @@ RelayEnd Relay(Conn& a, Conn& b, const RelayOptions& options) {
       progress = progress || step == Direction::kProgress;
     }
     if (dirs[0].shut && dirs[1].shut) return RelayEnd::kClosed;
-    if (!options.half_close && (dirs[0].shut || dirs[1].shut)) return RelayEnd::kClosed;
+    if (options.until == RelayUntil::kEitherEnds && (dirs[0].shut || dirs[1].shut)) return RelayEnd::kClosed;
+    if (options.until == RelayUntil::kSecondEnds && dirs[1].shut) return RelayEnd::kClosed;
     const auto now = Clock::now();
     if (progress) {
       last = now;

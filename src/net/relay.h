@@ -52,12 +52,16 @@ class SocketConn final : public Conn {
   const int fd_;
 };
 
+enum class RelayUntil { kBothEnd, kEitherEnds, kSecondEnds };
+
 struct RelayOptions {
   std::chrono::milliseconds idle{std::chrono::minutes(10)};  // no byte either way for this long: end
   std::size_t buffer = 64 << 10;                            // bytes held per direction, at most
-  // false: end as soon as either side has ended (what it sent before is
-  // passed on first), for a side that would otherwise keep waiting.
-  bool half_close = true;
+  // When the relay ends (a side ends once its end was passed on, after the
+  // bytes it sent before): when both have (half-closes passed on), when
+  // either has, or when the second (b) has, for a side that would
+  // otherwise keep waiting (a kept-alive client after a reply).
+  RelayUntil until = RelayUntil::kBothEnd;
   std::function<bool()> stop;  // asked every 100 ms or so; true ends the relay
 };
 

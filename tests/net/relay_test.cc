@@ -92,11 +92,32 @@ TEST(Relay, WithoutHalfCloseEndsWhenEitherSideEnds) {
   auto done = std::async(std::launch::async, [&] {
     SocketConn ca(a.inner), cb(b.inner);
     RelayOptions o;
-    o.half_close = false;
+    o.until = RelayUntil::kEitherEnds;
     return Relay(ca, cb, o);
   });
   Write(b.outer, "reply");
   b.CloseOuter();  // what it sent is passed on first
+  EXPECT_EQ(Read(a.outer, 5), "reply");
+  ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(done.get(), RelayEnd::kClosed);
+  EXPECT_TRUE(AtEnd(a.outer));
+}
+
+TEST(Relay, UntilTheSecondEndsOutlivesTheFirstsEnd) {
+  Pair a, b;
+  auto done = std::async(std::launch::async, [&] {
+    SocketConn ca(a.inner), cb(b.inner);
+    RelayOptions o;
+    o.until = RelayUntil::kSecondEnds;
+    return Relay(ca, cb, o);
+  });
+  Write(a.outer, "request");
+  ::shutdown(a.outer, SHUT_WR);  // a client that half-closes after its request
+  EXPECT_EQ(Read(b.outer, 7), "request");
+  EXPECT_TRUE(AtEnd(b.outer));
+  EXPECT_NE(done.wait_for(100ms), std::future_status::ready);
+  Write(b.outer, "reply");
+  b.CloseOuter();
   EXPECT_EQ(Read(a.outer, 5), "reply");
   ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(done.get(), RelayEnd::kClosed);

@@ -145,38 +145,34 @@ void HttpServer::ServeSession(const net::RawRequest& req, net::RawConn& conn) {
     const std::string location = fmt::format("{}{}/{}{}", kPrefix, id, query.empty() ? "" : "?", query);
     return void(net::RawReply(conn, 302, "", "", fmt::format("Location: {}\r\n", location)));
   }
-  auto job = c_.ShowJob(id);
-  if (!job.ok()) return error(ApiCode::kNotFound, fmt::format("job {} not found", id));
-  const api::JobView& v = job.value();
-  const std::string& secret = v.spec.session_secret;
-
   // Who is asking.
   std::string query_token, cookie;
   const std::string kept_query = QueryWithoutToken(query, query_token);
   const std::string cookie_name = fmt::format("kojo_session_{}", id);
   const std::string kept_cookies = CookiesWithout(req, cookie_name, cookie);
-  bool presented = false, allowed = false;
-  auto check = [&](std::string_view s) {
-    presented = true;
-    allowed = allowed || SameSecret(s, secret);
-  };
+  const std::string* authz = req.Header("Authorization");
+  if (query_token.empty() && cookie.empty() && authz == nullptr)  // before a word about the job
+    return error(ApiCode::kUnauthorized,
+                 fmt::format("session {}: open the URL that `kojo notebook` printed (it carries the session's "
+                             "token), or send a kojo token (Authorization: Bearer)", id),
+                 "WWW-Authenticate: Bearer\r\n");
+  auto job = c_.ShowJob(id);
+  if (!job.ok()) return error(ApiCode::kNotFound, fmt::format("job {} not found", id));
+  const api::JobView& v = job.value();
+  const std::string& secret = v.spec.session_secret;
+  bool allowed = false;
+  auto check = [&](std::string_view s) { allowed = allowed || SameSecret(s, secret); };
   if (!query_token.empty()) check(query_token);
   if (!cookie.empty()) check(cookie);
-  if (const std::string* authz = req.Header("Authorization")) {
+  if (authz != nullptr) {
     if (StartsWithNoCase(*authz, "token ")) {
       check(Trim(std::string_view(*authz).substr(6)));
     } else {
-      presented = true;
       auto who = auth_.Authenticate(*authz);
       if (!who.ok()) return error(who.error().code, who.error().message, "WWW-Authenticate: Bearer\r\n");
       allowed = allowed || auth_.Reach(who.value(), v.spec.project, v.spec.user) == JobReach::kActs;
     }
   }
-  if (!presented)
-    return error(ApiCode::kUnauthorized,
-                 fmt::format("session {}: open the URL that `kojo notebook` printed (it carries the session's "
-                             "token), or send a kojo token (Authorization: Bearer)", id),
-                 "WWW-Authenticate: Bearer\r\n");
   if (!allowed)
     return error(ApiCode::kForbidden, fmt::format("session {}: wrong session token, or a user who may not act on "
                                                   "job {} (its submitter, a lead of its project, an operator or an admin may)",

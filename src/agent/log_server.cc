@@ -202,7 +202,8 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
     : launcher_(launcher), secret_(std::move(secret)), server_(std::make_unique<net::GuardedServer>(net::ConnLimits{})) {
   // Connections as kojod's: a header deadline, threads on demand, a larger
   // backlog (net/http_conn.h); requests carry no body.
-  server_->new_task_queue = [] { return new net::ElasticPool(64, std::chrono::seconds(30)); };
+  // A notebook's open WebSockets each hold a thread (ServeSession).
+  server_->new_task_queue = [] { return new net::ElasticPool(256, std::chrono::seconds(30)); };
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!net::AnnouncesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     // A terminal's input: read only from the controller (the key first).

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -59,6 +61,26 @@ class Client {
   int fd_ = -1;
 };
 
+// Echoes the head it was given, then the body's bytes (Content-Length).
+void Echo(const RawRequest& req, RawConn& conn) {
+  std::string echo = req.method + " " + req.target + " " + req.version + "\n";
+  for (const auto& [n, v] : req.headers) echo += n + "=" + v + "\n";
+  size_t want = 0;
+  if (const std::string* cl = req.Header("content-length")) want = std::stoul(*cl);
+  std::string body;
+  char buf[256];
+  while (body.size() < want) {
+    short ev = 0;
+    const ssize_t n = conn.Recv(buf, std::min(sizeof buf, want - body.size()), ev);
+    if (n > 0) body.append(buf, static_cast<size_t>(n));
+    else if (n == 0 || !ev) break;
+    else std::this_thread::sleep_for(1ms);
+  }
+  echo += "body=" + body;
+  conn.WriteAll("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + std::to_string(echo.size()) +
+                "\r\n\r\n" + echo);
+}
+
 class RawRoute : public ::testing::Test {
  protected:
   void Start(ConnLimits limits = {}) {
@@ -66,25 +88,7 @@ class RawRoute : public ::testing::Test {
     server_->Get("/plain", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("plain", "text/plain");
     });
-    // Echoes the head it was given, then the body's bytes (Content-Length).
-    server_->AddRawRoute("/raw/", [](const RawRequest& req, RawConn& conn) {
-      std::string echo = req.method + " " + req.target + " " + req.version + "\n";
-      for (const auto& [n, v] : req.headers) echo += n + "=" + v + "\n";
-      size_t want = 0;
-      if (const std::string* cl = req.Header("content-length")) want = std::stoul(*cl);
-      std::string body;
-      char buf[256];
-      while (body.size() < want) {
-        short ev = 0;
-        const ssize_t n = conn.Recv(buf, std::min(sizeof buf, want - body.size()), ev);
-        if (n > 0) body.append(buf, static_cast<size_t>(n));
-        else if (n == 0 || !ev) break;
-        else std::this_thread::sleep_for(1ms);
-      }
-      echo += "body=" + body;
-      conn.WriteAll("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + std::to_string(echo.size()) +
-                    "\r\n\r\n" + echo);
-    });
+    server_->AddRawRoute("/raw/", Echo);
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -149,6 +153,38 @@ TEST_F(RawRoute, MalformedHeadsAreRefused) {
     c.Send(bad);
     EXPECT_EQ(c.ReadAll().rfind("HTTP/1.1 400", 0), 0u) << bad;
   }
+}
+
+// Over TLS the handler reads and writes the same bytes (the decrypted
+// ones already buffered first).
+TEST(RawRouteTls, TakesTheConnectionOverTls) {
+  char tmpl[] = "/tmp/kojo-tls-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, cert = dir + "/cert.pem", key = dir + "/key.pem";
+  const std::string made = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+                           " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(made.c_str()) != 0) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "no openssl CLI to make a certificate";
+  }
+  TlsServer server(cert.c_str(), key.c_str(), ConnLimits{});
+  ASSERT_TRUE(server.is_valid());
+  server.AddRawRoute("/raw/", Echo);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread t([&] { server.listen_after_bind(); });
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(1ms);
+  httplib::SSLClient client("127.0.0.1", port);
+  client.enable_server_certificate_verification(false);
+  client.set_read_timeout(5, 0);
+  auto r = client.Post("/raw/tls?x=2", std::string(3000, 'z'), "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.rfind("POST /raw/tls?x=2 HTTP/1.1\n", 0), 0u) << r->body;
+  EXPECT_NE(r->body.find("body=" + std::string(3000, 'z')), std::string::npos);
+  server.stop();
+  t.join();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

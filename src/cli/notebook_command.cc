@@ -37,7 +37,8 @@ constexpr const char* kNotebookHelp =
     "  --wait SEC  how long to wait for the server to answer once the job runs (default 120)\n"
     "EXTRA JUPYTER ARGS: added to jupyter-notebook's command line (e.g. --notebook-dir=/data).\n"
     "Exit status: 0 with the URL printed; 1 when the job ends or the server does not answer in time (the\n"
-    "job's state and the end of its log are shown; a job still running is left to run); 2 for bad options.\n"
+    "job's state and the end of its log are shown; a job still running is left to run); 2 for bad options;\n"
+    "4 when kojod refuses the token or the session's secret. Where tasks run as root, --allow-root is added.\n"
     "Example: kojo notebook --gpus 1 --time 4h\n"
     "See docs/cli.md.\n";
 

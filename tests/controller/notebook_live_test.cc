@@ -320,6 +320,20 @@ TEST_F(NotebookLive, JupyterAnswersThroughKojodWithTheSecretOnly) {
   EXPECT_EQ(r->status, 404) << r->body;
 }
 
+// A server that cannot start: kojo notebook says so, with the job's state
+// and the end of its log, and exits 1.
+TEST_F(NotebookLive, AServerThatEndsIsReportedWithTheEndOfItsLog) {
+  const std::string work = dir_.path() + "/work";
+  std::filesystem::create_directories(work);
+  auto [rc, out] = Shell(fmt::format("cd {} && KOJO_SERVER={} KOJO_TOKEN={} {} notebook --gpus 0 --time 10 -p A -- "
+                                     "--no-such-option",
+                                     work, kojod_->url(), mia_, KOJO_BINARY));
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("ended before its notebook server answered (FAILED"), std::string::npos) << out;
+  EXPECT_NE(out.find("unrecognized arguments: --no-such-option"), std::string::npos) << out;  // Jupyter's own words
+  EXPECT_EQ(out.find("/sessions/"), std::string::npos) << out;
+}
+
 TEST_F(NotebookLive, AJobThatIsNotANotebookHasNoSession) {
   auto r = Call(mia_, "POST", "/api/v1/jobs",
                 Json{{"command", {"/bin/sleep", "30"}}, {"project", "A"}, {"time_limit_s", 60}}.dump());

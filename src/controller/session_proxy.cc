@@ -191,8 +191,8 @@ void HttpServer::ServeSession(const net::RawRequest& req, net::RawConn& conn) {
   if (!query_token.empty() && (req.method == "GET" || req.method == "HEAD")) {
     const std::string location = std::string(req.path()) + (kept_query.empty() ? "" : "?" + kept_query);
     return void(net::RawReply(conn, 302, "", "",
-                              fmt::format("Location: {}\r\nSet-Cookie: {}={}; Path={}{}/; HttpOnly; SameSite=Lax\r\n",
-                                          location, cookie_name, secret, kPrefix, id)));
+                              fmt::format("Location: {}\r\nSet-Cookie: {}={}; Path={}{}/; HttpOnly; SameSite=Lax{}\r\n",
+                                          location, cookie_name, secret, kPrefix, id, conn.Secure() ? "; Secure" : "")));
   }
 
   auto src = c_.FindLogs(id, 0);

@@ -29,6 +29,7 @@ class Transport {
  public:
   explicit Transport(int fd, SSL* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
   int fd() const { return fd_; }
+  bool tls() const { return ssl_ != nullptr; }
   // Bytes already decrypted but not read yet.
   bool Pending() const { return ssl_ && SSL_pending(ssl_) > 0; }
   // > 0 bytes, 0 at the end, -1 on error; `want` is the event to wait for
@@ -256,6 +257,7 @@ class RawConnImpl final : public RawConn {
   void ShutdownWrite() override { io_.ShutdownWrite(); }
   bool WriteAll(std::string_view data) override { return SendAll(*this, data, Clock::now() + write_timeout_); }
   bool Stopping() const override { return listening_ == INVALID_SOCKET; }
+  bool Secure() const override { return io_.tls(); }
 
  private:
   Transport io_;

@@ -69,6 +69,8 @@ class RawConn : public Conn {
   virtual bool WriteAll(std::string_view data) = 0;
   // The server is stopping: end soon.
   virtual bool Stopping() const = 0;
+  // The connection is TLS (a cookie set on it may be marked Secure).
+  virtual bool Secure() const = 0;
 };
 
 using RawHandler = std::function<void(const RawRequest&, RawConn&)>;

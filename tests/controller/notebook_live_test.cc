@@ -4,7 +4,8 @@
 // Authorization: token) and with a kojo token of the job's submitter; 401
 // with nothing, 403 with a wrong secret or another user's token; a kernel
 // started and its WebSocket opened through the proxy, a kernel_info_request
-// answered. Skipped where jupyter-notebook is not installed
+// answered; the same over HTTPS, with a Secure cookie; a server that cannot
+// start reported with its log. Skipped where jupyter-notebook is not installed
 // (scripts/deps.sh --test installs it).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -137,8 +138,18 @@ class NotebookLive : public ::testing::Test {
                              {"project": "B", "user": "bob", "role": "member"}]})";
     }
     const std::string admin_file = dir_.path() + "/admin.token";
-    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod",
-                                     std::vector<std::string>{"--admin-token-file", admin_file, "--org", org});
+    std::vector<std::string> flags{"--admin-token-file", admin_file, "--org", org};
+    std::vector<std::string> agent_flags;
+    if (tls_) {  // HTTPS: a self-signed certificate made here
+      cert_ = dir_.path() + "/cert.pem";
+      const std::string key = dir_.path() + "/key.pem";
+      auto made = Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                        "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert_);
+      if (made.first != 0) GTEST_SKIP() << "no openssl CLI to make a certificate: " << made.second;
+      flags.insert(flags.end(), {"--tls-cert", cert_, "--tls-key", key});
+      agent_flags = {"--ca-cert", cert_};
+    }
+    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", flags);
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
     admin_ = ReadFile(admin_file);
     while (!admin_.empty() && admin_.back() == '\n') admin_.pop_back();
@@ -148,10 +159,11 @@ class NotebookLive : public ::testing::Test {
     }
     mia_ = MakeToken(Json{{"user", "mia"}});
     bob_ = MakeToken(Json{{"user", "bob"}});
-    agent_ = Process({KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "n1", "--state-dir", dir_.path() + "/n1",
-                      "--listen", "127.0.0.1:0", "--emulate-gpus", "1xH100-80GB", "--token",
-                      MakeToken(Json{{"node", "n1"}}), "--heartbeat-wait-ms", "200"},
-                     dir_.path() + "/n1.log");
+    std::vector<std::string> argv = {KOJO_AGENT_BINARY, "--server", kojod_->url(), "--name", "n1", "--state-dir",
+                                     dir_.path() + "/n1", "--listen", "127.0.0.1:0", "--emulate-gpus", "1xH100-80GB",
+                                     "--token", MakeToken(Json{{"node", "n1"}}), "--heartbeat-wait-ms", "200"};
+    argv.insert(argv.end(), agent_flags.begin(), agent_flags.end());
+    agent_ = Process(argv, dir_.path() + "/n1.log");
     ASSERT_TRUE(WaitFor([&] {
       auto r = Call(admin_, "GET", "/api/v1/nodes/n1");
       return r.first == 200 && Json::parse(r.second)["state"] == "UP";
@@ -171,6 +183,7 @@ class NotebookLive : public ::testing::Test {
   std::pair<int, std::string> Call(const std::string& token, const std::string& method, const std::string& path,
                                    const std::string& body = "") {
     auto c = kojod_->Client();
+    if (tls_) c.set_ca_cert_path(cert_.c_str());
     httplib::Headers h{{"Authorization", "Bearer " + token}};
     httplib::Result r = method == "GET" ? c.Get(path.c_str(), h) : c.Post(path.c_str(), h, body, "application/json");
     return r ? std::pair{r->status, r->body} : std::pair{0, std::string()};
@@ -184,12 +197,15 @@ class NotebookLive : public ::testing::Test {
   httplib::Result Session(const std::string& method, const std::string& path, httplib::Headers headers,
                           const std::string& body = "") {
     httplib::Client c(kojod_->url());
+    if (tls_) c.set_ca_cert_path(cert_.c_str());
     c.set_connection_timeout(5, 0);
     c.set_read_timeout(60, 0);
     const std::string full = fmt::format("/sessions/{}/{}", job_, path);
     return method == "GET" ? c.Get(full.c_str(), headers) : c.Post(full.c_str(), headers, body, "application/json");
   }
 
+  bool tls_ = false;  // kojod serves HTTPS
+  std::string cert_;
   TempDir dir_;
   std::unique_ptr<Kojod> kojod_;
   Process agent_;
@@ -346,6 +362,43 @@ TEST_F(NotebookLive, AJobThatIsNotANotebookHasNoSession) {
   r = Call(mia_, "POST", "/api/v1/jobs",
            Json{{"command", {"/bin/true"}}, {"project", "A"}, {"notebook", true}, {"session_secret", "x"}}.dump());
   EXPECT_EQ(r.first, 400) << r.second;
+}
+
+// Over HTTPS: kojod's TLS connections are handed to the proxy as they are
+// (TLS kept), and the session's cookie is marked Secure.
+class NotebookLiveTls : public NotebookLive {
+ protected:
+  void SetUp() override {
+    tls_ = true;
+    NotebookLive::SetUp();
+  }
+};
+
+TEST_F(NotebookLiveTls, TheProxyWorksOverHttpsAndItsCookieIsSecure) {
+  const std::string work = dir_.path() + "/work";
+  std::filesystem::create_directories(work);
+  auto [rc, out] = Shell(fmt::format(
+      "cd {} && KOJO_SERVER={} KOJO_TOKEN={} KOJO_CA_CERT={} JUPYTER_RUNTIME_DIR={}/rt JUPYTER_DATA_DIR={}/data "
+      "IPYTHONDIR={}/ipy {} notebook --gpus 0 --time 10 -p A --wait 90",
+      work, kojod_->url(), mia_, cert_, work, work, work, KOJO_BINARY));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(https://127\.0\.0\.1:\d+/sessions/(\d+)/\?token=([0-9a-f]{64}))")))
+      << "rc " << rc << "\n" << out;
+  job_ = std::stoll(m[1]);
+  const std::string secret = m[2], cookie = fmt::format("kojo_session_{}={}", job_, secret);
+  auto r = Session("GET", "api/status?token=" + secret, {});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 302);
+  EXPECT_NE(r->get_header_value("Set-Cookie").find("; Secure"), std::string::npos) << r->get_header_value("Set-Cookie");
+  r = Session("GET", "api/status", {{"Cookie", cookie}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = Session("POST", "api/kernels", {{"Cookie", cookie}}, R"({"name": "python3"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  r = Session("GET", "api/status", {});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
 }
 
 }  // namespace

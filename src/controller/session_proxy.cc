@@ -197,6 +197,9 @@ void HttpServer::ServeSession(const net::RawRequest& req, net::RawConn& conn) {
 
   auto src = c_.FindLogs(id, 0);
   if (!src.ok()) return error(src.error().code, src.error().message);
+  if (src.value().agent_secret.empty())
+    return error(ApiCode::kBadGateway, fmt::format("job {}: its agent at {} has sent no key yet (it may have just "
+                                                   "restarted): try again in a moment", id, src.value().agent_url));
   std::string host;
   int port = 0;
   if (!HostPort(src.value().agent_url, host, port))

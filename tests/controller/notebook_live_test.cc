@@ -247,6 +247,14 @@ TEST_F(NotebookLive, JupyterAnswersThroughKojodWithTheSecretOnly) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(Json::parse(r->body, nullptr, false).contains("started")) << r->body;
+  // Its pages, under the session's base path (their links and assets too).
+  r = Session("GET", "tree", {{"Cookie", cookie}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find(fmt::format("/sessions/{}/static/", job_)), std::string::npos);
+  auto asset = Session("GET", "static/base/images/favicon.ico", {{"Cookie", cookie}});
+  ASSERT_TRUE(asset);
+  EXPECT_EQ(asset->status, 200);
   // As Jupyter's own header, and a kojo token of the submitter.
   r = Session("GET", "api/status", {{"Authorization", "token " + secret}});
   ASSERT_TRUE(r);

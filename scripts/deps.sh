@@ -4,8 +4,10 @@
 # dashboard (web/) needs Node.js and npm: Debian's nodejs and npm, only when
 # the `node` or `npm` command is missing (a newer Node installed otherwise is
 # kept). `--test` adds what only the tests use: chromium (the dashboard's
-# browser test), prometheus (`promtool check metrics`) and snakemake (its
-# Slurm executor against kojo's Slurm commands); tests skip without them.
+# browser test), prometheus (`promtool check metrics`), snakemake (its
+# Slurm executor against kojo's Slurm commands) and jupyter-notebook with
+# python3-ipykernel (a real Jupyter server and kernel behind `kojo
+# notebook`'s proxy); tests skip without them.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
@@ -15,7 +17,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
 command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)
 if [[ ${1:-} == --fuzz ]]; then pkgs+=(clang libclang-rt-14-dev); fi
-if [[ ${1:-} == --test ]]; then pkgs+=(chromium prometheus snakemake); fi
+if [[ ${1:-} == --test ]]; then pkgs+=(chromium prometheus snakemake jupyter-notebook python3-ipykernel); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

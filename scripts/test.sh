@@ -7,7 +7,7 @@
 # on its seed corpus and regression inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh --test  # the browser, promtool and snakemake, if missing
+bash scripts/deps.sh --test  # the browser, promtool, snakemake and Jupyter, if missing
 for preset in release asan; do
   echo "== kojo tests: $preset ==" >&2
   bash scripts/build.sh "$preset"

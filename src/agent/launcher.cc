@@ -2,10 +2,13 @@
 
 #include "common/files.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,7 +84,25 @@ struct Task {
   bool time_warned = false;
   Clock::time_point last_active{};  // GPU use, input through kojod (NoteActivity), the start
   bool idle_warned = false;
+  int session_port = 0;             // a notebook's server, on 127.0.0.1 (KOJO_SESSION_PORT); 0 = none
 };
+
+// A port of 127.0.0.1 free now (the kernel's pick; the task binds it
+// moments later).
+Result<int> FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{ErrorCode::kIo, fmt::format("cannot pick a port for the session: {}", std::strerror(errno))};
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  const int err = errno;
+  close(fd);
+  if (!ok) return Error{ErrorCode::kIo, fmt::format("cannot pick a port for the session: {}", std::strerror(err))};
+  return static_cast<int>(ntohs(a.sin_port));
+}
 
 Seconds NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -94,7 +115,7 @@ Json RecordJson(const Task& t) {
          {"supervisor_pid", t.sup}, {"supervisor_start", t.sup_start}, {"pid", t.pid},
          {"start_unix", t.start_unix}, {"launch_error", t.launch_error},
          {"kill_reason", t.kill_reason}, {"kill_unix", t.kill_unix}, {"kill_grace_s", t.kill_grace_s},
-         {"pty_fd", t.pty_fd}};
+         {"pty_fd", t.pty_fd}, {"session_port", t.session_port}};
   j["time_limit_s"] = t.time_limit_s ? Json(*t.time_limit_s) : Json(nullptr);
   if (t.idle_timeout_s) j["idle_timeout_s"] = *t.idle_timeout_s;
   if (!t.gpus.empty()) j["gpus"] = t.gpus;
@@ -132,6 +153,7 @@ std::optional<Task> TaskFromRecord(const std::string& text) {
     t.kill_unix = r.value("kill_unix", Seconds{0});
     t.kill_grace_s = r.value("kill_grace_s", Seconds{0});
     t.pty_fd = r.value("pty_fd", -1);
+    t.session_port = r.value("session_port", 0);
     if (r.contains("time_limit_s") && r["time_limit_s"].is_number_integer())
       t.time_limit_s = r["time_limit_s"].get<Seconds>();
     if (r.contains("idle_timeout_s") && r["idle_timeout_s"].is_number_integer())
@@ -372,6 +394,18 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
   env["KOJO_WORLD_SIZE"] = std::to_string(c.world_size);
   env["KOJO_PEERS"] = c.peers.empty() ? opt.node_name : Join(c.peers);
   env["KOJO_MASTER_ADDR"] = c.peers.empty() ? opt.node_name : c.peers[0];
+
+  if (c.spec.notebook) {  // its server listens on a free loopback port that kojod's proxy reaches through us
+    auto port = FreeLoopbackPort();
+    if (!port.ok()) {
+      LaunchFailed(t, port.error().message);
+      return t;
+    }
+    t.session_port = *port;
+    env["KOJO_SESSION_PORT"] = std::to_string(*port);
+    env["KOJO_SESSION_BASE"] = fmt::format("/sessions/{}/", c.job);
+    if (!c.spec.session_secret.empty()) env["JUPYTER_TOKEN"] = c.spec.session_secret;
+  }
 
   SpawnRequest req;
   if (c.spec.pty) {
@@ -885,18 +919,19 @@ void ProcessLauncher::Forget(JobId job, int attempt) {
 }
 
 std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> attempt, int rank) const {
-  {
-    std::lock_guard lock(impl_->mu);
-    const Task* best = nullptr;
-    for (auto it = impl_->tasks.lower_bound(Key{job, INT32_MIN}); it != impl_->tasks.end() && it->first.first == job; ++it)
-      if (it->second.rank == rank && (!attempt || *attempt == it->second.attempt)) best = &it->second;
-    if (best) return TaskLogs{best->stdout_path, best->stderr_path, !best->running};
-    // Still launching: its log files may exist already, but it has not
-    // ended; answer "not there yet" rather than an early end of file.
-    for (auto it = impl_->launching.lower_bound(Key{job, INT32_MIN});
-         it != impl_->launching.end() && it->first == job; ++it)
-      if (!attempt || *attempt == it->second) return std::nullopt;
-  }
+  // One lock over it all, the files of forgotten tasks included: a start
+  // enters `launching` under this lock before it creates the task's log
+  // files, so a task that starts meanwhile is never taken for a forgotten
+  // one (whose log would end at once, empty).
+  std::lock_guard lock(impl_->mu);
+  const Task* best = nullptr;
+  for (auto it = impl_->tasks.lower_bound(Key{job, INT32_MIN}); it != impl_->tasks.end() && it->first.first == job; ++it)
+    if (it->second.rank == rank && (!attempt || *attempt == it->second.attempt)) best = &it->second;
+  if (best) return TaskLogs{best->stdout_path, best->stderr_path, !best->running};
+  // Still launching: its log files may exist already, but it has not
+  // ended; answer "not there yet" rather than an early end of file.
+  for (auto it = impl_->launching.lower_bound(Key{job, INT32_MIN}); it != impl_->launching.end() && it->first == job; ++it)
+    if (!attempt || *attempt == it->second) return std::nullopt;
   if (!attempt) return std::nullopt;
   // Forgotten (acknowledged) tasks: the index, else the default files.
   std::istringstream index(ReadFile(impl_->DefaultLog(job, *attempt, rank, "paths")));
@@ -906,6 +941,16 @@ std::optional<TaskLogs> ProcessLauncher::FindLogs(JobId job, std::optional<int> 
   logs.stdout_path = impl_->DefaultLog(job, *attempt, rank, "out");
   logs.stderr_path = impl_->DefaultLog(job, *attempt, rank, "err");
   if (access(logs.stdout_path.c_str(), F_OK) == 0) return logs;
+  return std::nullopt;
+}
+
+std::optional<int> ProcessLauncher::SessionPort(JobId job) const {
+  std::lock_guard lock(impl_->mu);
+  for (auto it = impl_->tasks.upper_bound(Key{job, INT32_MAX}); it != impl_->tasks.begin();) {
+    --it;
+    if (it->first.first != job) break;
+    if (it->second.running && it->second.session_port > 0) return it->second.session_port;
+  }
   return std::nullopt;
 }
 

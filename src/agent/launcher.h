@@ -73,6 +73,12 @@ class Launcher {
     (void)job;
     return nullptr;
   }
+  // The loopback port of a running notebook task of `job` (JobSpec.notebook:
+  // KOJO_SESSION_PORT in its environment); none when there is none here.
+  virtual std::optional<int> SessionPort(JobId job) const {
+    (void)job;
+    return std::nullopt;
+  }
 };
 
 struct LauncherOptions {
@@ -100,6 +106,7 @@ class ProcessLauncher : public Launcher {
   void Forget(JobId job, int attempt) override;
   std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const override;
   std::shared_ptr<PtySession> FindPty(JobId job) const override;
+  std::optional<int> SessionPort(JobId job) const override;
 
   // How many tasks were adopted running at creation (for logs and tests).
   int adopted() const;

@@ -21,6 +21,7 @@ namespace kojo::agent {
 namespace {
 
 constexpr std::int64_t kDefaultLimit = 1 << 20;
+constexpr std::string_view kAgentKeyHeader = "X-Kojo-Agent-Key";
 constexpr std::int64_t kMaxLimit = 8 << 20;
 
 std::optional<std::int64_t> ParseInt(std::string_view s, std::int64_t min, std::int64_t max) {
@@ -147,6 +148,49 @@ void ServeTtyPost(const Launcher& launcher, const httplib::Request& req, httplib
   res.status = 204;
 }
 
+// /sessions/{job}/...: a notebook's server, for the controller only (its
+// key in X-Kojo-Agent-Key), relayed to the task's loopback port.
+void ServeSession(const Launcher& launcher, const std::string& secret, const std::function<void(JobId)>& activity,
+                  const net::RawRequest& req, net::RawConn& conn) {
+  const std::string* key = req.Header(kAgentKeyHeader);
+  if (secret.empty() || key == nullptr || !ConstantTimeEqual(*key, secret))
+    return void(net::RawError(conn, 401, "unauthorized", "sessions are reached through the controller: /sessions/{job}/"));
+  std::string_view rest = req.path().substr(std::string_view("/sessions/").size());
+  auto job = ParseInt(rest.substr(0, rest.find('/')), 1, INT64_MAX);
+  if (!job) return void(net::RawError(conn, 400, "invalid_argument", "job: expected a positive integer job id"));
+  auto port = launcher.SessionPort(*job);
+  if (!port)
+    return void(net::RawError(conn, 404, "not_found", fmt::format("no running notebook session of job {} on this node", *job)));
+  std::string error;
+  const int fd = net::Dial("127.0.0.1", *port, std::chrono::seconds(2), error);
+  if (fd < 0)
+    return void(net::RawError(conn, 502, "bad_gateway",
+                              fmt::format("job {}: its server does not answer on 127.0.0.1:{} yet ({})", *job, *port, error)));
+  std::string head = req.method + " " + req.target + " " + req.version + "\r\n";
+  for (const auto& [name, value] : req.headers)
+    if (value.data() != key->data()) head += name + ": " + value + "\r\n";  // all but the key
+  head += "\r\n";
+  net::SocketConn upstream(fd);
+  // What the user sends is the session's use (its idle timeout): each
+  // request, and the bytes of a WebSocket, at most once a second.
+  if (activity) activity(*job);
+  auto noted = std::chrono::steady_clock::now();
+  if (net::SendAll(upstream, head, std::chrono::steady_clock::now() + std::chrono::seconds(10))) {
+    net::RelayOptions options;
+    options.idle = std::chrono::hours(1);
+    options.stop = [&conn] { return conn.Stopping(); };
+    options.from_a = [&] {
+      const auto now = std::chrono::steady_clock::now();
+      if (activity && now - noted >= std::chrono::seconds(1)) {
+        activity(*job);
+        noted = now;
+      }
+    };
+    net::Relay(conn, upstream, options);
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 Result<std::string> NewLogSecret() {
@@ -170,7 +214,8 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
     : launcher_(launcher), secret_(std::move(secret)), server_(std::make_unique<net::GuardedServer>(net::ConnLimits{})) {
   // Connections as kojod's: a header deadline, threads on demand, a larger
   // backlog (net/http_conn.h); requests carry no body.
-  server_->new_task_queue = [] { return new net::ElasticPool(64, std::chrono::seconds(30)); };
+  // A notebook's open WebSockets each hold a thread (ServeSession).
+  server_->new_task_queue = [] { return new net::ElasticPool(256, std::chrono::seconds(30)); };
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!net::AnnouncesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     // A terminal's input: read only from the controller (the key first).
@@ -212,6 +257,9 @@ LogServer::LogServer(const Launcher& launcher, std::string secret)
                     }
                     ServeTtyPost(launcher_, req, res, input);
                   });
+  server_->AddRawRoute("/sessions/", [this](const net::RawRequest& req, net::RawConn& conn) {
+    ServeSession(launcher_, secret_, activity_, req, conn);
+  });
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty())
       ErrorReply(res, res.status, res.status == 404 ? "not_found" : "invalid_argument",

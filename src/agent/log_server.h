@@ -25,12 +25,20 @@
 //   POST /tty/{job}/resize?rows=R&cols=C -> 204
 //     (409 once the terminal has ended; the same key as /logs/; only
 //     these POSTs carry a body, read after the key was checked)
+//   ANY /sessions/{job}/... (X-Kojo-Agent-Key: the same key)
+//     -> the connection relayed, WebSockets included, to the loopback port
+//        of the job's running notebook task (JobSpec.notebook; the port
+//        from the launcher's own records), the key header left out. 401
+//        without the key, 404 with no such session here, 502 while its
+//        server does not answer (net/relay.h; kojod's side:
+//        controller/session_proxy.cc).
 //   GET /health -> {"status":"ok"} (open: it tells nothing of the tasks)
 //
 // Thread safety: Start/Stop from one thread; requests run on the server's
 // threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -52,6 +60,9 @@ class LogServer {
   LogServer(const LogServer&) = delete;
   LogServer& operator=(const LogServer&) = delete;
 
+  // Called with a notebook session's job when its user sends something
+  // through the controller (Launcher::NoteActivity). Set before Start.
+  void OnSessionActivity(std::function<void(JobId)> f) { activity_ = std::move(f); }
   // Binds host:port (port 0 = any free port) and serves on a thread.
   // Returns the port.
   Result<int> Start(const std::string& host, int port);
@@ -60,6 +71,7 @@ class LogServer {
  private:
   const Launcher& launcher_;
   const std::string secret_;
+  std::function<void(JobId)> activity_;
   std::unique_ptr<net::GuardedServer> server_;
   std::thread thread_;
 };

@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   LogServer logs(**launcher, *log_secret);
+  logs.OnSessionActivity([l = launcher->get()](JobId job) { l->NoteActivity(job); });
   auto port = logs.Start(address->first, address->second);
   if (!port.ok()) {
     LogWarn("{}", port.error().message);

@@ -72,6 +72,8 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   f.Int("pty_cols", s.pty_cols, 0, 10000);
   f.OptInt("idle_timeout_s", s.idle_timeout_s, 1, 100LL * 365 * 24 * 3600, /*nullable=*/false);
   f.Int("extended_s", s.extended_s, 0, 100LL * 365 * 24 * 3600);
+  f.Bool("notebook", s.notebook);
+  if (!input) f.Str("session_secret", s.session_secret, 128);
   if (f.ok() && s.command.empty() == s.script.empty())
     f.Fail(f.Path("command"), "give exactly one of 'command' (a list of arguments) and 'script' (text)");
   if (f.ok() && input)
@@ -91,6 +93,10 @@ Result<JobSpec> JobSpecAt(const Json& j, const std::string& path, bool input) {
   if (f.ok() && s.pty && (s.demand.tasks != 1 || !s.array.empty()))
     f.Fail(f.Path("pty"), s.array.empty() ? "a terminal session runs one task: expected tasks 1"
                                           : "a terminal session cannot be an array job");
+  if (f.ok() && s.notebook && (s.demand.tasks != 1 || !s.array.empty() || s.pty))
+    f.Fail(f.Path("notebook"), !s.array.empty() ? "a notebook session cannot be an array job"
+                               : s.pty          ? "a notebook session has no terminal: expected pty false"
+                                                : "a notebook session runs one task: expected tasks 1");
   if (f.ok() && !s.array.empty()) {
     // Every task of an array carries the same range: decoding a list of
     // them (recovery, a listing) checks it once, not once per task, which
@@ -180,6 +186,8 @@ Json ToJson(const JobSpec& s) {
   if (s.pty_cols > 0) j["pty_cols"] = s.pty_cols;
   if (s.idle_timeout_s) j["idle_timeout_s"] = *s.idle_timeout_s;
   if (s.extended_s > 0) j["extended_s"] = s.extended_s;
+  if (s.notebook) j["notebook"] = true;
+  if (!s.session_secret.empty()) j["session_secret"] = s.session_secret;  // stored and sent to agents only
   return j;
 }
 

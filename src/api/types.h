@@ -41,6 +41,13 @@ struct JobSpec {
   // project's idle_timeout_s (a shorter one asked for is kept). None = never.
   std::optional<Seconds> idle_timeout_s;
   Seconds extended_s = 0;                   // added to time_limit_s by `kojo extend` so far
+  bool notebook = false;                    // a web session (kojo notebook): one task whose server kojod
+                                            // proxies under /sessions/{id}/ (docs/api.md, "Notebook sessions")
+  // A notebook's per-session secret (64 hex digits), made by kojod at
+  // submission; sent to the agent (JUPYTER_TOKEN) and stored with the job,
+  // never taken from a submission nor shown in a job's view (GET
+  // /api/v1/jobs/{id} gives it to those who may act on the job, apart).
+  std::string session_secret;
 };
 
 enum class JobState {

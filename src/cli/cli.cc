@@ -86,6 +86,9 @@ int Run(int argc, char** argv) {
       ->allow_extras();
   app.add_subcommand("attach", "Reconnect to the terminal of a `kojo run --pty` job (see kojo attach --help)")
       ->allow_extras();
+  app.add_subcommand("notebook", "Start a Jupyter server as a job, reached through kojod; prints its URL (see kojo "
+                                 "notebook --help)")
+      ->allow_extras();
   AddOrgCommands(app);  // before AddAuthCommands, which adds to its `admin`
   AddAuthCommands(app);
   app.footer(app.get_footer() + "\nHTTPS: `--ca-cert FILE` (or KOJO_CA_CERT, or \"ca_cert\" in the config file) names the CA certificate "

@@ -300,6 +300,9 @@ HttpReply ApiClient::Send(const std::string& method, const std::string& path, co
 }
 
 HttpReply ApiClient::Get(const std::string& path) { return Send("GET", path, "", {}); }
+HttpReply ApiClient::Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Send("GET", path, "", headers);
+}
 HttpReply ApiClient::Delete(const std::string& path) { return Send("DELETE", path, "", {}); }
 HttpReply ApiClient::Put(const std::string& path, const std::string& body) { return Send("PUT", path, body, {}); }
 HttpReply ApiClient::Post(const std::string& path, const std::string& body,

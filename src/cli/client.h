@@ -63,6 +63,7 @@ class ApiClient {
   // The raw exchange; throws CliError (exit 1) with one clear line when the
   // controller cannot be reached or does not answer in time.
   HttpReply Get(const std::string& path);
+  HttpReply Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers);
   HttpReply Post(const std::string& path, const std::string& body,
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
   HttpReply Delete(const std::string& path);

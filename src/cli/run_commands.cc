@@ -445,9 +445,9 @@ int RunAttach(const std::vector<std::string>& args) {
 bool MaybeRunTerminal(int argc, char** argv, int& rc) {
   if (argc < 2) return false;
   const std::string_view cmd = argv[1];
-  if (cmd != "run" && cmd != "attach") return false;
+  if (cmd != "run" && cmd != "attach" && cmd != "notebook") return false;
   std::vector<std::string> args(argv + 2, argv + argc);
-  rc = cmd == "run" ? RunRun(std::move(args)) : RunAttach(args);
+  rc = cmd == "run" ? RunRun(std::move(args)) : cmd == "notebook" ? RunNotebook(std::move(args)) : RunAttach(args);
   return true;
 }
 

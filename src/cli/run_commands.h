@@ -13,13 +13,18 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "model/units.h"
 
 namespace kojo::cli {
 
-// When argv is `run` or `attach`, runs it, sets `rc` and returns true.
+// When argv is `run`, `attach` or `notebook`, runs it, sets `rc` and
+// returns true.
 bool MaybeRunTerminal(int argc, char** argv, int& rc);
+// `kojo notebook` (notebook_command.cc).
+int RunNotebook(std::vector<std::string> args);
 
 struct ServerConfig;
 class ApiClient;

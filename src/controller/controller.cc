@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/org_config.h"
+#include "common/files.h"
 
 namespace kojo::controller {
 
@@ -487,6 +488,11 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
         return *refused;
       }
     if (specs[i].project.empty()) specs[i].project = "default";
+    if (specs[i].notebook) {  // its session's secret: 32 bytes from the kernel, never guessable
+      auto secret = RandomHex(32);
+      if (!secret.ok()) return ApiError{ApiCode::kInternal, fmt::format("cannot make a session secret: {}", secret.error().message)};
+      specs[i].session_secret = std::move(*secret);
+    }
   }
   if (total > kMaxJobsPerRequest)
     return ApiError{ApiCode::kInvalidArgument, fmt::format("jobs: {} jobs in one request; at most {}", total, kMaxJobsPerRequest)};
@@ -521,12 +527,12 @@ Outcome<std::vector<JobId>> Controller::Submit(std::string_view body, std::strin
                       batch ? fmt::format("jobs[{}]: no node of this cluster can run it: {}", i, *why)
                             : fmt::format("no node of this cluster can run it: {}", *why)};
   }
-  // Sessions get their project's idle limit (a shorter one asked for is
-  // kept); what `kojo extend` added starts at nothing.
+  // Sessions (terminals and notebooks) get their project's idle limit (a
+  // shorter one asked for is kept); what `kojo extend` added starts at nothing.
   const auto org_config = org_.Config();
   for (auto& spec : specs) {
     spec.extended_s = 0;
-    const Project* p = spec.pty && org_config ? org_config->FindProject(spec.project) : nullptr;
+    const Project* p = (spec.pty || spec.notebook) && org_config ? org_config->FindProject(spec.project) : nullptr;
     if (p && p->idle_timeout_s)
       spec.idle_timeout_s = std::min(spec.idle_timeout_s.value_or(*p->idle_timeout_s), *p->idle_timeout_s);
   }

@@ -64,7 +64,12 @@ void Reply(httplib::Response& res, Outcome<T> out, F to_json, int status = 200) 
 }
 
 Json NodeJson(const api::NodeView& v) { return api::ToJson(v); }
-Json JobJson(const api::JobView& v) { return api::ToJson(v); }
+// A job as callers see it: never a notebook's secret (see kShowJob).
+Json JobJson(const api::JobView& v) {
+  Json j = api::ToJson(v);
+  j["spec"].erase("session_secret");
+  return j;
+}
 
 // "^/api/v1/jobs/([^/]+)/cancel$" from "/api/v1/jobs/{id}/cancel".
 std::string PathRegex(std::string_view path) {
@@ -219,6 +224,7 @@ HttpServer::HttpServer(Controller& controller, HttpConfig config, TokenStore& to
     return httplib::Server::HandlerResponse::Unhandled;
   });
   Routes();
+  SessionRoute();
 }
 
 HttpServer::~HttpServer() = default;
@@ -305,7 +311,7 @@ void HttpServer::Routes() {
           }
           Reply(res, c_.ListJobs(q), [](const JobList& l) {
             Json jobs = Json::array();
-            for (const auto& v : l.jobs) jobs.push_back(api::ToJson(v));
+            for (const auto& v : l.jobs) jobs.push_back(JobJson(v));
             return Json{{"jobs", std::move(jobs)}, {"next_after", l.next_after ? Json(*l.next_after) : Json(nullptr)}};
           });
         };
@@ -320,7 +326,16 @@ void HttpServer::Routes() {
             if (auto e = OnlyParams(req, {})) return SendError(res, *e);
           auto job = ReachJob(req, who, id != RouteId::kShowJob);
           if (!job.ok()) return SendError(res, job.error());
-          if (id == RouteId::kShowJob) return SendJson(res, 200, JobJson(job.value()));
+          if (id == RouteId::kShowJob) {
+            Json j = JobJson(job.value());
+            // A notebook's session, for those who may act on the job (its
+            // submitter: kojo notebook prints the URL).
+            const api::JobSpec& spec = job.value().spec;
+            if (spec.notebook && !spec.session_secret.empty() &&
+                auth_.Reach(who, spec.project, spec.user) == JobReach::kActs)
+              j["session"] = Json{{"path", fmt::format("/sessions/{}/", job.value().id)}, {"secret", spec.session_secret}};
+            return SendJson(res, 200, j);
+          }
           switch (id) {
             case RouteId::kCancelJob: return Reply(res, c_.Cancel(job.value().id), JobJson);
             case RouteId::kHoldJob: return Reply(res, c_.Hold(job.value().id), JobJson);

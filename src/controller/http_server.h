@@ -21,6 +21,10 @@ class Server;
 struct Request;
 struct Response;
 }
+namespace kojo::net {
+struct RawRequest;
+class RawConn;
+}
 
 namespace kojo::controller {
 
@@ -64,6 +68,9 @@ class HttpServer {
   AuthedHandler AuthRoute(RouteId id);
   // Handlers of an interactive job's terminal (tty_http.cc).
   AuthedHandler TtyRoute(RouteId id);
+  // /sessions/{job}/...: a notebook's server, proxied (session_proxy.cc).
+  void SessionRoute();
+  void ServeSession(const net::RawRequest& req, net::RawConn& conn);
   // The job of the request's path as `who` may reach it: 404 when invisible.
   Outcome<api::JobView> ReachJob(const httplib::Request& req, const Principal& who, bool act);
   // A node as `who` may see it: only the running jobs it may see are listed.

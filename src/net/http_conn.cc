@@ -9,6 +9,8 @@
 
 #include <openssl/ssl.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -27,6 +29,7 @@ class Transport {
  public:
   explicit Transport(int fd, SSL* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
   int fd() const { return fd_; }
+  bool tls() const { return ssl_ != nullptr; }
   // Bytes already decrypted but not read yet.
   bool Pending() const { return ssl_ && SSL_pending(ssl_) > 0; }
   // > 0 bytes, 0 at the end, -1 on error; `want` is the event to wait for
@@ -48,6 +51,11 @@ class Transport {
     while (r < 0 && errno == EINTR);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) want = POLLOUT;
     return r;
+  }
+  // Nothing more will be sent (TLS: a close_notify, best effort).
+  void ShutdownWrite() {
+    if (ssl_) SSL_shutdown(ssl_);
+    else ::shutdown(fd_, SHUT_WR);
   }
 
  private:
@@ -102,6 +110,40 @@ class ConnStream final : public httplib::Stream {
   bool WaitNextRequest(std::chrono::milliseconds keep_alive) {
     return pos_ < len_ || io_.Pending() || Wait(io_.fd(), POLLIN, Clock::now() + keep_alive, listening_);
   }
+
+  // The request's first line, looked at without reading it (it stays
+  // for the parser): false when it did not come, whole and within the
+  // buffer, before the header deadline.
+  bool PeekLine(std::string_view& line) {
+    for (;;) {
+      if (const void* nl = std::memchr(buf_ + pos_, '\n', len_ - pos_)) {
+        line = std::string_view(buf_ + pos_, static_cast<const char*>(nl) - (buf_ + pos_));
+        return true;
+      }
+      if (pos_ > 0) {
+        std::memmove(buf_, buf_ + pos_, len_ - pos_);
+        len_ -= pos_;
+        pos_ = 0;
+      }
+      if (len_ == sizeof buf_) return false;
+      short want = 0;
+      const ssize_t n = io_.Recv(buf_ + len_, sizeof buf_ - len_, want);
+      if (n > 0) {
+        len_ += static_cast<size_t>(n);
+        continue;
+      }
+      if (n == 0 || !want || !WaitRead(want)) return false;
+    }
+  }
+  // Bytes read from the connection and not handed out yet.
+  bool HasBuffered() const { return pos_ < len_; }
+  size_t TakeBuffered(char* ptr, size_t size) {
+    const size_t n = std::min(size, len_ - pos_);
+    std::memcpy(ptr, buf_ + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  bool HeaderCapReached() const { return headers_ && header_bytes_ >= limits_.max_header_bytes; }
 
   bool is_readable() const override { return pos_ < len_ || io_.Pending() || WaitRead(POLLIN); }
   bool is_writable() const override { return Wait(io_.fd(), POLLOUT, Clock::now() + write_timeout_, listening_); }
@@ -198,9 +240,93 @@ void LingeringClose(Transport& io, const std::atomic<socket_t>& listening) {
   }
 }
 
+// The connection of a raw route, after its head.
+class RawConnImpl final : public RawConn {
+ public:
+  RawConnImpl(Transport io, ConnStream& strm, std::chrono::milliseconds write_timeout,
+              const std::atomic<socket_t>& listening)
+      : io_(io), strm_(strm), write_timeout_(write_timeout), listening_(listening) {}
+  int fd() const override { return io_.fd(); }
+  bool Pending() const override { return strm_.HasBuffered() || io_.Pending(); }
+  ssize_t Recv(char* buf, size_t n, short& want) override {
+    want = 0;
+    if (strm_.HasBuffered()) return static_cast<ssize_t>(strm_.TakeBuffered(buf, n));
+    return io_.Recv(buf, n, want);
+  }
+  ssize_t Send(const char* buf, size_t n, short& want) override { return io_.Send(buf, n, want); }
+  void ShutdownWrite() override { io_.ShutdownWrite(); }
+  bool WriteAll(std::string_view data) override { return SendAll(*this, data, Clock::now() + write_timeout_); }
+  bool Stopping() const override { return listening_ == INVALID_SOCKET; }
+  bool Secure() const override { return io_.tls(); }
+
+ private:
+  Transport io_;
+  ConnStream& strm_;
+  const std::chrono::milliseconds write_timeout_;
+  const std::atomic<socket_t>& listening_;
+};
+
+// The path of a request line ("GET /a/b?c HTTP/1.1" -> "/a/b").
+std::string_view LinePath(std::string_view line) {
+  const size_t sp = line.find(' ');
+  if (sp == std::string_view::npos) return {};
+  std::string_view target = line.substr(sp + 1);
+  target = target.substr(0, target.find(' '));
+  return target.substr(0, target.find('?'));
+}
+
+void PlainReply(RawConnImpl& conn, int status, std::string_view, std::string_view message) {
+  RawError(conn, status, status == 408 ? "timeout" : "invalid_argument", message);
+}
+
+// Reads the head of a raw route's request (its line was peeked at) and
+// hands the connection to `handler`.
+void ServeRaw(const RawHandler& handler, Transport io, ConnStream& strm, std::chrono::milliseconds write_timeout,
+              const std::atomic<socket_t>& listening) {
+  RawConnImpl conn(io, strm, write_timeout, listening);
+  RawRequest req;
+  std::string line;
+  for (bool first = true;; first = false) {
+    line.clear();
+    for (;;) {
+      char c = 0;
+      if (strm.read(&c, 1) != 1) {
+        if (t_headers_timed_out) PlainReply(conn, 408, "Request Timeout", "request: its headers did not arrive in time");
+        else if (strm.HeaderCapReached()) PlainReply(conn, 431, "Request Header Fields Too Large", "request: headers too large");
+        return;
+      }
+      if (c == '\n') break;
+      line += c;
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (first) {
+      const size_t a = line.find(' '), b = a == std::string::npos ? a : line.find(' ', a + 1);
+      if (b == std::string::npos || line.find(' ', b + 1) != std::string::npos || a == 0 || b == a + 1)
+        return PlainReply(conn, 400, "Bad Request", "malformed HTTP request");
+      req.method = line.substr(0, a);
+      req.target = line.substr(a + 1, b - a - 1);
+      req.version = line.substr(b + 1);
+      if (req.version != "HTTP/1.1" && req.version != "HTTP/1.0") return PlainReply(conn, 400, "Bad Request", "malformed HTTP request");
+      continue;
+    }
+    if (line.empty()) break;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || colon == 0 || line.find_first_of(" \t", 0) < colon)
+      return PlainReply(conn, 400, "Bad Request", "malformed HTTP header");
+    std::string value = line.substr(colon + 1);
+    const size_t from = value.find_first_not_of(" \t");
+    value = from == std::string::npos ? std::string() : value.substr(from, value.find_last_not_of(" \t") - from + 1);
+    for (const unsigned char ch : line)
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return PlainReply(conn, 400, "Bad Request", "a header contains a control character");
+    req.headers.emplace_back(line.substr(0, colon), std::move(value));
+  }
+  strm.HeadersRead();
+  handler(req, conn);
+}
+
 // Serves the requests of one connection until it ends, is closed after a
-// reply, or breaks a limit.
-bool Serve(httplib::Server& server, Transport io, const ConnLimits& limits, const std::atomic<socket_t>& listening,
+// reply, or breaks a limit; a raw route's request takes the connection.
+bool Serve(httplib::Server& server, Transport io, const ConnLimits& limits, const RawRoutes& raw, const std::atomic<socket_t>& listening,
            std::size_t keep_alive_max, std::chrono::milliseconds keep_alive, std::chrono::milliseconds read_timeout,
            std::chrono::milliseconds write_timeout,
            const std::function<bool(httplib::Server&, httplib::Stream&, bool, bool&, const std::function<void(httplib::Request&)>&)>& process) {
@@ -209,6 +335,11 @@ bool Serve(httplib::Server& server, Transport io, const ConnLimits& limits, cons
   for (size_t left = keep_alive_max; left > 0 && strm.WaitNextRequest(keep_alive); --left) {
     strm.BeginRequest();
     t_close_after_reply = t_headers_timed_out = false;
+    if (std::string_view line; !raw.routes.empty() && strm.PeekLine(line))
+      if (const RawHandler* h = raw.Find(LinePath(line))) {
+        ServeRaw(*h, io, strm, write_timeout, listening);
+        break;
+      }
     bool closed = false;
     ok = process(server, strm, left == 1 || listening == INVALID_SOCKET, closed,
                  [&strm](httplib::Request&) { strm.HeadersRead(); });
@@ -238,6 +369,69 @@ bool AnnouncesBody(const httplib::Request& req) {
          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
 }
 
+static std::string_view StatusText(int status) {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+bool RawReply(RawConn& conn, int status, std::string_view body, std::string_view content_type,
+              std::string_view extra_headers) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(StatusText(status)) + "\r\n";
+  if (!body.empty()) out += "Content-Type: " + std::string(content_type) + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
+  out += extra_headers;
+  out += "\r\n";
+  out += body;
+  return conn.WriteAll(out);
+}
+
+bool RawError(RawConn& conn, int status, std::string_view code, std::string_view message,
+              std::string_view extra_headers) {
+  std::string body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"";
+  for (const char c : message) {
+    if (c == '"' || c == '\\') body += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) body += c;
+  }
+  body += "\"}}";
+  return RawReply(conn, status, body, "application/json", extra_headers);
+}
+
+const std::string* RawRequest::Header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (n.size() == name.size() && ::strncasecmp(n.data(), name.data(), n.size()) == 0) return &v;
+  return nullptr;
+}
+
+const RawHandler* RawRoutes::Find(std::string_view path) const {
+  if (path.empty()) return nullptr;
+  for (const auto& [prefix, handler] : routes)
+    if (path.substr(0, prefix.size()) == prefix) return &handler;
+  return nullptr;
+}
+
+bool AddRawRoute(httplib::Server& server, std::string prefix, RawHandler handler) {
+  if (auto* plain = dynamic_cast<GuardedServer*>(&server)) plain->AddRawRoute(std::move(prefix), std::move(handler));
+  else if (auto* tls = dynamic_cast<TlsServer*>(&server)) tls->AddRawRoute(std::move(prefix), std::move(handler));
+  else return false;
+  return true;
+}
+
 bool GuardedServer::Relisten(int backlog) {
   const socket_t s = svr_sock_;
   return s != INVALID_SOCKET && ::listen(s, backlog) == 0;
@@ -250,7 +444,7 @@ bool TlsServer::Relisten(int backlog) {
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   SetNonBlocking(sock);
-  const bool ok = Serve(*this, Transport(sock), limits_, svr_sock_, keep_alive_max_count_,
+  const bool ok = Serve(*this, Transport(sock), limits_, raw_, svr_sock_, keep_alive_max_count_,
                         std::chrono::seconds(keep_alive_timeout_sec_), Ms(read_timeout_sec_, read_timeout_usec_),
                         Ms(write_timeout_sec_, write_timeout_usec_), &GuardedServer::Process);
   ::shutdown(sock, SHUT_RDWR);
@@ -279,7 +473,7 @@ bool TlsServer::process_and_close_socket(socket_t sock) {
       shook = want && Wait(sock, want, deadline, svr_sock_);
     }
     if (shook) {
-      ok = Serve(*this, Transport(sock, ssl), limits_, svr_sock_, keep_alive_max_count_,
+      ok = Serve(*this, Transport(sock, ssl), limits_, raw_, svr_sock_, keep_alive_max_count_,
                  std::chrono::seconds(keep_alive_timeout_sec_), Ms(read_timeout_sec_, read_timeout_usec_),
                  Ms(write_timeout_sec_, write_timeout_usec_), &TlsServer::Process);
       SSL_shutdown(ssl);  // best effort: the socket does not block

@@ -17,6 +17,14 @@
 // A handler that answers before reading a request's body (a refusal, a
 // body too large) calls CloseAfterReply(res), so that the unread body is
 // never taken for the next request.
+//
+// Raw routes: a server may hand every request whose path starts with a
+// prefix (AddRawRoute) to a RawHandler instead of cpp-httplib, with the
+// connection itself, for what httplib cannot do (a WebSocket, a reverse
+// proxy: relay.h). The request's line and headers are read here, under the
+// same header deadline and byte cap as any other request; the handler gets
+// them parsed, and the connection (the bytes after the head, TLS included)
+// as a Conn. The connection is closed when the handler returns.
 #pragma once
 
 #include <httplib.h>
@@ -27,7 +35,13 @@
 #include <functional>
 #include <list>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "net/relay.h"
 
 namespace kojo::net {
 
@@ -37,18 +51,59 @@ struct ConnLimits {
   std::size_t max_header_bytes = 64 << 10;       // request line and headers together
 };
 
+// The line and headers of a request taken by a raw route.
+struct RawRequest {
+  std::string method, target, version;  // "GET", "/sessions/7/api?x=1", "HTTP/1.1"
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, as sent (values trimmed)
+  // The target's path (up to '?').
+  std::string_view path() const { return std::string_view(target).substr(0, target.find('?')); }
+  // The first value of header `name` (any case), or nullptr.
+  const std::string* Header(std::string_view name) const;
+};
+
+// A connection taken by a raw route: reads start with the bytes that came
+// after the request's head.
+class RawConn : public Conn {
+ public:
+  // All of `data`, within the server's write time-out.
+  virtual bool WriteAll(std::string_view data) = 0;
+  // The server is stopping: end soon.
+  virtual bool Stopping() const = 0;
+  // The connection is TLS (a cookie set on it may be marked Secure).
+  virtual bool Secure() const = 0;
+};
+
+using RawHandler = std::function<void(const RawRequest&, RawConn&)>;
+
+// A whole reply on a raw route's connection, which then closes
+// ("Connection: close"). `extra_headers`: lines each ending in "\r\n".
+bool RawReply(RawConn& conn, int status, std::string_view body, std::string_view content_type = "application/json",
+              std::string_view extra_headers = {});
+// {"error":{"code":C,"message":M}}, as kojo's other errors.
+bool RawError(RawConn& conn, int status, std::string_view code, std::string_view message,
+              std::string_view extra_headers = {});
+
+struct RawRoutes {
+  std::vector<std::pair<std::string, RawHandler>> routes;  // path prefix, handler
+  const RawHandler* Find(std::string_view path) const;
+};
+
 class GuardedServer : public httplib::Server {
  public:
   explicit GuardedServer(ConnLimits limits) : limits_(limits) {}
   // After bind_to_port: listen again with a backlog of `backlog`
   // connections. False if the socket is not bound.
   bool Relisten(int backlog);
+  // Before listening: requests whose path starts with `prefix` go to
+  // `handler` (see the top of this file).
+  void AddRawRoute(std::string prefix, RawHandler handler) { raw_.routes.emplace_back(std::move(prefix), std::move(handler)); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
   static bool Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
                       const std::function<void(httplib::Request&)>& setup);
   ConnLimits limits_;
+  RawRoutes raw_;
 };
 
 // The same over TLS (cpp-httplib's certificate loading, our connections);
@@ -57,13 +112,18 @@ class TlsServer : public httplib::SSLServer {
  public:
   TlsServer(const char* cert, const char* key, ConnLimits limits) : httplib::SSLServer(cert, key), limits_(limits) {}
   bool Relisten(int backlog);
+  void AddRawRoute(std::string prefix, RawHandler handler) { raw_.routes.emplace_back(std::move(prefix), std::move(handler)); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
   static bool Process(httplib::Server& self, httplib::Stream& strm, bool close, bool& closed,
                       const std::function<void(httplib::Request&)>& setup);
   ConnLimits limits_;
+  RawRoutes raw_;
 };
+
+// AddRawRoute on whichever of the two `server` is; false for another kind.
+bool AddRawRoute(httplib::Server& server, std::string prefix, RawHandler handler);
 
 // The connection being served on this thread is closed after `res` (which
 // says so: "Connection: close").

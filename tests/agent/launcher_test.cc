@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -275,6 +276,25 @@ TEST_F(LauncherTest, ANewTimeLimitIsReportedKeptOverARestartAndEnforced) {
   auto r = WaitEnded(3);
   EXPECT_EQ(r.reason, "timeout");
   EXPECT_EQ(r.time_limit_s, std::nullopt);  // ended: nothing to change
+}
+
+// Found by the soak: a log asked for while its task was being started
+// could be taken for a forgotten task's, and answered ended and empty.
+TEST_F(LauncherTest, ALogIsNeverEndedBeforeItsTaskEnded) {
+  for (JobId job = 100; job < 300; ++job) {
+    std::atomic<bool> started{false};
+    std::optional<TaskLogs> seen;
+    std::thread reader([&] {
+      while (!started) std::this_thread::yield();
+      for (int i = 0; i < 100000 && !seen; ++i) seen = launcher_->FindLogs(job, 1, 0);
+    });
+    started = true;
+    launcher_->Start(CommandTask(job, {"/bin/echo", "x"}));
+    reader.join();
+    if (seen && seen->ended) EXPECT_EQ(ReadFile(seen->stdout_path), "x\n") << "job " << job;
+    WaitEnded(job);
+    launcher_->Forget(job, 1);
+  }
 }
 
 TEST_F(LauncherTest, KillStopsTheWholeProcessGroup) {

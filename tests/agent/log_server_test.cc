@@ -1,5 +1,7 @@
 #include "agent/log_server.h"
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -235,6 +237,61 @@ TEST_F(LogServerTest, RequestsWithABodyAreRefusedUnread) {
   auto health = bare_->Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+// A notebook task (JobSpec.notebook): its server listens on the loopback
+// port the launcher picked, and /sessions/{job}/ relays to it for the key
+// alone, the key header left out. The server here is a few lines of
+// Python's standard library that tell what they received.
+TEST_F(LogServerTest, SessionsRelayToTheTasksPortForTheKeyOnly) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 for the fake server";
+  api::StartCommand c = ScriptTask(7, R"py(#!/usr/bin/python3
+import os, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("path=%s key=%s token=%s base=%s host=%s" % (self.path, self.headers.get("X-Kojo-Agent-Key"),
+                os.environ.get("JUPYTER_TOKEN"), os.environ.get("KOJO_SESSION_BASE"), self.headers.get("Host"))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["KOJO_SESSION_PORT"])), H).serve_forever()
+)py");
+  c.spec.notebook = true;
+  c.spec.session_secret = std::string(64, 'c');
+  launcher_->Start(c);
+  ASSERT_TRUE(launcher_->SessionPort(7).has_value());
+  const httplib::Headers key{{"X-Kojo-Agent-Key", kKey}};
+  int status = 0;
+  std::string body;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = bare_->Get("/sessions/7/api/status?x=1", key);
+    status = r ? r->status : 0;
+    body = r ? r->body : "";
+    return r && r->status != 502;
+  })) << body;
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_EQ(body, "path=/sessions/7/api/status?x=1 key=None token=" + std::string(64, 'c') +
+                         " base=/sessions/7/ host=127.0.0.1:" + std::to_string(port_));
+  // Without the key, or with another: 401. No session of that job: 404.
+  for (const httplib::Headers& h : {httplib::Headers{}, httplib::Headers{{"X-Kojo-Agent-Key", kKey.substr(0, 63) + "5"}},
+                                    httplib::Headers{{"Authorization", "Bearer " + kKey}}}) {
+    auto refused = bare_->Get("/sessions/7/api/status", h);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 401);
+  }
+  auto none = bare_->Get("/sessions/8/api/status", key);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_FALSE(launcher_->SessionPort(8).has_value());
+  // Once the task has ended, its session is gone.
+  launcher_->Kill(7, 1, 0);
+  ASSERT_TRUE(WaitFor([&] { return Ended(7); }));
+  auto gone = bare_->Get("/sessions/7/api/status", key);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404);
 }
 
 }  // namespace

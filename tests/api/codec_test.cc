@@ -46,6 +46,27 @@ TEST(JobSpecCodec, AnInteractiveJobKeepsItsTerminalAndSize) {
   EXPECT_FALSE(ToJson(*Spec(R"({"command":["x"]})")).contains("pty"));  // batch jobs: as before
 }
 
+// A notebook's secret is made by kojod: stored and sent to agents (a
+// start command carries it), never taken from a submission.
+TEST(JobSpecCodec, ANotebooksSecretTravelsToAgentsButIsNeverSubmitted) {
+  auto s = Spec(R"({"command":["jupyter-notebook"],"notebook":true})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->notebook);
+  EXPECT_TRUE(s->session_secret.empty());
+  EXPECT_FALSE(ToJson(*s).contains("session_secret"));
+  s->session_secret = std::string(64, 'f');
+  api::StartCommand c;
+  c.job = 4;
+  c.attempt = 1;
+  c.spec = *s;
+  auto back = StartCommandFromJson(ToJson(c));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(back->spec.notebook);
+  EXPECT_EQ(back->spec.session_secret, std::string(64, 'f'));
+  EXPECT_FALSE(JobSpecFromJson(ToJson(*s)).ok());  // as a submission: refused
+  EXPECT_FALSE(ToJson(*Spec(R"({"command":["x"]})")).contains("notebook"));
+}
+
 TEST(JobSpecCodec, ErrorsNameTheField) {
   struct Case { const char* body; const char* want; };
   for (const Case& c : std::vector<Case>{
@@ -65,6 +86,10 @@ TEST(JobSpecCodec, ErrorsNameTheField) {
            {R"({"command":["bash"],"pty":true,"array":"0-3"})", "pty: a terminal session cannot be an array job"},
            {R"({"command":["bash"],"pty":"yes"})", "pty: expected"},
            {R"({"command":["bash"],"pty":true,"pty_rows":-1})", "pty_rows: expected an integer 0..10000"},
+           {R"({"command":["x"],"notebook":true,"tasks":2})", "notebook: a notebook session runs one task"},
+           {R"({"command":["x"],"notebook":true,"array":"0-3"})", "notebook: a notebook session cannot be an array job"},
+           {R"({"command":["x"],"notebook":true,"pty":true})", "notebook: a notebook session has no terminal"},
+           {R"({"command":["x"],"notebook":true,"session_secret":"s"})", "session_secret: unknown field"},
        }) {
     auto s = Spec(c.body);
     ASSERT_FALSE(s.ok()) << c.body;

@@ -359,6 +359,11 @@ JobReach Authoriser::Reach(const Principal& p, std::string_view project, std::st
   return JobReach::kHidden;
 }
 
+bool Authoriser::MayManageMembers(const Principal& p, std::string_view project) const {
+  if (p.open || AtLeast(p, Role::kAdmin)) return true;
+  return p.kind == Principal::Kind::kUser && members_.RoleIn(project, p.name) == ProjectRole::kLead;
+}
+
 JobReach Authoriser::ProjectReach(const Principal& p, std::string_view project) const {
   if (p.open || AtLeast(p, Role::kOperator)) return JobReach::kActs;
   if (p.kind == Principal::Kind::kNode) return JobReach::kHidden;

@@ -178,6 +178,10 @@ class Authoriser {
   // admin or its lead; kVisible for a viewer or its member; else kHidden
   // (answer 404, like a project that does not exist).
   JobReach ProjectReach(const Principal& p, std::string_view project) const;
+  // Whether `p` may change who belongs to `project` (its roster): an
+  // admin, or the project's lead (a course's instructor), as Slurm lets an
+  // account's coordinators add and remove its users.
+  bool MayManageMembers(const Principal& p, std::string_view project) const;
   // Submitting to `project`: 403 naming what is needed. An empty project
   // becomes the caller's only project when they have exactly one.
   std::optional<ApiError> MaySubmit(const Principal& p, std::string& project) const;

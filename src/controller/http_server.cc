@@ -520,7 +520,13 @@ void HttpServer::Routes() {
       case RouteId::kDeleteReservation:
       case RouteId::kImportRoster: {
         OrgRouteHandler org = OrgHandler(route.id, c_);  // org_http.cc
-        ah = [this, org](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+        const bool roster = route.id == RouteId::kImportRoster;
+        ah = [this, org, roster](const httplib::Request& req, httplib::Response& res, const Principal& who) {
+          if (roster && !auth_.MayManageMembers(who, std::string(req.matches[1]))) {
+            return SendError(res, {ApiCode::kForbidden,
+                                   fmt::format("{}: a project's roster is changed by its lead or an admin",
+                                               who.name.empty() ? std::string("this token") : who.name)});
+          }
           org(req, res, [&](std::string_view project) { return auth_.ProjectReach(who, project) != JobReach::kHidden; });
         };
         break;

@@ -45,7 +45,7 @@ std::span<const RouteSpec> RouteTable() {
       RouteSpec{RouteId::kListReservations, "GET", "/api/v1/reservations", true, Access::kOperate},
       RouteSpec{RouteId::kAddReservation, "POST", "/api/v1/reservations", true, Access::kOperate},
       RouteSpec{RouteId::kDeleteReservation, "DELETE", "/api/v1/reservations/{name}", true, Access::kOperate},
-      RouteSpec{RouteId::kImportRoster, "POST", "/api/v1/projects/{name}/roster", true, Access::kAdmin},
+      RouteSpec{RouteId::kImportRoster, "POST", "/api/v1/projects/{name}/roster", true, Access::kUser},
   };
   return kRoutes;
 }

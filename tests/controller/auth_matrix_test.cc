@@ -69,7 +69,7 @@ const std::map<RouteId, std::string> kExpected = {
     {RouteId::kListReservations,  "yyfffffffuu"},
     {RouteId::kAddReservation,    "yyfffffffuu"},
     {RouteId::kDeleteReservation, "yyfffffffuu"},
-    {RouteId::kImportRoster,      "yffffffffuu"},  // B's roster as it is: nothing changes
+    {RouteId::kImportRoster,      "yffffffffuu"},  // B's roster as it is: nothing changes; A's lead: below
 };
 
 class AuthMatrixTest : public ::testing::Test {
@@ -334,6 +334,23 @@ TEST_F(AuthMatrixTest, ProjectBNeverSeesProjectA) {
   for (const auto& g : grant_list) EXPECT_EQ(g["project"], "B") << grants.second;
   EXPECT_EQ(Call(kMemberB, "GET", "/api/v1/grants?project=A").first, 404);
   EXPECT_EQ(Call(kMember2A, "GET", "/api/v1/grants?project=A").first, 200);
+}
+
+// A course's instructor (its project's lead) keeps its roster: lea leads
+// A and imports A's class list; a member of A may not, nor may lea for B.
+TEST_F(AuthMatrixTest, AProjectsLeadImportsItsRosterAndNoOtherOne) {
+  const std::string body = Json{{"members", Json::array({{{"login", "mia"}}, {{"login", "moe"}}, {{"login", "sam"}}})}}.dump();
+  auto lead = Call(kLeadA, "POST", "/api/v1/projects/A/roster", body);
+  EXPECT_EQ(lead.first, 200) << lead.second;
+  EXPECT_EQ(Json::parse(lead.second)["added"], 1) << lead.second;  // sam
+  auto member = Call(kMemberA, "POST", "/api/v1/projects/A/roster", body);
+  EXPECT_EQ(member.first, 403) << member.second;
+  EXPECT_NE(member.second.find("by its lead or an admin"), std::string::npos) << member.second;
+  EXPECT_EQ(Call(kLeadA, "POST", "/api/v1/projects/B/roster", body).first, 403);
+  EXPECT_EQ(Call(kOperator, "POST", "/api/v1/projects/A/roster", body).first, 403);
+  // The lead stays lead: a roster lists members.
+  auto whoami = Call(kLeadA, "GET", "/api/v1/whoami");
+  EXPECT_NE(whoami.second.find("\"lead\""), std::string::npos) << whoami.second;
 }
 
 TEST_F(AuthMatrixTest, SubmitterIsTheTokensOwner) {

@@ -93,6 +93,6 @@ printf '%s\n' "${node_rows[@]}" | sort -n | awk '{print $1, $3, $4}' |
   "$plot" --title "Controller memory as the cluster grows (10,000 jobs waiting)" --x-label "nodes (8 GPUs each)" \
     --y-label "MiB" --series "heap" --series "RSS" --log-x --credit "$credit" >"$svg/scale-memory-nodes.svg"
 printf '%s\n' "${api_rows[@]}" |
-  "$plot" --title "API throughput against concurrent clients (list and show, 10,000 jobs)" --x-label "clients" \
+  "$plot" --title "API throughput against clients (half lists of 100-10,000 jobs, half shows)" --x-label "clients" \
     --y-label "requests/s" --series "requests/s" --log-x --credit "$credit" >"$svg/api-throughput.svg"
 echo "plots written to $svg"

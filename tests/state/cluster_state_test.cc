@@ -9,62 +9,18 @@
 
 #include "model/cluster.h"
 #include "sched/fixtures.h"
+#include "state_fixture.h"
 
 namespace kojo {
 namespace {
 
-class ClusterStateTest : public ::testing::Test {
+class ClusterStateTest : public testing::StateTest {
  protected:
   void SetUp() override { Use("fifo", "2x4xA100"); }
-
-  void Use(const std::string& policy, const std::string& cluster) {
-    // Explanations are asked for per pass (PassOptions::explain).
-    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler(policy, "bestfit", /*backfill=*/true));
-    state_ = std::make_unique<ClusterState>(*sched_, 3600);
-    auto nodes = ParseClusterSpec(cluster);
-    ASSERT_TRUE(nodes.ok());
-    for (const NodeSpec& n : *nodes) state_->AddNode(n);
-  }
-
   const Job& NewJob(JobId id, int gpus, std::optional<Seconds> limit = std::nullopt,
                     const std::string& project = "p") {
-    Job j;
-    j.id = id;
-    j.project = project;
-    j.user = "u";
-    j.demand.gpus = gpus;
-    j.time_limit = limit;
-    jobs_.push_back(j);
-    return jobs_.back();
+    return MakeJob(id, gpus, limit, project);
   }
-  void Submit(const Job& j, Seconds now, std::optional<JobId> array = std::nullopt, int max_running = 0) {
-    QueuedJob q;
-    q.job = &j;
-    q.queued_since = now;
-    q.array_id = array;
-    q.max_running = max_running;
-    state_->Enqueue(j.id, q);
-  }
-  Changes Pass(Seconds now, bool explain = true) {
-    PassOptions o;
-    o.explain = explain;
-    return state_->Pass(now, rng_, o);
-  }
-  static std::vector<JobId> StartedIds(const Changes& c) {
-    std::vector<JobId> ids;
-    for (const Started& s : c.started) ids.push_back(s.job);
-    return ids;
-  }
-  static const Wait* WaitOf(const Changes& c, JobId id) {
-    for (const Wait& w : c.waiting)
-      if (w.job == id) return &w;
-    return nullptr;
-  }
-
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<ClusterState> state_;
-  std::deque<Job> jobs_;
-  Rng rng_{1};
 };
 
 TEST_F(ClusterStateTest, StartsWhatFitsAndFreesItAtTheEnd) {

@@ -7,19 +7,14 @@
 #include "model/cluster.h"
 #include "sched/fixtures.h"
 #include "state/cluster_state.h"
+#include "state_fixture.h"
 
 namespace kojo {
 namespace {
 
-class ExtendStateTest : public ::testing::Test {
+class ExtendStateTest : public testing::StateTest {
  protected:
-  void SetUp() override {
-    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler("fifo", "bestfit", /*backfill=*/true));
-    state_ = std::make_unique<ClusterState>(*sched_, 3600);
-    auto nodes = ParseClusterSpec("2x4xA100");
-    ASSERT_TRUE(nodes.ok());
-    for (const NodeSpec& n : *nodes) state_->AddNode(n);
-  }
+  void SetUp() override { Use("fifo", "2x4xA100"); }
   void Meter(NormUnits amount) {
     ClusterOrg org;
     org.policy.projects["vision"].programme = "research";
@@ -28,30 +23,12 @@ class ExtendStateTest : public ::testing::Test {
     state_->SetOrg(org);
   }
   Job& NewJob(JobId id, int gpus, std::optional<Seconds> limit, const std::string& project = "vision") {
-    Job j;
-    j.id = id;
-    j.project = project;
-    j.user = "u";
-    j.demand.gpus = gpus;
-    j.time_limit = limit;
-    jobs_.push_back(j);
-    return jobs_.back();
+    return MakeJob(id, gpus, limit, project);
   }
   void Start(Job& j, Seconds now) {
-    QueuedJob q;
-    q.job = &j;
-    q.queued_since = now;
-    state_->Enqueue(j.id, q);
-    PassOptions o;
-    o.force = true;
-    Changes c = state_->Pass(now, rng_, o);
-    ASSERT_EQ(c.started.size(), 1u);
+    Submit(j, now);
+    ASSERT_EQ(Pass(now, /*explain=*/false, /*force=*/true).started.size(), 1u);
   }
-
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<ClusterState> state_;
-  std::deque<Job> jobs_;
-  Rng rng_{1};
 };
 
 TEST_F(ExtendStateTest, TheExtraHoursAreReservedFromTheRunsGrantAndSettledAtTheEnd) {

@@ -8,18 +8,15 @@
 #include "model/cluster.h"
 #include "sched/fixtures.h"
 #include "state/cluster_state.h"
+#include "state_fixture.h"
 
 namespace kojo {
 namespace {
 
-class MemberCapsTest : public ::testing::Test {
+class MemberCapsTest : public testing::StateTest {
  protected:
   void SetUp() override {
-    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler("fifo", "bestfit", /*backfill=*/true));
-    state_ = std::make_unique<ClusterState>(*sched_, 3600);
-    auto nodes = ParseClusterSpec("2x8xA100");
-    ASSERT_TRUE(nodes.ok());
-    for (const NodeSpec& n : *nodes) state_->AddNode(n);
+    Use("fifo", "2x8xA100");
     ClusterOrg org;
     ProjectLimits& course = org.policy.projects["course"];
     course.member_max_jobs = 2;
@@ -36,36 +33,9 @@ class MemberCapsTest : public ::testing::Test {
     j.demand.gpus = milli > 0 ? 1 : 0;
     j.demand.gpu_milli = milli > 0 ? milli : kWholeGpu;
     j.time_limit = 7200;
-    jobs_.push_back(j);
-    return jobs_.back();
+    return Keep(std::move(j));
   }
-  void Submit(const Job& j, Seconds now) {
-    QueuedJob q;
-    q.job = &j;
-    q.queued_since = now;
-    state_->Enqueue(j.id, q);
-  }
-  Changes Pass(Seconds now) {
-    PassOptions o;
-    o.explain = true;
-    o.force = true;
-    return state_->Pass(now, rng_, o);
-  }
-  static std::vector<JobId> StartedIds(const Changes& c) {
-    std::vector<JobId> ids;
-    for (const Started& s : c.started) ids.push_back(s.job);
-    return ids;
-  }
-  static const Wait* WaitOf(const Changes& c, JobId id) {
-    for (const Wait& w : c.waiting)
-      if (w.job == id) return &w;
-    return nullptr;
-  }
-
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<ClusterState> state_;
-  std::deque<Job> jobs_;
-  Rng rng_{1};
+  Changes Pass(Seconds now) { return StateTest::Pass(now, /*explain=*/true, /*force=*/true); }
 };
 
 TEST_F(MemberCapsTest, EachMemberRunsAtMostItsJobsAndGpusAtOnce) {

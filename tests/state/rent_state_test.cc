@@ -9,6 +9,7 @@
 #include "model/cluster.h"
 #include "sched/fixtures.h"
 #include "state/cluster_state.h"
+#include "state_fixture.h"
 
 namespace kojo {
 namespace {
@@ -16,14 +17,10 @@ namespace {
 constexpr Money U = kMoneyUnit;
 constexpr Seconds H = 3600;
 
-class RentStateTest : public ::testing::Test {
+class RentStateTest : public testing::StateTest {
  protected:
   void SetUp() override {
-    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler("fifo", "bestfit", /*backfill=*/true));
-    state_ = std::make_unique<ClusterState>(*sched_, 3600);
-    auto nodes = ParseClusterSpec("1x8xA100");
-    ASSERT_TRUE(nodes.ok());
-    for (const NodeSpec& n : *nodes) state_->AddNode(n);
+    Use("fifo", "1x8xA100");
     Provider p;
     p.name = "cloud";
     p.node.gpu_model = "A100";
@@ -42,44 +39,20 @@ class RentStateTest : public ::testing::Test {
   }
 
   const Job& NewJob(JobId id, int gpus, Seconds limit, const std::string& project = "p") {
-    Job j;
-    j.id = id;
-    j.project = project;
-    j.user = "u";
-    j.demand.gpus = gpus;
-    j.time_limit = limit;
+    Job& j = MakeJob(id, gpus, limit, project);
     j.demand.nodes.account = state_->RentAccountOf(project);
-    jobs_.push_back(j);
-    return jobs_.back();
-  }
-  void Submit(const Job& j, Seconds now) {
-    QueuedJob q;
-    q.job = &j;
-    q.queued_since = now;
-    state_->Enqueue(j.id, q);
+    return j;
   }
   // An explaining pass and a rent step, as kojod and kojo sim take them.
   RentChanges Step(Seconds now, Changes* changes = nullptr) {
-    PassOptions o;
-    o.explain = true;
-    o.force = true;
-    Changes c = state_->Pass(now, rng_, o);
+    Changes c = Pass(now, /*explain=*/true, /*force=*/true);
     RentChanges r = state_->PlanRent(now, c.waiting);
     if (changes) *changes = std::move(c);
     return r;
   }
   const RentedNode& Slot(int i) const { return state_->rented().at(i); }
-  static std::vector<JobId> StartedIds(const Changes& c) {
-    std::vector<JobId> ids;
-    for (const Started& s : c.started) ids.push_back(s.job);
-    return ids;
-  }
 
   RentPolicy policy_;
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<ClusterState> state_;
-  std::deque<Job> jobs_;
-  Rng rng_{1};
 };
 
 TEST_F(RentStateTest, ProvidersAddSlotsThatAreOffUntilRented) {

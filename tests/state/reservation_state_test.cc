@@ -7,19 +7,14 @@
 #include "model/cluster.h"
 #include "sched/fixtures.h"
 #include "state/cluster_state.h"
+#include "state_fixture.h"
 
 namespace kojo {
 namespace {
 
-class ReservationStateTest : public ::testing::Test {
+class ReservationStateTest : public testing::StateTest {
  protected:
-  void SetUp() override {
-    sched_ = std::make_unique<Scheduler>(testing::MakeScheduler("fifo", "bestfit", /*backfill=*/true));
-    state_ = std::make_unique<ClusterState>(*sched_, 3600);
-    auto nodes = ParseClusterSpec("2x4xA100");
-    ASSERT_TRUE(nodes.ok());
-    for (const NodeSpec& n : *nodes) state_->AddNode(n);
-  }
+  void SetUp() override { Use("fifo", "2x4xA100"); }
   Reservation Course(Seconds start = 1000, Seconds duration = 500) {
     Reservation r;
     r.name = "course";
@@ -31,42 +26,14 @@ class ReservationStateTest : public ::testing::Test {
     return r;
   }
   const Job& NewJob(JobId id, int gpus, std::optional<Seconds> limit, const std::string& project) {
-    Job j;
-    j.id = id;
-    j.project = project;
-    j.user = "u";
-    j.demand.gpus = gpus;
-    j.time_limit = limit;
-    jobs_.push_back(j);
-    return jobs_.back();
+    return MakeJob(id, gpus, limit, project);
   }
-  void Submit(const Job& j, Seconds now) {
-    QueuedJob q;
-    q.job = &j;
-    q.queued_since = now;
-    state_->Enqueue(j.id, q);
-  }
-  Changes Pass(Seconds now) {
-    PassOptions o;
-    o.explain = true;
-    o.force = true;
-    return state_->Pass(now, rng_, o);
-  }
-  static const Wait* WaitOf(const Changes& c, JobId id) {
-    for (const Wait& w : c.waiting)
-      if (w.job == id) return &w;
-    return nullptr;
-  }
+  Changes Pass(Seconds now) { return StateTest::Pass(now, /*explain=*/true, /*force=*/true); }
   static std::optional<NodeIndex> NodeOf(const Changes& c, JobId id) {
     for (const Started& s : c.started)
       if (s.job == id) return s.allocation.shares.at(0).node;
     return std::nullopt;
   }
-
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<ClusterState> state_;
-  std::deque<Job> jobs_;
-  Rng rng_{1};
 };
 
 TEST_F(ReservationStateTest, HoldsWholeNodesOfItsModelOrSaysWhyNot) {

@@ -283,6 +283,18 @@ std::string UtcClock(Seconds unix) {
   return fmt::format("{:02}:{:02} UTC", tm.tm_hour, tm.tm_min);
 }
 
+// Arms a task's time limit (its start, a restart's adoption, `kojo
+// extend`): the deadline on the steady clock, counted from the task's
+// start, and whether the terminal's warning is already due at `now` (then
+// it is not given late).
+void ArmTimeLimit(Task& t, Seconds now) {
+  if (!t.time_limit_s) return;
+  const Seconds end = t.start_unix + *t.time_limit_s;
+  t.time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, end - now));
+  const auto warn = TimeLimitWarning(t.job, *t.time_limit_s);
+  t.time_warned = warn && end - warn->before <= now;
+}
+
 constexpr size_t kEndedPtys = 32;  // terminals of forgotten tasks kept for a late reader
 
 }  // namespace
@@ -329,7 +341,7 @@ class ProcessLauncher::Impl {
   Task Launch(const api::StartCommand& c);
   void LaunchFailed(Task& t, const std::string& why);
   void Adopt();
-  void TakeBackPty(Task& t, Seconds now);
+  void TakeBackPty(Task& t);
   void SupervisorGone(Task& t);
   void BeginKill(Task& t, const std::string& reason, Seconds grace);
   // Gives the warnings that are due (time limit, idleness) and says whether
@@ -499,7 +511,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     Persist(t);
     LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
   }
-  if (t.time_limit_s) t.time_deadline = Clock::now() + std::chrono::seconds(*t.time_limit_s);
+  ArmTimeLimit(t, t.start_unix);
   if (t.pty) t.pty->Start(t.stdout_path);
   return t;
 }
@@ -569,7 +581,7 @@ void ProcessLauncher::Impl::BeginKill(Task& t, const std::string& reason, Second
 
 // The terminal of an interactive task found running at start: its master,
 // from the copy its supervisor holds (pidfd_getfd).
-void ProcessLauncher::Impl::TakeBackPty(Task& t, Seconds now) {
+void ProcessLauncher::Impl::TakeBackPty(Task& t) {
   int master = -1;
 #ifdef SYS_pidfd_getfd
   if (t.pidfd >= 0) master = static_cast<int>(syscall(SYS_pidfd_getfd, t.pidfd, t.pty_fd, 0));
@@ -588,9 +600,6 @@ void ProcessLauncher::Impl::TakeBackPty(Task& t, Seconds now) {
   }
   t.pty = std::move(*pty);
   t.pty->Start(t.stdout_path);
-  // A warning due while the agent was away is not given late.
-  if (auto warn = t.time_limit_s ? TimeLimitWarning(t.job, *t.time_limit_s) : std::nullopt)
-    t.time_warned = t.start_unix + *t.time_limit_s - warn->before <= now;
 }
 
 void ProcessLauncher::Impl::Adopt() {
@@ -628,9 +637,8 @@ void ProcessLauncher::Impl::Adopt() {
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
       t->last_active = Clock::now();
-      if (t->pty_fd >= 0) TakeBackPty(*t, now);
-      if (t->time_limit_s)
-        t->time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->start_unix + *t->time_limit_s - now));
+      if (t->pty_fd >= 0) TakeBackPty(*t);
+      ArmTimeLimit(*t, now);
       if (!t->kill_reason.empty())
         t->kill_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t->kill_unix + t->kill_grace_s - now));
       ++adopted;
@@ -848,9 +856,8 @@ void ProcessLauncher::SetTimeLimit(JobId job, int attempt, Seconds limit) {
   if (t.time_limit_s == limit || limit <= 0) return;
   const Seconds old = t.time_limit_s.value_or(0);
   t.time_limit_s = limit;
-  t.time_deadline = Clock::now() + std::chrono::seconds(std::max<Seconds>(0, t.start_unix + limit - NowUnix()));
+  ArmTimeLimit(t, NowUnix());
   Persist(t);
-  if (auto warn = TimeLimitWarning(job, limit)) t.time_warned = t.start_unix + limit - warn->before <= NowUnix();
   LogInfo("task {}.{}: time limit now {} s (was {} s)", job, attempt, limit, old);
   if (t.pty)
     t.pty->Notice(fmt::format("\r\n[kojo] job {}: time limit {} by {}; this session ends at {}\r\n", job,

@@ -88,6 +88,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   hb.log_secret = options_.log_secret;
   if (options_.gpu_util) hb.gpu_util = options_.gpu_util();
   launcher_.NoteGpuUtil(hb.gpu_util);  // idle sessions: their GPUs' use
+  const auto sent = std::chrono::steady_clock::now();  // the lease in the reply runs from here
   auto res = client.Post(path.c_str(), api::ToJson(hb).dump(), "application/json");
   if (!res) {
     {
@@ -113,6 +114,7 @@ Agent::Outcome Agent::Exchange(void* client_ptr, const std::string& path, int wa
   }
   ++heartbeats_;
   warned_unreachable_ = false;
+  launcher_.RenewLease(sent, std::chrono::milliseconds(reply->lease_ms), reply->lease_grace_s);
   // Kills first: a stale attempt's kill and its job's new start can come
   // in one reply.
   for (const auto& k : reply->kill) launcher_.Kill(k.job, k.attempt, k.grace_s);

@@ -203,7 +203,8 @@ int PidfdOpen(pid_t pid) {
 #endif
 }
 
-void Finish(Task& t, int status, Seconds end) {
+void Finish(Task& t, int status, Seconds end, bool fenced = false) {
+  if (fenced && t.kill_reason.empty()) t.kill_reason = "fenced";  // by its supervisor: the agent was away
   t.running = false;
   t.end_unix = end;
   if (WIFEXITED(status)) t.exit_code = WEXITSTATUS(status);
@@ -320,6 +321,12 @@ class ProcessLauncher::Impl {
   std::unique_ptr<SpawnHelper> helper;
   std::unique_ptr<SpareFiles> spare;  // forgotten tasks' files, for reuse
   std::deque<std::pair<JobId, std::shared_ptr<PtySession>>> ended_ptys;  // of forgotten tasks, newest last
+  // The controller's lease (RenewLease): running tasks end at lease_until.
+  std::string lease_path;
+  std::optional<Clock::time_point> lease_until;
+  Seconds lease_grace_s = 0;
+  long long lease_written_ms = -1;  // the deadline in the lease file
+  bool fencing = false;             // the lease ran out: its tasks are being ended
 
   std::string DefaultLog(JobId job, int attempt, int rank, const char* ext) const {
     return fmt::format("{}/{}.{}.{}.{}", logs_dir, job, attempt, rank, ext);
@@ -472,6 +479,7 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   req.stdout_path = t.stdout_path;
   req.stderr_path = t.stderr_path;
+  req.lease_file = lease_path;
   if (opt.cgroups) {
     auto cg = opt.cgroups->CreateTask(fmt::format("{}.{}", c.job, c.attempt), c.spec.demand.cpu_milli,
                                       c.spec.demand.mem_mib);
@@ -522,7 +530,9 @@ void ProcessLauncher::Impl::SupervisorGone(Task& t) {
   if (t.sup > 0) waitpid(t.sup, nullptr, WNOHANG);  // reaps it when it is our child
   const SupervisorStatus st = ReadStatus(t);
   if (st.ended) {
-    Finish(t, st.wait_status, st.end_unix);
+    if (st.fenced && t.kill_reason.empty())
+      LogWarn("task {}.{}: fenced: stopped by its supervisor when the lease ran out", t.job, t.attempt);
+    Finish(t, st.wait_status, st.end_unix, st.fenced);
     return;
   }
   if (t.pid <= 0) t.pid = st.job;
@@ -633,7 +643,7 @@ void ProcessLauncher::Impl::Adopt() {
     if (t->pid <= 0) t->pid = st.job;  // the supervisor notes the job's pid
     const Key key{t->job, t->attempt};
     if (st.ended) {
-      Finish(*t, st.wait_status, st.end_unix);
+      Finish(*t, st.wait_status, st.end_unix, st.fenced);
     } else if (Alive(t->sup, t->sup_start)) {
       t->pidfd = PidfdOpen(t->sup);
       t->last_active = Clock::now();
@@ -675,6 +685,8 @@ void ProcessLauncher::Impl::MonitorLoop() {
         std::optional<Clock::time_point> next = t.kill_reason.empty() ? t.time_deadline
                                                 : t.sigkill_sent      ? std::nullopt
                                                                       : t.kill_deadline;
+        if (!next && t.kill_reason.empty()) next = lease_until;
+        else if (next && t.kill_reason.empty() && lease_until) next = std::min(*next, *lease_until);
         if (next) {
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
           timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
@@ -714,7 +726,14 @@ void ProcessLauncher::Impl::MonitorLoop() {
             continue;
           }
         }
-        if (t.kill_reason.empty() && t.time_deadline && now >= *t.time_deadline) {
+        if (t.kill_reason.empty() && lease_until && now >= *lease_until) {
+          if (!fencing)
+            LogWarn("no word from the controller within the lease it gave: stopping this node's tasks (their jobs "
+                    "are requeued or fail elsewhere)");
+          fencing = true;
+          LogInfo("task {}.{}: its lease is over: ending it", t.job, t.attempt);
+          BeginKill(t, "fenced", lease_grace_s);
+        } else if (t.kill_reason.empty() && t.time_deadline && now >= *t.time_deadline) {
           LogInfo("task {}.{}: time limit of {} s reached", t.job, t.attempt, t.time_limit_s.value_or(0));
           BeginKill(t, "timeout", opt.default_grace_s);
         } else if (t.kill_reason.empty() && Idle(t, now)) {
@@ -748,6 +767,10 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::Create(LauncherOptions
     if (ec) return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", d, ec.message())};
   }
   m.spare = std::make_unique<SpareFiles>(spare_dir, kMaxSpare);
+  // Kept across restarts: tasks adopted keep the lease the last agent had.
+  m.lease_path = m.opt.state_dir + "/lease";
+  if (std::error_code ec; !fs::exists(m.lease_path, ec) && !WriteFileInPlace(m.lease_path, FormatLease(0, 0)))
+    return Error{ErrorCode::kIo, fmt::format("state dir: cannot create {}: {}", m.lease_path, std::strerror(errno))};
   for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"})
     if (const char* v = getenv(name)) m.base_env[name] = v;
   if (!m.base_env.count("PATH")) m.base_env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
@@ -878,6 +901,34 @@ void ProcessLauncher::NoteGpuUtil(const std::vector<int>& util) {
         break;
       }
   }
+}
+
+void ProcessLauncher::RenewLease(Clock::time_point heard, std::chrono::milliseconds lease, Seconds grace_s) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  long long deadline_ms = 0;
+  if (lease.count() <= 0) {
+    m.lease_until.reset();
+  } else {
+    const auto until = heard + lease;
+    if (m.lease_until && until <= *m.lease_until && grace_s == m.lease_grace_s) return;  // an older heartbeat's
+    m.lease_until = std::max(until, m.lease_until.value_or(until));
+    m.lease_grace_s = grace_s;
+    deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(m.lease_until->time_since_epoch()).count();
+  }
+  if (m.fencing) LogInfo("the controller is heard from again");
+  m.fencing = false;
+  m.Wake();
+  // The supervisors' copy, rewritten when it moved by a second (a tenth of
+  // a shorter lease): theirs may end that much early, never late.
+  const long long step = std::min<long long>(1000, lease.count() / 10);
+  if (deadline_ms != 0 && m.lease_written_ms > 0 && deadline_ms - m.lease_written_ms < step) return;
+  if (deadline_ms == m.lease_written_ms) return;
+  if (!WriteFileInPlace(m.lease_path, FormatLease(deadline_ms, static_cast<int>(grace_s))))
+    LogWarn("{}: cannot write the lease: {} (the tasks' supervisors keep the lease written before)", m.lease_path,
+            std::strerror(errno));
+  else
+    m.lease_written_ms = deadline_ms;
 }
 
 void ProcessLauncher::NoteActivity(JobId job) {

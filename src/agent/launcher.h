@@ -15,6 +15,7 @@
 // Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,17 @@ class Launcher {
   // idle past its timeout is warned (terminal), then ended with reason "idle".
   virtual void NoteGpuUtil(const std::vector<int>& util) = 0;
   virtual void NoteActivity(JobId job) = 0;
+  // The controller's lease on this node's tasks (api::HeartbeatReply::
+  // lease_ms), renewed by each reply: `heard` is when the heartbeat it
+  // answers was sent. Once heard + lease passes with no renewal, every
+  // running task is ended (SIGTERM, SIGKILL after grace_s) with reason
+  // "fenced" -- by each task's supervisor too, so also while the agent is
+  // stopped or gone. lease 0: none (tasks run on while the controller is
+  // away).
+  virtual void RenewLease(std::chrono::steady_clock::time_point heard, std::chrono::milliseconds lease,
+                          Seconds grace_s) {
+    (void)heard, (void)lease, (void)grace_s;
+  }
   // Forgets an ended task (deletes its record, keeps its logs).
   virtual void Forget(JobId job, int attempt) = 0;
   // The logs of a task, running, ended or forgotten. attempt: none = the
@@ -103,6 +115,8 @@ class ProcessLauncher : public Launcher {
   void SetTimeLimit(JobId job, int attempt, Seconds limit) override;
   void NoteGpuUtil(const std::vector<int>& util) override;
   void NoteActivity(JobId job) override;
+  void RenewLease(std::chrono::steady_clock::time_point heard, std::chrono::milliseconds lease,
+                  Seconds grace_s) override;
   void Forget(JobId job, int attempt) override;
   std::optional<TaskLogs> FindLogs(JobId job, std::optional<int> attempt, int rank) const override;
   std::shared_ptr<PtySession> FindPty(JobId job) const override;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -53,7 +54,7 @@ struct Msg {
   int err;
 };
 // The fixed strings of a request, in order.
-enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kTty, kFixed };
+enum Fixed { kPath, kWorkdir, kStdout, kStderr, kCgroupProcs, kStatusFile, kTty, kLeaseFile, kFixed };
 
 constexpr size_t kMaxRequest = 64u << 20;  // bytes of strings
 constexpr int kHelperWaitMs = 10000;       // for the job's exec (a hung chdir on a dead NFS mount)
@@ -220,19 +221,86 @@ __attribute__((no_sanitize("address"))) int JobMain(void* arg) {
 
 alignas(64) char g_job_stack[64 * 1024];
 
-// "exit <status> <end unix>\n" at offset `at` of the status file.
-void WriteExit(int fd, off_t at, int status) {
+// "exit <status> <end unix>[ fenced]\n" at offset `at` of the status file.
+void WriteExit(int fd, off_t at, int status, bool fenced = false) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   char line[80] = "exit ";
   char* p = AppendInt(line + 5, status);
   *p++ = ' ';
   p = AppendInt(p, now.tv_sec);
+  if (fenced) {
+    std::memcpy(p, " fenced", 7);
+    p += 7;
+  }
   *p++ = '\n';
   if (fd >= 0) {
     ssize_t ignored = pwrite(fd, line, static_cast<size_t>(p - line), at);
     (void)ignored;
   }
+}
+
+long long MonoMsRaw() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+// The lease file's deadline and grace; false when it cannot be read.
+bool ReadLease(const char* path, long long* deadline_ms, long long* grace_s) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[64];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  long long v[2] = {0, 0};
+  const char* p = buf;
+  for (long long& x : v) {
+    while (*p == ' ') ++p;
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') x = x * 10 + (*p++ - '0');
+  }
+  *deadline_ms = v[0];
+  *grace_s = v[1];
+  return true;
+}
+
+// Waits for the job like waitpid, ending it once the lease in `lease_file`
+// is over (SIGTERM, SIGKILL after its grace). True when it was fenced.
+bool WaitUnderLease(pid_t job, const char* lease_file, int* status) {
+  int pidfd = -1;
+#ifdef SYS_pidfd_open
+  if (lease_file[0]) pidfd = static_cast<int>(syscall(SYS_pidfd_open, job, 0));
+#endif
+  bool fenced = false;
+  long long kill_at = 0;
+  while (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    if (poll(&p, 1, 1000) > 0) break;  // it ended
+    const long long now = MonoMsRaw();
+    long long deadline = 0, grace = 0;
+    if (!fenced && ReadLease(lease_file, &deadline, &grace) && deadline > 0 && now >= deadline) {
+      fenced = true;
+      kill(-job, SIGTERM);
+      kill_at = now + grace * 1000;
+    }
+    if (fenced && kill_at > 0 && now >= kill_at) {
+      kill(-job, SIGKILL);
+      kill_at = 0;
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  while (waitpid(job, status, 0) < 0) {
+    if (errno != EINTR) {
+      *status = 127 << 8;
+      break;
+    }
+  }
+  return fenced;
 }
 
 [[noreturn]] void RunSupervisor(const Request& r, int go_fd, int rep_fd, int held_fd) {
@@ -301,9 +369,9 @@ void WriteExit(int fd, off_t at, int status) {
   }
   close(out_fd);
   if (err_fd != out_fd) close(err_fd);
-  wait_job();
+  const bool fenced = WaitUnderLease(job, r.s[kLeaseFile], &status);
   kill(-job, SIGKILL);  // what is left of the task's process group
-  WriteExit(status_fd, pid_len, status);
+  WriteExit(status_fd, pid_len, status, fenced);
   _exit(0);
 }
 
@@ -578,7 +646,7 @@ SpawnResult SpawnHelper::Spawn(const SpawnRequest& req, const std::function<bool
   // The request: header + strings.
   std::string msg(sizeof(Header), '\0');
   for (const std::string* s : {&req.path, &req.workdir, &req.stdout_path, &req.stderr_path, &req.cgroup_procs,
-                               &req.status_file, &req.tty}) {
+                               &req.status_file, &req.tty, &req.lease_file}) {
     msg += *s;
     msg += '\0';
   }
@@ -654,10 +722,18 @@ SupervisorStatus ParseSupervisorStatus(const std::string& text) {
       st.ended = true;
       st.wait_status = static_cast<int>(a);
       st.end_unix = b;
+      std::string note;
+      st.fenced = in >> note && note == "fenced";
     }
   }
   return st;
 }
+
+std::string FormatLease(long long deadline_ms, int grace_s) {
+  return fmt::format("{:>20} {:>10}\n", std::max(deadline_ms, 0LL), std::max(grace_s, 0));
+}
+
+long long MonotonicMs() { return MonoMsRaw(); }
 
 unsigned long long ProcessStartTime(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));

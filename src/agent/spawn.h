@@ -54,7 +54,20 @@ struct SpawnRequest {
   // outlives the agent and a new agent can take it back (pidfd_getfd);
   // -1 = none.
   int held_fd = -1;
+  // The node's lease file (FormatLease): while the job runs the supervisor
+  // reads it every second, and once its deadline has passed it ends the job
+  // as the agent would (SIGTERM to its process group, SIGKILL after the
+  // grace) and notes the end as fenced -- also when the agent is stopped or
+  // gone. Empty, unreadable or a deadline of 0 = no lease.
+  std::string lease_file;
 };
+
+// A lease file's text: the deadline in CLOCK_MONOTONIC milliseconds (0 =
+// none) and the grace in seconds, at a fixed width so that it can be
+// rewritten in place (no new disk blocks, even on a full disk).
+std::string FormatLease(long long deadline_ms, int grace_s);
+// CLOCK_MONOTONIC in milliseconds (std::chrono::steady_clock on Linux).
+long long MonotonicMs();
 
 struct SpawnResult {
   pid_t supervisor = -1;
@@ -100,6 +113,7 @@ struct SupervisorStatus {
   bool ended = false;
   int wait_status = 0;               // when ended
   long long end_unix = 0;
+  bool fenced = false;               // ended by its supervisor at the lease's end
 };
 // Parses a status file's text (complete lines only).
 SupervisorStatus ParseSupervisorStatus(const std::string& text);

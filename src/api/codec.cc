@@ -539,6 +539,10 @@ Json ToJson(const HeartbeatReply& r) {
   for (const auto& [job, attempt] : r.acknowledged) ack.push_back(Json{{"job", job}, {"attempt", attempt}});
   Json j{{"start", start}, {"kill", kill}, {"acknowledged", ack}, {"heartbeat_interval_ms", r.heartbeat_interval_ms}};
   if (!r.limit.empty()) j["limit"] = limit;
+  if (r.lease_ms > 0) {
+    j["lease_ms"] = r.lease_ms;
+    j["lease_grace_s"] = r.lease_grace_s;
+  }
   return j;
 }
 
@@ -554,6 +558,8 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
       if (a.is_object() && a.value("job", Json()).is_number_integer() && a.value("attempt", Json()).is_number_integer())
         r.acknowledged.emplace_back(a["job"].get<JobId>(), a["attempt"].get<int>());
   f.Int("heartbeat_interval_ms", r.heartbeat_interval_ms, 10, 600000);
+  f.Int("lease_ms", r.lease_ms, 0, 7 * 86400 * 1000);
+  f.Int("lease_grace_s", r.lease_grace_s, 0, 3600);
   return Done(f, std::move(r));
 }
 

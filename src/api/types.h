@@ -219,6 +219,14 @@ struct HeartbeatReply {
   // Ended tasks the controller has recorded: the agent may forget them.
   std::vector<std::pair<JobId, int>> acknowledged;
   int heartbeat_interval_ms = 1000;
+  // The lease on the node's tasks: they may run until lease_ms after the
+  // agent sent the heartbeat this answers; an agent that hears nothing more
+  // by then ends them (reason "fenced"; SIGKILL lease_grace_s after
+  // SIGTERM), and only after that does the controller requeue their jobs
+  // elsewhere. 0 = no lease: tasks run on however long the controller is
+  // away, and a lost node's jobs are requeued at once.
+  int lease_ms = 0;
+  int lease_grace_s = 0;
 };
 
 }  // namespace kojo::api

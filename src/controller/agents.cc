@@ -84,8 +84,7 @@ Outcome<api::HeartbeatReply> Controller::Register(const api::Heartbeat& hb) {
   node.gpu_util = hb.gpu_util;
   node.spec = SpecOf(hb.node);
   node.registered = true;
-  node.down = false;
-  if (!node.drain) node.reason.clear();
+  NodeBack(n);
   if (rented && rented->phase == RentPhase::kStarting) state_.RentUp(n, Now());
   SyncNode(n);
   node.last_seen = SteadyNow();
@@ -105,9 +104,8 @@ Outcome<api::HeartbeatReply> Controller::Heartbeat(std::string_view name, const 
   if (n < 0 || !nodes_[n].registered)
     return ApiError{ApiCode::kNotFound, fmt::format("node {} is not registered with this controller; register first", name)};
   NodeRec& node = nodes_[n];
-  if (node.down) {  // back after being declared lost: its old tasks are stale
-    node.down = false;
-    if (!node.drain) node.reason.clear();
+  if (node.down) {  // back after going DOWN: its tasks still running carry on
+    NodeBack(n);
     SyncNode(n);
     WakeScheduler();
   }
@@ -143,6 +141,9 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
         Persist(*rec);
       }
     } else {
+      // Ended by its agent when its lease ran out: as if its node were lost.
+      if (t.reason == "fenced" && rec->view.state != JobState::kStopping)
+        Stop(*rec, rec->view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
       EndTask(*rec, static_cast<size_t>(rank), TaskState{false, true, t.exit_code, t.signal, t.reason});
       r.ack.push_back(key);
     }
@@ -193,6 +194,8 @@ void Controller::BuildCommands(int n, const Reported& r, api::HeartbeatReply& re
   }
   const auto interval = std::clamp<std::int64_t>(config_.node_timeout.count() / 4, 10, 1000);
   reply.heartbeat_interval_ms = static_cast<int>(interval);
+  reply.lease_ms = static_cast<int>(config_.lease.count());
+  reply.lease_grace_s = static_cast<int>(config_.kill_grace_s);
 }
 
 Outcome<api::HeartbeatReply> Controller::Beat(int n, const api::Heartbeat& hb, bool registering,

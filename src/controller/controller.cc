@@ -386,11 +386,37 @@ void Controller::MaybeFinish(JobRec& rec) {
   WakeSchedulerAfterEnd();
 }
 
-void Controller::LoseNode(int n, const std::string& why) {
+void Controller::MarkNodeDown(int n, const std::string& why) {
   NodeRec& node = nodes_[n];
   node.down = true;
   node.reason = why;
   SyncNode(n);
+  WakeScheduler();
+  if (config_.lease.count() == 0) return;
+  // Its tasks may still run there until the lease it was given ends.
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(FenceAt(node) - SteadyNow()).count();
+  const Seconds at = Now() + std::max<Seconds>(left, 0);
+  for (JobId id : node.jobs) {
+    JobRec& rec = jobs_.at(id);
+    if (rec.view.state != JobState::kStarting && rec.view.state != JobState::kRunning) continue;
+    rec.view.reason = "NodeUnreachable";
+    rec.view.message = fmt::format(
+        "node {} is not heard from ({}); its tasks may still be running there: unless it is heard from again, they "
+        "are stopped by its agent and the job {} at {}",
+        node.info.name, why, rec.view.spec.requeue ? "is requeued" : "fails", api::IsoTime(at));
+    Persist(rec);
+  }
+}
+
+SteadyTime Controller::FenceAt(const NodeRec& node) const {
+  if (config_.lease.count() == 0) return node.last_seen;
+  // The agent's lease runs from when it sent its last heartbeat answered,
+  // no later than last_seen; then its grace; and a second for the clocks.
+  return node.last_seen + config_.lease + std::chrono::seconds(config_.kill_grace_s + 1);
+}
+
+void Controller::LoseNodeJobs(int n) {
+  NodeRec& node = nodes_[n];
   const std::vector<JobId> ids(node.jobs.begin(), node.jobs.end());
   for (JobId id : ids) {
     JobRec& rec = jobs_.at(id);
@@ -400,6 +426,19 @@ void Controller::LoseNode(int n, const std::string& why) {
       if (rec.alloc.shares[r].node == n && !rec.tasks[r].ended) EndTask(rec, r, TaskState{false, true, {}, {}, "node-lost"});
   }
   WakeScheduler();
+}
+
+void Controller::NodeBack(int n) {
+  NodeRec& node = nodes_[n];
+  node.down = false;
+  if (!node.drain) node.reason.clear();
+  for (JobId id : node.jobs) {
+    JobRec& rec = jobs_.at(id);
+    if (rec.view.reason != "NodeUnreachable") continue;
+    rec.view.reason.clear();
+    rec.view.message.clear();
+    Persist(rec);
+  }
 }
 
 std::size_t Controller::JobCount() const {
@@ -661,6 +700,7 @@ Outcome<api::JobWhy> Controller::Why(JobId id) const {
     case JobState::kRunning:
       w.reason = "Running";
       w.message = fmt::format("running since {}", rec.view.start_time ? api::IsoTime(*rec.view.start_time) : "-");
+      if (rec.view.reason == "NodeUnreachable") w.reason = rec.view.reason, w.message = rec.view.message;
       w.estimated_start = rec.view.start_time;
       w.confidence = "now";
       break;

@@ -40,8 +40,17 @@ struct ControllerConfig {
   std::string policy = "fifo";
   std::string placer = "bestfit";
   bool backfill = true;
-  // A node whose agent is silent this long goes DOWN.
+  // A node whose agent is silent this long goes DOWN (nothing more is
+  // placed there).
   std::chrono::milliseconds node_timeout{30000};
+  // The lease on a node's tasks (api::HeartbeatReply::lease_ms): an agent
+  // that has not heard from the controller for this long ends its tasks
+  // (SIGKILL kill_grace_s after SIGTERM), so the jobs of a DOWN node are
+  // requeued, or fail, only once its lease and that grace are over: a node
+  // cut off for less keeps its jobs running, and no job runs on two nodes
+  // at once. 0 = no lease: a DOWN node's jobs are requeued at once and its
+  // tasks run on while it is away. At least node_timeout when set.
+  std::chrono::milliseconds lease{0};
   // Runs that end within this long of the first are decided on together,
   // one pass for all (as kojo sim decides once for the events of one
   // instant); other changes (submissions, cancels, nodes) pass at once.
@@ -260,7 +269,15 @@ class Controller {
   void Stop(JobRec& rec, StopReason why);         // -> STOPPING, kills go out
   void EndTask(JobRec& rec, size_t rank, const TaskState& end);
   void MaybeFinish(JobRec& rec);                  // all tasks ended -> its next state
-  void LoseNode(int node, const std::string& why);
+  // A silent node goes DOWN: nothing more is placed there; its jobs wait
+  // for its lease to end (NodeUnreachable) or, with no lease, are lost.
+  void MarkNodeDown(int node, const std::string& why);
+  // Its lease over: the tasks there are gone (LoseNodeJobs ends them).
+  SteadyTime FenceAt(const NodeRec& node) const;
+  void LoseNodeJobs(int node);
+  // Up (heard from): its jobs' NodeUnreachable notes go (the caller syncs
+  // the node into the state).
+  void NodeBack(int node);
   // Metering (accounting.cc). Refusal of a submission to an unknown
   // project or one without an active grant (flat pool: never).
   std::optional<ApiError> CheckProject(std::string_view project, Seconds now) const;

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "kojod 0.1.0");
   bool dev = false, backfill = true;
   std::string data_dir, listen = "127.0.0.1:7100", policy = "fifo", placer = "bestfit", token, gpus = "8xH100-80GB";
-  double node_timeout_s = 30;
+  double node_timeout_s = 30, lease_s = 300;
   int gather_ms = 20;
   Seconds kill_grace = 10;
   int http_threads = 1024;
@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
   app.add_flag("--backfill,!--no-backfill", backfill, "EASY backfill (default on)");
   app.add_option("--node-timeout", node_timeout_s, "Seconds without a heartbeat before a node goes DOWN")
       ->check(CLI::Range(0.2, 86400.0))
+      ->capture_default_str();
+  app.add_option("--lease", lease_s,
+                 "Seconds an agent's tasks run on without word from kojod; past them its agent stops them and "
+                 "kojod requeues (or fails) their jobs: a node cut off for less keeps its jobs and none runs on "
+                 "two nodes at once. 0: no lease (a DOWN node's jobs are requeued at once; its tasks run on)")
+      ->check(CLI::Range(0.0, 7 * 86400.0))
       ->capture_default_str();
   app.add_option("--gather-ms", gather_ms,
                  "Runs ending within this many ms of each other are scheduled in one pass (0: a pass per end)")
@@ -173,6 +179,12 @@ int main(int argc, char** argv) {
   cc.backfill = backfill;
   cc.node_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(node_timeout_s * 1000));
   cc.gather = std::chrono::milliseconds(gather_ms);
+  cc.lease = std::chrono::milliseconds(static_cast<std::int64_t>(lease_s * 1000));
+  if (cc.lease.count() > 0 && cc.lease < cc.node_timeout) {
+    Log("--lease {} s is shorter than --node-timeout {} s: using {} s (an agent would stop its tasks before its node "
+        "is seen DOWN)", lease_s, node_timeout_s, node_timeout_s);
+    cc.lease = cc.node_timeout;
+  }
   cc.kill_grace_s = kill_grace;
   cc.default_time_limit_s = default_time_limit;
   cc.usage_half_life_s = usage_half_life;
@@ -188,6 +200,7 @@ int main(int argc, char** argv) {
       (*controller)->JobCount(),
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - load_start).count(),
       policy, placer, backfill ? "on" : "off", node_timeout_s);
+  Log("lease on agents' tasks: {}", cc.lease.count() ? fmt::format("{} s", cc.lease.count() / 1000.0) : "none");
 
   if (!org_file.empty()) {
     std::ifstream in(org_file);

@@ -60,14 +60,14 @@ void Controller::CheckNodes() {
   const auto now = SteadyNow();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     NodeRec& node = nodes_[i];
-    if (node.down) continue;
     if (node.polls > 0) {
       node.last_seen = now;
       continue;
     }
     const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - node.last_seen);
-    if (silent > config_.node_timeout)
-      LoseNode(static_cast<int>(i), fmt::format("no heartbeat for {:.1f} s", silent.count() / 1000.0));
+    if (!node.down && silent > config_.node_timeout)
+      MarkNodeDown(static_cast<int>(i), fmt::format("no heartbeat for {:.1f} s", silent.count() / 1000.0));
+    if (node.down && !node.jobs.empty() && now >= FenceAt(node)) LoseNodeJobs(static_cast<int>(i));
   }
 }
 

@@ -230,6 +230,26 @@ TEST_F(LauncherTest, TimeLimitSendsTermThenKillAfterGrace) {
   EXPECT_LT(took, std::chrono::seconds(6));
 }
 
+// The controller's lease: renewed, tasks run on; once it runs out they are
+// ended with reason "fenced"; a lease of 0 is none.
+TEST_F(LauncherTest, TasksEndFencedWhenTheLeaseRunsOut) {
+  launcher_ = MakeLauncher(/*grace=*/1);
+  launcher_->RenewLease(std::chrono::steady_clock::now(), 0ms, 1);  // none
+  launcher_->Start(CommandTask(1, {"sleep", "30"}));
+  ASSERT_TRUE(WaitFor([&] { auto t = Find(1); return t && t->running; }, 5000));
+  launcher_->RenewLease(std::chrono::steady_clock::now(), 800ms, 1);
+  std::this_thread::sleep_for(500ms);
+  launcher_->RenewLease(std::chrono::steady_clock::now(), 800ms, 1);  // renewed: past the first deadline
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(Find(1) && Find(1)->running);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = WaitEnded(1);
+  EXPECT_EQ(r.reason, "fenced");
+  EXPECT_EQ(r.signal, SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_NE(ReadFile(dir_.path() + "/state/lease").find(' '), std::string::npos);
+}
+
 TEST_F(LauncherTest, AnIdleTimeoutEndsATaskOnlyOnceItsGpusAreIdle) {
   api::StartCommand c = CommandTask(1, {"sleep", "30"});
   c.spec.idle_timeout_s = 2;

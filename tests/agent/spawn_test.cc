@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/files.h"
 #include "test_util.h"
 
 namespace kojo::agent {
@@ -112,6 +113,49 @@ TEST(SupervisorStatus, OnlyCompleteLinesCount) {
   EXPECT_EQ(st.end_unix, 1700000000);
   EXPECT_FALSE(ParseSupervisorStatus("pid 12\nexit 256 17").ended);
   EXPECT_TRUE(ParseSupervisorStatus("exit 32512 5\n").ended);  // never ran
+}
+
+// The lease (agent/spawn.h): past its deadline the supervisor ends the job
+// itself, SIGTERM then SIGKILL after the grace, and notes it fenced; a lease
+// renewed in time, or none, lets it run.
+TEST(SpawnHelper, TheSupervisorEndsItsJobWhenTheLeaseRunsOut) {
+  TempDir dir;
+  auto helper = SpawnHelper::Start();
+  ASSERT_TRUE(helper.ok());
+  const std::string lease = dir.path() + "/lease";
+  ASSERT_TRUE(WriteFileInPlace(lease, FormatLease(MonotonicMs() + 1500, 1)));
+  EXPECT_EQ(FormatLease(1, 2).size(), FormatLease(MonotonicMs() + 86400000, 3600).size());  // fixed width
+  SpawnRequest req = Request(dir, {"/bin/sh", "-c", "trap '' TERM; sleep 60"});
+  req.lease_file = lease;
+  const auto start = std::chrono::steady_clock::now();
+  SpawnResult r = (*helper)->Spawn(req, [](pid_t) { return true; });
+  ASSERT_GT(r.job, 0) << r.error;
+  // Renewed once: it runs past the first deadline.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(WriteFileInPlace(lease, FormatLease(MonotonicMs() + 2000, 1)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(ParseSupervisorStatus(ReadFile(dir.path() + "/status")).ended);
+  SupervisorStatus st;
+  ASSERT_TRUE(WaitFor([&] { return (st = ParseSupervisorStatus(ReadFile(dir.path() + "/status"))).ended; }, 10000));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(st.fenced);
+  EXPECT_TRUE(WIFSIGNALED(st.wait_status));
+  EXPECT_EQ(WTERMSIG(st.wait_status), SIGKILL);  // it ignored the SIGTERM
+  EXPECT_GE(took, std::chrono::milliseconds(3400));  // 2.5 s of lease, then a second of grace
+  // No lease (a deadline of 0): the job runs to its end.
+  TempDir dir2;
+  ASSERT_TRUE(WriteFileInPlace(lease, FormatLease(0, 0)));
+  SpawnRequest plain = Request(dir2, {"/bin/sh", "-c", "sleep 1.5; exit 4"});
+  plain.lease_file = lease;
+  ASSERT_GT((*helper)->Spawn(plain, [](pid_t) { return true; }).job, 0);
+  ASSERT_TRUE(WaitFor([&] { return (st = ParseSupervisorStatus(ReadFile(dir2.path() + "/status"))).ended; }, 10000));
+  EXPECT_FALSE(st.fenced);
+  EXPECT_EQ(WEXITSTATUS(st.wait_status), 4);
+}
+
+TEST(SupervisorStatus, AFencedEndIsNoted) {
+  EXPECT_TRUE(ParseSupervisorStatus("pid 12\nexit 9 1700000000 fenced\n").fenced);
+  EXPECT_FALSE(ParseSupervisorStatus("pid 12\nexit 9 1700000000\n").fenced);
 }
 
 TEST(SupervisorStatus, TheBlankTailOfAReusedFileIsIgnored) {

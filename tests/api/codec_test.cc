@@ -249,6 +249,14 @@ TEST(Heartbeat, RoundTrip) {
   EXPECT_EQ(rb->limit[0].job, 9);
   EXPECT_EQ(rb->limit[0].time_limit_s, 5400);
   EXPECT_EQ(rb->acknowledged[0], (std::pair<JobId, int>{6, 1}));
+  EXPECT_FALSE(ToJson(r).contains("lease_ms"));  // none
+  EXPECT_EQ(rb->lease_ms, 0);
+  r.lease_ms = 300000;
+  r.lease_grace_s = 10;
+  rb = HeartbeatReplyFromJson(ToJson(r));
+  ASSERT_TRUE(rb.ok()) << rb.error().message;
+  EXPECT_EQ(rb->lease_ms, 300000);
+  EXPECT_EQ(rb->lease_grace_s, 10);
 }
 
 // Found by fuzzing (fuzz/regressions/heartbeat_fuzz/): a register or

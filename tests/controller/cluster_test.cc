@@ -17,8 +17,10 @@ using namespace std::chrono_literals;
 
 class ClusterTest : public ::testing::Test {
  protected:
+  // No lease: a lost node's jobs are requeued at once (leases: fence_test.cc).
   void StartKojod(const std::string& listen = "127.0.0.1:0") {
-    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod", std::vector<std::string>{"--node-timeout", "2", "--kill-grace", "1"},
+    kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod",
+                                     std::vector<std::string>{"--node-timeout", "2", "--kill-grace", "1", "--lease", "0"},
                                      listen);
     ASSERT_TRUE(kojod_->ok()) << kojod_->log();
   }

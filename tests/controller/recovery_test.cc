@@ -123,7 +123,7 @@ TEST(Recovery, NodeThatNeverComesBackGoesDown) {
     ASSERT_EQ(a.Send(false, {})["start"].size(), 2u);
     d.process().Kill();
   }
-  Kojod d(data, {"--node-timeout", "1"});
+  Kojod d(data, {"--node-timeout", "1", "--lease", "0"});  // no lease: a lost node's jobs go at once
   ASSERT_TRUE(d.ok()) << d.log();
   auto c = d.Client();
   ASSERT_TRUE(WaitFor([&] { return Body(c.Get("/api/v1/nodes/n1"))["state"] == "DOWN"; }, 10s));

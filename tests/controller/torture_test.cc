@@ -83,7 +83,7 @@ class Torture {
     const std::string listen = port_ ? fmt::format("127.0.0.1:{}", port_) : "127.0.0.1:0";
     for (int tries = 0; tries < 50; ++tries) {
       kojod_ = std::make_unique<Kojod>(dir_.path() + "/kojod",
-                                       std::vector<std::string>{"--node-timeout", "3", "--kill-grace", "1"}, listen);
+                                       std::vector<std::string>{"--node-timeout", "3", "--lease", "4", "--kill-grace", "1"}, listen);
       if (kojod_->ok()) break;
       std::this_thread::sleep_for(100ms);  // the port is not free yet
     }
@@ -418,9 +418,11 @@ TEST(CrashTorture, KillsAndRestartsLoseNothingAndRunNothingTwice) {
 }
 
 // Every third round freezes the agent (SIGSTOP) for 5-6.5 s, past the node
-// timeout of 3 s, instead of killing kojod: the node goes DOWN, its jobs are
-// requeued or fail, and when the agent resumes its tasks, which ran on, are
-// stale. The same invariants hold.
+// timeout of 3 s and its lease of 4 s, instead of killing kojod: the node
+// goes DOWN; its tasks' supervisors stop them at the lease's end; kojod
+// requeues or fails their jobs 6 s after it last heard from the node, or
+// earlier when the resumed agent reports them fenced. The same invariants
+// hold.
 TEST(CrashTorture, AgentFrozenPastItsTimeoutRunsNothingTwice) {
   Torture t(/*freezes=*/true, /*rounds=*/6);
   t.Run();

@@ -143,6 +143,7 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
         Persist(*rec);
       }
     } else {
+      if (t.reason.rfind(api::kNodeFaultPrefix, 0) == 0) NodeFault(n, *rec, t.reason);
       EndTask(*rec, static_cast<size_t>(rank), TaskState{false, true, t.exit_code, t.signal, t.reason});
       r.ack.push_back(key);
     }

@@ -261,6 +261,7 @@ class Controller {
   void EndTask(JobRec& rec, size_t rank, const TaskState& end);
   void MaybeFinish(JobRec& rec);                  // all tasks ended -> its next state
   void LoseNode(int node, const std::string& why);
+  void NodeFault(int node, JobRec& rec, const std::string& reason);  // drains it, requeues the job
   // Metering (accounting.cc). Refusal of a submission to an unknown
   // project or one without an active grant (flat pool: never).
   std::optional<ApiError> CheckProject(std::string_view project, Seconds now) const;

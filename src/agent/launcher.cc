@@ -132,6 +132,32 @@ std::string StatusPath(const Task& t) { return t.base + ".status"; }
 // Rewrites the record of a task that may be running: atomically.
 bool Persist(const Task& t) { return WriteFileAtomic(RecordPath(t), RecordJson(t).dump(), kRecord).ok(); }
 
+// A status file is given its bytes (spaces) before its task starts, so that
+// the supervisor's notes ("pid", "exit": under 64 bytes) overwrite bytes the
+// file has: on a file system that overwrites in place (ext4, xfs) a full
+// disk cannot then lose a task's end.
+constexpr off_t kStatusBytes = 64;
+bool ReserveStatus(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = fstat(fd, &st) == 0;
+  for (off_t at = ok ? st.st_size : kStatusBytes; ok && at < kStatusBytes;) {
+    const std::string blank(static_cast<size_t>(kStatusBytes - at), ' ');
+    const ssize_t n = pwrite(fd, blank.data(), blank.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = ENOSPC;
+      ok = false;
+    }
+    at += n > 0 ? n : 0;
+  }
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return ok;
+}
+
 std::optional<Task> TaskFromRecord(const std::string& text) {
   auto j = api::ParseJson(text);
   if (!j.ok() || !j->is_object()) return std::nullopt;
@@ -347,6 +373,7 @@ class ProcessLauncher::Impl {
 
   Task Launch(const api::StartCommand& c);
   void LaunchFailed(Task& t, const std::string& why);
+  void NodeFault(Task& t, const std::string& why);
   void Adopt();
   void TakeBackPty(Task& t);
   void SupervisorGone(Task& t);
@@ -368,6 +395,19 @@ void ProcessLauncher::Impl::LaunchFailed(Task& t, const std::string& why) {
   (void)WriteFileInPlace(StatusPath(t), fmt::format("exit {} {}\n", kLaunchFailedExit << 8, *t.end_unix));
   Persist(t);
   LogWarn("task {}.{}: {}", t.job, t.attempt, t.launch_error);
+}
+
+// A start this node cannot make durable (its state directory's disk is
+// full or failing): not started, since a task without a record would be
+// orphaned by a restart of the agent. Its end says so ("node-fault: "), and
+// kojod requeues the job and drains the node. Nothing is written: the disk
+// is what failed.
+void ProcessLauncher::Impl::NodeFault(Task& t, const std::string& why) {
+  t.running = false;
+  t.end_unix = NowUnix();
+  t.reason = std::string(api::kNodeFaultPrefix) + why;
+  if (t.pty) t.pty->TaskEnded();
+  LogWarn("task {}.{}: not started: {}", t.job, t.attempt, t.reason);
 }
 
 Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
@@ -445,7 +485,11 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     const std::string script = t.base + ".script";
     std::string text = c.spec.script;
     if (text.rfind("#!", 0) != 0) text = "#!/bin/sh\n" + text;
-    if (!WriteFileAtomic(script, text, kRecord).ok() || chmod(script.c_str(), 0700) != 0) {
+    if (auto w = WriteFileAtomic(script, text, kRecord); !w.ok()) {
+      NodeFault(t, "task script: " + w.error().message);
+      return t;
+    }
+    if (chmod(script.c_str(), 0700) != 0) {
       LaunchFailed(t, fmt::format("cannot write {}: {}", script, std::strerror(errno)));
       return t;
     }
@@ -493,10 +537,15 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
 
   // The record (with the supervisor's pid and start time) is durable
   // before the job may start.
-  if (!spare->Take(RecordPath(t)) || !spare->Take(StatusPath(t))) {
-    LaunchFailed(t, fmt::format("cannot create {}: {}", RecordPath(t), std::strerror(errno)));
+  if (!spare->Take(RecordPath(t))) {
+    NodeFault(t, fmt::format("task record {}: {}", RecordPath(t), std::strerror(errno)));
     return t;
   }
+  if (!spare->Take(StatusPath(t)) || !ReserveStatus(StatusPath(t))) {
+    NodeFault(t, fmt::format("task status {}: {}", StatusPath(t), std::strerror(errno)));
+    return t;
+  }
+  std::string unrecorded;  // why the record could not be written
   SpawnResult r = helper->Spawn(req, [&](pid_t sup) {
     t.sup = sup;
     t.pty_fd = t.pty ? kSupervisorHeldFd : -1;
@@ -504,13 +553,16 @@ Task ProcessLauncher::Impl::Launch(const api::StartCommand& c) {
     t.sup_start = ProcessStartTime(sup);
     // In place, not atomically: nothing reads the first record until it is
     // complete (no supervisor starts before it is).
-    return WriteFileInPlace(RecordPath(t), RecordJson(t).dump());
+    if (WriteFileInPlace(RecordPath(t), RecordJson(t).dump())) return true;
+    unrecorded = fmt::format("task record {}: {}", RecordPath(t), std::strerror(errno));
+    return false;
   });
   if (r.supervisor < 0) {
     if (t.pidfd >= 0) close(t.pidfd);
     t.pidfd = -1;
     t.sup = 0;
-    LaunchFailed(t, r.error);
+    if (!unrecorded.empty()) NodeFault(t, unrecorded);
+    else LaunchFailed(t, r.error);
     return t;
   }
   t.pid = r.job > 0 ? r.job : 0;

@@ -191,13 +191,19 @@ struct TaskReport {
   bool running = true;
   std::optional<int> exit_code;    // when ended by itself
   std::optional<int> signal;       // when ended by a signal
-  std::string reason;              // "exited", "timeout", "killed", "launch-failed: ..."
+  std::string reason;              // "exited", "timeout", "killed", "launch-failed: ...", "node-fault: ..."
   Seconds start_time = 0;
   std::optional<Seconds> end_time;
   // The limit the agent enforces now (it follows `kojo extend`); none = no
   // limit, or an agent that does not say.
   std::optional<Seconds> time_limit_s;
 };
+
+// The reason of a task its node could not start through no fault of the job
+// (the agent cannot record it: its state directory's disk is full or
+// failing): "node-fault: <what failed>". It never ran; kojod requeues the
+// job and drains the node.
+inline constexpr std::string_view kNodeFaultPrefix = "node-fault: ";
 
 // POST /api/v1/agents/register and /api/v1/agents/{node}/heartbeat.
 struct Heartbeat {

@@ -144,6 +144,7 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
       // Ended by its agent when its lease ran out: as if its node were lost.
       if (t.reason == "fenced" && rec->view.state != JobState::kStopping)
         Stop(*rec, rec->view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+      if (t.reason.rfind(api::kNodeFaultPrefix, 0) == 0) NodeFault(n, *rec, t.reason);
       EndTask(*rec, static_cast<size_t>(rank), TaskState{false, true, t.exit_code, t.signal, t.reason});
       r.ack.push_back(key);
     }

@@ -283,6 +283,7 @@ void Controller::Stop(JobRec& rec, StopReason why) {
     case StopReason::kPreempted: rec.view.reason = "Preempted"; rec.view.message = "stopping; it will be requeued"; break;
     case StopReason::kRequeue: rec.view.reason = "NodeLost"; rec.view.message = "a node of the job was lost; it will be requeued"; break;
     case StopReason::kNodeLost: rec.view.reason = "NodeLost"; rec.view.message = "a node of the job was lost"; break;
+    case StopReason::kNodeFault: rec.view.reason = "NodeFault"; rec.view.message = "a node could not start the job; it will be requeued"; break;
     case StopReason::kFailed: rec.view.reason = "TaskFailed"; rec.view.message = "a task failed; stopping the others"; break;
     case StopReason::kNone: break;
   }
@@ -331,11 +332,21 @@ void Controller::MaybeFinish(JobRec& rec) {
     rec.tasks.clear();
     rec.queued_since = now;
   };
-  if (stop == StopReason::kPreempted || stop == StopReason::kRequeue) counters_.requeued += 1;
+  if (stop == StopReason::kPreempted || stop == StopReason::kRequeue || stop == StopReason::kNodeFault)
+    counters_.requeued += 1;
   if (stop == StopReason::kPreempted) {
     requeue("Preempted", fmt::format("preempted after attempt {}; waiting to run again", rec.view.attempt));
   } else if (stop == StopReason::kRequeue) {
     requeue("Requeued", fmt::format("a node of attempt {} was lost; waiting to run again", rec.view.attempt));
+  } else if (stop == StopReason::kNodeFault) {
+    std::string fault = "a node could not start it";
+    for (size_t i = 0; i < rec.tasks.size(); ++i)
+      if (rec.tasks[i].reason.rfind(api::kNodeFaultPrefix, 0) == 0) {
+        fault = fmt::format("node {} could not start it: {}", i < rec.view.placement.size() ? rec.view.placement[i].node : "?",
+                            rec.tasks[i].reason.substr(api::kNodeFaultPrefix.size()));
+        break;
+      }
+    requeue("NodeFault", fmt::format("{}; attempt {} never ran; waiting to run again", fault, rec.view.attempt));
   } else {
     rec.view.end_time = now;
     const TaskState* bad = nullptr;
@@ -384,6 +395,20 @@ void Controller::MaybeFinish(JobRec& rec) {
   }
   Persist(rec);
   WakeSchedulerAfterEnd();
+}
+
+// A task its node could not start ("node-fault: ..."; the agent's disk is
+// full or failing): it never ran, so the job is requeued whatever its
+// `requeue`, and the node is drained until an operator resumes it.
+void Controller::NodeFault(int n, JobRec& rec, const std::string& reason) {
+  NodeRec& node = nodes_[n];
+  if (!node.drain) {
+    node.drain = true;
+    node.reason = "agent: " + reason.substr(api::kNodeFaultPrefix.size());
+    SyncNode(n);
+    PersistNode(node);
+  }
+  if (rec.view.state != JobState::kStopping) Stop(rec, StopReason::kNodeFault);
 }
 
 void Controller::MarkNodeDown(int n, const std::string& why) {

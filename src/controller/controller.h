@@ -278,6 +278,7 @@ class Controller {
   // Up (heard from): its jobs' NodeUnreachable notes go (the caller syncs
   // the node into the state).
   void NodeBack(int node);
+  void NodeFault(int node, JobRec& rec, const std::string& reason);  // drains it, requeues the job
   // Metering (accounting.cc). Refusal of a submission to an unknown
   // project or one without an active grant (flat pool: never).
   std::optional<ApiError> CheckProject(std::string_view project, Seconds now) const;

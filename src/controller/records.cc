@@ -14,6 +14,7 @@ std::string_view KillReason(StopReason r) {
     case StopReason::kFailed: return "failed";
     case StopReason::kRequeue: return "node-lost";
     case StopReason::kNodeLost: return "node-lost";
+    case StopReason::kNodeFault: return "node-fault";
   }
   return "stale";
 }
@@ -64,13 +65,14 @@ std::string_view StopName(StopReason r) {
     case StopReason::kFailed: return "failed";
     case StopReason::kRequeue: return "requeue";
     case StopReason::kNodeLost: return "node-lost";
+    case StopReason::kNodeFault: return "node-fault";
   }
   return "";
 }
 
 StopReason ParseStop(std::string_view s) {
   for (StopReason r : {StopReason::kCancelled, StopReason::kPreempted, StopReason::kFailed,
-                       StopReason::kRequeue, StopReason::kNodeLost})
+                       StopReason::kRequeue, StopReason::kNodeLost, StopReason::kNodeFault})
     if (StopName(r) == s) return r;
   return StopReason::kNone;
 }

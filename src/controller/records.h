@@ -38,7 +38,7 @@ struct PastAttempt {
 constexpr size_t kMaxPastAttempts = 16;  // the newest are kept
 
 // Why a STOPPING job is stopping, and so what it becomes once its tasks end.
-enum class StopReason { kNone, kCancelled, kPreempted, kFailed, kRequeue, kNodeLost };
+enum class StopReason { kNone, kCancelled, kPreempted, kFailed, kRequeue, kNodeLost, kNodeFault };
 std::string_view KillReason(StopReason r);
 
 struct JobRec {

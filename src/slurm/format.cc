@@ -116,6 +116,7 @@ std::string Reason(const api::JobView& v) {
           {"NodeDrain", "ReqNodeNotAvail"}, {"NodeDown", "NodeDown"},
           {"ArrayLimit", "JobArrayTaskLimit"}, {"Held", "JobHeldUser"},
           {"Preempted", "BeginTime"},     {"NodeLost", "BeginTime"},
+          {"NodeFault", "BeginTime"},
       };
       auto it = kWords.find(v.reason);
       if (it != kWords.end()) return it->second;

@@ -16,10 +16,16 @@
  *   fsync    fsync and fdatasync fail with EIO (the data may not be on disk)
  *   slow:MS  fsync and fdatasync sleep MS milliseconds first
  *
+ * With $KOJO_FAKE_DISK_IN_PLACE set (to anything), `full` and `torn` fail
+ * only writes that grow a file: a write within the file's current size
+ * passes, as on a file system that overwrites blocks in place (ext4, xfs),
+ * where overwriting bytes a file already has needs no new block.
+ *
  * Each fault injected adds a line to $KOJO_FAKE_DISK_CONTROL.log.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -87,10 +93,27 @@ void note(const char* what, int fd) {
   close(out);
 }
 
-ssize_t faulty_write(int fd, size_t count, size_t* allowed) {
+/* Whether `count` bytes at `offset` (-1: the descriptor's own offset) stay
+ * within the file's size and KOJO_FAKE_DISK_IN_PLACE lets such writes pass. */
+bool in_place(int fd, size_t count, off_t offset) {
+  const char* on = getenv("KOJO_FAKE_DISK_IN_PLACE");
+  if (!on || !*on) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  if (offset < 0) {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (flags & O_APPEND)) return false;
+    offset = lseek(fd, 0, SEEK_CUR);
+    if (offset < 0) return false;
+  }
+  return static_cast<off_t>(offset + static_cast<off_t>(count)) <= st.st_size;
+}
+
+ssize_t faulty_write(int fd, size_t count, size_t* allowed, off_t offset) {
   int slow = 0;
   mode m = mode_for(fd, &slow);
   *allowed = count;
+  if ((m == kFull || m == kTorn) && in_place(fd, count, offset)) return 0;
   if (m == kFull) {
     note("full", fd);
     errno = ENOSPC;
@@ -131,7 +154,7 @@ ssize_t write(int fd, const void* buf, size_t count) {
   static write_fn real;
   if (!real) real = Next<write_fn>("write");
   size_t allowed;
-  if (faulty_write(fd, count, &allowed) < 0) return -1;
+  if (faulty_write(fd, count, &allowed, -1) < 0) return -1;
   return real(fd, buf, allowed);
 }
 
@@ -139,7 +162,7 @@ ssize_t pwrite64(int fd, const void* buf, size_t count, off_t offset) {
   static pwrite_fn real;
   if (!real) real = Next<pwrite_fn>("pwrite64");
   size_t allowed;
-  if (faulty_write(fd, count, &allowed) < 0) return -1;
+  if (faulty_write(fd, count, &allowed, offset) < 0) return -1;
   return real(fd, buf, allowed, offset);
 }
 
@@ -147,7 +170,7 @@ ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
   static pwrite_fn real;
   if (!real) real = Next<pwrite_fn>("pwrite");
   size_t allowed;
-  if (faulty_write(fd, count, &allowed) < 0) return -1;
+  if (faulty_write(fd, count, &allowed, offset) < 0) return -1;
   return real(fd, buf, allowed, offset);
 }
 

@@ -168,7 +168,7 @@ void Controller::ExplainWait(JobRec& rec, const Wait& w, Seconds now) {
   api::JobWhy& why = rec.why;
   why = api::JobWhy{};
   why.reason = std::string(ToString(w.reason));
-  why.message = w.message;
+  why.message = WaitMessage(w);
   why.as_of = now;
   why.jobs_ahead = w.jobs_ahead;
   why.gpu_hours_ahead = w.gpu_hours_ahead;

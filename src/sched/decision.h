@@ -47,6 +47,9 @@ std::string_view ToString(EstimateConfidence c);
 struct Wait {
   JobId job = 0;
   WaitReason reason = WaitReason::kPriority;
+  // What it waits for, in a sentence; empty for a Priority wait, whose
+  // sentence WaitMessage composes from the counts below when asked (an
+  // explaining pass gives thousands of them and most are never read).
   std::string message;
   std::optional<Seconds> estimated_start;  // from the plan (reservations), if known
   // Jobs ahead of it in the queue that are still waiting to start (Priority
@@ -54,11 +57,16 @@ struct Wait {
   // block no one), and their GPU-hours by their time limits.
   int jobs_ahead = 0;
   double gpu_hours_ahead = 0;
+  int no_limit_ahead = 0;  // of jobs_ahead, GPU jobs without a time limit
+  JobId next = 0;          // Priority waits: the job at the head of the queue
   EstimateConfidence confidence = EstimateConfidence::kNone;
   // One short sentence on the estimate, e.g. "upper bound from the time
   // limits of the jobs it waits for"; static text (no allocation per wait).
   std::string_view confidence_text;
 };
+// A wait's sentence: its message, or for a Priority wait the jobs ahead.
+std::string WaitMessage(const Wait& w);
+
 struct Reject {
   JobId job = 0;
   std::string reason;  // why no node of this cluster can ever run it

@@ -119,6 +119,7 @@ Pass::Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& pol
 }
 
 Decisions Pass::Run() {
+  if (explain_) out_.waiting.reserve(snap_.pending.size());
   OrderPending();
   for (const auto& e : snap_.pending) cpu_only_left_ += e.job->demand.gpus == 0;
   while (!heap_.empty()) {
@@ -152,11 +153,16 @@ void Pass::OrderPending() {
                          org_->InUse(job.project) + job.demand.TotalGpuMilli() > org_->Guaranteed(job.project);
     heap_.push_back({policy_.Key(snap_.pending[i], now_), job.id, i, borrows});
   }
-  std::make_heap(heap_.begin(), heap_.end(), Worse);
+  // An explaining pass goes through every job: one sort (best last) costs
+  // less than popping them all from a heap. Otherwise most passes stop
+  // early, and the heap gives the best jobs one by one.
+  sorted_ = explain_;
+  if (sorted_) std::sort(heap_.begin(), heap_.end(), Worse);
+  else std::make_heap(heap_.begin(), heap_.end(), Worse);
 }
 
 Pass::Item Pass::PopPending() {
-  std::pop_heap(heap_.begin(), heap_.end(), Worse);
+  if (!sorted_) std::pop_heap(heap_.begin(), heap_.end(), Worse);
   Item it = heap_.back();
   heap_.pop_back();
   return it;
@@ -433,14 +439,9 @@ void Pass::Backfill(const Item& item) {
     return;
   }
   if (explain_) {
-    QueueWait(job, MakeWait(job.id, WaitReason::kPriority,
-                            no_limit_ahead_ > 0
-                                ? fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits, {} without "
-                                              "one); job {} is next",
-                                              ahead_, gpu_hours_ahead_, no_limit_ahead_, head_id_)
-                                : fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits); job {} is next",
-                                              ahead_, gpu_hours_ahead_, head_id_),
-                            std::nullopt));
+    Wait w = MakeWait(job.id, WaitReason::kPriority, "", std::nullopt);  // its sentence: WaitMessage
+    w.next = head_id_;
+    QueueWait(job, std::move(w));
   }
   NoteAhead(job);
 }
@@ -450,6 +451,7 @@ void Pass::Backfill(const Item& item) {
 void Pass::QueueWait(const Job& job, Wait w) {
   w.jobs_ahead = ahead_;
   w.gpu_hours_ahead = gpu_hours_ahead_;
+  w.no_limit_ahead = no_limit_ahead_;
   queued_.push_back(Queued{out_.waiting.size(), &job, no_limit_ahead_});
   out_.waiting.push_back(std::move(w));
 }

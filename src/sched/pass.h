@@ -158,7 +158,8 @@ class Pass {
   std::vector<NodeState>& nodes_;  // free resources now, in step with plan_
   Plan plan_;
   std::optional<OrgPass> org_;
-  std::vector<Item> heap_;                // pending jobs not yet seen
+  std::vector<Item> heap_;                // pending jobs not yet seen: a heap, or sorted best last
+  bool sorted_ = false;
   std::vector<bool> preempted_;           // by running index
   std::vector<Seconds> started_ends_;     // of out_.placed, in order
   int cpu_only_left_ = 0;                 // pending jobs that need no GPU, not yet seen

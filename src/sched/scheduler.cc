@@ -1,5 +1,7 @@
 #include "sched/scheduler.h"
 
+#include <fmt/format.h>
+
 #include "sched/pass.h"
 #include "sched/placement.h"
 
@@ -12,6 +14,15 @@ std::string_view ToString(EstimateConfidence c) {
     case EstimateConfidence::kPartial: return "partial";
   }
   return "none";
+}
+
+std::string WaitMessage(const Wait& w) {
+  if (!w.message.empty() || w.reason != WaitReason::kPriority) return w.message;
+  if (w.no_limit_ahead > 0)
+    return fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits, {} without one); job {} is next",
+                       w.jobs_ahead, w.gpu_hours_ahead, w.no_limit_ahead, w.next);
+  return fmt::format("{} job(s) ahead ({:.1f} GPU-hours by their time limits); job {} is next", w.jobs_ahead,
+                     w.gpu_hours_ahead, w.next);
 }
 
 std::string_view ToString(WaitReason r) {

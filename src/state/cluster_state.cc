@@ -522,6 +522,7 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
     recs_.erase(it);
     out.rejected.push_back(std::move(rj));
   }
+  out.waiting.reserve(out.waiting.size() + d.waiting.size());
   for (Wait& w : d.waiting) {
     auto it = recs_.find(w.job);
     if (it == recs_.end() || it->second.pending_pos < 0) continue;

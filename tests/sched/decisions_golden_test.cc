@@ -154,7 +154,7 @@ std::string Dump(const Decisions& d, std::uint64_t next_random) {
   }
   for (const auto& p : d.preempted) s += fmt::format("preempt {}: {}\n", p.job, p.reason);
   for (const auto& w : d.waiting)
-    s += fmt::format("wait {} {}: {} | start {} | ahead {} {} | {} {}\n", w.job, ToString(w.reason), w.message,
+    s += fmt::format("wait {} {}: {} | start {} | ahead {} {} | {} {}\n", w.job, ToString(w.reason), WaitMessage(w),
                      w.estimated_start ? fmt::format("{}", *w.estimated_start) : "-", w.jobs_ahead,
                      w.gpu_hours_ahead, ToString(w.confidence), w.confidence_text);
   for (const auto& r : d.rejected) s += fmt::format("reject {}: {}\n", r.job, r.reason);

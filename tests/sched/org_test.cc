@@ -290,7 +290,7 @@ TEST(ExplainedWaits, PriorityAndResourcesSayWhatTheyWaitFor) {
   EXPECT_EQ(head->confidence, EstimateConfidence::kUpperBound);
   const Wait* second = WaitOf(d, 4);
   EXPECT_EQ(second->reason, WaitReason::kPriority);
-  EXPECT_EQ(second->message, "1 job(s) ahead (4.0 GPU-hours by their time limits); job 3 is next");
+  EXPECT_EQ(WaitMessage(*second), "1 job(s) ahead (4.0 GPU-hours by their time limits); job 3 is next");
   EXPECT_EQ(second->jobs_ahead, 1);
   EXPECT_DOUBLE_EQ(second->gpu_hours_ahead, 4.0);
   // Job 3 holds node 0 from 100 to 3700; job 2 ends at 300: job 4 starts
@@ -298,11 +298,11 @@ TEST(ExplainedWaits, PriorityAndResourcesSayWhatTheyWaitFor) {
   EXPECT_EQ(second->estimated_start, std::optional<Seconds>(300));
   EXPECT_EQ(second->confidence, EstimateConfidence::kUpperBound);
   const Wait* fifth = WaitOf(d, 5);
-  EXPECT_THAT(fifth->message, HasSubstr("2 job(s) ahead (12.0 GPU-hours"));
+  EXPECT_THAT(WaitMessage(*fifth), HasSubstr("2 job(s) ahead (12.0 GPU-hours"));
   // Nodes busy until 3700 and 7500: job 5 starts at 3700 and never ends.
   EXPECT_EQ(fifth->estimated_start, std::optional<Seconds>(3700));
   const Wait* sixth = WaitOf(d, 6);
-  EXPECT_THAT(sixth->message, HasSubstr("3 job(s) ahead (12.0 GPU-hours by their time limits, 1 without one)"));
+  EXPECT_THAT(WaitMessage(*sixth), HasSubstr("3 job(s) ahead (12.0 GPU-hours by their time limits, 1 without one)"));
   EXPECT_EQ(sixth->confidence, EstimateConfidence::kPartial);
   EXPECT_EQ(sixth->estimated_start, std::optional<Seconds>(3700));  // the other 2 GPUs of node 0
 

@@ -504,7 +504,7 @@ std::vector<DecisionLine> RunScenario(const Scenario& s) {
     out.push_back({"wait", w.job,
                    {{"reason", std::string(ToString(w.reason))},
                     {"start", w.estimated_start ? std::to_string(*w.estimated_start) : "none"}},
-                   w.message, 0});
+                   WaitMessage(w), 0});
   for (const Reject& r : d.rejected) out.push_back({"reject", r.job, {}, r.reason, 0});
   return out;
 }

@@ -157,12 +157,13 @@ void Pass::OrderPending() {
   // less than popping them all from a heap. Otherwise most passes stop
   // early, and the heap gives the best jobs one by one.
   sorted_ = explain_;
-  if (sorted_) std::sort(heap_.begin(), heap_.end(), Worse);
-  else std::make_heap(heap_.begin(), heap_.end(), Worse);
+  const auto worse = [](const Item& a, const Item& b) { return Worse(a, b); };  // inlined, unlike a pointer
+  if (sorted_) std::sort(heap_.begin(), heap_.end(), worse);
+  else std::make_heap(heap_.begin(), heap_.end(), worse);
 }
 
 Pass::Item Pass::PopPending() {
-  if (!sorted_) std::pop_heap(heap_.begin(), heap_.end(), Worse);
+  if (!sorted_) std::pop_heap(heap_.begin(), heap_.end(), [](const Item& a, const Item& b) { return Worse(a, b); });
   Item it = heap_.back();
   heap_.pop_back();
   return it;

@@ -1,6 +1,7 @@
 #include "state/cluster_state.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -522,16 +523,21 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
     recs_.erase(it);
     out.rejected.push_back(std::move(rj));
   }
-  out.waiting.reserve(out.waiting.size() + d.waiting.size());
+  // Every wait is of a job waiting in the snapshot, so still waiting; a
+  // Resources wait may be explained further. Moved, not copied (thousands).
   for (Wait& w : d.waiting) {
+    if (w.reason != WaitReason::kResources) continue;
     auto it = recs_.find(w.job);
     if (it == recs_.end() || it->second.pending_pos < 0) continue;
-    if (w.reason == WaitReason::kResources) {
-      const Job& job = *snap_.pending[it->second.pending_pos].job;
-      ExplainOutOfService(w, job);
-      if (!reservations_.empty() && w.reason == WaitReason::kResources) ExplainHeld(w, job, now);
-    }
-    out.waiting.push_back(std::move(w));
+    const Job& job = *snap_.pending[it->second.pending_pos].job;
+    ExplainOutOfService(w, job);
+    if (!reservations_.empty() && w.reason == WaitReason::kResources) ExplainHeld(w, job, now);
+  }
+  if (out.waiting.empty()) {
+    out.waiting = std::move(d.waiting);
+  } else {
+    out.waiting.reserve(out.waiting.size() + d.waiting.size());
+    std::move(d.waiting.begin(), d.waiting.end(), std::back_inserter(out.waiting));
   }
   return out;
 }

@@ -137,9 +137,12 @@ Decisions Pass::Run() {
 
 // ---- order
 
-bool Pass::Worse(const Item& a, const Item& b) {
+inline bool Pass::Worse(const Item& a, const Item& b) {
   // Heap order: the best item (not borrowing, smallest key, then id) on top.
-  return std::tie(a.borrows, a.key, a.id) > std::tie(b.borrows, b.key, b.id);
+  if (a.borrows != b.borrows) return a.borrows;
+  for (size_t k = 0; k < a.key.size(); ++k)
+    if (a.key[k] != b.key[k]) return a.key[k] > b.key[k];
+  return a.id > b.id;
 }
 
 bool Pass::Better(const Item& a, const Item& b) { return Worse(b, a); }  // the worst on top

@@ -28,7 +28,7 @@ TEST(SchedulerFifo, StrictOrderStopsAtFirstJobThatDoesNotFit) {
   EXPECT_EQ(WaitOf(d, 2)->reason, WaitReason::kResources);
   ASSERT_NE(WaitOf(d, 3), nullptr);
   EXPECT_EQ(WaitOf(d, 3)->reason, WaitReason::kPriority);
-  EXPECT_THAT(WaitOf(d, 3)->message, HasSubstr("job 2 is next"));
+  EXPECT_THAT(WaitMessage(*WaitOf(d, 3)), HasSubstr("job 2 is next"));
 }
 
 TEST(SchedulerFifo, PlacesInSubmitOrderUntilFull) {

@@ -89,7 +89,7 @@ class Future {
   using End = std::pair<Seconds, const Allocation*>;
   Future(const ClusterSnapshot& snap, const std::vector<NodeState>& base, std::vector<End> ends, Seconds now)
       : snap_(snap), trial_(base), plan_(trial_), ends_(std::move(ends)), t_(now) {
-    std::make_heap(ends_.begin(), ends_.end(), Later);
+    std::make_heap(ends_.begin(), ends_.end(), LaterEnd{});
   }
   // The earliest time (>= the sweep's time) at which `job` fits, and where;
   // {kForever, nullopt} if it never does. `try_now`: look at the current
@@ -110,7 +110,7 @@ class Future {
       const Seconds end = ends_.front().first;
       group.clear();
       while (!ends_.empty() && ends_.front().first == end) {
-        std::pop_heap(ends_.begin(), ends_.end(), Later);
+        std::pop_heap(ends_.begin(), ends_.end(), LaterEnd{});
         group.push_back(ends_.back().second);
         ends_.pop_back();
         plan_.Give(*group.back());
@@ -133,12 +133,14 @@ class Future {
     held_.push_back(std::move(a));
     if (end < kForever) {
       ends_.emplace_back(end, &held_.back());
-      std::push_heap(ends_.begin(), ends_.end(), Later);
+      std::push_heap(ends_.begin(), ends_.end(), LaterEnd{});
     }
   }
 
  private:
-  static bool Later(const End& a, const End& b) { return a.first > b.first; }
+  struct LaterEnd {  // the heap's order, the earliest end on top (a type: inlined)
+    bool operator()(const End& a, const End& b) const { return a.first > b.first; }
+  };
   const ClusterSnapshot& snap_;
   std::vector<NodeState> trial_;
   Plan plan_;

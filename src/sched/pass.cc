@@ -145,7 +145,7 @@ inline bool Pass::Worse(const Item& a, const Item& b) {
   return a.id > b.id;
 }
 
-bool Pass::Better(const Item& a, const Item& b) { return Worse(b, a); }  // the worst on top
+inline bool Pass::Better(const Item& a, const Item& b) { return Worse(b, a); }  // the worst on top
 
 void Pass::OrderPending() {
   heap_.reserve(snap_.pending.size());
@@ -183,12 +183,12 @@ void Pass::OrderRunning() {
     victim_heap_.push_back({policy_.Key(snap_.running[i], now_), snap_.running[i].job->id, i});
     victim_class_[i] = victim_heap_.back().key[0];
   }
-  std::make_heap(victim_heap_.begin(), victim_heap_.end(), Better);
+  std::make_heap(victim_heap_.begin(), victim_heap_.end(), [](const Item& a, const Item& b) { return Better(a, b); });
 }
 
 int Pass::VictimAt(size_t v) {
   while (victims_.size() <= v && !victim_heap_.empty()) {
-    std::pop_heap(victim_heap_.begin(), victim_heap_.end(), Better);
+    std::pop_heap(victim_heap_.begin(), victim_heap_.end(), [](const Item& a, const Item& b) { return Better(a, b); });
     victims_.push_back(victim_heap_.back().index);
     victim_heap_.pop_back();
   }

@@ -737,8 +737,7 @@ void ProcessLauncher::Impl::MonitorLoop() {
         std::optional<Clock::time_point> next = t.kill_reason.empty() ? t.time_deadline
                                                 : t.sigkill_sent      ? std::nullopt
                                                                       : t.kill_deadline;
-        if (!next && t.kill_reason.empty()) next = lease_until;
-        else if (next && t.kill_reason.empty() && lease_until) next = std::min(*next, *lease_until);
+        if (t.kill_reason.empty() && lease_until) next = next ? std::min(*next, *lease_until) : *lease_until;
         if (next) {
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
           timeout_ms = static_cast<int>(std::clamp<long long>(ms, 0, timeout_ms));
@@ -969,8 +968,9 @@ void ProcessLauncher::RenewLease(Clock::time_point heard, std::chrono::milliseco
     deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(m.lease_until->time_since_epoch()).count();
   }
   if (m.fencing) LogInfo("the controller is heard from again");
+  // No Wake: the monitor looks at least once a second, and a later
+  // deadline only makes its next look early.
   m.fencing = false;
-  m.Wake();
   // The supervisors' copy, rewritten when it moved by a second (a tenth of
   // a shorter lease): theirs may end that much early, never late.
   const long long step = std::min<long long>(1000, lease.count() / 10);

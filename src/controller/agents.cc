@@ -142,8 +142,7 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
       }
     } else {
       // Ended by its agent when its lease ran out: as if its node were lost.
-      if (t.reason == "fenced" && rec->view.state != JobState::kStopping)
-        Stop(*rec, rec->view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+      if (t.reason == "fenced") StopLost(*rec);
       if (t.reason.rfind(api::kNodeFaultPrefix, 0) == 0) NodeFault(n, *rec, t.reason);
       EndTask(*rec, static_cast<size_t>(rank), TaskState{false, true, t.exit_code, t.signal, t.reason});
       r.ack.push_back(key);
@@ -160,7 +159,7 @@ Controller::Reported Controller::ApplyReports(int n, const api::Heartbeat& hb, b
       EndTask(rec, static_cast<size_t>(rank), TaskState{false, true, {}, {}, "killed"});
     } else if (registering && rec.tasks[rank].running) {
       // The agent came back without a task it had been running: lost.
-      Stop(rec, rec.view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+      StopLost(rec);
       EndTask(rec, static_cast<size_t>(rank), TaskState{false, true, {}, {}, "lost"});
     }
   }

@@ -440,13 +440,16 @@ SteadyTime Controller::FenceAt(const NodeRec& node) const {
   return node.last_seen + config_.lease + std::chrono::seconds(config_.kill_grace_s + 1);
 }
 
+void Controller::StopLost(JobRec& rec) {
+  if (rec.view.state != JobState::kStopping) Stop(rec, rec.view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+}
+
 void Controller::LoseNodeJobs(int n) {
   NodeRec& node = nodes_[n];
   const std::vector<JobId> ids(node.jobs.begin(), node.jobs.end());
   for (JobId id : ids) {
     JobRec& rec = jobs_.at(id);
-    if (rec.view.state != JobState::kStopping)
-      Stop(rec, rec.view.spec.requeue ? StopReason::kRequeue : StopReason::kNodeLost);
+    StopLost(rec);
     for (size_t r = 0; r < rec.alloc.shares.size() && rec.Active(); ++r)
       if (rec.alloc.shares[r].node == n && !rec.tasks[r].ended) EndTask(rec, r, TaskState{false, true, {}, {}, "node-lost"});
   }

@@ -275,6 +275,10 @@ class Controller {
   // Its lease over: the tasks there are gone (LoseNodeJobs ends them).
   SteadyTime FenceAt(const NodeRec& node) const;
   void LoseNodeJobs(int node);
+  // A task of the job is lost (its node, or ended by its lease): the job is
+  // requeued (`requeue`) or fails with NodeLost; one already stopping keeps
+  // its reason.
+  void StopLost(JobRec& rec);
   // Up (heard from): its jobs' NodeUnreachable notes go (the caller syncs
   // the node into the state).
   void NodeBack(int node);

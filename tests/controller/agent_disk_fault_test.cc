@@ -74,11 +74,12 @@ class AgentDiskFault : public ::testing::TestWithParam<std::string> {
     return r && r->status == 200 ? Body(r) : Json::object();
   }
   JobId Submit(const Json& spec) {
-    auto r = Client().Post("/api/v1/jobs", spec.dump(), "application/json");
-    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
-    return r && r->status == 201 ? Body(r)["ids"][0].get<JobId>() : 0;
+    std::string refusal;
+    const JobId id = kojod_->Submit(spec, &refusal);
+    EXPECT_NE(id, 0) << refusal;
+    return id;
   }
-  Json Job(JobId id) { return Body(Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str())); }
+  Json Job(JobId id) { return kojod_->Job(id); }
   bool WaitState(JobId id, const std::string& state, std::chrono::milliseconds timeout = 20s) {
     return WaitFor([&] { return Job(id)["state"] == state; }, timeout);
   }

@@ -35,17 +35,15 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return NodeState(name) == "UP"; }, 15s))
         << ReadFile(dir_.path() + "/" + name + ".log") << kojod_->log();
   }
-  std::string NodeState(const std::string& name) {
-    auto r = Client().Get(("/api/v1/nodes/" + name).c_str());
-    return r && r->status == 200 ? Body(r)["state"].get<std::string>() : "";
-  }
+  std::string NodeState(const std::string& name) { return kojod_->NodeState(name); }
   httplib::Client Client() { return kojod_->Client(); }
   JobId Submit(const Json& spec) {
-    auto r = Client().Post("/api/v1/jobs", spec.dump(), "application/json");
-    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
-    return r && r->status == 201 ? Body(r)["ids"][0].get<JobId>() : 0;
+    std::string refusal;
+    const JobId id = kojod_->Submit(spec, &refusal);
+    EXPECT_NE(id, 0) << refusal;
+    return id;
   }
-  Json Job(JobId id) { return Body(Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str())); }
+  Json Job(JobId id) { return kojod_->Job(id); }
   bool WaitState(JobId id, const std::string& state, std::chrono::milliseconds timeout = 20s) {
     return WaitFor([&] { return Job(id)["state"] == state; }, timeout);
   }

@@ -96,6 +96,12 @@ class Process {
   pid_t pid_ = -1;
 };
 
+// A reply's JSON body (null without a reply).
+inline Json Body(const httplib::Result& r) {
+  if (!r) return Json();
+  return Json::parse(r->body, nullptr, false);
+}
+
 // A kojod on 127.0.0.1, any free port, with `data_dir`.
 class Kojod {
  public:
@@ -122,6 +128,21 @@ class Kojod {
     c.set_keep_alive(true);
     return c;
   }
+  // POST /api/v1/jobs: the first id, or 0 unless answered 201 (then
+  // `refusal`, if given, gets the answer).
+  JobId Submit(const Json& spec, std::string* refusal = nullptr) const {
+    auto r = Client().Post("/api/v1/jobs", spec.dump(), "application/json");
+    if (r && r->status == 201) return Body(r)["ids"][0].get<JobId>();
+    if (refusal) *refusal = r ? std::to_string(r->status) + " " + r->body : "no answer";
+    return 0;
+  }
+  // GET /api/v1/jobs/{id}.
+  Json Job(JobId id) const { return Body(Client().Get(("/api/v1/jobs/" + std::to_string(id)).c_str())); }
+  // A node's state ("UP", "DOWN", ...), "" when it is not known.
+  std::string NodeState(const std::string& name) const {
+    auto r = Client().Get(("/api/v1/nodes/" + name).c_str());
+    return r && r->status == 200 ? Body(r)["state"].get<std::string>() : "";
+  }
 
  private:
   std::string data_dir_;
@@ -139,11 +160,6 @@ inline std::pair<int, std::string> Shell(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-inline Json Body(const httplib::Result& r) {
-  if (!r) return Json();
-  return Json::parse(r->body, nullptr, false);
 }
 
 }  // namespace kojo::testing

@@ -131,11 +131,8 @@ class FenceTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return NodeState(name) == "UP"; }, 15s)) << AgentLog(name) << kojod_->log();
   }
   std::string AgentLog(const std::string& name) { return ReadFile(dir_.path() + "/" + name + ".log"); }
-  std::string NodeState(const std::string& name) {
-    auto r = kojod_->Client().Get(("/api/v1/nodes/" + name).c_str());
-    return r && r->status == 200 ? Body(r)["state"].get<std::string>() : "";
-  }
-  Json Job(JobId id) { return Body(kojod_->Client().Get(fmt::format("/api/v1/jobs/{}", id).c_str())); }
+  std::string NodeState(const std::string& name) { return kojod_->NodeState(name); }
+  Json Job(JobId id) { return kojod_->Job(id); }
   // A 1-GPU job that records each attempt's start and end (`records_`),
   // holding a lock on `lock_` while it runs: a second attempt that finds it
   // held records a collision. Attempt 1 runs `first_s`, later ones 1 s.
@@ -147,10 +144,10 @@ class FenceTest : public ::testing::Test {
         "if [ $KOJO_ATTEMPT = 1 ]; then n={first}; else n=1; fi; "
         "sleep $n & wait; echo end $KOJO_ATTEMPT $KOJO_NODE >> {rec}",
         fmt::arg("lock", lock_), fmt::arg("rec", records_), fmt::arg("first", first_s));
-    const Json spec{{"command", {"/bin/sh", "-c", script}}, {"gpus", 1}, {"requeue", true}};
-    auto r = kojod_->Client().Post("/api/v1/jobs", spec.dump(), "application/json");
-    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
-    return r && r->status == 201 ? Body(r)["ids"][0].get<JobId>() : 0;
+    std::string refusal;
+    const JobId id = kojod_->Submit({{"command", {"/bin/sh", "-c", script}}, {"gpus", 1}, {"requeue", true}}, &refusal);
+    EXPECT_NE(id, 0) << refusal;
+    return id;
   }
   std::vector<std::string> Records() {
     std::vector<std::string> out;

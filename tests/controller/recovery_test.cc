@@ -46,17 +46,6 @@ class FakeAgent {
   Json node_;
 };
 
-Json GetJob(const Kojod& d, JobId id) {
-  auto c = d.Client();
-  return Body(c.Get(fmt::format("/api/v1/jobs/{}", id).c_str()));
-}
-
-JobId Submit(const Kojod& d, const Json& spec) {
-  auto c = d.Client();
-  auto r = c.Post("/api/v1/jobs", spec.dump(), "application/json");
-  return r && r->status == 201 ? Body(r)["ids"][0].get<JobId>() : 0;
-}
-
 TEST(Recovery, ReconcilesAfterRestartAndRequeuesLostTasks) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
@@ -66,8 +55,8 @@ TEST(Recovery, ReconcilesAfterRestartAndRequeuesLostTasks) {
     ASSERT_TRUE(d.ok()) << d.log();
     FakeAgent a(d, "n1", 2);
     ASSERT_EQ(a.Send(true, {})["http"], 200);
-    kept = Submit(d, {{"command", {"true"}}, {"gpus", 1}});
-    lost = Submit(d, {{"command", {"true"}}, {"gpus", 1}});
+    kept = d.Submit({{"command", {"true"}}, {"gpus", 1}});
+    lost = d.Submit({{"command", {"true"}}, {"gpus", 1}});
     // The agent hears of both starts (long poll), then reports them running.
     Json reply;
     ASSERT_TRUE(WaitFor([&] { reply = a.Send(false, {}, 200); return reply["start"].size() == 2; }, 10s)) << reply.dump();
@@ -75,13 +64,13 @@ TEST(Recovery, ReconcilesAfterRestartAndRequeuesLostTasks) {
     EXPECT_NE(reply["start"][0]["placement"]["gpus"], reply["start"][1]["placement"]["gpus"]);
     reply = a.Send(false, {{kept, 1, true}, {lost, 1, true}});
     EXPECT_TRUE(reply["start"].empty()) << reply.dump();
-    EXPECT_EQ(GetJob(d, kept)["state"], "RUNNING");
-    EXPECT_EQ(GetJob(d, lost)["state"], "RUNNING");
+    EXPECT_EQ(d.Job(kept)["state"], "RUNNING");
+    EXPECT_EQ(d.Job(lost)["state"], "RUNNING");
     d.process().Kill();  // kill -9
   }
   Kojod d(data, {"--node-timeout", "30"});
   ASSERT_TRUE(d.ok()) << d.log();
-  EXPECT_EQ(GetJob(d, kept)["state"], "RUNNING");  // still assigned
+  EXPECT_EQ(d.Job(kept)["state"], "RUNNING");  // still assigned
   auto c = d.Client();
   EXPECT_EQ(Body(c.Get("/api/v1/nodes/n1"))["state"], "UNKNOWN");
   FakeAgent a(d, "n1", 2);
@@ -93,16 +82,16 @@ TEST(Recovery, ReconcilesAfterRestartAndRequeuesLostTasks) {
   ASSERT_EQ(reply["kill"].size(), 1u) << reply.dump();
   EXPECT_EQ(reply["kill"][0]["job"], 999);
   EXPECT_EQ(reply["kill"][0]["reason"], "stale");
-  EXPECT_EQ(GetJob(d, kept)["state"], "RUNNING");
+  EXPECT_EQ(d.Job(kept)["state"], "RUNNING");
   // The task it lost is requeued and placed again (attempt 2).
-  ASSERT_TRUE(WaitFor([&] { return GetJob(d, lost)["attempt"] == 2; }, 10s)) << GetJob(d, lost).dump();
-  EXPECT_EQ(GetJob(d, lost)["state"], "STARTING");
+  ASSERT_TRUE(WaitFor([&] { return d.Job(lost)["attempt"] == 2; }, 10s)) << d.Job(lost).dump();
+  EXPECT_EQ(d.Job(lost)["state"], "STARTING");
   // The kept task ends: recorded, then acknowledged.
   reply = a.Send(false, {{kept, 1, false}});
   ASSERT_EQ(reply["acknowledged"].size(), 1u) << reply.dump();
   EXPECT_EQ(reply["acknowledged"][0]["job"], kept);
-  EXPECT_EQ(GetJob(d, kept)["state"], "COMPLETED");
-  EXPECT_EQ(GetJob(d, kept)["exit_code"], 0);
+  EXPECT_EQ(d.Job(kept)["state"], "COMPLETED");
+  EXPECT_EQ(d.Job(kept)["exit_code"], 0);
 }
 
 TEST(Recovery, NodeThatNeverComesBackGoesDown) {
@@ -114,10 +103,10 @@ TEST(Recovery, NodeThatNeverComesBackGoesDown) {
     ASSERT_TRUE(d.ok()) << d.log();
     FakeAgent a(d, "n1", 2);
     ASSERT_EQ(a.Send(true, {})["http"], 200);
-    requeue = Submit(d, {{"command", {"true"}}, {"gpus", 1}, {"requeue", true}});
-    fail = Submit(d, {{"command", {"true"}}, {"gpus", 1}, {"requeue", false}});
-    ASSERT_TRUE(WaitFor([&] { return GetJob(d, fail)["state"] == "STARTING"; }, 10s));
-    ASSERT_TRUE(WaitFor([&] { return GetJob(d, requeue)["state"] == "STARTING"; }, 10s));
+    requeue = d.Submit({{"command", {"true"}}, {"gpus", 1}, {"requeue", true}});
+    fail = d.Submit({{"command", {"true"}}, {"gpus", 1}, {"requeue", false}});
+    ASSERT_TRUE(WaitFor([&] { return d.Job(fail)["state"] == "STARTING"; }, 10s));
+    ASSERT_TRUE(WaitFor([&] { return d.Job(requeue)["state"] == "STARTING"; }, 10s));
     // STARTING is shown before it is durable; a heartbeat is answered only
     // once what it shows is, and this one shows both starts.
     ASSERT_EQ(a.Send(false, {})["start"].size(), 2u);
@@ -127,17 +116,17 @@ TEST(Recovery, NodeThatNeverComesBackGoesDown) {
   ASSERT_TRUE(d.ok()) << d.log();
   auto c = d.Client();
   ASSERT_TRUE(WaitFor([&] { return Body(c.Get("/api/v1/nodes/n1"))["state"] == "DOWN"; }, 10s));
-  EXPECT_TRUE(WaitFor([&] { return GetJob(d, fail)["state"] == "FAILED"; }, 5s)) << GetJob(d, fail).dump();
-  EXPECT_EQ(GetJob(d, fail)["reason"], "NodeLost");
-  EXPECT_TRUE(WaitFor([&] { return GetJob(d, requeue)["state"] == "PENDING"; }, 5s)) << GetJob(d, requeue).dump();
+  EXPECT_TRUE(WaitFor([&] { return d.Job(fail)["state"] == "FAILED"; }, 5s)) << d.Job(fail).dump();
+  EXPECT_EQ(d.Job(fail)["reason"], "NodeLost");
+  EXPECT_TRUE(WaitFor([&] { return d.Job(requeue)["state"] == "PENDING"; }, 5s)) << d.Job(requeue).dump();
   // "Requeued" until the next scheduling pass says why it waits: its only node is down.
-  EXPECT_TRUE(WaitFor([&] { return GetJob(d, requeue)["reason"] == "NodeDown"; }, 5s)) << GetJob(d, requeue).dump();
+  EXPECT_TRUE(WaitFor([&] { return d.Job(requeue)["reason"] == "NodeDown"; }, 5s)) << d.Job(requeue).dump();
   // Back again: the node is UP, its old task is stale, the requeued job runs as attempt 2.
   FakeAgent a(d, "n1", 2);
   Json reply = a.Send(true, {{fail, 1, true}});
   EXPECT_EQ(reply["kill"].size(), 1u) << reply.dump();
   EXPECT_EQ(Body(c.Get("/api/v1/nodes/n1"))["state"], "UP");
-  EXPECT_TRUE(WaitFor([&] { return GetJob(d, requeue)["attempt"] == 2; }, 10s)) << GetJob(d, requeue).dump();
+  EXPECT_TRUE(WaitFor([&] { return d.Job(requeue)["attempt"] == 2; }, 10s)) << d.Job(requeue).dump();
 }
 
 TEST(Recovery, CancelOfARunningJobKillsItsTask) {
@@ -146,7 +135,7 @@ TEST(Recovery, CancelOfARunningJobKillsItsTask) {
   ASSERT_TRUE(d.ok()) << d.log();
   FakeAgent a(d, "n1", 1);
   ASSERT_EQ(a.Send(true, {})["http"], 200);
-  const JobId id = Submit(d, {{"command", {"sleep", "100"}}, {"gpus", 1}});
+  const JobId id = d.Submit({{"command", {"sleep", "100"}}, {"gpus", 1}});
   ASSERT_TRUE(WaitFor([&] { return a.Send(false, {}, 200)["start"].size() == 1; }, 10s));
   a.Send(false, {{id, 1, true}});
   auto c = d.Client();
@@ -162,15 +151,15 @@ TEST(Recovery, CancelOfARunningJobKillsItsTask) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
   Json ended = a.Send(false, {{id, 1, false}});
   EXPECT_EQ(ended["acknowledged"].size(), 1u);
-  EXPECT_EQ(GetJob(d, id)["state"], "CANCELLED");
+  EXPECT_EQ(d.Job(id)["state"], "CANCELLED");
   // A queued job is unaffected by a drained node until resumed.
   c.Post("/api/v1/nodes/n1/drain", "", "application/json");
-  const JobId next = Submit(d, {{"command", {"true"}}, {"gpus", 1}});
+  const JobId next = d.Submit({{"command", {"true"}}, {"gpus", 1}});
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(GetJob(d, next)["state"], "PENDING");
+  EXPECT_EQ(d.Job(next)["state"], "PENDING");
   EXPECT_EQ(Body(c.Get("/api/v1/nodes/n1"))["state"], "DRAINED");
   c.Post("/api/v1/nodes/n1/resume", "", "application/json");
-  EXPECT_TRUE(WaitFor([&] { return GetJob(d, next)["state"] == "STARTING"; }, 5s));
+  EXPECT_TRUE(WaitFor([&] { return d.Job(next)["state"] == "STARTING"; }, 5s));
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ std::int64_t Prorate(std::int64_t total, int part, int gpus) {
   return (total * part + gpus - 1) / gpus;
 }
 
-void AddShare(Allocation& a, int node, const std::vector<int>& gpus, MilliGpu milli,
+void AddShare(Allocation& a, int node, const GpuList& gpus, MilliGpu milli,
               MilliCpu cpu, MiB mem) {
   for (auto& s : a.shares) {
     if (s.node != node) continue;
@@ -61,7 +61,7 @@ void AddShare(Allocation& a, int node, const std::vector<int>& gpus, MilliGpu mi
     s.mem_mib += mem;
     return;
   }
-  a.shares.push_back(NodeShare{node, gpus, milli, cpu, mem});
+  a.shares.push_back(NodeShare{node, gpus.ToVector(), milli, cpu, mem});
 }
 
 std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
@@ -109,7 +109,7 @@ std::optional<Allocation> PlaceSpread(const std::vector<NodeSpec>& specs,
     TaskShape part{take, kWholeGpu, Prorate(d.cpu_milli, take, d.gpus),
                    Prorate(d.mem_mib, take, d.gpus), &d.gpu_models, &d.nodes, &job.project, ends_by};
     if (!Fits(specs[node], nodes[node], part)) continue;  // CPU or memory short there
-    alloc.shares.push_back(NodeShare{node, DefaultGpus(nodes[node], part), kWholeGpu,
+    alloc.shares.push_back(NodeShare{node, DefaultGpus(nodes[node], part).ToVector(), kWholeGpu,
                                      part.cpu_milli, part.mem_mib});
     left -= take;
   }
@@ -128,7 +128,7 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
   Allocation alloc;
   for (int t = 0; t < d.tasks; ++t) {
     int node = -1;
-    std::vector<int> gpus;
+    GpuList gpus;
     for (const auto& s : alloc.shares)  // same node first (unless each task needs its own)
       if (!d.distinct_nodes && Fits(specs[s.node], plan[s.node], task)) {
         node = s.node;
@@ -139,10 +139,10 @@ std::optional<Allocation> PlaceGang(const std::vector<NodeSpec>& specs,
       Candidate c = BestNode(specs, tie_rank, plan, task, placer, rng, candidates);
       if (c.node < 0) return std::nullopt;
       node = c.node;
-      gpus = std::move(c.choice.gpu_indices);
+      gpus = c.choice.gpu_indices;
     }
     Allocation one;
-    one.shares.push_back(NodeShare{node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib});
+    one.shares.push_back(NodeShare{node, gpus.ToVector(), task.gpu_milli, task.cpu_milli, task.mem_mib});
     Apply(plan, one);
     if (d.distinct_nodes) plan[node].schedulable = false;  // no second task here
     AddShare(alloc, node, gpus, task.gpu_milli, task.cpu_milli, task.mem_mib);
@@ -178,7 +178,7 @@ std::optional<Allocation> PlaceJobOn(const std::vector<NodeSpec>& specs,
     Candidate c = BestNode(specs, tie_rank, nodes, task, placer, rng, candidates);
     if (c.node >= 0) {
       Allocation a;
-      a.shares.push_back(NodeShare{c.node, std::move(c.choice.gpu_indices), d.gpu_milli,
+      a.shares.push_back(NodeShare{c.node, c.choice.gpu_indices.ToVector(), d.gpu_milli,
                                    d.cpu_milli, d.mem_mib});
       return a;
     }

@@ -37,8 +37,8 @@ bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task) {
   return room >= task.gpus;
 }
 
-std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task) {
-  std::vector<int> out;
+GpuList DefaultGpus(const NodeState& node, const TaskShape& task) {
+  GpuList out;
   if (task.gpus == 0) return out;
   if (task.gpus == 1 && task.gpu_milli < kWholeGpu) {
     int best = -1;
@@ -48,7 +48,6 @@ std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task) {
     if (best >= 0) out.push_back(best);
     return out;
   }
-  out.reserve(static_cast<size_t>(task.gpus));
   for (int i = 0; i < node.gpus && static_cast<int>(out.size()) < task.gpus; ++i)
     if (node.gpu_free[i] >= task.gpu_milli) out.push_back(i);
   return out;

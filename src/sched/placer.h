@@ -4,6 +4,8 @@
 // name (MakePlacer) and hold no I/O, clock or global state.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <random>
@@ -34,10 +36,32 @@ struct TaskShape {
   Seconds ends_by = 0;
 };
 
+// GPU indices on one node, held inline: placers score every node a task
+// fits on, and a heap allocation per node scored cost more than the score.
+class GpuList {
+ public:
+  using value_type = int;
+  using iterator = const int*;
+  using const_iterator = const int*;
+  void push_back(int g) { gpus_[size_++] = g; }  // at most kMaxGpusPerNode
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  int operator[](size_t i) const { return gpus_[i]; }
+  const int* begin() const { return gpus_.data(); }
+  const int* end() const { return gpus_.data() + size_; }
+  std::vector<int> ToVector() const { return {begin(), end()}; }
+  friend bool operator==(const GpuList& a, const GpuList& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+  friend bool operator==(const GpuList& a, const std::vector<int>& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+ private:
+  std::array<int, kMaxGpusPerNode> gpus_{};
+  size_t size_ = 0;
+};
+
 // GPUs chosen on one node; `score` ranks nodes (higher wins).
 struct NodeChoice {
   std::int64_t score = 0;
-  std::vector<int> gpu_indices;
+  GpuList gpu_indices;
 };
 
 // Whether a reservation's hold on `spec` lets `task` use it.
@@ -52,7 +76,7 @@ inline bool HoldAllows(const NodeSpec& spec, const TaskShape& task) {
 bool Fits(const NodeSpec& spec, const NodeState& node, const TaskShape& task);
 // The lowest-numbered GPUs that fit the task (whole), or for a fraction the
 // GPU with the least free milli that still fits (best fit). Requires Fits().
-std::vector<int> DefaultGpus(const NodeState& node, const TaskShape& task);
+GpuList DefaultGpus(const NodeState& node, const TaskShape& task);
 
 class Placer {
  public:

@@ -1,6 +1,8 @@
 #include "sched/pass.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -96,6 +98,19 @@ void SetConfidence(Wait& w, int no_limit_ahead) {
   }
 }
 
+// Sorts `v` ascending by its low `bits` bits (the others are zero): LSD
+// radix sort, a byte at a time, through `tmp` (a buffer of any size).
+void RadixSort(std::vector<std::uint64_t>& v, int bits, std::vector<std::uint64_t>& tmp) {
+  tmp.resize(v.size());
+  for (int shift = 0; shift < bits; shift += 8) {
+    std::array<size_t, 257> start{};
+    for (std::uint64_t x : v) ++start[((x >> shift) & 0xff) + 1];
+    for (size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    for (std::uint64_t x : v) tmp[start[(x >> shift) & 0xff]++] = x;
+    v.swap(tmp);
+  }
+}
+
 std::vector<NodeState>& Reset(std::vector<NodeState>& scratch, const std::vector<NodeState>& nodes) {
   scratch = nodes;
   return scratch;
@@ -119,7 +134,13 @@ Pass::Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& pol
 }
 
 Decisions Pass::Run() {
-  if (explain_) out_.waiting.reserve(snap_.pending.size());
+  if (explain_) {
+    out_.waiting.reserve(snap_.pending.size());
+    // At most every pending job starts; the future of the pass (future_)
+    // points at the allocations of the jobs started before it was built,
+    // so they must not move while later jobs start.
+    out_.placed.reserve(snap_.pending.size());
+  }
   OrderPending();
   for (const auto& e : snap_.pending) cpu_only_left_ += e.job->demand.gpus == 0;
   while (!heap_.empty()) {
@@ -161,8 +182,49 @@ void Pass::OrderPending() {
   // early, and the heap gives the best jobs one by one.
   sorted_ = explain_;
   const auto worse = [](const Item& a, const Item& b) { return Worse(a, b); };  // inlined, unlike a pointer
-  if (sorted_) std::sort(heap_.begin(), heap_.end(), worse);
-  else std::make_heap(heap_.begin(), heap_.end(), worse);
+  if (!sorted_) std::make_heap(heap_.begin(), heap_.end(), worse);
+  else if (!SortPacked()) std::sort(heap_.begin(), heap_.end(), worse);
+}
+
+// Sorts heap_ best last, as Worse orders it, when the order fits in one
+// integer per item: the borrowing flag, the key's fields and the id, each
+// less its smallest value in the queue, side by side, then the item's
+// position. The usual keys (submit times, a few ranks or classes) need well
+// under 64 bits, and integers sort (by radix) several times faster than
+// items compared field by field. False (nothing done) when they do not fit.
+bool Pass::SortPacked() {
+  constexpr int kFields = 5;  // borrows, key[0..2], id
+  const auto field = [](const Item& it, int f) -> std::uint64_t {
+    constexpr std::uint64_t kSign = std::uint64_t{1} << 63;  // int64 order as uint64 order
+    if (f == 0) return it.borrows;
+    return static_cast<std::uint64_t>(f < kFields - 1 ? it.key[f - 1] : it.id) ^ kSign;
+  };
+  std::array<std::uint64_t, kFields> lo, hi;
+  lo.fill(~std::uint64_t{0});
+  hi.fill(0);
+  for (const Item& it : heap_)
+    for (int f = 0; f < kFields; ++f) {
+      lo[f] = std::min(lo[f], field(it, f));
+      hi[f] = std::max(hi[f], field(it, f));
+    }
+  std::array<int, kFields> bits{};
+  int total = std::bit_width(heap_.size());
+  for (int f = 0; f < kFields; ++f) total += bits[f] = heap_.empty() ? 0 : std::bit_width(hi[f] - lo[f]);
+  if (total > 64) return false;
+  std::vector<std::uint64_t> packed;
+  packed.reserve(heap_.size());
+  for (size_t i = 0; i < heap_.size(); ++i) {
+    std::uint64_t k = 0;
+    for (int f = 0; f < kFields; ++f) k = (k << bits[f]) | (field(heap_[i], f) - lo[f]);
+    packed.push_back((k << std::bit_width(heap_.size())) | i);
+  }
+  std::vector<std::uint64_t> tmp;
+  RadixSort(packed, total, tmp);  // best first
+  const std::uint64_t position = (std::uint64_t{1} << std::bit_width(heap_.size())) - 1;
+  std::vector<Item> sorted(heap_.size());
+  for (size_t i = 0; i < packed.size(); ++i) sorted[packed.size() - 1 - i] = heap_[packed[i] & position];
+  heap_.swap(sorted);
+  return true;
 }
 
 Pass::Item Pass::PopPending() {
@@ -292,6 +354,7 @@ Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& ad
     if (StillFree(nodes_, va)) plan_.Take(va);  // not in the job's way: it stays
     else needed.push_back(*it);
   }
+  freed_after_head_ = freed_after_head_ || blocked_;
   for (int r : needed) {
     preempted_[r] = true;
     if (org_) org_->Stop(*snap_.running[r].job);
@@ -384,9 +447,11 @@ void Pass::Reserve(const Job& job) {
 
 void Pass::ReserveFor(const Job& job) {
   if (backfill_ || explain_) {
-    Future future(snap_, nodes_, EndsNow(), now_);
+    future_.emplace(snap_, nodes_, EndsNow(), now_);
+    placed_before_head_ = out_.placed.size();
     std::tie(shadow_, reserved_) =
-        future.Fit(job, /*try_now=*/false, [this](Plan& p, const Job& j) { return TryPlace(p, j); });
+        future_->Fit(job, /*try_now=*/false, [this](Plan& p, const Job& j) { return TryPlace(p, j); });
+    if (!explain_) future_.reset();  // only the estimates go on with it
   }
   if (explain_)
     QueueWait(job, MakeWait(job.id, WaitReason::kResources, "next in line; " + Missing(snap_, nodes_, job),
@@ -468,31 +533,52 @@ void Pass::NoteAhead(const Job& job) {
 
 // Estimates for the jobs left waiting, in queue order: the head keeps its
 // reservation; the next kEstimated - 1 are fitted one after the other on
-// the future of what this pass leaves running (see Future).
+// the future of what this pass leaves running (see Future): the sweep that
+// found the reservation goes on from it, with the head holding its
+// reservation and the jobs backfilled since holding theirs.
 void Pass::Estimate() {
   if (!explain_ || queued_.empty()) return;
   constexpr size_t kEstimated = 32;  // (the text below says so)
   auto try_place = [this](Plan& p, const Job& j) { return TryPlace(p, j); };
-  std::optional<Future> future;
-  if (queued_.size() > 1) future.emplace(snap_, nodes_, EndsNow(), now_);
+  if (queued_.size() > 1) FutureAfterHead();
   for (size_t k = 0; k < queued_.size(); ++k) {
     Wait& w = out_.waiting[queued_[k].wait];
     if (k > 0 && k < kEstimated) {
       const Job& job = *queued_[k].job;
-      auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
+      auto [t, a] = future_->Fit(job, /*try_now=*/true, try_place);
       if (a) {
         if (t < kForever) w.estimated_start = t;  // else it waits on a job with no time limit: no estimate
-        future->Hold(std::move(*a), job.time_limit ? t + *job.time_limit : kForever);
+        future_->Hold(std::move(*a), job.time_limit ? t + *job.time_limit : kForever);
       }
-    } else if (k == 0 && future && reserved_) {
-      const Job& job = *queued_[0].job;
-      auto [t, a] = future->Fit(job, /*try_now=*/true, try_place);
-      if (a) future->Hold(std::move(*a), job.time_limit ? std::max(t, shadow_) + *job.time_limit : kForever);
     } else if (k >= kEstimated) {
       w.confidence_text = "no estimate: only the first 32 waiting jobs are planned";
     }
     SetConfidence(w, queued_[k].no_limit_ahead);
   }
+}
+
+// Brings the reservation's sweep (at the head's start, or past every end
+// if the head never fits) up to what the pass did after it: the head holds
+// its reservation until its time limit, and each job backfilled since
+// holds its resources until its own limit if that is later (they were
+// free outside the reservation). The sweep starts again from what the
+// pass leaves, the head first, when a reclaim after the reservation held
+// resources (and perhaps stopped jobs the sweep counts as busy until their
+// limits), and when the head never fits but backfill lets later jobs start
+// without it.
+void Pass::FutureAfterHead() {
+  const Job& head = *queued_[0].job;
+  const auto hold_until = [](const Job& j, Seconds from) { return j.time_limit ? from + *j.time_limit : kForever; };
+  if (freed_after_head_ || (!reserved_ && backfill_)) {
+    future_.emplace(snap_, nodes_, EndsNow(), now_);
+    if (!reserved_) return;
+    auto [t, a] = future_->Fit(head, /*try_now=*/true, [this](Plan& p, const Job& j) { return TryPlace(p, j); });
+    if (a) future_->Hold(std::move(*a), hold_until(head, std::max(t, shadow_)));
+    return;
+  }
+  if (reserved_) future_->Hold(*reserved_, hold_until(head, shadow_));
+  for (size_t i = placed_before_head_; i < out_.placed.size(); ++i)
+    if (started_ends_[i] > future_->now()) future_->Hold(out_.placed[i].allocation, started_ends_[i]);
 }
 
 }  // namespace kojo

@@ -46,12 +46,14 @@
 //    waiting job gets a reason and a message saying what it waits for;
 //    Priority and Resources waits also count the jobs ahead still waiting
 //    and their GPU-hours by time limit. Estimated starts: the head job's
-//    from its reservation; the next 31 waiting jobs' from one sweep through
-//    the future of the pass (running jobs end at their time limits; each
-//    job, in queue order, starts at the first time it fits and holds its
-//    resources until its own limit), an upper bound unless a better job
-//    arrives (EstimateConfidence says how sure). Jobs past the first 32 get
-//    no estimate.
+//    from its reservation; the next 31 waiting jobs' from the same sweep
+//    through the future of the pass that found the reservation, going on
+//    from it (running jobs end at their time limits; the head and the jobs
+//    backfilled hold their resources until theirs; each job, in queue
+//    order, starts at the first time it fits and holds its resources until
+//    its own limit), an upper bound unless a better job arrives
+//    (EstimateConfidence says how sure). Jobs past the first 32 get no
+//    estimate.
 // Thread safety: none. Run() once per Pass.
 #pragma once
 
@@ -109,6 +111,7 @@ class Pass {
 
   // order
   void OrderPending();
+  bool SortPacked();
   Item PopPending();
   void OrderRunning();
   // The strict-order step for `item` while no job is blocked: start it,
@@ -143,6 +146,7 @@ class Pass {
   void QueueWait(const Job& job, Wait w);
   void NoteAhead(const Job& job);
   void Estimate();
+  void FutureAfterHead();
 
   // What the pass is given.
   const ClusterSnapshot& snap_;
@@ -183,6 +187,12 @@ class Pass {
   std::vector<NodeState> mask_;  // nodes_ without the reserved GPUs
   std::optional<Plan> masked_;
   const Job* lazy_head_ = nullptr;  // the head whose reservation is not worked out yet
+  // Explaining passes: the sweep that found the reservation, which the
+  // estimates continue; out_.placed from placed_before_head_ on started
+  // after it (backfill).
+  std::optional<Future> future_;
+  size_t placed_before_head_ = 0;
+  bool freed_after_head_ = false;  // a reclaim after the reservation
 
   // Explained waits.
   std::vector<Queued> queued_;

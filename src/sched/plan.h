@@ -127,6 +127,8 @@ class Future {
     }
     return {kForever, std::nullopt};
   }
+  // The sweep's time: every end up to it has been released.
+  Seconds now() const { return t_; }
   // A fitted job holds `a` from the sweep's time until `end`.
   void Hold(Allocation a, Seconds end) {
     plan_.Take(a);

@@ -1,5 +1,8 @@
 #include "sched/scheduler.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -42,6 +45,39 @@ TEST(SchedulerFifo, PlacesInSubmitOrderUntilFull) {
   // Job 1 (2 GPUs) then job 2 (4 GPUs) fit; job 3 needs 4 and only 2 are left.
   EXPECT_THAT(PlacedIds(d), ElementsAre(1, 2));
   EXPECT_EQ(d.placed[1].allocation.shares.size(), 1u);  // one node, not split
+}
+
+// An explaining pass orders the whole queue (jobs_ahead says where each
+// job stands) exactly as the policy's keys and the ids say, whether the
+// keys pack into one integer (small spreads) or not (a key at kForever, an
+// id near the top of its range).
+TEST(SchedulerExplain, QueueOrderFollowsTheKeysWhateverTheirSpread) {
+  for (const bool wide : {false, true}) {
+    World w("1x8xA100");
+    w.Run(w.NewJob(1, 8), 0, {0, 1, 2, 3, 4, 5, 6, 7});
+    Rng gen(wide ? 11 : 7);
+    std::vector<const Job*> expected;
+    for (int i = 0; i < 300; ++i) {
+      const JobId id = wide && i == 0 ? (JobId{1} << 62) : 100 + static_cast<JobId>(gen() % 100000) * 300 + i;
+      Job& j = w.NewJob(id, 1, static_cast<Seconds>(gen() % 5) - 2);
+      if (!(wide && gen() % 4 == 0)) j.true_duration = static_cast<Seconds>(gen() % 3) * 60;
+      w.Pend(j);
+      expected.push_back(&j);
+    }
+    std::sort(expected.begin(), expected.end(), [](const Job* a, const Job* b) {
+      return std::tuple(a->true_duration.value_or(kForever), a->submit_time, a->id) <
+             std::tuple(b->true_duration.value_or(kForever), b->submit_time, b->id);
+    });
+    Scheduler s = MakeScheduler("sjf");
+    Rng rng(1);
+    const Decisions d = s.Decide(w.snap, 0, rng);
+    ASSERT_EQ(d.waiting.size(), expected.size());
+    for (size_t k = 0; k < expected.size(); ++k) {
+      const Wait* wait = WaitOf(d, expected[k]->id);
+      ASSERT_NE(wait, nullptr);
+      EXPECT_EQ(wait->jobs_ahead, static_cast<int>(k)) << "job " << expected[k]->id << (wide ? " (wide keys)" : "");
+    }
+  }
 }
 
 TEST(SchedulerBackfill, ShortJobStartsBeforeTheReservation) {

@@ -99,8 +99,10 @@ class Future {
     if (try_now && plan_.MayFit(job.demand))
       if (auto a = try_place(plan_, job)) return {t_, std::move(a)};
     // A one-node job can only start on a node that a release changed, so
-    // look there first and scan the cluster once one of them fits.
-    const bool one_node = job.demand.tasks == 1 && job.demand.gpus <= kMaxGpusPerNode;
+    // look there first and scan the cluster once one of them fits. Only a
+    // job of one GPU (or a part of one) or none is sure to be one: larger
+    // jobs spread over nodes when no node holds them (PlaceJobOn).
+    const bool one_node = job.demand.tasks == 1 && (job.demand.gpus < 2 || job.demand.Fractional());
     const TaskShape task{job.demand.gpus, job.demand.gpu_milli, job.demand.cpu_milli,
                          job.demand.mem_mib, &job.demand.gpu_models, &job.demand.nodes};
     std::vector<const Allocation*> group;

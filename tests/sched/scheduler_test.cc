@@ -97,6 +97,27 @@ TEST(SchedulerBackfill, ShortJobStartsBeforeTheReservation) {
   EXPECT_NE(WaitOf(d, 4), nullptr);
 }
 
+// A job larger than any node spreads over nodes (PlaceJobOn): its
+// reservation is the first time enough GPUs are free across nodes, and a
+// long job behind it may not take the GPU it holds. (The sweep through the
+// future once looked for one node big enough for it: it found none, the
+// head had no reservation, and every later job could pass it forever.)
+TEST(SchedulerBackfill, HeadLargerThanANodeReservesAcrossNodes) {
+  World w("2x8xA100");
+  w.Run(w.NewJob(1, 7, 0, 100), 0, {0, 1, 2, 3, 4, 5, 6});  // node 0: GPU 7 free now
+  w.Run(w.NewJob(2, 8, 0, 200), 1, {0, 1, 2, 3, 4, 5, 6, 7});
+  w.Pend(w.NewJob(3, 16, 1, 1000));  // head: all 16 GPUs, free at t=200
+  w.Pend(w.NewJob(4, 1, 2, 5000));   // would end after 200, on the reserved GPU 7
+  Rng rng(1);
+  auto s = MakeScheduler("fifo", "bestfit", /*backfill=*/true);
+  Decisions d = s.Decide(w.snap, 10, rng);
+  EXPECT_TRUE(d.placed.empty());
+  ASSERT_NE(WaitOf(d, 3), nullptr);
+  EXPECT_EQ(WaitOf(d, 3)->estimated_start, std::optional<Seconds>(200));
+  ASSERT_NE(WaitOf(d, 4), nullptr);
+  EXPECT_EQ(WaitOf(d, 4)->estimated_start, std::optional<Seconds>(1200));  // after the head's limit
+}
+
 TEST(SchedulerBackfill, LongJobMayUseGpusOutsideTheReservation) {
   World w("2x2xV100");
   w.Run(w.NewJob(1, 2, 0, 100), 0, {0, 1});   // node 0 busy until 100

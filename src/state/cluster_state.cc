@@ -225,6 +225,11 @@ JobEntry ClusterState::TakeRunning(Rec& r) {
   return e;
 }
 
+int ClusterState::MemberId(const Job& job) {
+  return member_ids_.try_emplace(MemberKey(job.project, job.user), static_cast<int>(member_ids_.size()))
+      .first->second;
+}
+
 void ClusterState::Enqueue(JobId id, const QueuedJob& q) {
   Rec& r = recs_[id];
   if (r.pending_pos >= 0 || r.running_pos >= 0) return;  // known already
@@ -232,6 +237,7 @@ void ClusterState::Enqueue(JobId id, const QueuedJob& q) {
   r.max_running = q.max_running;
   JobEntry e;
   e.job = q.job;
+  e.member_id = MemberId(*q.job);
   e.queued_since = q.queued_since;
   e.attained_gpu_s = q.attained_gpu_s;
   e.last_run_s = q.last_run_s;
@@ -256,6 +262,7 @@ void ClusterState::Restore(JobId id, const QueuedJob& q, const Allocation& a, Se
   if (!grant.empty()) reserved_[grant] += reserved;
   JobEntry e;
   e.job = q.job;
+  e.member_id = MemberId(*q.job);
   e.queued_since = q.queued_since;
   e.attained_gpu_s = q.attained_gpu_s;
   e.last_run_s = q.last_run_s;
@@ -301,6 +308,7 @@ Settled ClusterState::Finish(JobId id, Seconds now, bool requeue) {
   }
   JobEntry q;
   q.job = e.job;
+  q.member_id = e.member_id;
   q.attained_gpu_s = out.attained_gpu_s;
   q.queued_since = now;
   q.last_run_s = out.ran;

@@ -30,7 +30,8 @@
 // attained service.
 //
 // Jobs are referenced, not copied: the Job given to Enqueue or Restore
-// must stay at its address while the state knows the job.
+// must stay at its address, with the same project and user, while the
+// state knows the job.
 //
 // Thread safety: none; the caller serialises.
 #pragma once
@@ -300,6 +301,7 @@ class ClusterState {
   // The grant a start of `need` units reserves against, or none.
   const Grant* ChooseGrant(const std::string& project, Seconds now, NormUnits need) const;
   void Charge(const std::string& project, const std::string& user, NormUnits units, Seconds now);
+  int MemberId(const Job& job);  // JobEntry::member_id, a new one for a new member
   // Explaining passes: ArrayLimit waits, NodeDrain/NodeDown reasons.
   void ExplainOutOfService(Wait& w, const Job& job);
 
@@ -348,6 +350,8 @@ class ClusterState {
   std::unordered_map<std::string, NormUnits> used_, reserved_;  // by grant id
   UsageLedger fair_;
   std::unordered_map<std::string, NormUnits> member_used_;  // by MemberKey (member_gpu_hours)
+  // JobEntry::member_id by MemberKey: one number per member ever queued.
+  std::unordered_map<std::string, int> member_ids_;
   std::unordered_map<std::string, std::optional<std::string>> infeasible_;  // by demand shape
 };
 

@@ -12,11 +12,20 @@
 // user; usage is in normalised units (the GPU weight of the model each run
 // is on), the ledger's and the runs still going alike. A project absent
 // from the policy sits in programme "" with share 1.
+//
+// Each pass, Prepare gives every active project and member (a user of a
+// project) a slot in projects_ and members_, in the order they are first
+// met (pending jobs, then running ones), and ranks them; Key reads a job's
+// ranks from its member's slot. A member's slot is found by name (project,
+// then user) or, for entries with a JobEntry::member_id (ClusterState gives
+// them), by that id through member_slot_: the names are then hashed once
+// per member and pass rather than for every job.
 #include <algorithm>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "sched/policies/policies.h"
 
@@ -30,79 +39,89 @@ class FairSharePolicy final : public Policy {
   std::string_view Name() const override { return "fairshare"; }
 
   void Prepare(const ClusterSnapshot& snap, Seconds now) override {
+    projects_.clear();
+    members_.clear();
+    project_slot_.clear();
+    std::fill(member_slot_.begin(), member_slot_.end(), -1);
+    for (const auto& e : snap.pending) Touch(e, snap, now);
     if (snap.org) return PrepareOrg(snap, now);
-    org_ = false;
-    // Usage of every active project and user (string_views into the jobs,
-    // which outlive the pass).
-    struct Project {
-      double usage = 0;
-      std::unordered_map<std::string_view, double> users;
-    };
-    std::unordered_map<std::string_view, Project> usage;
-    auto touch = [&](const JobEntry& e) -> std::pair<Project&, double&> {
-      auto [it, fresh] = usage.try_emplace(e.job->project);
-      if (fresh && snap.usage) it->second.usage = snap.usage->Project(e.job->project, now);
-      auto [u, ufresh] = it->second.users.try_emplace(e.job->user, 0.0);
-      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->project, e.job->user, now);
-      return {it->second, u->second};
-    };
-    for (const auto& e : snap.pending) touch(e);
     for (const auto& e : snap.running) {
       const double run = static_cast<double>((now - e.started) * std::max(1, e.job->demand.gpus));
-      auto [p, u] = touch(e);
-      p.usage += run;
-      u += run;
+      Member& m = members_[Touch(e, snap, now)];
+      projects_[m.project].usage += run;
+      m.usage += run;
     }
-    ranks_.clear();
-    std::vector<std::pair<std::string_view, double>> level;
-    for (const auto& [project, p] : usage) level.emplace_back(project, p.usage);
-    std::unordered_map<std::string_view, std::int64_t> project_rank;
-    RankLevel(level, [&](std::string_view name) { return Share(name); }, project_rank);
-    for (const auto& [project, p] : usage) {
-      level.clear();
-      for (const auto& [user, u] : p.users) level.emplace_back(user, u);
-      Ranks& r = ranks_[project];
-      r.project = project_rank[project];
-      RankLevel(level, [](std::string_view) { return 1.0; }, r.users);
-    }
+    std::vector<Sibling> level;
+    for (int i = 0; i < static_cast<int>(projects_.size()); ++i)
+      level.push_back({projects_[i].name, projects_[i].usage, i});
+    RankLevel(level, [&](const Sibling& s) { return Share(s.name); },
+              [&](const Sibling& s, std::int64_t rank) { projects_[s.slot].rank = rank; });
+    RankUsers();
   }
 
   PriorityKey Key(const JobEntry& e, Seconds) const override {
-    auto p = ranks_.find(e.job->project);
-    if (p == ranks_.end()) return {0, 0, e.job->submit_time};
-    auto u = p->second.users.find(e.job->user);
-    return {p->second.project, u == p->second.users.end() ? 0 : u->second, e.job->submit_time};
+    const Seconds submit = e.job->submit_time;
+    int m = e.member_id >= 0 && e.member_id < static_cast<int>(member_slot_.size()) ? member_slot_[e.member_id] : -1;
+    if (m < 0) {  // no id, or a member not active in this pass: by name
+      auto p = project_slot_.find(e.job->project);
+      if (p == project_slot_.end()) return {0, 0, submit};
+      const Project& project = projects_[p->second];
+      auto u = project.users.find(e.job->user);
+      if (u == project.users.end()) return {project.rank, 0, submit};
+      m = u->second;
+    }
+    return {projects_[members_[m].project].rank, members_[m].rank, submit};
   }
 
  private:
+  // This pass's active projects and members. Names are string_views into
+  // the jobs, which outlive the pass.
+  struct Project {
+    std::string_view name;
+    double ledger = 0;  // the ledger's decayed usage
+    double usage = 0;   // the ledger's plus the runs still going
+    std::int64_t rank = 0;
+    std::unordered_map<std::string_view, int> users;  // member slots, by user
+    // Organisations only:
+    const ProjectLimits* limits = nullptr;  // null: absent from the policy
+    std::string_view programme;
+  };
+  struct Member {
+    int project = 0;  // slot
+    std::string_view user;
+    double usage = 0;
+    std::int64_t rank = 0;
+  };
+
+  // The slot of e's member, made (with its project's) if new in this pass.
+  int Touch(const JobEntry& e, const ClusterSnapshot& snap, Seconds now) {
+    if (e.member_id < 0) return SlotByName(e, snap, now);
+    if (e.member_id >= static_cast<int>(member_slot_.size())) member_slot_.resize(e.member_id + 1, -1);
+    int& slot = member_slot_[e.member_id];
+    if (slot < 0) slot = SlotByName(e, snap, now);
+    return slot;
+  }
+
+  int SlotByName(const JobEntry& e, const ClusterSnapshot& snap, Seconds now) {
+    const std::string& project = e.job->project;
+    const std::string& user = e.job->user;
+    auto [p, fresh] = project_slot_.try_emplace(project, static_cast<int>(projects_.size()));
+    if (fresh) {
+      Project& np = projects_.emplace_back();
+      np.name = project;
+      if (snap.usage) np.ledger = np.usage = snap.usage->Project(project, now);
+    }
+    auto [u, ufresh] = projects_[p->second].users.try_emplace(user, static_cast<int>(members_.size()));
+    if (ufresh) members_.push_back({p->second, user, snap.usage ? snap.usage->User(project, user, now) : 0.0});
+    return u->second;
+  }
+
   // Three levels: programme, project, user (see the top of the file). A
   // project's rank is (programme rank << 32) | rank inside its programme,
-  // so that the key orders the whole tree depth first.
+  // so that the key orders the whole tree depth first. The pending jobs
+  // are touched already.
   void PrepareOrg(const ClusterSnapshot& snap, Seconds now) {
-    org_ = true;
     const OrgPolicy& org = *snap.org;
-    struct Project {
-      const ProjectLimits* limits = nullptr;
-      std::string_view programme;
-      double usage = 0;
-      std::unordered_map<std::string_view, double> users;
-    };
-    std::unordered_map<std::string_view, Project> projects;
-    auto touch = [&](const JobEntry& e) -> std::pair<Project&, double&> {
-      auto [it, fresh] = projects.try_emplace(e.job->project);
-      if (fresh) {
-        auto p = org.projects.find(e.job->project);
-        if (p != org.projects.end()) {
-          it->second.limits = &p->second;
-          it->second.programme = p->second.programme;
-        }
-        if (snap.usage) it->second.usage = snap.usage->Project(e.job->project, now);
-      }
-      auto [u, ufresh] = it->second.users.try_emplace(e.job->user, 0.0);
-      if (ufresh && snap.usage) u->second = snap.usage->User(e.job->project, e.job->user, now);
-      return {it->second, u->second};
-    };
-    for (const auto& e : snap.pending) touch(e);
     node_weight_.assign(snap.specs.size(), -1);
     for (const auto& e : snap.running) {
       double run = 0;
@@ -112,44 +131,52 @@ class FairSharePolicy final : public Policy {
         run += static_cast<double>(s.gpu_indices.size()) * s.gpu_milli * static_cast<double>(now - e.started) * w /
                1000.0;
       }
-      auto [p, u] = touch(e);
-      p.usage += run;
-      u += run;
+      Member& m = members_[Touch(e, snap, now)];
+      projects_[m.project].usage += run;
+      m.usage += run;
+    }
+    for (Project& p : projects_) {
+      auto l = org.projects.find(std::string(p.name));
+      if (l == org.projects.end()) continue;
+      p.limits = &l->second;
+      p.programme = l->second.programme;
     }
     // Programme usage: the ledger's (every project of it, active or not)
     // plus the runs still going.
     std::unordered_map<std::string_view, double> programmes;
-    for (const auto& [name, p] : projects) {
+    for (const Project& p : projects_) {
       auto [it, fresh] = programmes.try_emplace(p.programme, 0.0);
       if (fresh && snap.usage) it->second = snap.usage->Programme(std::string(p.programme), now);
     }
-    for (const auto& [name, p] : projects) {
-      const double ledger = snap.usage ? snap.usage->Project(std::string(name), now) : 0;
-      programmes[p.programme] += p.usage - ledger;  // the runs still going
-    }
-    std::vector<std::pair<std::string_view, double>> level;
-    for (const auto& [name, u] : programmes) level.emplace_back(name, u);
+    for (const Project& p : projects_) programmes[p.programme] += p.usage - p.ledger;  // the runs still going
+    std::vector<Sibling> level;
+    for (const auto& [name, u] : programmes) level.push_back({name, u, -1});
     std::unordered_map<std::string_view, std::int64_t> programme_rank;
-    RankLevel(level, [&](std::string_view name) {
-      auto it = org.programme_shares.find(std::string(name));
+    RankLevel(level, [&](const Sibling& s) {
+      auto it = org.programme_shares.find(std::string(s.name));
       return it == org.programme_shares.end() ? 1.0 : it->second;
-    }, programme_rank);
-    std::unordered_map<std::string_view, std::vector<std::pair<std::string_view, double>>> by_programme;
-    for (const auto& [name, p] : projects) by_programme[p.programme].emplace_back(name, p.usage);
-    ranks_.clear();
-    for (auto& [programme, members] : by_programme) {
-      std::unordered_map<std::string_view, std::int64_t> project_rank;
-      RankLevel(members, [&](std::string_view name) {
-        const ProjectLimits* l = projects[name].limits;
+    }, [&](const Sibling& s, std::int64_t rank) { programme_rank[s.name] = rank; });
+    std::unordered_map<std::string_view, std::vector<Sibling>> by_programme;
+    for (int i = 0; i < static_cast<int>(projects_.size()); ++i)
+      by_programme[projects_[i].programme].push_back({projects_[i].name, projects_[i].usage, i});
+    for (auto& [programme, siblings] : by_programme) {
+      const std::int64_t high = programme_rank[programme] << 32;
+      RankLevel(siblings, [&](const Sibling& s) {
+        const ProjectLimits* l = projects_[s.slot].limits;
         return l ? l->share : 1.0;
-      }, project_rank);
-      for (const auto& [name, rank] : project_rank) {
-        Ranks& r = ranks_[name];
-        r.project = (programme_rank[programme] << 32) | rank;
-        level.clear();
-        for (const auto& [user, u] : projects[name].users) level.emplace_back(user, u);
-        RankLevel(level, [](std::string_view) { return 1.0; }, r.users);
-      }
+      }, [&](const Sibling& s, std::int64_t rank) { projects_[s.slot].rank = high | rank; });
+    }
+    RankUsers();
+  }
+
+  // Users inside each project, with equal shares.
+  void RankUsers() {
+    std::vector<Sibling> level;
+    for (const Project& p : projects_) {
+      level.clear();
+      for (const auto& [user, slot] : p.users) level.push_back({user, members_[slot].usage, slot});
+      RankLevel(level, [](const Sibling&) { return 1.0; },
+                [&](const Sibling& s, std::int64_t rank) { members_[s.slot].rank = rank; });
     }
   }
 
@@ -158,33 +185,41 @@ class FairSharePolicy final : public Policy {
     return it == shares_.end() ? 1.0 : it->second;
   }
 
-  template <typename ShareFn>
-  static void RankLevel(std::vector<std::pair<std::string_view, double>>& level, ShareFn share,
-                        std::unordered_map<std::string_view, std::int64_t>& out) {
-    std::sort(level.begin(), level.end());  // by name, so that ties stay by name
+  // One level's siblings (names unique in the level); slot: a project's or
+  // member's, -1 for programmes.
+  struct Sibling {
+    std::string_view name;
+    double usage = 0;
+    int slot = -1;
+  };
+
+  // Calls set_rank(sibling, rank) with rank 0 for the highest level fair share.
+  template <typename ShareFn, typename SetRankFn>
+  static void RankLevel(std::vector<Sibling>& level, ShareFn share, SetRankFn set_rank) {
+    // By name, so that ties stay by name.
+    std::sort(level.begin(), level.end(), [](const Sibling& a, const Sibling& b) { return a.name < b.name; });
     double share_sum = 0, usage_sum = 0;
-    for (const auto& [name, u] : level) { share_sum += share(name); usage_sum += u; }
-    struct Ranked { std::string_view name; double lf; };
+    for (const Sibling& s : level) { share_sum += share(s); usage_sum += s.usage; }
+    struct Ranked { const Sibling* sibling; double lf; };
     std::vector<Ranked> r;
-    for (const auto& [name, u] : level) {
-      const double s = share_sum > 0 ? share(name) / share_sum : 0;
-      const double un = usage_sum > 0 ? u / usage_sum : 0;
-      r.push_back({name, un > 0 ? s / un : std::numeric_limits<double>::infinity()});
+    for (const Sibling& s : level) {
+      const double sh = share_sum > 0 ? share(s) / share_sum : 0;
+      const double un = usage_sum > 0 ? s.usage / usage_sum : 0;
+      r.push_back({&s, un > 0 ? sh / un : std::numeric_limits<double>::infinity()});
     }
     std::stable_sort(r.begin(), r.end(), [](const Ranked& a, const Ranked& b) {
       return a.lf > b.lf;  // level is in name order, so ties stay by name
     });
-    for (size_t i = 0; i < r.size(); ++i) out[r[i].name] = static_cast<std::int64_t>(i);
+    for (size_t i = 0; i < r.size(); ++i) set_rank(*r[i].sibling, static_cast<std::int64_t>(i));
   }
 
   std::unordered_map<std::string, double> shares_;
-  bool org_ = false;
   std::vector<int> node_weight_;  // GPU weight by node, this pass (organisations)
-  struct Ranks {
-    std::int64_t project = 0;
-    std::unordered_map<std::string_view, std::int64_t> users;
-  };
-  std::unordered_map<std::string_view, Ranks> ranks_;  // this pass's, by project
+  // This pass's slots.
+  std::vector<Project> projects_;
+  std::vector<Member> members_;
+  std::unordered_map<std::string_view, int> project_slot_;  // by name
+  std::vector<int> member_slot_;  // by JobEntry::member_id; -1: none this pass
 };
 
 }  // namespace

@@ -130,6 +130,68 @@ TEST(FairSharePolicy, SharesScaleEntitlement) {
   EXPECT_THAT(PlacedIds(s.Decide(w.snap, 20, rng)), ElementsAre(1));
 }
 
+// JobEntry::member_id only spares hashing names: a job's key is the same
+// with or without ids, flat or with an organisation, for jobs in the pass
+// and for jobs outside it (a project or a user not in the pass).
+TEST(FairSharePolicy, MemberIdsGiveTheKeysThatNamesGive) {
+  World w("4x8xV100");
+  const char* members[][2] = {{"p1", "ann"}, {"p1", "bob"}, {"p2", "ann"}, {"p3", "cy"}, {"p2", "dee"}};
+  for (JobId id = 1; id <= 20; ++id) {
+    Job& j = w.NewJob(id, 1 + static_cast<int>(id % 3), id);
+    j.project = members[id % 5][0];
+    j.user = members[id % 5][1];
+    if (id <= 8) w.Run(j, static_cast<int>(id % 4), {static_cast<int>(id / 4)}, id * 10);
+    else w.Pend(j);
+  }
+  Job& lone_user = w.NewJob(30, 1);  // active project, user not in the pass
+  lone_user.project = "p1";
+  lone_user.user = "zed";
+  Job& lone_project = w.NewJob(31, 1);
+  lone_project.project = "p9";
+  JobEntry outside[2];
+  outside[0].job = &lone_user;
+  outside[1].job = &lone_project;
+  UsageLedger ledger(3600);
+  ledger.Charge("p1", "ann", 500, 0);
+  ledger.Charge("p2", "dee", 50, 0);
+  w.snap.usage = &ledger;
+  OrgPolicy org;
+  org.programme_shares = {{"a", 2}};
+  org.projects["p1"].programme = "a";
+  org.projects["p2"].programme = "b";
+  org.projects["p2"].share = 3;
+
+  const OrgPolicy* orgs[] = {nullptr, &org};
+  for (const OrgPolicy* o : orgs) {
+    w.snap.org = o;
+    auto p = MakePolicy("fairshare");
+    ASSERT_TRUE(p.ok());
+    auto keys = [&] {
+      (*p)->Prepare(w.snap, 200);
+      std::vector<PriorityKey> k;
+      for (const auto* v : {&w.snap.pending, &w.snap.running})
+        for (const JobEntry& e : *v) k.push_back((*p)->Key(e, 200));
+      for (const JobEntry& e : outside) k.push_back((*p)->Key(e, 200));
+      return k;
+    };
+    const std::vector<PriorityKey> by_name = keys();
+    // Ids in another order than the names are met in.
+    auto id_of = [&](const Job& j) {
+      for (int m = 0; m < 5; ++m)
+        if (j.project == members[m][0] && j.user == members[m][1]) return 9 - m;
+      return static_cast<int>(j.id) - 28;  // 2, 3: below the members' ids, none in the pass
+    };
+    for (auto* v : {&w.snap.pending, &w.snap.running})
+      for (JobEntry& e : *v) e.member_id = id_of(*e.job);
+    for (JobEntry& e : outside) e.member_id = id_of(*e.job);
+    EXPECT_EQ(keys(), by_name) << (o ? "organisation" : "flat");
+    EXPECT_NE(by_name[0][0], by_name[1][0]);  // jobs 9 (p2) and 10 (p1): projects rank apart
+    for (auto* v : {&w.snap.pending, &w.snap.running})
+      for (JobEntry& e : *v) e.member_id = -1;
+    for (JobEntry& e : outside) e.member_id = -1;
+  }
+}
+
 TEST(UsageLedger, DecaysWithHalfLife) {
   UsageLedger ledger(100);
   ledger.Charge("t", "u", 800, 0);

@@ -64,6 +64,31 @@ TEST_F(ClusterStateTest, ARequeuedJobKeepsItsAttainedServiceAndQueuesAgain) {
   EXPECT_EQ(e.last_run_s, 50);
 }
 
+TEST_F(ClusterStateTest, EachMemberHasOneIdThroughRunsAndRequeues) {
+  Submit(NewJob(1, 4, std::nullopt, "p"), 0);
+  Submit(NewJob(2, 4, std::nullopt, "q"), 0);
+  Job& other_user = MakeJob(3, 4, std::nullopt, "p");
+  other_user.user = "v";
+  Submit(other_user, 0);
+  Submit(NewJob(4, 4, std::nullopt, "p"), 0);
+  auto id_of = [&](JobId id) {
+    for (const auto* v : {&state_->snapshot().pending, &state_->snapshot().running})
+      for (const JobEntry& e : *v)
+        if (e.job->id == id) return e.member_id;
+    return -2;
+  };
+  const int p_u = id_of(1);
+  EXPECT_GE(p_u, 0);
+  EXPECT_EQ(id_of(4), p_u);
+  EXPECT_NE(id_of(2), p_u);
+  EXPECT_NE(id_of(3), p_u);
+  EXPECT_NE(id_of(3), id_of(2));
+  ASSERT_EQ(StartedIds(Pass(0)), (std::vector<JobId>{1, 2}));
+  EXPECT_EQ(id_of(1), p_u);  // running
+  state_->Finish(1, 50, /*requeue=*/true);
+  EXPECT_EQ(id_of(1), p_u);  // queued again
+}
+
 TEST_F(ClusterStateTest, HeldAndCancelledJobsLeaveTheQueue) {
   Submit(NewJob(1, 1), 0);
   Submit(NewJob(2, 1), 0);

@@ -38,10 +38,11 @@ void Release(std::vector<NodeState>& nodes, const Allocation& a);
 // A job as the policies see it, running or not. `job` must outlive the call.
 struct JobEntry {
   const Job* job = nullptr;
-  // The job's member (its project and user) as a small number, the same for
-  // every job of that member in a snapshot, so that per-member tables (fair
-  // share) can index a vector instead of hashing names; -1 = none given (a
-  // snapshot built by hand). ClusterState gives them.
+  // The job's member (its project and user) as a small number: in one
+  // snapshot, the same number for the same member and another for another,
+  // so that per-member tables (fair share) can index a vector instead of
+  // hashing names; -1 = none given (a snapshot built by hand). ClusterState
+  // gives them.
   int member_id = -1;
   // GPU-seconds received in earlier runs; the current run (running jobs)
   // is added by whoever needs it: (now - started) x GPUs.

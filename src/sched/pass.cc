@@ -540,10 +540,15 @@ void Pass::Estimate() {
   if (!explain_ || queued_.empty()) return;
   constexpr size_t kEstimated = 32;  // (the text below says so)
   auto try_place = [this](Plan& p, const Job& j) { return TryPlace(p, j); };
-  if (queued_.size() > 1) FutureAfterHead();
+  // Without backfill no job passes a head that never fits (it needs nodes
+  // that are down or drained): the jobs behind it get no estimate.
+  const bool stuck = !reserved_ && !backfill_ && !freed_after_head_;
+  if (queued_.size() > 1 && !stuck) FutureAfterHead();
   for (size_t k = 0; k < queued_.size(); ++k) {
     Wait& w = out_.waiting[queued_[k].wait];
-    if (k > 0 && k < kEstimated) {
+    if (k > 0 && k < kEstimated && stuck) {
+      w.confidence_text = "no estimate: the job at the head of the queue cannot start on the nodes up now";
+    } else if (k > 0 && k < kEstimated) {
       const Job& job = *queued_[k].job;
       auto [t, a] = future_->Fit(job, /*try_now=*/true, try_place);
       if (a) {

@@ -80,6 +80,32 @@ TEST(SchedulerExplain, QueueOrderFollowsTheKeysWhateverTheirSpread) {
   }
 }
 
+// Strict order behind a head that cannot start on the nodes up now (it
+// needs a drained one): nothing can pass it, so no job behind it gets an
+// estimate ("now" would be false); with backfill they are planned without it.
+TEST(SchedulerExplain, NoEstimateBehindAHeadThatCannotStartOnTheNodesUp) {
+  for (const bool backfill : {false, true}) {
+    World w("2x8xA100");
+    w.snap.nodes[1].schedulable = false;  // drained
+    w.Run(w.NewJob(1, 8, 0, 100), 0, {0, 1, 2, 3, 4, 5, 6, 7});
+    w.Pend(w.NewJob(2, 16, 1, 1000));  // head: both nodes
+    w.Pend(w.NewJob(3, 8, 2, 1000));
+    Rng rng(1);
+    auto s = MakeScheduler("fifo", "bestfit", backfill);
+    Decisions d = s.Decide(w.snap, 10, rng);
+    EXPECT_TRUE(d.rejected.empty());
+    ASSERT_NE(WaitOf(d, 2), nullptr);
+    EXPECT_EQ(WaitOf(d, 2)->estimated_start, std::nullopt);
+    ASSERT_NE(WaitOf(d, 3), nullptr);
+    if (backfill) {
+      EXPECT_EQ(WaitOf(d, 3)->estimated_start, std::optional<Seconds>(100));
+    } else {
+      EXPECT_EQ(WaitOf(d, 3)->estimated_start, std::nullopt);
+      EXPECT_THAT(std::string(WaitOf(d, 3)->confidence_text), HasSubstr("head of the queue cannot start"));
+    }
+  }
+}
+
 TEST(SchedulerBackfill, ShortJobStartsBeforeTheReservation) {
   // Node: 4 GPUs, job 1 holds 3 of them until t=100 (its time limit).
   World w("1x4xV100");

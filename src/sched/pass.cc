@@ -111,15 +111,16 @@ void RadixSort(std::vector<std::uint64_t>& v, int bits, std::vector<std::uint64_
   }
 }
 
-std::vector<NodeState>& Reset(std::vector<NodeState>& scratch, const std::vector<NodeState>& nodes) {
-  scratch = nodes;
-  return scratch;
+std::vector<NodeState>& Reset(PassScratch& scratch, const std::vector<NodeState>& nodes) {
+  scratch.nodes = nodes;
+  scratch.queue.clear();
+  return scratch.nodes;
 }
 
 }  // namespace
 
 Pass::Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& policy, const Placer& placer,
-           const SchedulerConfig& config, std::vector<NodeState>& scratch)
+           const SchedulerConfig& config, PassScratch& scratch)
     : snap_(snap),
       now_(now),
       rng_(rng),
@@ -129,18 +130,14 @@ Pass::Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& pol
       explain_(config.explain_waits),
       nodes_(Reset(scratch, snap.nodes)),
       plan_(nodes_),
+      scratch_(scratch),
+      heap_(scratch.queue),
       preempted_(snap.running.size(), false) {
   if (snap.org) org_.emplace(snap);
 }
 
 Decisions Pass::Run() {
-  if (explain_) {
-    out_.waiting.reserve(snap_.pending.size());
-    // At most every pending job starts; the future of the pass (future_)
-    // points at the allocations of the jobs started before it was built,
-    // so they must not move while later jobs start.
-    out_.placed.reserve(snap_.pending.size());
-  }
+  if (explain_) out_.waiting.reserve(snap_.pending.size());
   OrderPending();
   for (const auto& e : snap_.pending) cpu_only_left_ += e.job->demand.gpus == 0;
   while (!heap_.empty()) {
@@ -211,19 +208,19 @@ bool Pass::SortPacked() {
   int total = std::bit_width(heap_.size());
   for (int f = 0; f < kFields; ++f) total += bits[f] = heap_.empty() ? 0 : std::bit_width(hi[f] - lo[f]);
   if (total > 64) return false;
-  std::vector<std::uint64_t> packed;
-  packed.reserve(heap_.size());
+  std::vector<std::uint64_t>& packed = scratch_.packed;
+  packed.clear();
   for (size_t i = 0; i < heap_.size(); ++i) {
     std::uint64_t k = 0;
     for (int f = 0; f < kFields; ++f) k = (k << bits[f]) | (field(heap_[i], f) - lo[f]);
     packed.push_back((k << std::bit_width(heap_.size())) | i);
   }
-  std::vector<std::uint64_t> tmp;
-  RadixSort(packed, total, tmp);  // best first
+  RadixSort(packed, total, scratch_.radix);  // best first
   const std::uint64_t position = (std::uint64_t{1} << std::bit_width(heap_.size())) - 1;
-  std::vector<Item> sorted(heap_.size());
+  std::vector<Item>& sorted = scratch_.sorted;
+  sorted.resize(heap_.size());
   for (size_t i = 0; i < packed.size(); ++i) sorted[packed.size() - 1 - i] = heap_[packed[i] & position];
-  heap_.swap(sorted);
+  heap_.swap(sorted);  // both buffers stay in the scratch
   return true;
 }
 
@@ -289,6 +286,7 @@ std::optional<Allocation> Pass::TryPlace(Plan& plan, const Job& job) {
 void Pass::Start(const JobEntry& e, Allocation a, bool backfilled) {
   plan_.Take(a);
   if (org_) org_->Start(*e.job, a);
+  started_.push_back(a);
   out_.placed.push_back(kojo::Place{e.job->id, std::move(a), backfilled});
   started_ends_.push_back(e.job->time_limit ? now_ + *e.job->time_limit : kForever);
 }
@@ -420,7 +418,7 @@ bool Pass::Reject(const Job& job) {
 // limits: the future the reservation and the estimates look at.
 std::vector<Future::End> Pass::EndsNow() const {
   std::vector<Future::End> ends;
-  for (size_t i = 0; i < started_ends_.size(); ++i) ends.emplace_back(started_ends_[i], &out_.placed[i].allocation);
+  for (size_t i = 0; i < started_ends_.size(); ++i) ends.emplace_back(started_ends_[i], &started_[i]);
   for (size_t i = 0; i < snap_.running.size(); ++i) {
     if (preempted_[i]) continue;
     const JobEntry& e = snap_.running[i];

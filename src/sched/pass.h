@@ -58,6 +58,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,28 +73,40 @@ namespace kojo {
 
 struct SchedulerConfig;
 
+// A pending (or running) job in policy order.
+struct QueueItem {
+  PriorityKey key;
+  JobId id;
+  int index;  // into snapshot.pending or snapshot.running
+  // With an organisation: starting it would take its project above its
+  // guarantee. Such jobs go after every job that stays within one (as in
+  // Kueue), so that GPUs freed for a guarantee are not borrowed again.
+  bool borrows = false;
+};
+
+// Buffers a pass fills and the Scheduler keeps between passes, so that a
+// pass allocates (and the allocator maps) nothing in proportion to the
+// queue or the cluster: the plan of free resources, the queue in order and
+// what ordering it needs.
+struct PassScratch {
+  std::vector<NodeState> nodes;
+  std::vector<QueueItem> queue, sorted;
+  std::vector<std::uint64_t> packed, radix;
+};
+
 class Pass {
  public:
   // `policy` must be prepared for this snapshot and `now` (Policy::Prepare).
-  // `scratch` is overwritten with the snapshot's free resources and then
-  // holds the plan of the pass (a buffer the caller reuses between passes).
+  // `scratch` is overwritten: its nodes with the snapshot's free resources,
+  // then the plan of the pass; its queue with the pending jobs in order.
   // Every argument must outlive the Pass.
   Pass(const ClusterSnapshot& snap, Seconds now, Rng& rng, const Policy& policy, const Placer& placer,
-       const SchedulerConfig& config, std::vector<NodeState>& scratch);
+       const SchedulerConfig& config, PassScratch& scratch);
 
   Decisions Run();
 
  private:
-  // A pending (or running) job in policy order.
-  struct Item {
-    PriorityKey key;
-    JobId id;
-    int index;  // into snapshot.pending or snapshot.running
-    // With an organisation: starting it would take its project above its
-    // guarantee. Such jobs go after every job that stays within one (as in
-    // Kueue), so that GPUs freed for a guarantee are not borrowed again.
-    bool borrows = false;
-  };
+  using Item = QueueItem;
   static bool Worse(const Item& a, const Item& b);
   static bool Better(const Item& a, const Item& b);  // Worse reversed: a heap with the worst on top
   // What freeing GPUs by preemption came to: nothing suffices (kNo), done
@@ -162,10 +175,12 @@ class Pass {
   std::vector<NodeState>& nodes_;  // free resources now, in step with plan_
   Plan plan_;
   std::optional<OrgPass> org_;
-  std::vector<Item> heap_;                // pending jobs not yet seen: a heap, or sorted best last
+  PassScratch& scratch_;
+  std::vector<Item>& heap_;               // pending jobs not yet seen: a heap, or sorted best last
   bool sorted_ = false;
   std::vector<bool> preempted_;           // by running index
   std::vector<Seconds> started_ends_;     // of out_.placed, in order
+  std::deque<Allocation> started_;        // their allocations, at addresses the future can keep
   int cpu_only_left_ = 0;                 // pending jobs that need no GPU, not yet seen
 
   // Preemption: running jobs worst first (preemptive policies; victims

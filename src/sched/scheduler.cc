@@ -42,7 +42,11 @@ std::string_view ToString(WaitReason r) {
 
 Scheduler::Scheduler(std::unique_ptr<Policy> policy, std::unique_ptr<Placer> placer,
                      SchedulerConfig config)
-    : policy_(std::move(policy)), placer_(std::move(placer)), config_(config) {}
+    : policy_(std::move(policy)), placer_(std::move(placer)), config_(config), scratch_(std::make_unique<PassScratch>()) {}
+
+Scheduler::Scheduler(Scheduler&&) noexcept = default;
+Scheduler& Scheduler::operator=(Scheduler&&) noexcept = default;
+Scheduler::~Scheduler() = default;
 
 std::optional<Allocation> Scheduler::PlaceJob(const ClusterSnapshot& snapshot,
                                               const std::vector<NodeState>& nodes,
@@ -63,7 +67,7 @@ Decisions Scheduler::Decide(const ClusterSnapshot& snap, Seconds now, Rng& rng, 
   SchedulerConfig config = config_;
   config.explain_waits = explain;
   policy_->Prepare(snap, now);
-  return Pass(snap, now, rng, *policy_, *placer_, config, scratch_).Run();
+  return Pass(snap, now, rng, *policy_, *placer_, config, *scratch_).Run();
 }
 
 }  // namespace kojo

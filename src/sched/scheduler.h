@@ -25,6 +25,8 @@
 
 namespace kojo {
 
+struct PassScratch;  // sched/pass.h
+
 struct SchedulerConfig {
   bool backfill = false;
   // Fill Decisions::waiting with a reason for every job left waiting (the
@@ -36,6 +38,9 @@ class Scheduler {
  public:
   Scheduler(std::unique_ptr<Policy> policy, std::unique_ptr<Placer> placer,
             SchedulerConfig config);
+  Scheduler(Scheduler&&) noexcept;
+  Scheduler& operator=(Scheduler&&) noexcept;
+  ~Scheduler();
 
   // A job was submitted (placers that learn the workload see it).
   void Observe(const Job& job) { placer_->Observe(job.demand); }
@@ -61,7 +66,7 @@ class Scheduler {
   std::unique_ptr<Policy> policy_;
   std::unique_ptr<Placer> placer_;
   SchedulerConfig config_;
-  std::vector<NodeState> scratch_;  // reused plan of free resources
+  std::unique_ptr<PassScratch> scratch_;  // a pass's buffers, reused
 };
 
 }  // namespace kojo

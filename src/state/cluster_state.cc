@@ -541,12 +541,11 @@ Changes ClusterState::Pass(Seconds now, Rng& rng, PassOptions options) {
     ExplainOutOfService(w, job);
     if (!reservations_.empty() && w.reason == WaitReason::kResources) ExplainHeld(w, job, now);
   }
-  if (out.waiting.empty()) {
-    out.waiting = std::move(d.waiting);
-  } else {
-    out.waiting.reserve(out.waiting.size() + d.waiting.size());
-    std::move(d.waiting.begin(), d.waiting.end(), std::back_inserter(out.waiting));
-  }
+  // The pass's waits (thousands, with room reserved for every pending job)
+  // stay where they are; the state's few (array limits, grants, jobs
+  // waiting for preempted ones) join them.
+  std::move(out.waiting.begin(), out.waiting.end(), std::back_inserter(d.waiting));
+  out.waiting = std::move(d.waiting);
   return out;
 }
 

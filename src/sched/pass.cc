@@ -325,8 +325,8 @@ bool Pass::GrantAllows(const Job& job, const Allocation& a) {
 // victims whose resources the job really takes, and holds the freed GPUs
 // for the job until they leave (held_). Nothing is preempted unless it
 // returns kYes.
-template <typename Order, typename Admit>
-Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, const std::string& why) {
+template <typename Order, typename Admit, typename Why>
+Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, Why&& why) {
   std::vector<int> chosen;  // released on the plan
   std::optional<Allocation> a;
   for (size_t v = from; !a; ++v) {
@@ -353,10 +353,11 @@ Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& ad
     else needed.push_back(*it);
   }
   freed_after_head_ = freed_after_head_ || blocked_;
+  const std::string reason = needed.empty() ? "" : why();
   for (int r : needed) {
     preempted_[r] = true;
     if (org_) org_->Stop(*snap_.running[r].job);
-    out_.preempted.push_back(kojo::Preempt{snap_.running[r].job->id, why});
+    out_.preempted.push_back(kojo::Preempt{snap_.running[r].job->id, reason});
   }
   if (org_) org_->Start(job, *a);
   held_ = *a;
@@ -375,7 +376,7 @@ Pass::Freed Pass::Preempt(const Item& item, const Job& job) {
   while (VictimAt(first_victim_) >= 0 && preempted_[victims_[first_victim_]]) ++first_victim_;
   return FreeFor(job, [this](size_t v) { return VictimAt(v); }, first_victim_,
                  [&](int r) { return victim_class_[r] > item.key[0] ? Cand::kTake : Cand::kStop; },
-                 fmt::format("preempted for job {} of a higher priority queue", job.id));
+                 [&] { return fmt::format("preempted for job {} of a higher priority queue", job.id); });
 }
 
 // Reclaim (organisations): a job within its project's guarantee takes GPUs
@@ -400,7 +401,7 @@ Pass::Freed Pass::Reclaim(const Job& job) {
         t += v.demand.TotalGpuMilli();
         return Cand::kTake;
       },
-      fmt::format("preempted for job {}: project {} reclaims its guaranteed GPUs", job.id, job.project));
+      [&] { return fmt::format("preempted for job {}: project {} reclaims its guaranteed GPUs", job.id, job.project); });
 }
 
 // ---- reject

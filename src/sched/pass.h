@@ -145,9 +145,10 @@ class Pass {
   // preempt and reclaim
   Freed Preempt(const Item& item, const Job& job);
   Freed Reclaim(const Job& job);
-  // `order(v)`: the running index at position v of the order, -1 past its end.
-  template <typename Order, typename Admit>
-  Freed FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, const std::string& why);
+  // `order(v)`: the running index at position v of the order, -1 past its end;
+  // `why()`: the victims' reason, written only if there are victims.
+  template <typename Order, typename Admit, typename Why>
+  Freed FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, Why&& why);
   // reject
   bool Reject(const Job& job);
   // reserve and backfill

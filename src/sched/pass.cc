@@ -323,8 +323,9 @@ bool Pass::GrantAllows(const Job& job, const Allocation& a) {
 // snap_.running, from position `from` on; `admit` says of each whether it
 // may go, is skipped, or ends the search) until `job` fits; keeps only the
 // victims whose resources the job really takes, and holds the freed GPUs
-// for the job until they leave (held_). Nothing is preempted unless it
-// returns kYes.
+// for the job until they leave (held_). A job that needs no victim at all
+// (after the head, it fits only on GPUs the reservation holds) frees
+// nothing: kNo. Nothing is preempted unless it returns kYes.
 template <typename Order, typename Admit, typename Why>
 Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& admit, Why&& why) {
   std::vector<int> chosen;  // released on the plan
@@ -352,8 +353,12 @@ Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& ad
     if (StillFree(nodes_, va)) plan_.Take(va);  // not in the job's way: it stays
     else needed.push_back(*it);
   }
+  if (needed.empty()) {  // it fits on GPUs free now, which the head's reservation holds
+    plan_.Give(*a);
+    return Freed::kNo;
+  }
   freed_after_head_ = freed_after_head_ || blocked_;
-  const std::string reason = needed.empty() ? "" : why();
+  const std::string reason = why();
   for (int r : needed) {
     preempted_[r] = true;
     if (org_) org_->Stop(*snap_.running[r].job);

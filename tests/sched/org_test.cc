@@ -104,6 +104,33 @@ TEST(OrgReclaim, GuaranteedProjectTakesBackOnlyWhatItNeedsFromTheNewestBorrower)
   EXPECT_EQ(WaitOf(d, 5)->reason, WaitReason::kPreempting);
 }
 
+// A job behind a reserved head that fits only on the head's reserved GPU
+// waits (Priority); reclaim is for GPUs that borrowers hold, not for those
+// the head holds: it once "reclaimed" with no victim at all and waited "for
+// 0 preempted job(s)" while holding the head's GPU.
+TEST(OrgReclaim, NoReclaimOfTheGpusTheHeadHolds) {
+  World w("2x2xH100");
+  OrgPolicy org;
+  org.projects["safe"] = Limits("research", 2);    // within its guarantee: never reclaimed from
+  org.projects["nlp"] = Limits("research", 0);     // borrows
+  org.projects["head"] = Limits("research", 3);
+  org.projects["vision"] = Limits("research", 2);
+  w.snap.org = &org;
+  w.Run(ProjectJob(w, 1, 2, "safe", 0, 100), 0, {0, 1}, /*started=*/0);
+  w.Run(ProjectJob(w, 4, 1, "nlp", 0, 5000), 1, {1}, /*started=*/5);  // node 1's GPU 0 is free
+  w.Pend(ProjectJob(w, 2, 3, "head", 1, 1000));  // reclaiming job 4 is not enough: reserved at t=100
+  w.Pend(ProjectJob(w, 3, 1, "vision", 2));      // no time limit: not before the reservation
+  Rng rng(1);
+  auto s = MakeScheduler("fifo", "bestfit", /*backfill=*/true);
+  Decisions d = s.Decide(w.snap, 10, rng);
+  EXPECT_TRUE(d.placed.empty());
+  EXPECT_TRUE(d.preempted.empty());
+  ASSERT_NE(WaitOf(d, 2), nullptr);
+  EXPECT_EQ(WaitOf(d, 2)->estimated_start, std::optional<Seconds>(100));
+  ASSERT_NE(WaitOf(d, 3), nullptr);
+  EXPECT_EQ(WaitOf(d, 3)->reason, WaitReason::kPriority);
+}
+
 // Regression: a borrower's requeued job (an older id, so first in fifo)
 // took the GPU freed for a guarantee in every pass, and the owner reclaimed
 // it again in the next: jobs that stay within their guarantee go first.

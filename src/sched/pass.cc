@@ -190,6 +190,7 @@ void Pass::OrderPending() {
 // under 64 bits, and integers sort (by radix) several times faster than
 // items compared field by field. False (nothing done) when they do not fit.
 bool Pass::SortPacked() {
+  if (heap_.size() < 2) return true;
   constexpr int kFields = 5;  // borrows, key[0..2], id
   const auto field = [](const Item& it, int f) -> std::uint64_t {
     constexpr std::uint64_t kSign = std::uint64_t{1} << 63;  // int64 order as uint64 order
@@ -204,19 +205,20 @@ bool Pass::SortPacked() {
       lo[f] = std::min(lo[f], field(it, f));
       hi[f] = std::max(hi[f], field(it, f));
     }
+  const int position_bits = std::bit_width(heap_.size());
   std::array<int, kFields> bits{};
-  int total = std::bit_width(heap_.size());
-  for (int f = 0; f < kFields; ++f) total += bits[f] = heap_.empty() ? 0 : std::bit_width(hi[f] - lo[f]);
+  int total = position_bits;
+  for (int f = 0; f < kFields; ++f) total += bits[f] = std::bit_width(hi[f] - lo[f]);
   if (total > 64) return false;
   std::vector<std::uint64_t>& packed = scratch_.packed;
   packed.clear();
   for (size_t i = 0; i < heap_.size(); ++i) {
     std::uint64_t k = 0;
     for (int f = 0; f < kFields; ++f) k = (k << bits[f]) | (field(heap_[i], f) - lo[f]);
-    packed.push_back((k << std::bit_width(heap_.size())) | i);
+    packed.push_back((k << position_bits) | i);
   }
   RadixSort(packed, total, scratch_.radix);  // best first
-  const std::uint64_t position = (std::uint64_t{1} << std::bit_width(heap_.size())) - 1;
+  const std::uint64_t position = (std::uint64_t{1} << position_bits) - 1;
   std::vector<Item>& sorted = scratch_.sorted;
   sorted.resize(heap_.size());
   for (size_t i = 0; i < packed.size(); ++i) sorted[packed.size() - 1 - i] = heap_[packed[i] & position];
@@ -286,9 +288,8 @@ std::optional<Allocation> Pass::TryPlace(Plan& plan, const Job& job) {
 void Pass::Start(const JobEntry& e, Allocation a, bool backfilled) {
   plan_.Take(a);
   if (org_) org_->Start(*e.job, a);
-  started_.push_back(a);
+  started_.push_back(StartedJob{e.job->time_limit ? now_ + *e.job->time_limit : kForever, a});
   out_.placed.push_back(kojo::Place{e.job->id, std::move(a), backfilled});
-  started_ends_.push_back(e.job->time_limit ? now_ + *e.job->time_limit : kForever);
 }
 
 // ---- quota and grants
@@ -357,7 +358,7 @@ Pass::Freed Pass::FreeFor(const Job& job, Order&& order, size_t from, Admit&& ad
     plan_.Give(*a);
     return Freed::kNo;
   }
-  freed_after_head_ = freed_after_head_ || blocked_;
+  freed_after_head_ |= blocked_;
   const std::string reason = why();
   for (int r : needed) {
     preempted_[r] = true;
@@ -424,7 +425,7 @@ bool Pass::Reject(const Job& job) {
 // limits: the future the reservation and the estimates look at.
 std::vector<Future::End> Pass::EndsNow() const {
   std::vector<Future::End> ends;
-  for (size_t i = 0; i < started_ends_.size(); ++i) ends.emplace_back(started_ends_[i], &started_[i]);
+  for (const StartedJob& s : started_) ends.emplace_back(s.end, &s.allocation);
   for (size_t i = 0; i < snap_.running.size(); ++i) {
     if (preempted_[i]) continue;
     const JobEntry& e = snap_.running[i];
@@ -552,7 +553,7 @@ void Pass::Estimate() {
     Wait& w = out_.waiting[queued_[k].wait];
     if (k > 0 && k < kEstimated && stuck) {
       w.confidence_text = "no estimate: the job at the head of the queue cannot start on the nodes up now";
-    } else if (k > 0 && k < kEstimated) {
+    } else if (k > 0 && k < kEstimated) {  // planned on the future
       const Job& job = *queued_[k].job;
       auto [t, a] = future_->Fit(job, /*try_now=*/true, try_place);
       if (a) {
@@ -586,8 +587,8 @@ void Pass::FutureAfterHead() {
     return;
   }
   if (reserved_) future_->Hold(*reserved_, hold_until(head, shadow_));
-  for (size_t i = placed_before_head_; i < out_.placed.size(); ++i)
-    if (started_ends_[i] > future_->now()) future_->Hold(out_.placed[i].allocation, started_ends_[i]);
+  for (size_t i = placed_before_head_; i < started_.size(); ++i)
+    if (started_[i].end > future_->now()) future_->Hold(started_[i].allocation, started_[i].end);
 }
 
 }  // namespace kojo

@@ -85,9 +85,9 @@ struct QueueItem {
 };
 
 // Buffers a pass fills and the Scheduler keeps between passes, so that a
-// pass allocates (and the allocator maps) nothing in proportion to the
-// queue or the cluster: the plan of free resources, the queue in order and
-// what ordering it needs.
+// pass does not allocate (and the allocator map) its largest ones afresh:
+// the plan of free resources, the queue in order and what ordering it
+// needs.
 struct PassScratch {
   std::vector<NodeState> nodes;
   std::vector<QueueItem> queue, sorted;
@@ -180,8 +180,13 @@ class Pass {
   std::vector<Item>& heap_;               // pending jobs not yet seen: a heap, or sorted best last
   bool sorted_ = false;
   std::vector<bool> preempted_;           // by running index
-  std::vector<Seconds> started_ends_;     // of out_.placed, in order
-  std::deque<Allocation> started_;        // their allocations, at addresses the future can keep
+  // The jobs of out_.placed, in order: their ends by time limit and their
+  // allocations, at addresses the future's sweep can keep.
+  struct StartedJob {
+    Seconds end;
+    Allocation allocation;
+  };
+  std::deque<StartedJob> started_;
   int cpu_only_left_ = 0;                 // pending jobs that need no GPU, not yet seen
 
   // Preemption: running jobs worst first (preemptive policies; victims
@@ -204,8 +209,8 @@ class Pass {
   std::optional<Plan> masked_;
   const Job* lazy_head_ = nullptr;  // the head whose reservation is not worked out yet
   // Explaining passes: the sweep that found the reservation, which the
-  // estimates continue; out_.placed from placed_before_head_ on started
-  // after it (backfill).
+  // estimates continue; started_ from placed_before_head_ on started after
+  // it (backfill).
   std::optional<Future> future_;
   size_t placed_before_head_ = 0;
   bool freed_after_head_ = false;  // a reclaim after the reservation
